@@ -1,0 +1,185 @@
+//! Frames: the unit of transmission on a lobby connection.
+//!
+//! Every frame is a 4-byte big-endian length `N` followed by `N` bytes of
+//! body. The first body byte is the frame kind:
+//!
+//! | kind | body after the kind byte |
+//! |------|--------------------------|
+//! | `1` (message) | one UTF-8 JSON object (see [`crate::message`]) |
+//! | `2` (binary)  | a 4-byte big-endian request id, then raw bytes |
+//!
+//! Binary frames carry file contents (uploads and downloads) without any
+//! text encoding; the request id ties them to the request that started the
+//! transfer, so server events may interleave with a download.
+//!
+//! Decoding never trusts the length: a length beyond [`MAX_FRAME_LEN`] is an
+//! error before any body byte is buffered.
+
+use std::fmt;
+
+/// Largest frame body (kind byte included) either side may send.
+pub const MAX_FRAME_LEN: usize = 1024 * 1024 + 64;
+
+/// Largest payload of one binary frame. Senders split files into chunks of
+/// at most this size.
+pub const MAX_CHUNK_LEN: usize = 256 * 1024;
+
+const KIND_MESSAGE: u8 = 1;
+const KIND_BINARY: u8 = 2;
+
+/// One decoded frame.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A JSON message (request, reply or event), still as bytes.
+    Message(Vec<u8>),
+    /// A chunk of a file transfer belonging to request `id`.
+    Binary { id: u32, data: Vec<u8> },
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Frame::Message(json) => write!(f, "Message({})", String::from_utf8_lossy(json)),
+            Frame::Binary { id, data } => write!(f, "Binary {{ id: {id}, len: {} }}", data.len()),
+        }
+    }
+}
+
+/// Why a byte stream is not a valid sequence of frames.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    /// The buffer ends inside a frame: read more bytes and try again.
+    /// This is not a failure of the peer.
+    #[error("incomplete frame")]
+    Incomplete,
+    #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME_LEN} bytes")]
+    TooLarge(usize),
+    #[error("empty frame")]
+    Empty,
+    #[error("unknown frame kind {0}")]
+    UnknownKind(u8),
+    #[error("binary frame shorter than its request id")]
+    ShortBinary,
+}
+
+impl Frame {
+    /// Decodes one frame from the start of `buf`.
+    ///
+    /// Returns the frame and how many bytes it used, or
+    /// [`FrameError::Incomplete`] when `buf` does not hold a whole frame yet.
+    pub fn decode(buf: &[u8]) -> Result<(Frame, usize), FrameError> {
+        if buf.len() < 4 {
+            return Err(FrameError::Incomplete);
+        }
+        let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if len > MAX_FRAME_LEN {
+            return Err(FrameError::TooLarge(len));
+        }
+        if len == 0 {
+            return Err(FrameError::Empty);
+        }
+        if buf.len() < 4 + len {
+            return Err(FrameError::Incomplete);
+        }
+        let body = &buf[4..4 + len];
+        let frame = match body[0] {
+            KIND_MESSAGE => Frame::Message(body[1..].to_vec()),
+            KIND_BINARY => {
+                if body.len() < 5 {
+                    return Err(FrameError::ShortBinary);
+                }
+                let id = u32::from_be_bytes([body[1], body[2], body[3], body[4]]);
+                Frame::Binary { id, data: body[5..].to_vec() }
+            }
+            other => return Err(FrameError::UnknownKind(other)),
+        };
+        Ok((frame, 4 + len))
+    }
+
+    /// Appends the encoded frame to `out`.
+    ///
+    /// # Panics
+    /// If the frame is larger than [`MAX_FRAME_LEN`]: that is a bug in the
+    /// sender, which must chunk its data.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Frame::Message(json) => encode_message(json, out),
+            Frame::Binary { id, data } => encode_binary(*id, data, out),
+        }
+    }
+
+    /// The encoded frame as a new buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+}
+
+/// Appends a message frame holding `json` to `out`.
+pub fn encode_message(json: &[u8], out: &mut Vec<u8>) {
+    let len = json.len() + 1;
+    assert!(len <= MAX_FRAME_LEN, "message frame of {len} bytes is too large");
+    out.reserve(4 + len);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    out.push(KIND_MESSAGE);
+    out.extend_from_slice(json);
+}
+
+/// Appends a binary frame for request `id` holding `data` to `out`.
+pub fn encode_binary(id: u32, data: &[u8], out: &mut Vec<u8>) {
+    let len = data.len() + 5;
+    assert!(len <= MAX_FRAME_LEN, "binary frame of {len} bytes is too large");
+    out.reserve(4 + len);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    out.push(KIND_BINARY);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_round_trip(frame: Frame) {
+        let bytes = frame.to_bytes();
+        assert_eq!(Frame::decode(&bytes), Ok((frame.clone(), bytes.len())));
+        // Every strict prefix is incomplete, never an error or a frame.
+        for cut in 0..bytes.len() {
+            assert_eq!(Frame::decode(&bytes[..cut]), Err(FrameError::Incomplete), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        check_round_trip(Frame::Message(br#"{"type":"HELLO"}"#.to_vec()));
+        check_round_trip(Frame::Message(Vec::new()));
+        check_round_trip(Frame::Binary { id: 7, data: vec![0, 1, 2, 255] });
+        check_round_trip(Frame::Binary { id: u32::MAX, data: Vec::new() });
+        check_round_trip(Frame::Binary { id: 1, data: vec![9; MAX_CHUNK_LEN] });
+    }
+
+    #[test]
+    fn two_frames_back_to_back() {
+        let mut bytes = Frame::Message(b"{}".to_vec()).to_bytes();
+        Frame::Binary { id: 3, data: b"abc".to_vec() }.encode(&mut bytes);
+        let (first, used) = Frame::decode(&bytes).unwrap();
+        assert_eq!(first, Frame::Message(b"{}".to_vec()));
+        let (second, used2) = Frame::decode(&bytes[used..]).unwrap();
+        assert_eq!(second, Frame::Binary { id: 3, data: b"abc".to_vec() });
+        assert_eq!(used + used2, bytes.len());
+    }
+
+    #[test]
+    fn bad_frames() {
+        let check = |bytes: &[u8], expect: FrameError| {
+            assert_eq!(Frame::decode(bytes), Err(expect), "{bytes:?}");
+        };
+        check(&[0, 0, 0, 0], FrameError::Empty);
+        check(&[0xff, 0xff, 0xff, 0xff], FrameError::TooLarge(u32::MAX as usize));
+        let over = (MAX_FRAME_LEN + 1) as u32;
+        check(&over.to_be_bytes(), FrameError::TooLarge(MAX_FRAME_LEN + 1));
+        check(&[0, 0, 0, 1, 9], FrameError::UnknownKind(9));
+        check(&[0, 0, 0, 3, 2, 0, 0], FrameError::ShortBinary);
+    }
+}

@@ -1,0 +1,22 @@
+//! The Game Store wire protocol, shared by the lobby and every client.
+//!
+//! **Invariant:** only this crate defines what travels on a lobby
+//! connection. A message name, an error code or a frame layout is spelled
+//! here once; docs/PROTOCOL.md describes the same for other implementers.
+//!
+//! Layers, bottom up: [`frame`] (length-prefixed frames, message or binary),
+//! [`connection`] (reading frames from a socket), [`message`] (the JSON
+//! envelope, requests, replies and events), [`types`] (payloads) and
+//! [`error`] (stable error codes).
+
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod message;
+pub mod types;
+
+pub use connection::{FrameReader, ReadError, write_frame};
+pub use error::{ErrorCode, WireError};
+pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN};
+pub use message::{Call, Event, Request, RequestFrame, ServerMessage};
+pub use types::*;

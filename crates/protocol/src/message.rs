@@ -1,0 +1,340 @@
+//! Messages: the JSON carried by message frames.
+//!
+//! Three shapes travel on a connection:
+//!
+//! * a **request**, client to server: `{"id": 7, "type": "LOGIN", "data": {...}}`;
+//! * a **reply**, server to client, exactly one per request, with the
+//!   request's id: `{"id": 7, "type": "OK", "data": {...}}` or
+//!   `{"id": 7, "type": "ERROR", "data": {"code": "WRONG_PASSWORD", "message": "..."}}`;
+//! * an **event**, server to client at any time, without an id:
+//!   `{"type": "SESSION_REVOKED", "data": {...}}`.
+//!
+//! Each request type is a struct implementing [`Call`], which names its wire
+//! type and its reply type, so a client cannot mix them up and no message name
+//! is spelled twice. The [`requests!`] and [`events!`] tables below are the
+//! single list of every message; docs/PROTOCOL.md documents each.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ErrorCode, WireError};
+use crate::types::*;
+
+/// A request type: its wire name and the type of its successful reply.
+pub trait Call: Serialize + DeserializeOwned + Into<Request> {
+    /// The `type` field on the wire.
+    const NAME: &'static str;
+    /// What the `data` of an `OK` reply decodes to.
+    type Reply: Serialize + DeserializeOwned;
+}
+
+/// The envelope every message frame shares; `data` is decoded once `type`
+/// is known.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<u32>,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: Value,
+}
+
+/// Decodes `data` into `T`, treating an absent `data` as an empty object so
+/// that requests without fields may omit it.
+fn decode_data<T: DeserializeOwned>(data: Value) -> Result<T, serde_json::Error> {
+    let data = if data.is_null() { Value::Object(Default::default()) } else { data };
+    serde_json::from_value(data)
+}
+
+macro_rules! requests {
+    ($( $(#[$doc:meta])* $name:literal => $variant:ident($ty:ty) -> $reply:ty; )*) => {
+        /// Every request a client may send.
+        #[derive(Debug, Clone)]
+        pub enum Request {
+            $( $(#[$doc])* $variant($ty), )*
+        }
+
+        impl Request {
+            /// Every request type name, in protocol order.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The wire name of this request.
+            pub fn name(&self) -> &'static str {
+                match self { $( Request::$variant(_) => $name, )* }
+            }
+
+            fn data(&self) -> Value {
+                match self {
+                    $( Request::$variant(body) => serde_json::to_value(body).expect("request serializes"), )*
+                }
+            }
+
+            fn from_parts(kind: &str, data: Value) -> Result<Request, WireError> {
+                match kind {
+                    $( $name => decode_data::<$ty>(data).map(Request::$variant).map_err(|e| {
+                        WireError::new(ErrorCode::BadRequest, format!("bad {}: {e}", $name))
+                    }), )*
+                    other => Err(WireError::new(
+                        ErrorCode::UnknownCommand,
+                        format!("unknown command {:?}", truncate(other, 64)),
+                    )),
+                }
+            }
+        }
+
+        $(
+            impl Call for $ty {
+                const NAME: &'static str = $name;
+                type Reply = $reply;
+            }
+            impl From<$ty> for Request {
+                fn from(body: $ty) -> Request { Request::$variant(body) }
+            }
+        )*
+    };
+}
+
+macro_rules! events {
+    ($( $(#[$doc:meta])* $name:literal => $variant:ident($ty:ty); )*) => {
+        /// Every event the server may push.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Event {
+            $( $(#[$doc])* $variant($ty), )*
+        }
+
+        impl Event {
+            /// Every event type name.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The wire name of this event.
+            pub fn name(&self) -> &'static str {
+                match self { $( Event::$variant(_) => $name, )* }
+            }
+
+            fn data(&self) -> Value {
+                match self {
+                    $( Event::$variant(body) => serde_json::to_value(body).expect("event serializes"), )*
+                }
+            }
+
+            fn from_parts(kind: &str, data: Value) -> Result<Event, String> {
+                match kind {
+                    $( $name => decode_data::<$ty>(data).map(Event::$variant).map_err(|e| format!("bad {}: {e}", $name)), )*
+                    other => Err(format!("unknown event {:?}", truncate(other, 64))),
+                }
+            }
+        }
+
+        $(
+            impl From<$ty> for Event {
+                fn from(body: $ty) -> Event { Event::$variant(body) }
+            }
+        )*
+    };
+}
+
+requests! {
+    /// First message on every connection: protocol version check.
+    "HELLO" => Hello(Hello) -> HelloReply;
+    /// Create a player account.
+    "REGISTER" => Register(Register) -> AccountReply;
+    /// Log in as a player; starts a new session, revoking any older one.
+    "LOGIN" => Login(Login) -> SessionReply;
+    /// Create a developer account.
+    "DEV_REGISTER" => DevRegister(DevRegister) -> AccountReply;
+    /// Log in as a developer; starts a new session, revoking any older one.
+    "DEV_LOGIN" => DevLogin(DevLogin) -> SessionReply;
+    /// Attach this connection to an existing session by its token.
+    "RESUME" => Resume(Resume) -> SessionReply;
+    /// End the session: its token stops working everywhere.
+    "LOGOUT" => Logout(Logout) -> Empty;
+    /// Who this connection is logged in as.
+    "WHOAMI" => Whoami(Whoami) -> WhoamiReply;
+}
+
+events! {
+    /// The session was ended elsewhere (a newer login, a logout); the server
+    /// closes the connection right after this event.
+    "SESSION_REVOKED" => SessionRevoked(SessionRevoked);
+    /// The lobby is shutting down; the connection closes after this event.
+    "SERVER_SHUTDOWN" => ServerShutdown(ServerShutdown);
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A request with the id its reply will carry.
+#[derive(Debug, Clone)]
+pub struct RequestFrame {
+    pub id: u32,
+    pub request: Request,
+}
+
+/// Why a client message could not be turned into a [`RequestFrame`].
+#[derive(Debug)]
+pub struct BadRequest {
+    /// The request id, when the envelope was readable: the error reply goes
+    /// to that id. `None` means the connection cannot be trusted any more.
+    pub id: Option<u32>,
+    pub error: WireError,
+}
+
+impl RequestFrame {
+    /// JSON bytes for a message frame.
+    pub fn encode(&self) -> Vec<u8> {
+        let envelope = Envelope {
+            id: Some(self.id),
+            kind: self.request.name().to_owned(),
+            data: self.request.data(),
+        };
+        serde_json::to_vec(&envelope).expect("envelope serializes")
+    }
+
+    /// Parses the JSON of a message frame sent by a client.
+    pub fn decode(json: &[u8]) -> Result<RequestFrame, BadRequest> {
+        let envelope: Envelope = serde_json::from_slice(json).map_err(|e| BadRequest {
+            id: None,
+            error: WireError::new(ErrorCode::BadFrame, format!("not a message: {e}")),
+        })?;
+        let Some(id) = envelope.id else {
+            return Err(BadRequest {
+                id: None,
+                error: WireError::new(ErrorCode::BadFrame, "request without an id"),
+            });
+        };
+        let request = Request::from_parts(&envelope.kind, envelope.data)
+            .map_err(|error| BadRequest { id: Some(id), error })?;
+        Ok(RequestFrame { id, request })
+    }
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// The reply to request `id`: the `OK` data, or the error.
+    Reply { id: u32, result: Result<Value, WireError> },
+    Event(Event),
+}
+
+impl ServerMessage {
+    /// A successful reply carrying `data`.
+    pub fn ok<T: Serialize>(id: u32, data: &T) -> ServerMessage {
+        let data = serde_json::to_value(data).expect("reply serializes");
+        ServerMessage::Reply { id, result: Ok(data) }
+    }
+
+    /// An error reply.
+    pub fn error(id: u32, error: WireError) -> ServerMessage {
+        ServerMessage::Reply { id, result: Err(error) }
+    }
+
+    /// JSON bytes for a message frame.
+    pub fn encode(&self) -> Vec<u8> {
+        let envelope = match self {
+            ServerMessage::Reply { id, result: Ok(data) } => {
+                Envelope { id: Some(*id), kind: "OK".into(), data: data.clone() }
+            }
+            ServerMessage::Reply { id, result: Err(error) } => Envelope {
+                id: Some(*id),
+                kind: "ERROR".into(),
+                data: serde_json::to_value(error).expect("error serializes"),
+            },
+            ServerMessage::Event(event) => {
+                Envelope { id: None, kind: event.name().into(), data: event.data() }
+            }
+        };
+        serde_json::to_vec(&envelope).expect("envelope serializes")
+    }
+
+    /// Parses the JSON of a message frame sent by the server.
+    pub fn decode(json: &[u8]) -> Result<ServerMessage, String> {
+        let envelope: Envelope =
+            serde_json::from_slice(json).map_err(|e| format!("not a message: {e}"))?;
+        match (envelope.id, envelope.kind.as_str()) {
+            (Some(id), "OK") => Ok(ServerMessage::Reply { id, result: Ok(envelope.data) }),
+            (Some(id), "ERROR") => {
+                let error: WireError = serde_json::from_value(envelope.data)
+                    .map_err(|e| format!("bad ERROR: {e}"))?;
+                Ok(ServerMessage::Reply { id, result: Err(error) })
+            }
+            (Some(_), other) => Err(format!("reply of unknown type {other:?}")),
+            (None, kind) => Event::from_parts(kind, envelope.data).map(ServerMessage::Event),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request_round_trip(request: Request) {
+        let frame = RequestFrame { id: 42, request };
+        let bytes = frame.encode();
+        let back = RequestFrame::decode(&bytes).unwrap();
+        assert_eq!(back.id, 42);
+        assert_eq!(back.request.name(), frame.request.name());
+        assert_eq!(back.encode(), bytes);
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        request_round_trip(Hello { protocol: 1, client: "test".into() }.into());
+        request_round_trip(Login::new("ann", "pw").into());
+        request_round_trip(Logout {}.into());
+    }
+
+    #[test]
+    fn wire_shape_of_a_request() {
+        let frame = RequestFrame { id: 3, request: Whoami {}.into() };
+        let value: Value = serde_json::from_slice(&frame.encode()).unwrap();
+        assert_eq!(value, json!({"id": 3, "type": "WHOAMI", "data": {}}));
+    }
+
+    #[test]
+    fn missing_data_means_empty_object() {
+        let frame = RequestFrame::decode(br#"{"id":1,"type":"LOGOUT"}"#).unwrap();
+        assert_eq!(frame.request.name(), "LOGOUT");
+    }
+
+    #[test]
+    fn bad_requests() {
+        let check = |json: &str, id: Option<u32>, code: ErrorCode| {
+            let err = RequestFrame::decode(json.as_bytes()).unwrap_err();
+            assert_eq!((err.id, err.error.code), (id, code), "{json}: {}", err.error.message);
+        };
+        check("not json", None, ErrorCode::BadFrame);
+        check(r#"{"type":"LOGIN"}"#, None, ErrorCode::BadFrame);
+        check(r#"{"id":"x","type":"LOGIN"}"#, None, ErrorCode::BadFrame);
+        check(r#"{"id":5,"type":"NO_SUCH_THING"}"#, Some(5), ErrorCode::UnknownCommand);
+        check(r#"{"id":6,"type":"LOGIN","data":{"user":"a"}}"#, Some(6), ErrorCode::BadRequest);
+        check(r#"{"id":7,"type":"LOGIN","data":[1,2]}"#, Some(7), ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let messages = [
+            ServerMessage::ok(1, &Empty {}),
+            ServerMessage::error(2, WireError::new(ErrorCode::WrongPassword, "wrong password")),
+            ServerMessage::Event(SessionRevoked { reason: "logged in elsewhere".into() }.into()),
+        ];
+        for message in messages {
+            assert_eq!(ServerMessage::decode(&message.encode()), Ok(message));
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = Request::NAMES.iter().chain(Event::NAMES).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}
