@@ -1,0 +1,66 @@
+//! Schema migrations, applied in order on open.
+//!
+//! Each entry moves the schema from version `i` to `i + 1` in one
+//! transaction. Released entries are never edited: a change is a new entry.
+
+use rusqlite::Connection;
+
+use crate::{Result, StorageError};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts and sessions.
+    "CREATE TABLE accounts (
+        id            INTEGER PRIMARY KEY,
+        role          TEXT    NOT NULL CHECK (role IN ('player', 'developer')),
+        name          TEXT    NOT NULL COLLATE NOCASE,
+        password_hash TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        UNIQUE (role, name)
+    );
+    CREATE TABLE sessions (
+        token_hash   BLOB    PRIMARY KEY,
+        account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_account ON sessions(account_id);",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StorageError::TooNew { found, supported: SCHEMA_VERSION });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(StorageError::TooNew { .. })));
+    }
+}
