@@ -1,0 +1,397 @@
+//! Helpers for the games' integration tests, which drive the real binaries
+//! as the platform does.
+//!
+//! - [`Proc`]: a child process whose output is collected line by line and
+//!   that is killed and reaped when dropped, even when a test panics.
+//! - [`start_server`]: runs a game server on port 0 and learns its port from
+//!   its `listening on` line.
+//! - [`Display`]: a private Xvfb display for the window tests, and
+//!   [`screenshot`] / [`image_spread`] to capture and judge a window.
+//!
+//! Every wait has a deadline; a timeout panics with the output collected so
+//! far, so a failing test says what the programs printed.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::line::{LineReader, LineSender};
+
+/// A temporary folder removed on drop.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh folder under the system's temporary folder.
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let unique = format!(
+            "gamestore-games-{label}-{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).expect("create temporary folder");
+        TempDir { path }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A child process owned by a test: killed and reaped on drop.
+pub struct Proc {
+    name: String,
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Spawns `command` with stdout and stderr captured (stdin as the
+    /// command says; null unless set).
+    pub fn spawn(name: &str, command: Command) -> Proc {
+        Proc::spawn_checked(name, command).unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+    }
+
+    /// The child's standard input, when the command piped it.
+    pub fn stdin(&mut self) -> ChildStdin {
+        self.child.stdin.take().expect("stdin was not piped")
+    }
+
+    /// Everything the child printed so far (stdout and stderr interleaved).
+    pub fn output(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Waits for an output line containing `needle` and returns it.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(_) => panic!(
+                    "{} did not print {needle:?} within {timeout:?}; output:\n{}",
+                    self.name,
+                    self.output()
+                ),
+            }
+        }
+    }
+
+    /// Waits for the child to exit and returns its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Let the output threads drain the pipes.
+                let drain_deadline = Instant::now() + Duration::from_secs(2);
+                while Arc::strong_count(&self.log) > 1 && Instant::now() < drain_deadline {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                return status;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{} did not exit within {timeout:?}; output:\n{}",
+                    self.name,
+                    self.output()
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the exit and asserts it was successful.
+    pub fn expect_success(&mut self, timeout: Duration) {
+        let status = self.wait_exit(timeout);
+        assert!(
+            status.success(),
+            "{} failed with {status}; output:\n{}",
+            self.name,
+            self.output()
+        );
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a game server binary with `args` plus `--host 127.0.0.1 --port 0`
+/// and waits for its `listening on` line; returns the process and its port.
+pub fn start_server(bin: &str, args: &[&str], envs: &[(&str, &str)]) -> (Proc, u16) {
+    let mut command = Command::new(bin);
+    command
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .stdin(Stdio::null());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let server = Proc::spawn("server", command);
+    let line = server.wait_for("listening on", Duration::from_secs(10));
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (server, port)
+}
+
+/// Starts a client binary in headless bot mode.
+pub fn start_bot(bin: &str, port: u16, name: &str, token: &str, envs: &[(&str, &str)]) -> Proc {
+    let mut command = Command::new(bin);
+    command
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--name",
+            name,
+            "--token",
+            token,
+        ])
+        .env("GAMESTORE_BOT", "1")
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    Proc::spawn(name, command)
+}
+
+/// A hand-driven protocol peer for tests: raw lines, 10 s timeouts.
+pub struct RawPeer {
+    /// Writes lines.
+    pub sender: LineSender,
+    /// Reads lines.
+    pub reader: LineReader,
+}
+
+impl RawPeer {
+    /// Connects to a server on loopback.
+    pub fn connect(port: u16) -> RawPeer {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+        let reader = LineReader::new(stream.try_clone().unwrap());
+        reader.set_timeout(Some(Duration::from_secs(10))).unwrap();
+        RawPeer {
+            sender: LineSender::new(stream).unwrap(),
+            reader,
+        }
+    }
+
+    /// Sends one line.
+    pub fn send(&self, line: &str) {
+        self.sender.send(line).expect("send a line");
+    }
+
+    /// The next line, or `None` at the end of the stream.
+    pub fn recv(&mut self) -> Option<String> {
+        self.reader
+            .read_line()
+            .unwrap_or_else(|e| panic!("read from the server: {e}"))
+    }
+
+    /// Reads lines until one starts with `prefix`; panics if the stream ends.
+    pub fn recv_until(&mut self, prefix: &str) -> String {
+        loop {
+            match self.recv() {
+                Some(line) if line.starts_with(prefix) => return line,
+                Some(_) => continue,
+                None => panic!("the server closed before sending {prefix:?}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection; returns the lines read.
+    pub fn recv_to_end(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Some(line) = self.recv() {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+/// A private X display (Xvfb) for the window tests; stopped on drop.
+pub struct Display {
+    number: String,
+    _server: Proc,
+}
+
+impl Display {
+    /// Starts `Xvfb` on a free display number. Fails (does not skip) when
+    /// Xvfb is missing: the window tests must not pass without a display.
+    pub fn start() -> Result<Display, String> {
+        let mut command = Command::new("Xvfb");
+        command
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null());
+        let mut server = Proc::spawn_checked("Xvfb", command).map_err(|e| {
+            format!(
+                "cannot start Xvfb ({e}); install it: apt-get install -y xvfb imagemagick x11-utils"
+            )
+        })?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match server.lines.recv_timeout(left) {
+                Ok(line) if line.trim().parse::<u32>().is_ok() => {
+                    return Ok(Display {
+                        number: format!(":{}", line.trim()),
+                        _server: server,
+                    });
+                }
+                Ok(_) => continue,
+                Err(_) => {
+                    let status = server.child.try_wait().ok().flatten();
+                    return Err(format!(
+                        "Xvfb gave no display number (exit: {status:?}); output:\n{}",
+                        server.output()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The display name for `DISPLAY`, e.g. `:5`.
+    pub fn name(&self) -> &str {
+        &self.number
+    }
+}
+
+impl Proc {
+    /// Like [`Proc::spawn`] but returns an error when the program is missing.
+    pub fn spawn_checked(name: &str, mut command: Command) -> Result<Proc, String> {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        match command.spawn() {
+            Ok(child) => Ok(Proc::adopt(name, child)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn adopt(name: &str, mut child: Child) -> Proc {
+        let (tx, lines) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
+        for stream in [stdout, stderr] {
+            let (tx, log) = (tx.clone(), Arc::clone(&log));
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    log.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Proc {
+            name: name.to_string(),
+            child,
+            lines,
+            log,
+        }
+    }
+}
+
+/// Finds the window titled exactly `title` on `display` (polling until
+/// `timeout`) and saves a PNG of it to `path`.
+pub fn screenshot(
+    display: &Display,
+    title: &str,
+    path: &Path,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let window_id = loop {
+        let output = Command::new("xwininfo")
+            .args(["-display", display.name(), "-name", title])
+            .output()
+            .map_err(|e| format!("cannot run xwininfo ({e}); install x11-utils"))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if let Some(id) = text
+            .lines()
+            .find_map(|l| l.split("Window id: ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            break id.to_string();
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no window titled {title:?} on {} within {timeout:?}",
+                display.name()
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let status = Command::new("import")
+        .args(["-display", display.name(), "-window", &window_id])
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run import ({e}); install imagemagick"))?;
+    if !status.status.success() {
+        return Err(format!(
+            "import failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// How varied an image is: the standard deviation of its pixels, from 0
+/// (one flat colour) to 1, measured by ImageMagick's `identify`.
+pub fn image_spread(path: &Path) -> Result<f64, String> {
+    let output = Command::new("identify")
+        .args(["-format", "%[fx:standard_deviation]"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run identify ({e}); install imagemagick"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim().parse().map_err(|_| {
+        format!(
+            "identify printed {text:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
