@@ -1,1 +1,15 @@
-//! placeholder
+//! Game Store client library, shared by `gamestore-dev` and `gamestore-player`.
+//!
+//! [`connection::LobbyClient`] is the persistent lobby connection: typed
+//! calls matched to replies by id, server events on a channel, binary
+//! transfer frames routed to the request that started them. [`home`] keeps
+//! the saved session on disk. [`cli`] is the command-line plumbing both
+//! programs share: global flags, passwords, one-line errors, exit codes, and
+//! the account commands.
+
+pub mod cli;
+pub mod connection;
+pub mod home;
+
+pub use connection::{ClientError, LobbyClient};
+pub use home::{Home, SavedSession};

@@ -1,1 +1,58 @@
-fn main() {}
+//! `gamestore-dev`: the Game Store developer client.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gamestore_client::cli::{self, Context, GlobalArgs, PasswordArgs};
+use gamestore_protocol::Role;
+
+/// Publish, update and delist games on a Game Store lobby.
+#[derive(Debug, Parser)]
+#[command(name = "gamestore-dev", version, arg_required_else_help = true)]
+struct Args {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a developer account
+    Register {
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Log in and save the session in the home folder
+    Login {
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// End the saved session
+    Logout,
+    /// Show who the saved session belongs to
+    Whoami {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::main_with(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let ctx = Context::new(args.global, Role::Developer, "gamestore-dev")?;
+    match args.command {
+        Command::Register { user, password } => cli::register(&ctx, &user, &password).await,
+        Command::Login { user, password } => cli::login(&ctx, &user, &password).await,
+        Command::Logout => cli::logout(&ctx).await,
+        Command::Whoami { json } => cli::whoami(&ctx, json).await,
+    }
+}

@@ -1,1 +1,97 @@
-//! placeholder
+//! The Game Store lobby: the hub players and developers connect to.
+//!
+//! [`server::run`] accepts TCP connections and gives each a
+//! [`connection`] task. The first message must be HELLO; after it, requests
+//! are handled one at a time per connection by the modules under
+//! [`requests`], one module per concept. Shared state lives in [`Lobby`]: the
+//! database, the [`hub::Hub`] of live connections, and the configuration.
+
+pub mod auth;
+pub mod config;
+pub mod connection;
+pub mod hub;
+pub mod requests;
+pub mod server;
+pub mod shutdown;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gamestore_protocol::{ErrorCode, WireError};
+use gamestore_storage::{Storage, StorageError};
+use tokio::sync::Semaphore;
+
+pub use config::LobbyConfig;
+
+/// State shared by every connection.
+#[derive(Debug)]
+pub struct Lobby {
+    pub config: LobbyConfig,
+    pub db: Storage,
+    pub hub: hub::Hub,
+    /// Bounds concurrent Argon2 computations.
+    password_permits: Semaphore,
+}
+
+impl Lobby {
+    /// Opens the data directory (creating it) and the database.
+    pub fn open(config: LobbyConfig) -> anyhow::Result<Arc<Lobby>> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let db = Storage::open(&config.database_path())?;
+        let password_permits = Semaphore::new(config.limits.concurrent_password_hashes.max(1));
+        Ok(Arc::new(Lobby {
+            config,
+            db,
+            hub: hub::Hub::default(),
+            password_permits,
+        }))
+    }
+
+    /// Runs a storage call on a blocking thread, mapping its errors to wire
+    /// errors.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, WireError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Storage) -> Result<T, StorageError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        match tokio::task::spawn_blocking(move || f(&db)).await {
+            Ok(result) => result.map_err(storage_error),
+            Err(e) => Err(WireError::new(
+                ErrorCode::Internal,
+                format!("storage task failed: {e}"),
+            )),
+        }
+    }
+
+    /// Runs CPU-heavy password work on a blocking thread, a few at a time.
+    pub async fn password_work<T, F>(&self, f: F) -> Result<T, WireError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _permit = self
+            .password_permits
+            .acquire()
+            .await
+            .map_err(|_| WireError::new(ErrorCode::Internal, "the lobby is shutting down"))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| WireError::new(ErrorCode::Internal, format!("password task failed: {e}")))
+    }
+}
+
+/// Storage failures as the client sees them. Conflicts and missing records
+/// are mapped by the handlers that expect them; what reaches here is internal.
+fn storage_error(e: StorageError) -> WireError {
+    tracing::error!(error = %e, "storage error");
+    WireError::new(ErrorCode::Internal, format!("storage error: {e}"))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -33,7 +33,10 @@ pub struct FrameReader<R> {
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> FrameReader<R> {
-        FrameReader { inner, buf: Vec::new() }
+        FrameReader {
+            inner,
+            buf: Vec::new(),
+        }
     }
 
     /// The next frame, or `None` at a clean end of stream.
@@ -56,7 +59,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             let want = needed(&self.buf).max(INITIAL_BUFFER);
             self.buf.reserve(want);
             if self.inner.read_buf(&mut self.buf).await? == 0 {
-                return if self.buf.is_empty() { Ok(None) } else { Err(ReadError::UnexpectedEof) };
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ReadError::UnexpectedEof)
+                };
             }
         }
     }
@@ -90,7 +97,10 @@ mod tests {
     async fn reads_frames_split_anywhere() {
         let frames = vec![
             Frame::Message(b"{\"a\":1}".to_vec()),
-            Frame::Binary { id: 9, data: vec![7; 100_000] },
+            Frame::Binary {
+                id: 9,
+                data: vec![7; 100_000],
+            },
             Frame::Message(b"{}".to_vec()),
         ];
         let bytes: Vec<u8> = frames.iter().flat_map(Frame::to_bytes).collect();
@@ -113,13 +123,19 @@ mod tests {
     async fn eof_inside_a_frame_is_an_error() {
         let bytes = Frame::Message(b"{\"a\":1}".to_vec()).to_bytes();
         let mut reader = FrameReader::new(&bytes[..bytes.len() - 1]);
-        assert!(matches!(reader.read_frame().await, Err(ReadError::UnexpectedEof)));
+        assert!(matches!(
+            reader.read_frame().await,
+            Err(ReadError::UnexpectedEof)
+        ));
     }
 
     #[tokio::test]
     async fn oversized_length_is_refused_before_buffering() {
         let bytes = [0x7f, 0xff, 0xff, 0xff, 1];
         let mut reader = FrameReader::new(&bytes[..]);
-        assert!(matches!(reader.read_frame().await, Err(ReadError::Frame(FrameError::TooLarge(_)))));
+        assert!(matches!(
+            reader.read_frame().await,
+            Err(ReadError::Frame(FrameError::TooLarge(_)))
+        ));
     }
 }

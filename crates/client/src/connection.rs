@@ -1,0 +1,305 @@
+//! The persistent lobby connection, client side.
+//!
+//! A reader task owns the socket's read half. It completes each pending call
+//! when its reply arrives, forwards events to [`LobbyClient::events`], and
+//! forwards binary frames to the stream registered for their request id.
+//! When the connection ends, every pending call fails with the reason.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gamestore_protocol::{
+    Call, ErrorCode, Event, Frame, FrameReader, Hello, PROTOCOL_VERSION, Ping, RequestFrame,
+    ServerMessage, WireError,
+};
+use serde_json::Value;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long to wait for the TCP connection and the HELLO reply.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an ordinary request may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often an idle long-lived connection pings the lobby.
+pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
+
+/// Why a call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The lobby answered with an error.
+    #[error("{0}")]
+    Refused(WireError),
+    #[error("cannot reach the lobby at {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("connection to the lobby lost: {0}")]
+    Closed(String),
+    #[error("the lobby did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The lobby's error code, when the lobby refused.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Refused(e) => Some(e.code),
+            _ => None,
+        }
+    }
+}
+
+type Pending = HashMap<u32, oneshot::Sender<Result<Value, ClientError>>>;
+
+#[derive(Default)]
+struct Shared {
+    pending: Pending,
+    streams: HashMap<u32, mpsc::Sender<Vec<u8>>>,
+    /// Set once the reader stops; later calls fail with it.
+    closed: Option<String>,
+}
+
+/// A logged-in or anonymous connection to the lobby.
+pub struct LobbyClient {
+    writer: tokio::sync::Mutex<BufWriter<OwnedWriteHalf>>,
+    shared: Arc<Mutex<Shared>>,
+    next_id: AtomicU32,
+    events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
+    reader: tokio::task::JoinHandle<()>,
+    /// What HELLO answered: the lobby's name and version.
+    pub server: String,
+}
+
+impl Drop for LobbyClient {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl LobbyClient {
+    /// Connects to `addr` and says HELLO.
+    pub async fn connect(addr: &str, client_name: &str) -> Result<LobbyClient, ClientError> {
+        let socket = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(socket)) => socket,
+            Ok(Err(source)) => {
+                return Err(ClientError::Connect {
+                    addr: addr.to_owned(),
+                    source,
+                });
+            }
+            Err(_) => {
+                let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+                return Err(ClientError::Connect {
+                    addr: addr.to_owned(),
+                    source,
+                });
+            }
+        };
+        socket.set_nodelay(true)?;
+        let (read, write) = socket.into_split();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_loop(FrameReader::new(read), shared.clone(), events_tx));
+        let mut client = LobbyClient {
+            writer: tokio::sync::Mutex::new(BufWriter::new(write)),
+            shared,
+            next_id: AtomicU32::new(1),
+            events: Mutex::new(Some(events_rx)),
+            reader,
+            server: String::new(),
+        };
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            client: client_name.to_owned(),
+        };
+        let reply = tokio::time::timeout(CONNECT_TIMEOUT, client.call(hello))
+            .await
+            .map_err(|_| ClientError::Timeout(CONNECT_TIMEOUT))??;
+        client.server = reply.server;
+        Ok(client)
+    }
+
+    /// Sends a request and waits for its reply.
+    pub async fn call<C: Call>(&self, request: C) -> Result<C::Reply, ClientError> {
+        let (_, reply) = self.start(request, None).await?;
+        let value = tokio::time::timeout(CALL_TIMEOUT, reply)
+            .await
+            .map_err(|_| ClientError::Timeout(CALL_TIMEOUT))?
+            .map_err(|_| self.closed_error())??;
+        decode_reply::<C>(value)
+    }
+
+    /// Sends a request and returns its id and a future for its reply without
+    /// waiting. With `stream`, binary frames for this request are forwarded
+    /// to it (a download).
+    pub async fn start<C: Call>(
+        &self,
+        request: C,
+        stream: Option<mpsc::Sender<Vec<u8>>>,
+    ) -> Result<(u32, oneshot::Receiver<Result<Value, ClientError>>), ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut shared = self.shared.lock().unwrap();
+            if let Some(reason) = &shared.closed {
+                return Err(ClientError::Closed(reason.clone()));
+            }
+            shared.pending.insert(id, tx);
+            if let Some(stream) = stream {
+                shared.streams.insert(id, stream);
+            }
+        }
+        let frame = RequestFrame {
+            id,
+            request: request.into(),
+        };
+        let mut bytes = Vec::new();
+        gamestore_protocol::frame::encode_message(&frame.encode(), &mut bytes);
+        self.write(&bytes).await?;
+        Ok((id, rx))
+    }
+
+    /// Sends one binary frame for request `id` (an upload chunk).
+    pub async fn send_chunk(&self, id: u32, data: &[u8]) -> Result<(), ClientError> {
+        let mut bytes = Vec::with_capacity(data.len() + 9);
+        gamestore_protocol::frame::encode_binary(id, data, &mut bytes);
+        let mut writer = self.writer.lock().await;
+        writer.write_all(&bytes).await.map_err(|e| self.io_error(e))
+    }
+
+    /// Flushes buffered chunks.
+    pub async fn flush(&self) -> Result<(), ClientError> {
+        self.writer
+            .lock()
+            .await
+            .flush()
+            .await
+            .map_err(|e| self.io_error(e))
+    }
+
+    async fn write(&self, bytes: &[u8]) -> Result<(), ClientError> {
+        let mut writer = self.writer.lock().await;
+        writer
+            .write_all(bytes)
+            .await
+            .map_err(|e| self.io_error(e))?;
+        writer.flush().await.map_err(|e| self.io_error(e))
+    }
+
+    fn io_error(&self, e: std::io::Error) -> ClientError {
+        match &self.shared.lock().unwrap().closed {
+            Some(reason) => ClientError::Closed(reason.clone()),
+            None => ClientError::Io(e),
+        }
+    }
+
+    fn closed_error(&self) -> ClientError {
+        let reason = self.shared.lock().unwrap().closed.clone();
+        ClientError::Closed(reason.unwrap_or_else(|| "connection closed".into()))
+    }
+
+    /// The server's events. Can be taken once; later calls return `None`.
+    pub fn events(&self) -> Option<mpsc::UnboundedReceiver<Event>> {
+        self.events.lock().unwrap().take()
+    }
+
+    /// Pings the lobby every [`KEEPALIVE_EVERY`] so a long wait is not taken
+    /// for an idle connection. Stops when the connection closes.
+    pub fn keepalive(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let client = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEEPALIVE_EVERY).await;
+                let Some(client) = client.upgrade() else {
+                    return;
+                };
+                if client.call(Ping {}).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Decodes a reply obtained through [`LobbyClient::start`].
+    pub fn decode<C: Call>(value: Value) -> Result<C::Reply, ClientError> {
+        decode_reply::<C>(value)
+    }
+}
+
+fn decode_reply<C: Call>(value: Value) -> Result<C::Reply, ClientError> {
+    serde_json::from_value(value)
+        .map_err(|e| ClientError::Protocol(format!("bad reply to {}: {e}", C::NAME)))
+}
+
+async fn read_loop(
+    mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    shared: Arc<Mutex<Shared>>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let reason = loop {
+        match reader.read_frame().await {
+            Ok(Some(Frame::Message(json))) => match ServerMessage::decode(&json) {
+                Ok(ServerMessage::Reply {
+                    id: 0,
+                    result: Err(error),
+                }) => {
+                    // A connection-level refusal (busy, bad frame): it ends the connection.
+                    fail_all(&shared, ClientError::Refused(error.clone()));
+                    break error.message;
+                }
+                Ok(ServerMessage::Reply { id, result }) => {
+                    let waiter = {
+                        let mut shared = shared.lock().unwrap();
+                        shared.streams.remove(&id);
+                        shared.pending.remove(&id)
+                    };
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(result.map_err(ClientError::Refused));
+                    }
+                }
+                Ok(ServerMessage::Event(event)) => {
+                    let _ = events.send(event);
+                }
+                Err(e) => break format!("the lobby sent a bad message: {e}"),
+            },
+            Ok(Some(Frame::Binary { id, data })) => {
+                let stream = shared.lock().unwrap().streams.get(&id).cloned();
+                if let Some(stream) = stream {
+                    // Backpressure: a slow consumer slows the socket, not memory.
+                    if stream.send(data).await.is_err() {
+                        shared.lock().unwrap().streams.remove(&id);
+                    }
+                }
+            }
+            Ok(None) => break "the lobby closed the connection".to_owned(),
+            Err(e) => break e.to_string(),
+        }
+    };
+    let mut shared = shared.lock().unwrap();
+    shared.closed = Some(reason.clone());
+    shared.streams.clear();
+    for (_, waiter) in shared.pending.drain() {
+        let _ = waiter.send(Err(ClientError::Closed(reason.clone())));
+    }
+}
+
+fn fail_all(shared: &Mutex<Shared>, error: ClientError) {
+    let mut shared = shared.lock().unwrap();
+    let message = error.to_string();
+    let mut first = Some(error);
+    for (_, waiter) in shared.pending.drain() {
+        let e = first
+            .take()
+            .unwrap_or_else(|| ClientError::Closed(message.clone()));
+        let _ = waiter.send(Err(e));
+    }
+}

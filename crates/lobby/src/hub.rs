@@ -1,0 +1,160 @@
+//! The hub: every live connection, by account.
+//!
+//! Handlers use it to reach other connections: to revoke a session's
+//! connections when its account logs in elsewhere, and (later) to push chat
+//! and room events. Delivery never waits on a slow peer: an event that does
+//! not fit in a connection's outbox closes that connection instead of
+//! stalling the sender.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use gamestore_protocol::{Event, ServerMessage};
+use gamestore_storage::AccountId;
+use tokio::sync::{Notify, mpsc};
+
+/// Identifies one connection for its lifetime.
+pub type ConnId = u64;
+
+/// What a connection's writer task is asked to do.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Write these bytes (one or more encoded frames).
+    Frame(Vec<u8>),
+    /// Flush, close the socket and stop the connection.
+    Close,
+}
+
+/// The sending side of one connection.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Outgoing>,
+    /// Wakes the connection's reader so it stops too.
+    kill: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(tx: mpsc::Sender<Outgoing>, kill: Arc<Notify>) -> Outbox {
+        Outbox { tx, kill }
+    }
+
+    /// Queues a message, waiting for room (used for replies and transfers,
+    /// whose producer is the connection itself). False when the connection
+    /// is gone.
+    pub async fn send(&self, message: &ServerMessage) -> bool {
+        self.send_bytes(frame_bytes(message)).await
+    }
+
+    /// Queues already encoded frames, waiting for room.
+    pub async fn send_bytes(&self, bytes: Vec<u8>) -> bool {
+        self.tx.send(Outgoing::Frame(bytes)).await.is_ok()
+    }
+
+    /// Queues an event without waiting; a peer too slow to take it is
+    /// disconnected. False when the event was not queued.
+    pub fn push_event(&self, event: Event) -> bool {
+        match self
+            .tx
+            .try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event))))
+        {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!("closing a connection too slow to take its events");
+                self.kill();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Sends `event` (if there is room) and then closes the connection.
+    pub fn close_with(&self, event: Event) {
+        let _ = self
+            .tx
+            .try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event))));
+        self.close();
+    }
+
+    /// Asks the writer to flush and close, then the reader to stop.
+    pub fn close(&self) {
+        if self.tx.try_send(Outgoing::Close).is_err() {
+            self.kill();
+        }
+    }
+
+    /// Stops the connection at once, dropping whatever is queued.
+    pub fn kill(&self) {
+        self.kill.notify_one();
+    }
+}
+
+/// One message frame holding `message`.
+pub fn frame_bytes(message: &ServerMessage) -> Vec<u8> {
+    let mut out = Vec::new();
+    gamestore_protocol::frame::encode_message(&message.encode(), &mut out);
+    out
+}
+
+#[derive(Debug, Default)]
+struct HubInner {
+    by_account: HashMap<AccountId, Vec<(ConnId, Outbox)>>,
+}
+
+/// Live connections by logged-in account.
+#[derive(Debug, Default)]
+pub struct Hub {
+    inner: Mutex<HubInner>,
+}
+
+impl Hub {
+    fn inner(&self) -> std::sync::MutexGuard<'_, HubInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that connection `conn` is logged in as `account`.
+    pub fn attach(&self, account: AccountId, conn: ConnId, outbox: Outbox) {
+        self.inner()
+            .by_account
+            .entry(account)
+            .or_default()
+            .push((conn, outbox));
+    }
+
+    /// Forgets connection `conn` of `account`.
+    pub fn detach(&self, account: AccountId, conn: ConnId) {
+        let mut inner = self.inner();
+        if let Some(conns) = inner.by_account.get_mut(&account) {
+            conns.retain(|(id, _)| *id != conn);
+            if conns.is_empty() {
+                inner.by_account.remove(&account);
+            }
+        }
+    }
+
+    /// Closes every connection of `account` except `keep`, telling each why.
+    /// Returns how many were closed.
+    pub fn revoke(&self, account: AccountId, keep: Option<ConnId>, event: Event) -> usize {
+        let victims: Vec<Outbox> = {
+            let mut inner = self.inner();
+            let Some(conns) = inner.by_account.get_mut(&account) else {
+                return 0;
+            };
+            let (stay, go): (Vec<_>, Vec<_>) =
+                conns.drain(..).partition(|(id, _)| Some(*id) == keep);
+            *conns = stay;
+            if conns.is_empty() {
+                inner.by_account.remove(&account);
+            }
+            go.into_iter().map(|(_, outbox)| outbox).collect()
+        };
+        for outbox in &victims {
+            outbox.close_with(event.clone());
+        }
+        victims.len()
+    }
+
+    /// Number of accounts with at least one live connection.
+    pub fn online_accounts(&self) -> usize {
+        self.inner().by_account.len()
+    }
+}

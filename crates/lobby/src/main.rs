@@ -1,0 +1,143 @@
+//! `gamestore-lobby`: runs the lobby server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use gamestore_lobby::{Lobby, LobbyConfig, config};
+use serde::Deserialize;
+
+/// The Game Store lobby: accounts, store, uploads, downloads, chat, rooms,
+/// and the Game Manager that runs one game server per match.
+///
+/// Settings come from flags, then GAMESTORE_* environment variables, then the
+/// config file, then built-in defaults.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on [default: 0.0.0.0:8888]
+    #[arg(long, env = "GAMESTORE_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+
+    /// Directory for the database and the games area [default: ./server_data]
+    #[arg(long, env = "GAMESTORE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Port range for game servers, FROM-TO [default: 9000-9999]
+    #[arg(long, env = "GAMESTORE_GAME_PORTS", value_name = "FROM-TO")]
+    game_ports: Option<String>,
+
+    /// Host name or address players' game clients connect to
+    /// [default: the auto-detected LAN address]
+    #[arg(long, env = "GAMESTORE_PUBLIC_HOST", value_name = "HOST")]
+    public_host: Option<String>,
+
+    /// Most client connections served at once [default: 16000]
+    #[arg(long, env = "GAMESTORE_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+
+    /// Optional TOML file with the same settings (listen, data_dir,
+    /// game_ports, public_host, max_connections)
+    #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The config file's shape; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    game_ports: Option<String>,
+    public_host: Option<String>,
+    max_connections: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GAMESTORE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Args::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text)
+                .with_context(|| format!("bad config file {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(config::default_listen);
+    let data_dir = args
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("server_data"));
+    let mut config = LobbyConfig::new(data_dir);
+    if let Some(range) = args.game_ports.or(file.game_ports) {
+        config.game_ports = parse_port_range(&range)?;
+    }
+    config.public_host = args.public_host.or(file.public_host);
+    if let Some(max) = args.max_connections.or(file.max_connections) {
+        config.limits.max_connections = max;
+    }
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let lobby = Lobby::open(config).context("cannot open the data directory")?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(data_dir = %lobby.config.data_dir.display(), "listening on {addr}");
+        gamestore_lobby::server::run(lobby, listener, shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn parse_port_range(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
+    let Some((from, to)) = text.split_once('-') else {
+        bail!("game ports must be FROM-TO, like 9000-9999 (got {text:?})");
+    };
+    let from: u16 = from
+        .trim()
+        .parse()
+        .with_context(|| format!("bad port {from:?}"))?;
+    let to: u16 = to
+        .trim()
+        .parse()
+        .with_context(|| format!("bad port {to:?}"))?;
+    if from == 0 || from > to {
+        bail!("game port range {text:?} is empty or starts at 0");
+    }
+    Ok(from..=to)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,50 @@
+//! Request handlers, one module per concept, and the dispatch table.
+//!
+//! A handler takes the connection and its typed request and returns its
+//! typed reply or a [`WireError`]; [`dispatch`] turns the reply into the
+//! `OK` data. A handler that streams its own reply (a download) returns
+//! `Ok(None)` through [`streamed`].
+
+mod account;
+
+use gamestore_protocol::{ErrorCode, Request, WireError};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::connection::Conn;
+
+/// Handles one request. `Ok(None)` means the handler already replied.
+pub async fn dispatch(
+    conn: &mut Conn,
+    _id: u32,
+    request: Request,
+) -> Result<Option<Value>, WireError> {
+    match request {
+        Request::Hello(_) => Err(WireError::new(
+            ErrorCode::BadRequest,
+            "HELLO was already received",
+        )),
+        Request::Ping(_) => reply(gamestore_protocol::Empty {}),
+        Request::Register(r) => {
+            reply(account::register(conn, gamestore_storage::Role::Player, r.0).await?)
+        }
+        Request::DevRegister(r) => {
+            reply(account::register(conn, gamestore_storage::Role::Developer, r.0).await?)
+        }
+        Request::Login(r) => {
+            reply(account::login(conn, gamestore_storage::Role::Player, r.0).await?)
+        }
+        Request::DevLogin(r) => {
+            reply(account::login(conn, gamestore_storage::Role::Developer, r.0).await?)
+        }
+        Request::Resume(r) => reply(account::resume(conn, r).await?),
+        Request::Logout(_) => reply(account::logout(conn).await?),
+        Request::Whoami(_) => reply(account::whoami(conn)?),
+    }
+}
+
+fn reply<T: Serialize>(body: T) -> Result<Option<Value>, WireError> {
+    serde_json::to_value(body)
+        .map(Some)
+        .map_err(|e| WireError::new(ErrorCode::Internal, format!("reply did not serialize: {e}")))
+}

@@ -1,0 +1,82 @@
+//! The accept loop and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gamestore_protocol::{ErrorCode, ServerMessage, WireError};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+
+use crate::Lobby;
+use crate::connection;
+use crate::hub::frame_bytes;
+use crate::shutdown::Shutdown;
+
+/// Serves `listener` until `shutdown` completes, then tells every connection
+/// to close and waits (a bounded time) for them to finish.
+pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future) {
+    let (notify_shutdown, _) = broadcast::channel::<()>(1);
+    let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
+    let permits = Arc::new(Semaphore::new(lobby.config.limits.max_connections));
+    let next_id = AtomicU64::new(1);
+
+    let accept = async {
+        loop {
+            let (socket, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or similar: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                tokio::spawn(refuse_busy(socket));
+                continue;
+            };
+            let id = next_id.fetch_add(1, Ordering::Relaxed);
+            let lobby = lobby.clone();
+            let shutdown = Shutdown::new(notify_shutdown.subscribe());
+            let done = shutdown_complete_tx.clone();
+            tokio::spawn(async move {
+                tracing::debug!(conn = id, %peer, "connected");
+                connection::serve(lobby, id, socket, shutdown).await;
+                tracing::debug!(conn = id, "disconnected");
+                drop(permit);
+                drop(done);
+            });
+        }
+    };
+
+    tokio::select! {
+        _ = accept => {}
+        _ = shutdown => tracing::info!("shutting down"),
+    }
+
+    drop(notify_shutdown);
+    drop(shutdown_complete_tx);
+    if tokio::time::timeout(Duration::from_secs(5), shutdown_complete_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+}
+
+/// Tells a client over the connection limit why it is being closed.
+async fn refuse_busy(mut socket: TcpStream) {
+    let reply = ServerMessage::error(
+        0,
+        WireError::new(ErrorCode::ServerBusy, "the lobby is full; try again later"),
+    );
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        socket.write_all(&frame_bytes(&reply)),
+    )
+    .await;
+}
