@@ -11,12 +11,12 @@
 //! Every wait has a deadline; a timeout panics with the output collected so
 //! far, so a failing test says what the programs printed.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -58,19 +58,72 @@ impl Drop for TempDir {
     }
 }
 
+/// What a child printed so far, per stream, and where the last wait matched.
+#[derive(Default)]
+struct Output {
+    /// stdout and stderr bytes.
+    streams: [Vec<u8>; 2],
+    /// Per stream, the offset after the last match of [`Proc::wait_for`].
+    cursors: [usize; 2],
+    /// Streams not yet at their end.
+    open: usize,
+}
+
+type SharedOutput = Arc<(Mutex<Output>, Condvar)>;
+
 /// A child process owned by a test: killed and reaped on drop.
+///
+/// Output is collected as it comes, partial lines included, so a test can
+/// wait for a prompt that has no newline yet.
 pub struct Proc {
     name: String,
     child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Arc<Mutex<Vec<String>>>,
+    output: SharedOutput,
 }
 
 impl Proc {
     /// Spawns `command` with stdout and stderr captured (stdin as the
-    /// command says; null unless set).
+    /// command says); panics when the program cannot start.
     pub fn spawn(name: &str, command: Command) -> Proc {
         Proc::spawn_checked(name, command).unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+    }
+
+    /// Like [`Proc::spawn`] but returns an error when the program is missing.
+    pub fn spawn_checked(name: &str, mut command: Command) -> Result<Proc, String> {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| e.to_string())?;
+        let output: SharedOutput = Arc::new((
+            Mutex::new(Output {
+                open: 2,
+                ..Output::default()
+            }),
+            Condvar::new(),
+        ));
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
+        for (index, mut stream) in [stdout, stderr].into_iter().enumerate() {
+            let output = Arc::clone(&output);
+            thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                loop {
+                    let read = stream.read(&mut buffer).unwrap_or(0);
+                    let (lock, changed) = &*output;
+                    let mut out = lock.lock().unwrap();
+                    if read == 0 {
+                        out.open -= 1;
+                        changed.notify_all();
+                        return;
+                    }
+                    out.streams[index].extend_from_slice(&buffer[..read]);
+                    changed.notify_all();
+                }
+            });
+        }
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+            output,
+        })
     }
 
     /// The child's standard input, when the command piped it.
@@ -78,25 +131,69 @@ impl Proc {
         self.child.stdin.take().expect("stdin was not piped")
     }
 
-    /// Everything the child printed so far (stdout and stderr interleaved).
+    /// Everything the child printed so far.
     pub fn output(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        let out = self.output.0.lock().unwrap();
+        let stdout = String::from_utf8_lossy(&out.streams[0]);
+        let stderr = String::from_utf8_lossy(&out.streams[1]);
+        format!(
+            "{stdout}{}{stderr}",
+            if stdout.ends_with('\n') || stdout.is_empty() {
+                ""
+            } else {
+                "\n"
+            }
+        )
     }
 
-    /// Waits for an output line containing `needle` and returns it.
+    /// Waits until the child prints `needle` (after the previous match, on
+    /// the same stream) and returns the line it is on, possibly unfinished.
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_impl(needle, timeout, false)
+    }
+
+    /// Like [`Proc::wait_for`], but returns only once the line is finished.
+    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_impl(needle, timeout, true)
+    }
+
+    fn wait_impl(&self, needle: &str, timeout: Duration, whole_line: bool) -> String {
         let deadline = Instant::now() + timeout;
+        let (lock, changed) = &*self.output;
+        let mut out = lock.lock().unwrap();
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => continue,
-                Err(_) => panic!(
+            for index in 0..2 {
+                let cursor = out.cursors[index];
+                let haystack = &out.streams[index][cursor..];
+                if let Some(pos) = find(haystack, needle.as_bytes()) {
+                    let start = cursor + pos;
+                    let text = &out.streams[index];
+                    let line_start = text[..start]
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |p| p + 1);
+                    let line_end = text[start..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(text.len(), |p| start + p);
+                    if whole_line && line_end == text.len() {
+                        continue;
+                    }
+                    let line = String::from_utf8_lossy(&text[line_start..line_end]).into_owned();
+                    out.cursors[index] = start + needle.len();
+                    return line;
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline || out.open == 0 {
+                drop(out);
+                panic!(
                     "{} did not print {needle:?} within {timeout:?}; output:\n{}",
                     self.name,
                     self.output()
-                ),
+                );
             }
+            out = changed.wait_timeout(out, deadline - now).unwrap().0;
         }
     }
 
@@ -106,10 +203,9 @@ impl Proc {
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 // Let the output threads drain the pipes.
-                let drain_deadline = Instant::now() + Duration::from_secs(2);
-                while Arc::strong_count(&self.log) > 1 && Instant::now() < drain_deadline {
-                    thread::sleep(Duration::from_millis(5));
-                }
+                let (lock, changed) = &*self.output;
+                let out = lock.lock().unwrap();
+                let _ = changed.wait_timeout_while(out, Duration::from_secs(2), |out| out.open > 0);
                 return status;
             }
             if Instant::now() >= deadline {
@@ -138,6 +234,20 @@ impl Proc {
     pub fn id(&self) -> u32 {
         self.child.id()
     }
+
+    /// Whether the child has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 impl Drop for Proc {
@@ -159,7 +269,7 @@ pub fn start_server(bin: &str, args: &[&str], envs: &[(&str, &str)]) -> (Proc, u
         command.env(key, value);
     }
     let server = Proc::spawn("server", command);
-    let line = server.wait_for("listening on", Duration::from_secs(10));
+    let line = server.wait_for_line("listening on", Duration::from_secs(10));
     let port = line
         .rsplit(':')
         .next()
@@ -197,6 +307,7 @@ pub struct RawPeer {
     pub sender: LineSender,
     /// Reads lines.
     pub reader: LineReader,
+    stream: TcpStream,
 }
 
 impl RawPeer {
@@ -206,9 +317,16 @@ impl RawPeer {
         let reader = LineReader::new(stream.try_clone().unwrap());
         reader.set_timeout(Some(Duration::from_secs(10))).unwrap();
         RawPeer {
-            sender: LineSender::new(stream).unwrap(),
+            sender: LineSender::new(stream.try_clone().unwrap()).unwrap(),
             reader,
+            stream,
         }
+    }
+
+    /// Writes raw bytes, which need not be a valid line (garbage tests).
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stream.write_all(bytes).expect("send bytes");
     }
 
     /// Sends one line.
@@ -266,70 +384,44 @@ impl Display {
                 "tcp",
             ])
             .stdin(Stdio::null());
-        let mut server = Proc::spawn_checked("Xvfb", command).map_err(|e| {
+        let server = Proc::spawn_checked("Xvfb", command).map_err(|e| {
             format!(
                 "cannot start Xvfb ({e}); install it: apt-get install -y xvfb imagemagick x11-utils"
             )
         })?;
+        // With -displayfd 1, Xvfb prints the display number once it is ready.
         let deadline = Instant::now() + Duration::from_secs(15);
+        let (lock, changed) = &*server.output;
+        let mut out = lock.lock().unwrap();
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match server.lines.recv_timeout(left) {
-                Ok(line) if line.trim().parse::<u32>().is_ok() => {
-                    return Ok(Display {
-                        number: format!(":{}", line.trim()),
+            if let Some(end) = out.streams[0].iter().position(|&b| b == b'\n') {
+                let text = String::from_utf8_lossy(&out.streams[0][..end])
+                    .trim()
+                    .to_string();
+                drop(out);
+                return match text.parse::<u32>() {
+                    Ok(number) => Ok(Display {
+                        number: format!(":{number}"),
                         _server: server,
-                    });
-                }
-                Ok(_) => continue,
-                Err(_) => {
-                    let status = server.child.try_wait().ok().flatten();
-                    return Err(format!(
-                        "Xvfb gave no display number (exit: {status:?}); output:\n{}",
-                        server.output()
-                    ));
-                }
+                    }),
+                    Err(_) => Err(format!("Xvfb printed {text:?} instead of a display number")),
+                };
             }
+            let now = Instant::now();
+            if now >= deadline || out.open == 0 {
+                drop(out);
+                return Err(format!(
+                    "Xvfb gave no display number; output:\n{}",
+                    server.output()
+                ));
+            }
+            out = changed.wait_timeout(out, deadline - now).unwrap().0;
         }
     }
 
     /// The display name for `DISPLAY`, e.g. `:5`.
     pub fn name(&self) -> &str {
         &self.number
-    }
-}
-
-impl Proc {
-    /// Like [`Proc::spawn`] but returns an error when the program is missing.
-    pub fn spawn_checked(name: &str, mut command: Command) -> Result<Proc, String> {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        match command.spawn() {
-            Ok(child) => Ok(Proc::adopt(name, child)),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    fn adopt(name: &str, mut child: Child) -> Proc {
-        let (tx, lines) = mpsc::channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
-        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
-        for stream in [stdout, stderr] {
-            let (tx, log) = (tx.clone(), Arc::clone(&log));
-            thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    log.lock().unwrap().push(line.clone());
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Proc {
-            name: name.to_string(),
-            child,
-            lines,
-            log,
-        }
     }
 }
 
