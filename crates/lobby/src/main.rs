@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -38,8 +39,17 @@ struct Args {
     #[arg(long, env = "GAMESTORE_MAX_CONNECTIONS", value_name = "N")]
     max_connections: Option<usize>,
 
+    /// Seconds a new connection has to say HELLO [default: 10]
+    #[arg(long, env = "GAMESTORE_HANDSHAKE_TIMEOUT", value_name = "SECS")]
+    handshake_timeout: Option<u64>,
+
+    /// Seconds of silence after which a connection is closed [default: 120]
+    #[arg(long, env = "GAMESTORE_IDLE_TIMEOUT", value_name = "SECS")]
+    idle_timeout: Option<u64>,
+
     /// Optional TOML file with the same settings (listen, data_dir,
-    /// game_ports, public_host, max_connections)
+    /// game_ports, public_host, max_connections, handshake_timeout,
+    /// idle_timeout)
     #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -53,6 +63,8 @@ struct FileConfig {
     game_ports: Option<String>,
     public_host: Option<String>,
     max_connections: Option<usize>,
+    handshake_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -98,6 +110,13 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.public_host = args.public_host.or(file.public_host);
     if let Some(max) = args.max_connections.or(file.max_connections) {
         config.limits.max_connections = max;
+    }
+
+    if let Some(secs) = args.handshake_timeout.or(file.handshake_timeout) {
+        config.timeouts.handshake = Duration::from_secs(secs.max(1));
+    }
+    if let Some(secs) = args.idle_timeout.or(file.idle_timeout) {
+        config.timeouts.idle = Duration::from_secs(secs.max(1));
     }
 
     let runtime = tokio::runtime::Runtime::new()?;

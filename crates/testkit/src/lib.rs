@@ -1,1 +1,41 @@
-//! placeholder
+//! Test support: real lobbies and real clients as child processes.
+//!
+//! Tests drive the built binaries the way a user would: a [`TestLobby`] is a
+//! `gamestore-lobby` process on `127.0.0.1:0` with a temporary data folder;
+//! a [`Cli`] runs `gamestore-dev` or `gamestore-player` against it with its
+//! own home folder. Every child is owned by a [`ChildGuard`], which kills and
+//! reaps it when dropped, so a failing test leaves no process behind. Every
+//! wait has a timeout.
+
+mod child;
+mod cli;
+mod lobby;
+mod raw;
+
+use std::path::PathBuf;
+
+pub use child::{ChildGuard, Output};
+pub use cli::Cli;
+pub use lobby::{LobbyOptions, TestLobby};
+pub use raw::RawConn;
+
+/// Default time limit for a command or an awaited event in tests.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Path of a workspace binary built next to the running test executable
+/// (`cargo nextest run --workspace` and `cargo test --workspace` build them all).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test-binary>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo nextest run --workspace` (or build it first)",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests of the lobby: the real `gamestore-lobby` binary on a
+//! loopback port with a temporary data folder, driven by the real clients or
+//! by raw frames.
+
+mod accounts;
+mod frames;
+mod sessions;

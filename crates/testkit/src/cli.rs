@@ -1,0 +1,81 @@
+//! The client programs, run as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::child::{Output, run};
+use crate::{TIMEOUT, TestLobby, bin};
+
+/// One user of `gamestore-dev` or `gamestore-player`: a program, a lobby
+/// address and a home folder.
+#[derive(Debug, Clone)]
+pub struct Cli {
+    program: PathBuf,
+    server: String,
+    home: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Cli {
+    /// `gamestore-player` with home `home`.
+    pub fn player(lobby: &TestLobby, home: &Path) -> Cli {
+        Cli::new("gamestore-player", &lobby.server(), home)
+    }
+
+    /// `gamestore-dev` with home `home`.
+    pub fn dev(lobby: &TestLobby, home: &Path) -> Cli {
+        Cli::new("gamestore-dev", &lobby.server(), home)
+    }
+
+    pub fn new(program: &str, server: &str, home: &Path) -> Cli {
+        Cli {
+            program: bin(program),
+            server: server.to_owned(),
+            home: home.to_owned(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds an environment variable to every run.
+    pub fn env(mut self, key: &str, value: &str) -> Cli {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The command, ready to spawn, for tests that need the process itself.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.program);
+        command
+            .args(["--server", &self.server, "--home"])
+            .arg(&self.home)
+            .args(args)
+            .env_remove("GAMESTORE_SERVER")
+            .env_remove("GAMESTORE_HOME")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// Runs the program with `args` and no input.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, "")
+    }
+
+    /// Runs the program with `args`, feeding `stdin`.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        run(self.command(args), stdin, TIMEOUT)
+    }
+
+    /// `register` then `login` with `password`, both must succeed.
+    #[track_caller]
+    pub fn sign_up(&self, user: &str, password: &str) {
+        let line = format!("{password}\n");
+        self.run_with_stdin(&["register", "--user", user, "--password-stdin"], &line)
+            .ok();
+        self.run_with_stdin(&["login", "--user", user, "--password-stdin"], &line)
+            .ok();
+    }
+}

@@ -1,0 +1,135 @@
+//! A real `gamestore-lobby` process for one test.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use crate::{ChildGuard, TIMEOUT, bin};
+
+/// Extra settings for a test lobby.
+#[derive(Debug, Clone, Default)]
+pub struct LobbyOptions {
+    /// Extra command-line arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+/// A running lobby with its own temporary data folder.
+pub struct TestLobby {
+    pub addr: SocketAddr,
+    data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    child: ChildGuard,
+    log: Arc<Mutex<String>>,
+    options: LobbyOptions,
+}
+
+impl TestLobby {
+    /// Starts a lobby on a free loopback port with a fresh data folder.
+    pub fn start() -> TestLobby {
+        TestLobby::start_with(LobbyOptions::default())
+    }
+
+    pub fn start_with(options: LobbyOptions) -> TestLobby {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data_dir = tmp.path().join("server_data");
+        let (addr, child, log) = spawn(&data_dir, "127.0.0.1:0", &options);
+        TestLobby {
+            addr,
+            data_dir,
+            _tmp: Some(tmp),
+            child,
+            log,
+            options,
+        }
+    }
+
+    /// `HOST:PORT` for `--server`.
+    pub fn server(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Everything the lobby logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the lobby with SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        self.child.kill();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        self.child.signal(libc::SIGTERM);
+        self.child.wait_timeout(TIMEOUT).success()
+    }
+
+    /// Starts the lobby again on the same address and data folder (after
+    /// [`TestLobby::kill9`] or [`TestLobby::terminate`]).
+    pub fn restart(&mut self) {
+        self.child.kill();
+        let (addr, child, log) = spawn(&self.data_dir, &self.addr.to_string(), &self.options);
+        assert_eq!(addr, self.addr);
+        self.child = child;
+        self.log = log;
+    }
+}
+
+fn spawn(
+    data_dir: &Path,
+    listen: &str,
+    options: &LobbyOptions,
+) -> (SocketAddr, ChildGuard, Arc<Mutex<String>>) {
+    let mut command = Command::new(bin("gamestore-lobby"));
+    command
+        .args(["--listen", listen, "--data-dir"])
+        .arg(data_dir)
+        .args(["--public-host", "127.0.0.1"])
+        .args(&options.args)
+        .env("GAMESTORE_LOG", "info,gamestore_lobby=debug")
+        .env_remove("GAMESTORE_CONFIG")
+        .envs(options.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start gamestore-lobby");
+    let stderr = child.stderr.take().unwrap();
+    let guard = ChildGuard::new(child, "gamestore-lobby");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let log_writer = log.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                let addr = addr.split_whitespace().next().unwrap_or("").to_owned();
+                let _ = ready_tx.send(addr);
+            }
+            let mut log = log_writer.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let addr = match ready_rx.recv_timeout(TIMEOUT) {
+        Ok(addr) => addr.parse().expect("listen address"),
+        Err(_) => panic!(
+            "the lobby did not start listening:\n{}",
+            log.lock().unwrap()
+        ),
+    };
+    (addr, guard, log)
+}

@@ -1,0 +1,107 @@
+//! A raw protocol connection, for tests that send what no client would.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+
+use gamestore_protocol::{
+    Call, Frame, FrameError, Hello, PROTOCOL_VERSION, RequestFrame, ServerMessage,
+};
+
+use crate::TIMEOUT;
+
+/// A blocking connection speaking frames directly.
+pub struct RawConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    next_id: u32,
+}
+
+impl RawConn {
+    pub fn connect(addr: SocketAddr) -> RawConn {
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect to the lobby");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        RawConn {
+            stream,
+            buf: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Connects and completes the HELLO handshake.
+    pub fn hello(addr: SocketAddr) -> RawConn {
+        let mut conn = RawConn::connect(addr);
+        let reply = conn.call(Hello {
+            protocol: PROTOCOL_VERSION,
+            client: "raw-test".into(),
+        });
+        assert!(reply.is_ok(), "HELLO refused: {reply:?}");
+        conn
+    }
+
+    /// Writes raw bytes.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Sends a request and returns the matching reply's result (events in
+    /// between are skipped).
+    pub fn call<C: Call>(
+        &mut self,
+        request: C,
+    ) -> Result<serde_json::Value, gamestore_protocol::WireError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let json = RequestFrame {
+            id,
+            request: request.into(),
+        }
+        .encode();
+        self.send_bytes(&Frame::Message(json).to_bytes())
+            .expect("send request");
+        loop {
+            match self.recv() {
+                Some(ServerMessage::Reply { id: got, result }) if got == id => return result,
+                Some(ServerMessage::Reply { id: 0, result }) => return result,
+                Some(_) => continue,
+                None => panic!("connection closed while waiting for the reply to request {id}"),
+            }
+        }
+    }
+
+    /// The next server message, or `None` once the server closed the connection.
+    pub fn recv(&mut self) -> Option<ServerMessage> {
+        loop {
+            match Frame::decode(&self.buf) {
+                Ok((Frame::Message(json), used)) => {
+                    self.buf.drain(..used);
+                    return Some(ServerMessage::decode(&json).expect("server message"));
+                }
+                Ok((frame, _)) => panic!("unexpected frame {frame:?}"),
+                Err(FrameError::Incomplete) => {}
+                Err(e) => panic!("server sent a bad frame: {e}"),
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("reading from the lobby failed (timeout?): {e}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection, returning what it sent.
+    pub fn recv_until_closed(&mut self) -> Vec<ServerMessage> {
+        let mut messages = Vec::new();
+        while let Some(message) = self.recv() {
+            messages.push(message);
+        }
+        messages
+    }
+
+    /// Closes the writing side (the server sees end of stream).
+    pub fn shutdown_write(&self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
