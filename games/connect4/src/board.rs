@@ -99,10 +99,8 @@ impl Board {
         if col >= COLUMNS {
             return Err(MoveError::NoSuchColumn);
         }
-        let row = (0..ROWS)
-            .rev()
-            .find(|&r| self.cells[r][col].is_none())
-            .ok_or(MoveError::ColumnFull)?;
+        let row =
+            (0..ROWS).rev().find(|&r| self.cells[r][col].is_none()).ok_or(MoveError::ColumnFull)?;
         self.cells[row][col] = Some(disc);
         Ok((row, col))
     }
@@ -146,21 +144,14 @@ impl Board {
 
     /// Any winning four on the board, and whose it is.
     pub fn winner(&self) -> Option<(Disc, [Cell; 4])> {
-        (0..ROWS)
-            .flat_map(|r| (0..COLUMNS).map(move |c| (r, c)))
-            .find_map(|cell| {
-                self.four_through(cell)
-                    .map(|four| (self.at(cell).unwrap_or(Disc::X), four))
-            })
+        (0..ROWS).flat_map(|r| (0..COLUMNS).map(move |c| (r, c))).find_map(|cell| {
+            self.four_through(cell).map(|four| (self.at(cell).unwrap_or(Disc::X), four))
+        })
     }
 
     /// The 42-character wire form: rows top to bottom, `.`, `X` or `O`.
     pub fn encode(&self) -> String {
-        self.cells
-            .iter()
-            .flatten()
-            .map(|cell| cell.map_or('.', Disc::symbol))
-            .collect()
+        self.cells.iter().flatten().map(|cell| cell.map_or('.', Disc::symbol)).collect()
     }
 
     /// Parses [`Board::encode`]'s form.
@@ -240,9 +231,7 @@ mod tests {
 
     #[test]
     fn a_full_board_without_four_is_a_draw() {
-        let rows = [
-            "XXOOXXO", "OOXXOOX", "XXOOXXO", "OOXXOOX", "XXOOXXO", "OOXXOOX",
-        ];
+        let rows = ["XXOOXXO", "OOXXOOX", "XXOOXXO", "OOXXOOX", "XXOOXXO", "OOXXOOX"];
         let board = Board::decode(&rows.concat()).unwrap();
         assert!(board.is_full());
         assert_eq!(board.winner(), None);

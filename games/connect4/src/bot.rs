@@ -20,19 +20,12 @@ pub fn choose_move(board: &Board, me: Disc, rng: &mut Rng) -> Option<usize> {
         return Some(col);
     }
     // 2. Block the opponent's immediate win.
-    if let Some(col) = open
-        .iter()
-        .copied()
-        .find(|&c| wins_with(board, c, me.other()))
-    {
+    if let Some(col) = open.iter().copied().find(|&c| wins_with(board, c, me.other())) {
         return Some(col);
     }
     // 3. Do not set up the opponent: avoid columns where they win on top of us.
-    let safe: Vec<usize> = open
-        .iter()
-        .copied()
-        .filter(|&c| !gives_away_win(board, c, me))
-        .collect();
+    let safe: Vec<usize> =
+        open.iter().copied().filter(|&c| !gives_away_win(board, c, me)).collect();
     let candidates = if safe.is_empty() { open } else { safe };
     // 4. Weighted random choice, favouring the centre.
     let total: u32 = candidates.iter().map(|&c| CENTRE_WEIGHT[c]).sum();
@@ -59,9 +52,7 @@ fn gives_away_win(board: &Board, col: usize, me: Disc) -> bool {
     if next.drop_disc(col, me).is_err() {
         return false;
     }
-    next.open_columns()
-        .into_iter()
-        .any(|c| wins_with(&next, c, me.other()))
+    next.open_columns().into_iter().any(|c| wins_with(&next, c, me.other()))
 }
 
 #[cfg(test)]

@@ -113,10 +113,7 @@ struct View {
 impl View {
     fn new(config: &ClientConfig, sender: LineSender, players: usize) -> View {
         let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        println!(
-            "Joined the Connect Four match as {} ({players} players).",
-            config.name
-        );
+        println!("Joined the Connect Four match as {} ({players} players).", config.name);
         View {
             mode: config.bot,
             my_name: config.name.clone(),
@@ -174,10 +171,7 @@ impl View {
             }
             "PLAYER" => {
                 let mut parts = rest.splitn(3, ' ');
-                let index = parts
-                    .next()
-                    .and_then(|i| i.parse::<usize>().ok())
-                    .filter(|&i| i < 2);
+                let index = parts.next().and_then(|i| i.parse::<usize>().ok()).filter(|&i| i < 2);
                 if let (Some(index), Some(_), Some(name)) = (index, parts.next(), parts.next()) {
                     self.names[index] = name.to_string();
                 }
@@ -205,21 +199,14 @@ impl View {
             }
             "MOVED" => {
                 let mut parts = rest.split(' ');
-                let who = parts
-                    .next()
-                    .and_then(|w| w.parse::<usize>().ok())
-                    .filter(|&w| w < 2);
+                let who = parts.next().and_then(|w| w.parse::<usize>().ok()).filter(|&w| w < 2);
                 if let (Some(who), Some(col)) = (who, parts.next()) {
                     self.move_pending = false;
                     if Some(who) == self.me && self.mode.is_bot() {
                         return None; // the bot already said so
                     }
                     let disc = self.disc_text(Disc::of_player(who));
-                    let name = if Some(who) == self.me {
-                        "You"
-                    } else {
-                        &self.names[who]
-                    };
+                    let name = if Some(who) == self.me { "You" } else { &self.names[who] };
                     println!("{name} ({disc}) played column {col}.");
                 }
             }
@@ -363,9 +350,7 @@ impl View {
             out.push_str("  |");
             for col in 0..COLUMNS {
                 out.push(' ');
-                let winning = self
-                    .winning_four
-                    .is_some_and(|four| four.contains(&(row, col)));
+                let winning = self.winning_four.is_some_and(|four| four.contains(&(row, col)));
                 match self.board.at((row, col)) {
                     Some(disc) if winning && self.color => {
                         out.push_str(&format!("\x1b[7m{}", self.disc_text(disc)))

@@ -37,12 +37,7 @@ pub struct Settings {
 /// The server's flags: the common ones plus `--turn-timeout`.
 pub fn flags() -> Vec<Flag> {
     let mut flags = flags::server_flags("2");
-    flags.push(Flag::with_default(
-        "turn-timeout",
-        "SECS",
-        "120",
-        "Time allowed for one move",
-    ));
+    flags.push(Flag::with_default("turn-timeout", "SECS", "120", "Time allowed for one move"));
     flags
 }
 
@@ -109,19 +104,9 @@ impl Match {
     fn new(seats: Vec<Seat>, turn_timeout: Duration) -> Match {
         let inbox = Inbox::new();
         let mut kept = Vec::with_capacity(seats.len());
-        for Seat {
-            index,
-            name,
-            sender,
-            reader,
-        } in seats
-        {
+        for Seat { index, name, sender, reader } in seats {
             inbox.watch(index, reader, IDLE_LIMIT);
-            kept.push(Player {
-                index,
-                name,
-                sender,
-            });
+            kept.push(Player { index, name, sender });
         }
         Match {
             seats: kept,
@@ -175,28 +160,19 @@ impl Match {
             let line = match event {
                 NetEvent::Line(line) => line,
                 NetEvent::Closed(why) => {
-                    return Ending::Forfeit {
-                        loser: who,
-                        why: format!("left the game ({why})"),
-                    };
+                    return Ending::Forfeit { loser: who, why: format!("left the game ({why})") };
                 }
             };
             let (verb, rest) = split_word(&line);
             match verb {
                 "PING" => {}
                 "QUIT" => {
-                    return Ending::Forfeit {
-                        loser: who,
-                        why: "quit".into(),
-                    };
+                    return Ending::Forfeit { loser: who, why: "quit".into() };
                 }
                 "MOVE" if who != self.turn => self.send(who, "ILLEGAL it is not your turn"),
                 "MOVE" => {
-                    let Some(col) = rest
-                        .trim()
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|c| (1..=COLUMNS).contains(c))
+                    let Some(col) =
+                        rest.trim().parse::<usize>().ok().filter(|c| (1..=COLUMNS).contains(c))
                     else {
                         self.send(who, &format!("ILLEGAL columns are numbered 1 to {COLUMNS}"));
                         continue;
@@ -223,10 +199,9 @@ impl Match {
                         }
                     }
                 }
-                _ => self.send(
-                    who,
-                    "ILLEGAL unknown command (expected MOVE <column>, QUIT or PING)",
-                ),
+                _ => {
+                    self.send(who, "ILLEGAL unknown command (expected MOVE <column>, QUIT or PING)")
+                }
             }
         }
     }
@@ -243,16 +218,10 @@ impl Match {
                     self.moves
                 ),
             ),
-            Ending::Draw => (
-                None,
-                format!("draw: the board is full after {} moves", self.moves),
-            ),
+            Ending::Draw => (None, format!("draw: the board is full after {} moves", self.moves)),
             Ending::Forfeit { loser, why } => {
                 let winner = 1 - loser;
-                (
-                    Some(winner),
-                    format!("{} wins by forfeit: {} {why}", name(winner), name(*loser)),
-                )
+                (Some(winner), format!("{} wins by forfeit: {} {why}", name(winner), name(*loser)))
             }
         };
         let tag = winner.map_or("-".to_string(), |w| w.to_string());
@@ -274,11 +243,7 @@ impl Match {
     }
 
     fn announce_turn(&self) {
-        self.broadcast(&format!(
-            "TURN {} {}",
-            self.turn,
-            self.turn_timeout.as_secs()
-        ));
+        self.broadcast(&format!("TURN {} {}", self.turn, self.turn_timeout.as_secs()));
     }
 
     /// Sends to one player; a failed write shows up as that player's

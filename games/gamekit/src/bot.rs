@@ -70,9 +70,7 @@ impl Rng {
     /// Seeded from `GAMESTORE_BOT_SEED` when set, else from the clock and
     /// the process id, mixed with `salt` (e.g. the player's name).
     pub fn from_env(salt: &str) -> Rng {
-        let mut seed = match std::env::var(SEED_ENV)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
+        let mut seed = match std::env::var(SEED_ENV).ok().and_then(|s| s.trim().parse::<u64>().ok())
         {
             Some(seed) => seed,
             None => {

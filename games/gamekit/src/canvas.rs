@@ -19,11 +19,7 @@ pub struct Canvas {
 impl Canvas {
     /// A black canvas.
     pub fn new(width: usize, height: usize) -> Canvas {
-        Canvas {
-            width,
-            height,
-            pixels: vec![0; width * height],
-        }
+        Canvas { width, height, pixels: vec![0; width * height] }
     }
 
     /// Width in pixels.
@@ -86,23 +82,13 @@ impl Canvas {
     /// `scale` x `scale` square. Characters outside ASCII show as `?`.
     pub fn text(&mut self, x: i32, y: i32, scale: i32, color: u32, text: &str) {
         for (i, c) in text.chars().enumerate() {
-            let code = if c.is_ascii() {
-                c as usize
-            } else {
-                '?' as usize
-            };
+            let code = if c.is_ascii() { c as usize } else { '?' as usize };
             let glyph = BASIC_LEGACY[code];
             let gx = x + i as i32 * GLYPH * scale;
             for (row, bits) in glyph.iter().enumerate() {
                 for col in 0..8 {
                     if bits & (1 << col) != 0 {
-                        self.rect(
-                            gx + col * scale,
-                            y + row as i32 * scale,
-                            scale,
-                            scale,
-                            color,
-                        );
+                        self.rect(gx + col * scale, y + row as i32 * scale, scale, scale, color);
                     }
                 }
             }

@@ -38,32 +38,17 @@ impl Flag {
         default: &'static str,
         help: &'static str,
     ) -> Flag {
-        Flag {
-            name,
-            value: Some(value),
-            default: Some(default),
-            help,
-        }
+        Flag { name, value: Some(value), default: Some(default), help }
     }
 
     /// A flag that takes a value and must be given.
     pub const fn required(name: &'static str, value: &'static str, help: &'static str) -> Flag {
-        Flag {
-            name,
-            value: Some(value),
-            default: None,
-            help,
-        }
+        Flag { name, value: Some(value), default: None, help }
     }
 
     /// A switch without a value.
     pub const fn switch(name: &'static str, help: &'static str) -> Flag {
-        Flag {
-            name,
-            value: None,
-            default: None,
-            help,
-        }
+        Flag { name, value: None, default: None, help }
     }
 }
 
@@ -98,10 +83,7 @@ impl Parsed {
     /// The value of a flag (given or default); `None` only for an optional
     /// flag without default, which [`parse`] does not allow, or an unknown name.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
     /// Whether a switch was given.
@@ -112,11 +94,9 @@ impl Parsed {
     /// The value of a flag converted with `FromStr`, with a usage error naming
     /// the flag when it does not convert.
     pub fn value<T: FromStr>(&self, name: &str) -> Result<T, UsageError> {
-        let raw = self
-            .get(name)
-            .ok_or_else(|| UsageError::Invalid(format!("--{name} is required")))?;
-        raw.parse()
-            .map_err(|_| UsageError::Invalid(format!("--{name}: invalid value {raw:?}")))
+        let raw =
+            self.get(name).ok_or_else(|| UsageError::Invalid(format!("--{name} is required")))?;
+        raw.parse().map_err(|_| UsageError::Invalid(format!("--{name}: invalid value {raw:?}")))
     }
 
     /// A numeric flag that must lie in `range`.
@@ -162,18 +142,14 @@ where
             return Err(UsageError::Help(usage(program, about, flags)));
         }
         let Some(body) = arg.strip_prefix("--") else {
-            return Err(UsageError::Invalid(format!(
-                "unexpected argument {arg:?} (try --help)"
-            )));
+            return Err(UsageError::Invalid(format!("unexpected argument {arg:?} (try --help)")));
         };
         let (name, inline) = match body.split_once('=') {
             Some((name, value)) => (name, Some(value.to_string())),
             None => (body, None),
         };
         let Some(flag) = flags.iter().find(|f| f.name == name) else {
-            return Err(UsageError::Invalid(format!(
-                "unknown flag --{name} (try --help)"
-            )));
+            return Err(UsageError::Invalid(format!("unknown flag --{name} (try --help)")));
         };
         if flag.value.is_none() {
             if inline.is_some() {
@@ -184,9 +160,9 @@ where
         }
         let value = match inline {
             Some(value) => value,
-            None => args
-                .next()
-                .ok_or_else(|| UsageError::Invalid(format!("--{name} needs a value")))?,
+            None => {
+                args.next().ok_or_else(|| UsageError::Invalid(format!("--{name} needs a value")))?
+            }
         };
         values.retain(|(n, _)| *n != flag.name);
         values.push((flag.name, value));
@@ -255,19 +231,9 @@ pub fn server_flags(default_players: &'static str) -> Vec<Flag> {
     vec![
         Flag::with_default("host", "ADDR", "0.0.0.0", "Address to listen on"),
         Flag::required("port", "N", "TCP port to listen on (0 picks a free one)"),
-        Flag::with_default(
-            "players",
-            "N",
-            default_players,
-            "Number of players in the match",
-        ),
+        Flag::with_default("players", "N", default_players, "Number of players in the match"),
         Flag::with_default("token", "T", "", "Match token that clients must present"),
-        Flag::with_default(
-            "timeout",
-            "SECS",
-            "60",
-            "How long to wait for every player to join",
-        ),
+        Flag::with_default("timeout", "SECS", "60", "How long to wait for every player to join"),
     ]
 }
 
@@ -389,13 +355,8 @@ mod tests {
     fn parses_values_switches_and_defaults() {
         let mut flags = server_flags("2");
         flags.push(Flag::switch("fast", "go fast"));
-        let parsed = parse(
-            "x",
-            "y",
-            &flags,
-            args(&["--port", "9000", "--token=abc", "--fast"]),
-        )
-        .unwrap();
+        let parsed =
+            parse("x", "y", &flags, args(&["--port", "9000", "--token=abc", "--fast"])).unwrap();
         let config = ServerConfig::from_flags(&parsed, 1..=4).unwrap();
         assert_eq!(config.port, 9000);
         assert_eq!(config.players, 2);

@@ -79,21 +79,13 @@ impl JoinRules {
 #[derive(Debug)]
 pub enum GatherError {
     /// Not everyone joined in time.
-    Timeout {
-        joined: usize,
-        expected: usize,
-        waited: Duration,
-    },
+    Timeout { joined: usize, expected: usize, waited: Duration },
 }
 
 impl fmt::Display for GatherError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GatherError::Timeout {
-                joined,
-                expected,
-                waited,
-            } => write!(
+            GatherError::Timeout { joined, expected, waited } => write!(
                 f,
                 "timed out after {} s waiting for players ({joined} of {expected} joined)",
                 waited.as_secs()
@@ -184,19 +176,10 @@ pub fn gather(listener: TcpListener, rules: &JoinRules) -> Result<Vec<Seat>, Gat
             // The same player reconnecting after a drop takes their seat back.
             seated.remove(pos);
         }
-        if candidate
-            .sender
-            .send(&format!("WELCOME {}", rules.players))
-            .is_err()
-        {
+        if candidate.sender.send(&format!("WELCOME {}", rules.players)).is_err() {
             continue;
         }
-        say!(
-            "{} joined ({} of {})",
-            candidate.name,
-            seated.len() + 1,
-            rules.players
-        );
+        say!("{} joined ({} of {})", candidate.name, seated.len() + 1, rules.players);
         seated.push(candidate);
         broadcast_waiting(&mut seated, rules.players);
     }
@@ -204,12 +187,7 @@ pub fn gather(listener: TcpListener, rules: &JoinRules) -> Result<Vec<Seat>, Gat
     Ok(seated
         .into_iter()
         .enumerate()
-        .map(|(index, c)| Seat {
-            index,
-            name: c.name,
-            sender: c.sender,
-            reader: c.reader,
-        })
+        .map(|(index, c)| Seat { index, name: c.name, sender: c.sender, reader: c.reader })
         .collect())
 }
 
@@ -223,11 +201,7 @@ fn is_alive(candidate: &Candidate) -> bool {
 
 fn broadcast_waiting(seated: &mut Vec<Candidate>, players: usize) {
     let joined = seated.len();
-    seated.retain(|c| {
-        c.sender
-            .send(&format!("WAITING {joined} {players}"))
-            .is_ok()
-    });
+    seated.retain(|c| c.sender.send(&format!("WAITING {joined} {players}")).is_ok());
 }
 
 fn accept_loop(
@@ -251,12 +225,8 @@ fn accept_loop(
             continue; // dropped: closes the connection
         }
         pending.fetch_add(1, Ordering::SeqCst);
-        let (rules, full, tx, pending) = (
-            rules.clone(),
-            Arc::clone(full),
-            tx.clone(),
-            Arc::clone(&pending),
-        );
+        let (rules, full, tx, pending) =
+            (rules.clone(), Arc::clone(full), tx.clone(), Arc::clone(&pending));
         thread::spawn(move || {
             let candidate = handshake(stream, &rules, &full);
             pending.fetch_sub(1, Ordering::SeqCst);
@@ -268,10 +238,7 @@ fn accept_loop(
 }
 
 fn handshake(stream: TcpStream, rules: &JoinRules, full: &AtomicBool) -> Option<Candidate> {
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let sender = LineSender::new(stream.try_clone().ok()?).ok()?;
     let mut reader = LineReader::new(stream);
     reader.set_timeout(Some(HELLO_TIMEOUT)).ok()?;
@@ -279,17 +246,10 @@ fn handshake(stream: TcpStream, rules: &JoinRules, full: &AtomicBool) -> Option<
         Ok(Some(line)) => line,
         Ok(None) => return None, // a readiness probe: connected and closed
         Err(error) => {
-            let why = if is_timeout(&error) {
-                "sent no hello".to_string()
-            } else {
-                error.to_string()
-            };
+            let why =
+                if is_timeout(&error) { "sent no hello".to_string() } else { error.to_string() };
             say!("dropped connection from {peer}: {why}");
-            refuse(
-                &sender,
-                "BAD_HELLO",
-                "expected: HELLO <game> <token> <name>",
-            );
+            refuse(&sender, "BAD_HELLO", "expected: HELLO <game> <token> <name>");
             return None;
         }
     };
@@ -298,11 +258,7 @@ fn handshake(stream: TcpStream, rules: &JoinRules, full: &AtomicBool) -> Option<
             refuse(&sender, "FULL", "the match has already started");
             None
         }
-        Ok(name) => Some(Candidate {
-            name,
-            sender,
-            reader,
-        }),
+        Ok(name) => Some(Candidate { name, sender, reader }),
         Err((code, message)) => {
             say!("refused {peer}: {code} {message}");
             refuse(&sender, code, &message);
@@ -325,10 +281,7 @@ pub fn parse_hello(line: &str, game: &str, token: &str) -> Result<String, (&'sta
     let (their_game, rest) = split_word(rest);
     let (their_token, name) = split_word(rest);
     if their_game != game {
-        return Err((
-            "WRONG_GAME",
-            format!("this server plays {game}, not {their_game:?}"),
-        ));
+        return Err(("WRONG_GAME", format!("this server plays {game}, not {their_game:?}")));
     }
     let their_token = if their_token == "-" { "" } else { their_token };
     if their_token != token {
@@ -406,25 +359,18 @@ pub const SERVER_SILENCE: Duration = Duration::from_secs(15);
 /// Connects, sends `HELLO` and waits for `WELCOME`.
 pub fn join(config: &ClientConfig, game: &str) -> Result<Connection, JoinError> {
     let stream = connect(&config.server_address())?;
-    let sender = LineSender::new(
-        stream
-            .try_clone()
-            .map_err(|e| JoinError::Connect(e.to_string()))?,
-    )
-    .map_err(|e| JoinError::Connect(e.to_string()))?;
+    let sender =
+        LineSender::new(stream.try_clone().map_err(|e| JoinError::Connect(e.to_string()))?)
+            .map_err(|e| JoinError::Connect(e.to_string()))?;
     let mut reader = LineReader::new(stream);
-    reader
-        .set_timeout(Some(SERVER_SILENCE))
-        .map_err(|e| JoinError::Connect(e.to_string()))?;
+    reader.set_timeout(Some(SERVER_SILENCE)).map_err(|e| JoinError::Connect(e.to_string()))?;
     sender
         .send(&hello_line(game, &config.token, &config.name))
         .map_err(|e| JoinError::Connect(e.to_string()))?;
     let line = match reader.read_line() {
         Ok(Some(line)) => line,
         Ok(None) => {
-            return Err(JoinError::Protocol(
-                "the server closed the connection".into(),
-            ));
+            return Err(JoinError::Protocol("the server closed the connection".into()));
         }
         Err(e) => return Err(JoinError::Protocol(e.to_string())),
     };
@@ -435,18 +381,11 @@ pub fn join(config: &ClientConfig, game: &str) -> Result<Connection, JoinError> 
                 .trim()
                 .parse()
                 .map_err(|_| JoinError::Protocol(format!("bad WELCOME line {line:?}")))?;
-            Ok(Connection {
-                sender,
-                reader,
-                players,
-            })
+            Ok(Connection { sender, reader, players })
         }
         "ERR" => {
             let (code, message) = split_word(rest);
-            Err(JoinError::Refused {
-                code: code.to_string(),
-                message: message.to_string(),
-            })
+            Err(JoinError::Refused { code: code.to_string(), message: message.to_string() })
         }
         _ => Err(JoinError::Protocol(format!("{line:?}"))),
     }
@@ -466,9 +405,7 @@ fn connect(address: &str) -> Result<TcpStream, JoinError> {
                 Err(error) => last_error = Some(error),
             }
         }
-        let error = last_error
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "no address".into());
+        let error = last_error.map(|e| e.to_string()).unwrap_or_else(|| "no address".into());
         if Instant::now() >= deadline {
             return Err(JoinError::Connect(format!("{address}: {error}")));
         }
@@ -497,9 +434,6 @@ mod tests {
         check("HELLO g/1 tok", Err("BAD_NAME"));
         check("GET / HTTP/1.1", Err("BAD_HELLO"));
         check("", Err("BAD_HELLO"));
-        assert_eq!(
-            parse_hello(&hello_line("g/1", "", "bob"), "g/1", ""),
-            Ok("bob".into())
-        );
+        assert_eq!(parse_hello(&hello_line("g/1", "", "bob"), "g/1", ""), Ok("bob".into()));
     }
 }

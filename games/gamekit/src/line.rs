@@ -25,10 +25,7 @@ pub struct LineReader {
 impl LineReader {
     /// Wraps a stream (usually a `try_clone` of the one used for writing).
     pub fn new(stream: TcpStream) -> LineReader {
-        LineReader {
-            inner: BufReader::new(stream),
-            partial: Vec::new(),
-        }
+        LineReader { inner: BufReader::new(stream), partial: Vec::new() }
     }
 
     /// Sets the read timeout of the underlying socket (`None` blocks).
@@ -104,10 +101,7 @@ impl LineReader {
 
 /// Whether an I/O error is a read or write timeout rather than a failure.
 pub fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 /// Sends whole lines on a TCP stream; clones share the stream.
@@ -125,33 +119,22 @@ impl LineSender {
     pub fn new(stream: TcpStream) -> io::Result<LineSender> {
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(Self::WRITE_TIMEOUT))?;
-        Ok(LineSender {
-            stream: Arc::new(Mutex::new(stream)),
-        })
+        Ok(LineSender { stream: Arc::new(Mutex::new(stream)) })
     }
 
     /// Sends `line` followed by `\n`. The line must not contain a newline.
     pub fn send(&self, line: &str) -> io::Result<()> {
-        debug_assert!(
-            !line.contains('\n'),
-            "protocol lines carry no newline: {line:?}"
-        );
+        debug_assert!(!line.contains('\n'), "protocol lines carry no newline: {line:?}");
         let mut buffer = Vec::with_capacity(line.len() + 1);
         buffer.extend_from_slice(line.as_bytes());
         buffer.push(b'\n');
-        let mut stream = self
-            .stream
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stream = self.stream.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         stream.write_all(&buffer)
     }
 
     /// Closes both directions; the reader on the other side sees the end.
     pub fn shutdown(&self) {
-        let stream = self
-            .stream
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stream = self.stream.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let _ = stream.shutdown(std::net::Shutdown::Both);
     }
 }
@@ -196,15 +179,9 @@ mod tests {
         let (mut client, server) = pair();
         let mut reader = LineReader::new(server);
         client.write_all(&[0xff, 0xfe, b'\n']).unwrap();
-        assert_eq!(
-            reader.read_line().unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
+        assert_eq!(reader.read_line().unwrap_err().kind(), io::ErrorKind::InvalidData);
         client.write_all(&vec![b'x'; MAX_LINE + 10]).unwrap();
-        assert_eq!(
-            reader.read_line().unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
+        assert_eq!(reader.read_line().unwrap_err().kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]
@@ -213,10 +190,7 @@ mod tests {
         let mut reader = LineReader::new(server);
         client.write_all(b"half").unwrap();
         drop(client);
-        assert_eq!(
-            reader.read_line().unwrap_err().kind(),
-            io::ErrorKind::UnexpectedEof
-        );
+        assert_eq!(reader.read_line().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

@@ -52,11 +52,8 @@ impl MatchResult {
             push_json_string(&mut out, name);
             let _ = write!(out, ": {score}");
         }
-        let _ = write!(
-            out,
-            "}}, \"duration_secs\": {:.3}, \"summary\": ",
-            self.duration.as_secs_f64()
-        );
+        let _ =
+            write!(out, "}}, \"duration_secs\": {:.3}, \"summary\": ", self.duration.as_secs_f64());
         push_json_string(&mut out, &self.summary);
         out.push_str("}\n");
         out
@@ -129,10 +126,7 @@ mod tests {
             duration: Duration::ZERO,
             summary: String::new(),
         };
-        assert!(
-            draw.to_json()
-                .starts_with("{\"winner\": null, \"draw\": true, \"scores\": {}")
-        );
+        assert!(draw.to_json().starts_with("{\"winner\": null, \"draw\": true, \"scores\": {}"));
     }
 
     #[test]
@@ -148,10 +142,6 @@ mod tests {
         };
         result.write_to(&path).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), result.to_json());
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temporary file left behind"
-        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
     }
 }

@@ -92,13 +92,8 @@ impl Proc {
     pub fn spawn_checked(name: &str, mut command: Command) -> Result<Proc, String> {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|e| e.to_string())?;
-        let output: SharedOutput = Arc::new((
-            Mutex::new(Output {
-                open: 2,
-                ..Output::default()
-            }),
-            Condvar::new(),
-        ));
+        let output: SharedOutput =
+            Arc::new((Mutex::new(Output { open: 2, ..Output::default() }), Condvar::new()));
         let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("piped stdout"));
         let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("piped stderr"));
         for (index, mut stream) in [stdout, stderr].into_iter().enumerate() {
@@ -119,11 +114,7 @@ impl Proc {
                 }
             });
         }
-        Ok(Proc {
-            name: name.to_string(),
-            child,
-            output,
-        })
+        Ok(Proc { name: name.to_string(), child, output })
     }
 
     /// The child's standard input, when the command piped it.
@@ -138,11 +129,7 @@ impl Proc {
         let stderr = String::from_utf8_lossy(&out.streams[1]);
         format!(
             "{stdout}{}{stderr}",
-            if stdout.ends_with('\n') || stdout.is_empty() {
-                ""
-            } else {
-                "\n"
-            }
+            if stdout.ends_with('\n') || stdout.is_empty() { "" } else { "\n" }
         )
     }
 
@@ -168,10 +155,8 @@ impl Proc {
                 if let Some(pos) = find(haystack, needle.as_bytes()) {
                     let start = cursor + pos;
                     let text = &out.streams[index];
-                    let line_start = text[..start]
-                        .iter()
-                        .rposition(|&b| b == b'\n')
-                        .map_or(0, |p| p + 1);
+                    let line_start =
+                        text[..start].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
                     let line_end = text[start..]
                         .iter()
                         .position(|&b| b == b'\n')
@@ -209,11 +194,7 @@ impl Proc {
                 return status;
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "{} did not exit within {timeout:?}; output:\n{}",
-                    self.name,
-                    self.output()
-                );
+                panic!("{} did not exit within {timeout:?}; output:\n{}", self.name, self.output());
             }
             thread::sleep(Duration::from_millis(10));
         }
@@ -222,12 +203,7 @@ impl Proc {
     /// Waits for the exit and asserts it was successful.
     pub fn expect_success(&mut self, timeout: Duration) {
         let status = self.wait_exit(timeout);
-        assert!(
-            status.success(),
-            "{} failed with {status}; output:\n{}",
-            self.name,
-            self.output()
-        );
+        assert!(status.success(), "{} failed with {status}; output:\n{}", self.name, self.output());
     }
 
     /// The process id.
@@ -245,9 +221,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return Some(0);
     }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 impl Drop for Proc {
@@ -261,10 +235,7 @@ impl Drop for Proc {
 /// and waits for its `listening on` line; returns the process and its port.
 pub fn start_server(bin: &str, args: &[&str], envs: &[(&str, &str)]) -> (Proc, u16) {
     let mut command = Command::new(bin);
-    command
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .stdin(Stdio::null());
+    command.args(["--host", "127.0.0.1", "--port", "0"]).args(args).stdin(Stdio::null());
     for (key, value) in envs {
         command.env(key, value);
     }
@@ -316,11 +287,7 @@ impl RawPeer {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
         let reader = LineReader::new(stream.try_clone().unwrap());
         reader.set_timeout(Some(Duration::from_secs(10))).unwrap();
-        RawPeer {
-            sender: LineSender::new(stream.try_clone().unwrap()).unwrap(),
-            reader,
-            stream,
-        }
+        RawPeer { sender: LineSender::new(stream.try_clone().unwrap()).unwrap(), reader, stream }
     }
 
     /// Writes raw bytes, which need not be a valid line (garbage tests).
@@ -336,9 +303,7 @@ impl RawPeer {
 
     /// The next line, or `None` at the end of the stream.
     pub fn recv(&mut self) -> Option<String> {
-        self.reader
-            .read_line()
-            .unwrap_or_else(|e| panic!("read from the server: {e}"))
+        self.reader.read_line().unwrap_or_else(|e| panic!("read from the server: {e}"))
     }
 
     /// Reads lines until one starts with `prefix`; panics if the stream ends.
@@ -374,15 +339,7 @@ impl Display {
     pub fn start() -> Result<Display, String> {
         let mut command = Command::new("Xvfb");
         command
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1024x768x24",
-                "-nolisten",
-                "tcp",
-            ])
+            .args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
             .stdin(Stdio::null());
         let server = Proc::spawn_checked("Xvfb", command).map_err(|e| {
             format!(
@@ -395,25 +352,17 @@ impl Display {
         let mut out = lock.lock().unwrap();
         loop {
             if let Some(end) = out.streams[0].iter().position(|&b| b == b'\n') {
-                let text = String::from_utf8_lossy(&out.streams[0][..end])
-                    .trim()
-                    .to_string();
+                let text = String::from_utf8_lossy(&out.streams[0][..end]).trim().to_string();
                 drop(out);
                 return match text.parse::<u32>() {
-                    Ok(number) => Ok(Display {
-                        number: format!(":{number}"),
-                        _server: server,
-                    }),
+                    Ok(number) => Ok(Display { number: format!(":{number}"), _server: server }),
                     Err(_) => Err(format!("Xvfb printed {text:?} instead of a display number")),
                 };
             }
             let now = Instant::now();
             if now >= deadline || out.open == 0 {
                 drop(out);
-                return Err(format!(
-                    "Xvfb gave no display number; output:\n{}",
-                    server.output()
-                ));
+                return Err(format!("Xvfb gave no display number; output:\n{}", server.output()));
             }
             out = changed.wait_timeout(out, deadline - now).unwrap().0;
         }
@@ -463,10 +412,7 @@ pub fn screenshot(
         .output()
         .map_err(|e| format!("cannot run import ({e}); install imagemagick"))?;
     if !status.status.success() {
-        return Err(format!(
-            "import failed: {}",
-            String::from_utf8_lossy(&status.stderr)
-        ));
+        return Err(format!("import failed: {}", String::from_utf8_lossy(&status.stderr)));
     }
     Ok(())
 }
@@ -481,9 +427,42 @@ pub fn image_spread(path: &Path) -> Result<f64, String> {
         .map_err(|e| format!("cannot run identify ({e}); install imagemagick"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     text.trim().parse().map_err(|_| {
-        format!(
-            "identify printed {text:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
+        format!("identify printed {text:?}: {}", String::from_utf8_lossy(&output.stderr))
     })
+}
+
+/// Screenshots the window titled `title` until the picture is not blank
+/// (its [`image_spread`] reaches `min_spread`) or `timeout` passes; returns
+/// the spread of the last picture, saved at `path`. Polling is the wait
+/// here: a window's first frames may still be empty.
+pub fn capture_window(
+    display: &Display,
+    title: &str,
+    path: &Path,
+    min_spread: f64,
+    timeout: Duration,
+) -> Result<f64, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left =
+            deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+        screenshot(display, title, path, left)?;
+        let spread = image_spread(path)?;
+        if spread >= min_spread || Instant::now() >= deadline {
+            return Ok(spread);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Where a window test keeps its screenshot: `$GAMESTORE_SCREENSHOT_DIR/<name>`
+/// when that variable is set (to refresh `docs/screenshots`), else `fallback`.
+pub fn screenshot_path(name: &str, fallback: &Path) -> PathBuf {
+    match std::env::var_os("GAMESTORE_SCREENSHOT_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let _ = std::fs::create_dir_all(&dir);
+            PathBuf::from(dir).join(name)
+        }
+        _ => fallback.join(name),
+    }
 }

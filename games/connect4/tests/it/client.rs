@@ -41,10 +41,7 @@ fn bad_input_re_asks_and_q_quits() {
     human.wait_for("Your move, human (X)", WAIT);
     writeln!(keyboard, "q").unwrap();
     human.wait_for("You left the match.", WAIT);
-    human.wait_for(
-        "Game over: robot wins by forfeit: human quit. You lose.",
-        WAIT,
-    );
+    human.wait_for("Game over: robot wins by forfeit: human quit. You lose.", WAIT);
     human.expect_success(WAIT);
     bot.expect_success(WAIT);
     assert!(bot.output().contains("You win!"), "{}", bot.output());

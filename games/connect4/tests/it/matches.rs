@@ -18,10 +18,7 @@ fn two_bots_play_a_match_to_the_end() {
     );
     // The lobby's readiness probe and a peer sending garbage must not count.
     drop(TcpStream::connect(("127.0.0.1", port)).unwrap());
-    TcpStream::connect(("127.0.0.1", port))
-        .unwrap()
-        .write_all(b"\x00\x01garbage\n")
-        .unwrap();
+    TcpStream::connect(("127.0.0.1", port)).unwrap().write_all(b"\x00\x01garbage\n").unwrap();
 
     let mut ann = start_bot(CLIENT, port, "ann", "tok", &[("GAMESTORE_BOT_SEED", "1")]);
     let mut bob = start_bot(CLIENT, port, "bob", "tok", &[("GAMESTORE_BOT_SEED", "2")]);
@@ -44,11 +41,7 @@ fn two_bots_play_a_match_to_the_end() {
         assert!(summary.contains("four in a row"), "{summary}");
     }
     for client in [&ann, &bob] {
-        assert!(
-            client.output().contains("Game over:"),
-            "{}",
-            client.output()
-        );
+        assert!(client.output().contains("Game over:"), "{}", client.output());
     }
 }
 

@@ -68,9 +68,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--name" => config.name = value,
             "--token" => config.token = value,
             "--timeout" => {
-                let secs: f64 = value
-                    .parse()
-                    .map_err(|_| format!("bad --timeout {value:?}"))?;
+                let secs: f64 = value.parse().map_err(|_| format!("bad --timeout {value:?}"))?;
                 if !(secs > 0.0 && secs <= 86_400.0) {
                     return Err("--timeout must be between 0 and 86400 seconds".into());
                 }
@@ -92,15 +90,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
 fn run(config: &Config) -> Result<(), String> {
     let deadline = Instant::now() + config.timeout;
     let stream = connect(&config.host, config.port, deadline)?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-    let token = if config.token.is_empty() {
-        "-"
-    } else {
-        &config.token
-    };
+    let token = if config.token.is_empty() { "-" } else { &config.token };
     send(&stream, &format!("HELLO test {token} {}", config.name))?;
 
     let welcome = expect(&stream, &mut reader, deadline, "WELCOME")?;
@@ -145,18 +137,12 @@ fn expect(
     deadline: Instant,
     verb: &str,
 ) -> Result<String, String> {
-    let left = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    stream
-        .set_read_timeout(Some(left))
-        .map_err(|e| e.to_string())?;
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
     match std::io::Read::take(&mut *reader, MAX_LINE).read_until(b'\n', &mut bytes) {
         Ok(0) => {
-            return Err(format!(
-                "the server closed the connection while we waited for {verb}"
-            ));
+            return Err(format!("the server closed the connection while we waited for {verb}"));
         }
         Ok(_) => {}
         Err(e)
@@ -169,9 +155,7 @@ fn expect(
         }
         Err(e) => return Err(format!("lost the server: {e}")),
     }
-    let line = String::from_utf8_lossy(&bytes)
-        .trim_end_matches(['\r', '\n'])
-        .to_string();
+    let line = String::from_utf8_lossy(&bytes).trim_end_matches(['\r', '\n']).to_string();
     if let Some(rest) = line.strip_prefix("ERR ") {
         return Err(format!("the server refused us: {rest}"));
     }
@@ -182,7 +166,5 @@ fn expect(
 }
 
 fn send(mut stream: &TcpStream, line: &str) -> Result<(), String> {
-    stream
-        .write_all(format!("{line}\n").as_bytes())
-        .map_err(|e| format!("lost the server: {e}"))
+    stream.write_all(format!("{line}\n").as_bytes()).map_err(|e| format!("lost the server: {e}"))
 }

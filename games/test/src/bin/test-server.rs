@@ -92,18 +92,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--host" => config.host = value,
             "--port" => port = Some(value.parse().map_err(|_| format!("bad --port {value:?}"))?),
             "--players" => {
-                config.players = value
-                    .parse()
-                    .map_err(|_| format!("bad --players {value:?}"))?;
+                config.players = value.parse().map_err(|_| format!("bad --players {value:?}"))?;
                 if !(1..=16).contains(&config.players) {
                     return Err("--players must be between 1 and 16".into());
                 }
             }
             "--token" => config.token = value,
             "--timeout" => {
-                let secs: f64 = value
-                    .parse()
-                    .map_err(|_| format!("bad --timeout {value:?}"))?;
+                let secs: f64 = value.parse().map_err(|_| format!("bad --timeout {value:?}"))?;
                 if !(secs > 0.0 && secs <= 86_400.0) {
                     return Err("--timeout must be between 0 and 86400 seconds".into());
                 }
@@ -163,35 +159,20 @@ fn run(config: &Config) -> Result<(), String> {
     let names: Vec<&str> = players.iter().map(|p| p.name.as_str()).collect();
     let roster = names.join(", ");
     for (index, player) in players.iter().enumerate() {
-        let greeting = format!(
-            "Hello {}! You are player {} of {count}: {roster}",
-            player.name,
-            index + 1
-        );
+        let greeting =
+            format!("Hello {}! You are player {} of {count}: {roster}", player.name, index + 1);
         send(&player.stream, &format!("GREET {index} {count} {greeting}"))
             .map_err(|e| format!("cannot greet {}: {e}", player.name))?;
     }
     for player in &mut players {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        player
-            .stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| e.to_string())?;
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        player.stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
         match read_line(&mut player.reader) {
             Ok(Some(line)) if line.starts_with("ANSWER") => {
-                eprintln!(
-                    "test-server: {} answered: {}",
-                    player.name,
-                    line[6..].trim()
-                );
+                eprintln!("test-server: {} answered: {}", player.name, line[6..].trim());
             }
             Ok(Some(line)) => {
-                return Err(format!(
-                    "{} sent {line:?} instead of an ANSWER",
-                    player.name
-                ));
+                return Err(format!("{} sent {line:?} instead of an ANSWER", player.name));
             }
             Ok(None) => return Err(format!("{} left without answering", player.name)),
             Err(e) if is_timeout(&e) => {
@@ -268,10 +249,7 @@ fn gather(
 fn handshake(stream: TcpStream, token: &str, full: &AtomicBool) -> Option<Player> {
     stream.set_read_timeout(Some(HELLO_TIMEOUT)).ok()?;
     stream.set_write_timeout(Some(HELLO_TIMEOUT)).ok()?;
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let line = match read_line(&mut reader) {
         Ok(Some(line)) => line,
@@ -298,11 +276,7 @@ fn handshake(stream: TcpStream, token: &str, full: &AtomicBool) -> Option<Player
                 "FULL the match has already started".to_string()
             } else {
                 stream.set_read_timeout(None).ok()?;
-                return Some(Player {
-                    name: name.to_string(),
-                    stream,
-                    reader,
-                });
+                return Some(Player { name: name.to_string(), stream, reader });
             }
         }
         (Some("HELLO"), Some(game), _, _) if game != GAME => {
@@ -341,10 +315,7 @@ fn send(mut stream: &TcpStream, line: &str) -> std::io::Result<()> {
 }
 
 fn is_timeout(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
+    matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
 /// Writes the match report where `GAMESTORE_RESULT_FILE` says (temp + rename).
@@ -352,10 +323,8 @@ fn write_result(players: &[Player], duration: Duration, summary: &str) -> Result
     let Some(path) = std::env::var_os("GAMESTORE_RESULT_FILE").filter(|p| !p.is_empty()) else {
         return Ok(());
     };
-    let scores: Vec<String> = players
-        .iter()
-        .map(|p| format!("{}: 1", json_string(&p.name)))
-        .collect();
+    let scores: Vec<String> =
+        players.iter().map(|p| format!("{}: 1", json_string(&p.name))).collect();
     let json = format!(
         "{{\"winner\": null, \"draw\": true, \"scores\": {{{}}}, \"duration_secs\": {:.3}, \"summary\": {}}}\n",
         scores.join(", "),

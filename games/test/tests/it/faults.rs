@@ -13,9 +13,7 @@ fn the_server_gives_up_when_players_do_not_come() {
     let status = server.wait_exit(WAIT);
     assert_eq!(status.code(), Some(1));
     assert!(
-        server
-            .output()
-            .contains("timed out after 1 s waiting for players (0 of 2 joined)"),
+        server.output().contains("timed out after 1 s waiting for players (0 of 2 joined)"),
         "{}",
         server.output()
     );
@@ -30,52 +28,32 @@ fn a_player_who_leaves_before_answering_fails_the_match() {
     drop(peer);
     let status = server.wait_exit(WAIT);
     assert_eq!(status.code(), Some(1));
-    assert!(
-        server.output().contains("quitter left without answering"),
-        "{}",
-        server.output()
-    );
+    assert!(server.output().contains("quitter left without answering"), "{}", server.output());
 }
 
 #[test]
 fn a_client_without_a_server_fails_clearly() {
     // Bind and release a port so that nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut client = start_bot(CLIENT, port, "lonely", "", &[]);
     let status = client.wait_exit(WAIT);
     assert_eq!(status.code(), Some(1));
-    assert!(
-        client.output().contains("error: cannot connect"),
-        "{}",
-        client.output()
-    );
+    assert!(client.output().contains("error: cannot connect"), "{}", client.output());
 }
 
 #[test]
 fn a_bad_command_line_exits_2() {
     let mut command = Command::new(SERVER);
-    command
-        .args(["--players", "99", "--port", "0"])
-        .stdin(Stdio::null());
+    command.args(["--players", "99", "--port", "0"]).stdin(Stdio::null());
     let mut server = Proc::spawn("server", command);
     assert_eq!(server.wait_exit(WAIT).code(), Some(2));
-    assert!(
-        server
-            .output()
-            .contains("--players must be between 1 and 16")
-    );
+    assert!(server.output().contains("--players must be between 1 and 16"));
 }
 
 #[test]
 fn injected_faults_behave_as_documented() {
     let mut command = Command::new(SERVER);
-    command
-        .args(["--port", "0", "--fault", "exit-early"])
-        .stdin(Stdio::null());
+    command.args(["--port", "0", "--fault", "exit-early"]).stdin(Stdio::null());
     let mut early = Proc::spawn("server", command);
     assert_eq!(early.wait_exit(WAIT).code(), Some(3));
 
@@ -83,11 +61,7 @@ fn injected_faults_behave_as_documented() {
     let mut client = start_bot(CLIENT, port, "victim", "", &[]);
     assert_eq!(crash.wait_exit(WAIT).code(), Some(3));
     assert_eq!(client.wait_exit(WAIT).code(), Some(1));
-    assert!(
-        client.output().contains("closed the connection"),
-        "{}",
-        client.output()
-    );
+    assert!(client.output().contains("closed the connection"), "{}", client.output());
 
     let (mut hang, port) = start_server(SERVER, &["--players", "1", "--fault", "hang"], &[]);
     let _stream = TcpStream::connect(("127.0.0.1", port)).unwrap();

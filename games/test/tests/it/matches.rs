@@ -21,22 +21,12 @@ fn three_players_are_greeted_and_the_result_is_written() {
         &["--players", "3", "--token", "t0k"],
         &[("GAMESTORE_RESULT_FILE", result.to_str().unwrap())],
     );
-    let mut clients: Vec<Proc> = ["ann", "bob", "cy"]
-        .iter()
-        .map(|n| start_bot(CLIENT, port, n, "t0k", &[]))
-        .collect();
+    let mut clients: Vec<Proc> =
+        ["ann", "bob", "cy"].iter().map(|n| start_bot(CLIENT, port, n, "t0k", &[])).collect();
     for client in &mut clients {
         client.expect_success(WAIT);
-        assert!(
-            client.output().contains("greeted: Hello"),
-            "{}",
-            client.output()
-        );
-        assert!(
-            client.output().contains("done: 3 player(s)"),
-            "{}",
-            client.output()
-        );
+        assert!(client.output().contains("greeted: Hello"), "{}", client.output());
+        assert!(client.output().contains("done: 3 player(s)"), "{}", client.output());
     }
     server.expect_success(WAIT);
     let report = read_result(&result);
@@ -46,18 +36,9 @@ fn three_players_are_greeted_and_the_result_is_written() {
     assert_eq!(report["scores"]["bob"], 1);
     assert!(report["duration_secs"].as_f64().unwrap() >= 0.0);
     let summary = report["summary"].as_str().unwrap();
-    assert!(
-        ["ann", "bob", "cy"]
-            .iter()
-            .all(|name| summary.contains(name)),
-        "{summary}"
-    );
+    assert!(["ann", "bob", "cy"].iter().all(|name| summary.contains(name)), "{summary}");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert_eq!(
-        leftovers.len(),
-        1,
-        "only the result file is left: {leftovers:?}"
-    );
+    assert_eq!(leftovers.len(), 1, "only the result file is left: {leftovers:?}");
 }
 
 #[test]
@@ -72,17 +53,9 @@ fn probes_and_garbage_are_not_counted_as_players() {
     let _silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut client = start_bot(CLIENT, port, "solo", "k", &[]);
     client.expect_success(WAIT);
-    assert!(
-        client.output().contains("player 1 of 1"),
-        "{}",
-        client.output()
-    );
+    assert!(client.output().contains("player 1 of 1"), "{}", client.output());
     server.expect_success(WAIT);
-    assert!(
-        server.output().contains("solo joined (1 of 1)"),
-        "{}",
-        server.output()
-    );
+    assert!(server.output().contains("solo joined (1 of 1)"), "{}", server.output());
 }
 
 #[test]
@@ -91,11 +64,7 @@ fn a_wrong_token_is_refused_and_the_match_goes_on() {
     let mut intruder = start_bot(CLIENT, port, "mallory", "wrong", &[]);
     let status = intruder.wait_exit(WAIT);
     assert_eq!(status.code(), Some(1), "{}", intruder.output());
-    assert!(
-        intruder.output().contains("BAD_TOKEN"),
-        "{}",
-        intruder.output()
-    );
+    assert!(intruder.output().contains("BAD_TOKEN"), "{}", intruder.output());
     let mut other_game = RawPeer::connect(port);
     other_game.send("HELLO pong right eve");
     assert!(other_game.recv_until("ERR").starts_with("ERR WRONG_GAME"));
