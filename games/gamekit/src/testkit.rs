@@ -431,28 +431,53 @@ pub fn image_spread(path: &Path) -> Result<f64, String> {
     })
 }
 
-/// Screenshots the window titled `title` until the picture is not blank
-/// (its [`image_spread`] reaches `min_spread`) or `timeout` passes; returns
-/// the spread of the last picture, saved at `path`. Polling is the wait
-/// here: a window's first frames may still be empty.
+/// Screenshots the window titled `title` to `path` until `accept` likes
+/// the picture or `timeout` passes. Polling is the wait here: a window's
+/// first frames show whatever came before the moment the test cares about.
 pub fn capture_window(
     display: &Display,
     title: &str,
     path: &Path,
-    min_spread: f64,
     timeout: Duration,
-) -> Result<f64, String> {
+    accept: impl Fn(&Path) -> Result<bool, String>,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         let left =
             deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
         screenshot(display, title, path, left)?;
-        let spread = image_spread(path)?;
-        if spread >= min_spread || Instant::now() >= deadline {
-            return Ok(spread);
+        if accept(path)? {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the window never showed what the test waits for; last picture: {}",
+                path.display()
+            ));
         }
         thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The colours (`0xRRGGBB`) of an image at the given points, read with
+/// ImageMagick's `identify`.
+pub fn sample_pixels(path: &Path, points: &[(u32, u32)]) -> Result<Vec<u32>, String> {
+    let format: String = points.iter().map(|(x, y)| format!("%[hex:p{{{x},{y}}}]\n")).collect();
+    let output = Command::new("identify")
+        .args(["-format", &format])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run identify ({e}); install imagemagick"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let colors: Vec<u32> =
+        text.lines().filter_map(|hex| u32::from_str_radix(hex.trim().get(..6)?, 16).ok()).collect();
+    if colors.len() != points.len() {
+        return Err(format!(
+            "identify printed {text:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(colors)
 }
 
 /// Where a window test keeps its screenshot: `$GAMESTORE_SCREENSHOT_DIR/<name>`
