@@ -76,10 +76,7 @@ pub fn main_with<F>(body: F) -> ExitCode
 where
     F: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
@@ -104,9 +101,7 @@ where
 pub fn read_password(args: &PasswordArgs, confirm: bool) -> anyhow::Result<String> {
     let password = if args.password_stdin {
         let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .context("cannot read the password from stdin")?;
+        std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
         if !std::io::stdin().is_terminal() {
@@ -141,12 +136,7 @@ pub struct Context {
 impl Context {
     pub fn new(global: GlobalArgs, role: Role, program: &'static str) -> anyhow::Result<Context> {
         let home = Home::resolve(global.home.as_deref(), role.as_str())?;
-        Ok(Context {
-            global,
-            home,
-            role,
-            program,
-        })
+        Ok(Context { global, home, role, program })
     }
 
     fn client_name(&self) -> String {
@@ -177,12 +167,7 @@ impl Context {
             );
         }
         let client = self.connect().await?;
-        match client
-            .call(Resume {
-                token: session.token.clone(),
-            })
-            .await
-        {
+        match client.call(Resume { token: session.token.clone() }).await {
             Ok(_) => Ok((client, session)),
             Err(e) if e.code() == Some(ErrorCode::InvalidSession) => {
                 self.home.clear_session(self.role)?;
@@ -264,4 +249,49 @@ pub async fn whoami(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 /// True when `e` is the lobby refusing with `code`.
 pub fn is_code(e: &anyhow::Error, code: ErrorCode) -> bool {
     e.downcast_ref::<ClientError>().and_then(ClientError::code) == Some(code)
+}
+
+/// Prints rows as aligned columns under `headers`.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    outln!("{}", line(headers.to_vec()));
+    for row in rows {
+        outln!("{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+/// A rating for people: "4.5 (12)" or "unrated".
+pub fn rating_text(rating: Option<f64>, reviews: u32) -> String {
+    match rating {
+        Some(r) => format!("{r:.1} ({reviews})"),
+        None => "unrated".to_owned(),
+    }
+}
+
+/// A byte count for people.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }

@@ -34,10 +34,7 @@ pub enum ClientError {
     #[error("{0}")]
     Refused(WireError),
     #[error("cannot reach the lobby at {addr}: {source}")]
-    Connect {
-        addr: String,
-        source: std::io::Error,
-    },
+    Connect { addr: String, source: std::io::Error },
     #[error("connection to the lobby lost: {0}")]
     Closed(String),
     #[error("the lobby did not answer within {0:?}")]
@@ -91,17 +88,11 @@ impl LobbyClient {
         let socket = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(socket)) => socket,
             Ok(Err(source)) => {
-                return Err(ClientError::Connect {
-                    addr: addr.to_owned(),
-                    source,
-                });
+                return Err(ClientError::Connect { addr: addr.to_owned(), source });
             }
             Err(_) => {
                 let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
-                return Err(ClientError::Connect {
-                    addr: addr.to_owned(),
-                    source,
-                });
+                return Err(ClientError::Connect { addr: addr.to_owned(), source });
             }
         };
         socket.set_nodelay(true)?;
@@ -117,10 +108,7 @@ impl LobbyClient {
             reader,
             server: String::new(),
         };
-        let hello = Hello {
-            protocol: PROTOCOL_VERSION,
-            client: client_name.to_owned(),
-        };
+        let hello = Hello { protocol: PROTOCOL_VERSION, client: client_name.to_owned() };
         let reply = tokio::time::timeout(CONNECT_TIMEOUT, client.call(hello))
             .await
             .map_err(|_| ClientError::Timeout(CONNECT_TIMEOUT))??;
@@ -130,10 +118,19 @@ impl LobbyClient {
 
     /// Sends a request and waits for its reply.
     pub async fn call<C: Call>(&self, request: C) -> Result<C::Reply, ClientError> {
+        self.call_with_timeout(request, CALL_TIMEOUT).await
+    }
+
+    /// [`LobbyClient::call`] with a time limit other than [`CALL_TIMEOUT`].
+    pub async fn call_with_timeout<C: Call>(
+        &self,
+        request: C,
+        timeout: Duration,
+    ) -> Result<C::Reply, ClientError> {
         let (_, reply) = self.start(request, None).await?;
-        let value = tokio::time::timeout(CALL_TIMEOUT, reply)
+        let value = tokio::time::timeout(timeout, reply)
             .await
-            .map_err(|_| ClientError::Timeout(CALL_TIMEOUT))?
+            .map_err(|_| ClientError::Timeout(timeout))?
             .map_err(|_| self.closed_error())??;
         decode_reply::<C>(value)
     }
@@ -158,10 +155,7 @@ impl LobbyClient {
                 shared.streams.insert(id, stream);
             }
         }
-        let frame = RequestFrame {
-            id,
-            request: request.into(),
-        };
+        let frame = RequestFrame { id, request: request.into() };
         let mut bytes = Vec::new();
         gamestore_protocol::frame::encode_message(&frame.encode(), &mut bytes);
         self.write(&bytes).await?;
@@ -178,20 +172,12 @@ impl LobbyClient {
 
     /// Flushes buffered chunks.
     pub async fn flush(&self) -> Result<(), ClientError> {
-        self.writer
-            .lock()
-            .await
-            .flush()
-            .await
-            .map_err(|e| self.io_error(e))
+        self.writer.lock().await.flush().await.map_err(|e| self.io_error(e))
     }
 
     async fn write(&self, bytes: &[u8]) -> Result<(), ClientError> {
         let mut writer = self.writer.lock().await;
-        writer
-            .write_all(bytes)
-            .await
-            .map_err(|e| self.io_error(e))?;
+        writer.write_all(bytes).await.map_err(|e| self.io_error(e))?;
         writer.flush().await.map_err(|e| self.io_error(e))
     }
 
@@ -248,10 +234,7 @@ async fn read_loop(
     let reason = loop {
         match reader.read_frame().await {
             Ok(Some(Frame::Message(json))) => match ServerMessage::decode(&json) {
-                Ok(ServerMessage::Reply {
-                    id: 0,
-                    result: Err(error),
-                }) => {
+                Ok(ServerMessage::Reply { id: 0, result: Err(error) }) => {
                     // A connection-level refusal (busy, bad frame): it ends the connection.
                     fail_all(&shared, ClientError::Refused(error.clone()));
                     break error.message;
@@ -259,7 +242,11 @@ async fn read_loop(
                 Ok(ServerMessage::Reply { id, result }) => {
                     let waiter = {
                         let mut shared = shared.lock().unwrap();
-                        shared.streams.remove(&id);
+                        // A download's data follows its OK; after an error
+                        // nothing follows.
+                        if result.is_err() {
+                            shared.streams.remove(&id);
+                        }
                         shared.pending.remove(&id)
                     };
                     if let Some(waiter) = waiter {
@@ -297,9 +284,7 @@ fn fail_all(shared: &Mutex<Shared>, error: ClientError) {
     let message = error.to_string();
     let mut first = Some(error);
     for (_, waiter) in shared.pending.drain() {
-        let e = first
-            .take()
-            .unwrap_or_else(|| ClientError::Closed(message.clone()));
+        let e = first.take().unwrap_or_else(|| ClientError::Closed(message.clone()));
         let _ = waiter.send(Err(e));
     }
 }

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod connection;
 pub mod home;
+pub mod transfer;
 
 pub use connection::{ClientError, LobbyClient};
 pub use home::{Home, SavedSession};

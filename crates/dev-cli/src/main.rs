@@ -1,5 +1,9 @@
 //! `gamestore-dev`: the Game Store developer client.
 
+mod games;
+mod publish;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +44,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a game folder's config.json and list every problem
+    Validate {
+        dir: PathBuf,
+        /// Print the problems (or the manifest) as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate, pack and upload a game folder as a new game or a new version
+    Publish {
+        dir: PathBuf,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List my games with their versions and status
+    Games {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a game off the store (running matches finish)
+    Delist {
+        #[arg(value_name = "GAME")]
+        id: String,
+    },
+    /// Put a delisted game back in the store
+    Relist {
+        #[arg(value_name = "GAME")]
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,5 +88,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Login { user, password } => cli::login(&ctx, &user, &password).await,
         Command::Logout => cli::logout(&ctx).await,
         Command::Whoami { json } => cli::whoami(&ctx, json).await,
+        Command::Validate { dir, json } => publish::validate(&dir, json),
+        Command::Publish { dir, json } => publish::publish(&ctx, &dir, json).await,
+        Command::Games { json } => games::games(&ctx, json).await,
+        Command::Delist { id } => games::set_listed(&ctx, &id, false).await,
+        Command::Relist { id } => games::set_listed(&ctx, &id, true).await,
     }
 }

@@ -19,13 +19,8 @@ pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
 /// starting with a letter or digit.
 pub fn check_name(name: &str) -> Result<(), WireError> {
     let ok_len = (2..=32).contains(&name.len());
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    let ok_start = name
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    let ok_start = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
     if ok_len && ok_chars && ok_start {
         Ok(())
     } else {
@@ -73,9 +68,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         return false;
     };
     // The parameters come from the stored string, so older hashes keep working.
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
 }
 
 /// A new session token: 32 random bytes as 64 hex digits.
@@ -101,20 +94,13 @@ mod tests {
             assert!(check_name(good).is_ok(), "{good}");
         }
         for bad in ["", "a", "-ann", "ann!", "an n", "é9", &"a".repeat(33)] {
-            assert_eq!(
-                check_name(bad).unwrap_err().code,
-                ErrorCode::InvalidName,
-                "{bad}"
-            );
+            assert_eq!(check_name(bad).unwrap_err().code, ErrorCode::InvalidName, "{bad}");
         }
     }
 
     #[test]
     fn hash_and_verify() {
-        let cheap = PasswordHashing {
-            memory_kib: 64,
-            iterations: 1,
-        };
+        let cheap = PasswordHashing { memory_kib: 64, iterations: 1 };
         let hash = hash_password("correct horse", &cheap).unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &hash));

@@ -29,6 +29,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Password hashes computed at once (each takes memory and a core).
     pub concurrent_password_hashes: usize,
+    /// Largest package upload (the zip), in bytes.
+    pub max_upload_bytes: u64,
+    /// What an uploaded package may unpack to.
+    pub package: gamestore_package::Limits,
 }
 
 /// How long the lobby waits for a peer.
@@ -55,10 +59,7 @@ pub struct PasswordHashing {
 impl Default for PasswordHashing {
     /// OWASP's recommended minimum for Argon2id: 19 MiB, 2 passes.
     fn default() -> Self {
-        PasswordHashing {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
+        PasswordHashing { memory_kib: 19 * 1024, iterations: 2 }
     }
 }
 
@@ -67,6 +68,8 @@ impl Default for Limits {
         Limits {
             max_connections: 16_000,
             concurrent_password_hashes: 4,
+            max_upload_bytes: 1 << 30,
+            package: gamestore_package::Limits::default(),
         }
     }
 }

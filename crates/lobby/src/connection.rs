@@ -82,17 +82,12 @@ impl Conn {
             Ok(Ok(Some(Frame::Message(json)))) => json,
             Ok(Ok(None)) => return false,
             Err(_) => {
-                self.fail(
-                    0,
-                    ErrorCode::ProtocolVersion,
-                    "no HELLO within the handshake timeout",
-                )
-                .await;
+                self.fail(0, ErrorCode::ProtocolVersion, "no HELLO within the handshake timeout")
+                    .await;
                 return false;
             }
             Ok(Ok(Some(Frame::Binary { .. }))) => {
-                self.fail(0, ErrorCode::BadFrame, "expected HELLO, got a binary frame")
-                    .await;
+                self.fail(0, ErrorCode::BadFrame, "expected HELLO, got a binary frame").await;
                 return false;
             }
             Ok(Err(e)) => {
@@ -101,10 +96,7 @@ impl Conn {
             }
         };
         match RequestFrame::decode(&json) {
-            Ok(RequestFrame {
-                id,
-                request: Request::Hello(hello),
-            }) => {
+            Ok(RequestFrame { id, request: Request::Hello(hello) }) => {
                 if hello.protocol != PROTOCOL_VERSION {
                     let message = format!(
                         "this lobby speaks protocol {PROTOCOL_VERSION}, the client {}",
@@ -121,17 +113,11 @@ impl Conn {
                 self.outbox.send(&ServerMessage::ok(id, &reply)).await
             }
             Ok(RequestFrame { id, .. }) => {
-                self.fail(
-                    id,
-                    ErrorCode::ProtocolVersion,
-                    "the first message must be HELLO",
-                )
-                .await;
+                self.fail(id, ErrorCode::ProtocolVersion, "the first message must be HELLO").await;
                 false
             }
             Err(bad) => {
-                self.fail(bad.id.unwrap_or(0), bad.error.code, bad.error.message)
-                    .await;
+                self.fail(bad.id.unwrap_or(0), bad.error.code, bad.error.message).await;
                 false
             }
         }
@@ -178,12 +164,7 @@ impl Conn {
             let result = requests::dispatch(self, id, request).await;
             match result {
                 Ok(Some(data)) => {
-                    self.outbox
-                        .send(&ServerMessage::Reply {
-                            id,
-                            result: Ok(data),
-                        })
-                        .await;
+                    self.outbox.send(&ServerMessage::Reply { id, result: Ok(data) }).await;
                 }
                 // The handler replied itself (a download stream).
                 Ok(None) => {}
@@ -202,9 +183,7 @@ impl Conn {
 
     /// Sends an error reply and closes the connection.
     async fn fail(&self, id: u32, code: ErrorCode, message: impl Into<String>) {
-        self.outbox
-            .send(&ServerMessage::error(id, WireError::new(code, message)))
-            .await;
+        self.outbox.send(&ServerMessage::error(id, WireError::new(code, message))).await;
         self.outbox.close();
     }
 
@@ -215,6 +194,22 @@ impl Conn {
                 tracing::debug!(conn = self.id, error = %e, "connection lost")
             }
         }
+    }
+
+    /// The logged-in account if it has `role`: NOT_LOGGED_IN or WRONG_ROLE otherwise.
+    pub fn require(&self, role: gamestore_storage::Role) -> Result<&Account, WireError> {
+        let account = self.account()?;
+        if account.role != role {
+            let (is, needs) = match role {
+                gamestore_storage::Role::Developer => ("player", "developer"),
+                gamestore_storage::Role::Player => ("developer", "player"),
+            };
+            return Err(WireError::new(
+                ErrorCode::WrongRole,
+                format!("this is a {needs} command and you are logged in as a {is}"),
+            ));
+        }
+        Ok(account)
     }
 
     /// The logged-in account, or NOT_LOGGED_IN.

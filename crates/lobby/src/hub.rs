@@ -53,10 +53,7 @@ impl Outbox {
     /// Queues an event without waiting; a peer too slow to take it is
     /// disconnected. False when the event was not queued.
     pub fn push_event(&self, event: Event) -> bool {
-        match self
-            .tx
-            .try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event))))
-        {
+        match self.tx.try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event)))) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!("closing a connection too slow to take its events");
@@ -69,9 +66,7 @@ impl Outbox {
 
     /// Sends `event` (if there is room) and then closes the connection.
     pub fn close_with(&self, event: Event) {
-        let _ = self
-            .tx
-            .try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event))));
+        let _ = self.tx.try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event))));
         self.close();
     }
 
@@ -113,11 +108,7 @@ impl Hub {
 
     /// Records that connection `conn` is logged in as `account`.
     pub fn attach(&self, account: AccountId, conn: ConnId, outbox: Outbox) {
-        self.inner()
-            .by_account
-            .entry(account)
-            .or_default()
-            .push((conn, outbox));
+        self.inner().by_account.entry(account).or_default().push((conn, outbox));
     }
 
     /// Forgets connection `conn` of `account`.

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod connection;
+pub mod games_area;
 pub mod hub;
 pub mod requests;
 pub mod server;
@@ -29,6 +30,9 @@ pub struct Lobby {
     pub config: LobbyConfig,
     pub db: Storage,
     pub hub: hub::Hub,
+    pub games: games_area::GamesArea,
+    /// Serializes the final check-and-commit step of publishing.
+    pub publish_lock: tokio::sync::Mutex<()>,
     /// Bounds concurrent Argon2 computations.
     password_permits: Semaphore,
 }
@@ -38,11 +42,18 @@ impl Lobby {
     pub fn open(config: LobbyConfig) -> anyhow::Result<Arc<Lobby>> {
         std::fs::create_dir_all(&config.data_dir)?;
         let db = Storage::open(&config.database_path())?;
+        let games = games_area::GamesArea::open(&config.data_dir)?;
+        let removed = games.reconcile(&db.all_versions()?)?;
+        if removed > 0 {
+            tracing::warn!(removed, "removed version folders left by an interrupted publish");
+        }
         let password_permits = Semaphore::new(config.limits.concurrent_password_hashes.max(1));
         Ok(Arc::new(Lobby {
             config,
             db,
             hub: hub::Hub::default(),
+            games,
+            publish_lock: tokio::sync::Mutex::new(()),
             password_permits,
         }))
     }
@@ -57,10 +68,7 @@ impl Lobby {
         let db = self.db.clone();
         match tokio::task::spawn_blocking(move || f(&db)).await {
             Ok(result) => result.map_err(storage_error),
-            Err(e) => Err(WireError::new(
-                ErrorCode::Internal,
-                format!("storage task failed: {e}"),
-            )),
+            Err(e) => Err(WireError::new(ErrorCode::Internal, format!("storage task failed: {e}"))),
         }
     }
 
@@ -90,8 +98,5 @@ fn storage_error(e: StorageError) -> WireError {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

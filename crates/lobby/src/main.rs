@@ -47,9 +47,20 @@ struct Args {
     #[arg(long, env = "GAMESTORE_IDLE_TIMEOUT", value_name = "SECS")]
     idle_timeout: Option<u64>,
 
-    /// Optional TOML file with the same settings (listen, data_dir,
-    /// game_ports, public_host, max_connections, handshake_timeout,
-    /// idle_timeout)
+    /// Largest package upload (the zip) in bytes [default: 1 GiB]
+    #[arg(long, env = "GAMESTORE_MAX_UPLOAD_BYTES", value_name = "BYTES")]
+    max_upload_bytes: Option<u64>,
+
+    /// Most files and folders one package may hold [default: 10000]
+    #[arg(long, env = "GAMESTORE_MAX_PACKAGE_FILES", value_name = "N")]
+    max_package_files: Option<usize>,
+
+    /// Most bytes one package may unpack to, counted while unpacking [default: 1 GiB]
+    #[arg(long, env = "GAMESTORE_MAX_UNPACKED_BYTES", value_name = "BYTES")]
+    max_unpacked_bytes: Option<u64>,
+
+    /// Optional TOML file with any of these settings, keys spelled like the
+    /// flags with underscores (listen = "0.0.0.0:8888", data_dir = ...)
     #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -65,6 +76,9 @@ struct FileConfig {
     max_connections: Option<usize>,
     handshake_timeout: Option<u64>,
     idle_timeout: Option<u64>,
+    max_upload_bytes: Option<u64>,
+    max_package_files: Option<usize>,
+    max_unpacked_bytes: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -95,14 +109,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => FileConfig::default(),
     };
-    let listen = args
-        .listen
-        .or(file.listen)
-        .unwrap_or_else(config::default_listen);
-    let data_dir = args
-        .data_dir
-        .or(file.data_dir)
-        .unwrap_or_else(|| PathBuf::from("server_data"));
+    let listen = args.listen.or(file.listen).unwrap_or_else(config::default_listen);
+    let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("server_data"));
     let mut config = LobbyConfig::new(data_dir);
     if let Some(range) = args.game_ports.or(file.game_ports) {
         config.game_ports = parse_port_range(&range)?;
@@ -119,6 +127,17 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         config.timeouts.idle = Duration::from_secs(secs.max(1));
     }
 
+    if let Some(bytes) = args.max_upload_bytes.or(file.max_upload_bytes) {
+        config.limits.max_upload_bytes = bytes;
+    }
+    if let Some(n) = args.max_package_files.or(file.max_package_files) {
+        config.limits.package.max_entries = n;
+    }
+    if let Some(bytes) = args.max_unpacked_bytes.or(file.max_unpacked_bytes) {
+        config.limits.package.max_total_bytes = bytes;
+        config.limits.package.max_file_bytes = config.limits.package.max_file_bytes.min(bytes);
+    }
+
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let lobby = Lobby::open(config).context("cannot open the data directory")?;
@@ -126,8 +145,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let shutdown = shutdown_signal()?;
         tracing::info!(data_dir = %lobby.config.data_dir.display(), "listening on {addr}");
-        gamestore_lobby::server::run(lobby, listener, shutdown_signal()).await;
+        gamestore_lobby::server::run(lobby, listener, shutdown).await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
@@ -137,26 +157,24 @@ fn parse_port_range(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u16>>
     let Some((from, to)) = text.split_once('-') else {
         bail!("game ports must be FROM-TO, like 9000-9999 (got {text:?})");
     };
-    let from: u16 = from
-        .trim()
-        .parse()
-        .with_context(|| format!("bad port {from:?}"))?;
-    let to: u16 = to
-        .trim()
-        .parse()
-        .with_context(|| format!("bad port {to:?}"))?;
+    let from: u16 = from.trim().parse().with_context(|| format!("bad port {from:?}"))?;
+    let to: u16 = to.trim().parse().with_context(|| format!("bad port {to:?}"))?;
     if from == 0 || from > to {
         bail!("game port range {text:?} is empty or starts at 0");
     }
     Ok(from..=to)
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Completes on SIGINT or SIGTERM. The handlers are installed before this
+/// returns, so a signal sent right after the lobby reports ready is not lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }

@@ -60,10 +60,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
 
     drop(notify_shutdown);
     drop(shutdown_complete_tx);
-    if tokio::time::timeout(Duration::from_secs(5), shutdown_complete_rx.recv())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(5), shutdown_complete_rx.recv()).await.is_err() {
         tracing::warn!("some connections did not close in time");
     }
 }
@@ -74,9 +71,6 @@ async fn refuse_busy(mut socket: TcpStream) {
         0,
         WireError::new(ErrorCode::ServerBusy, "the lobby is full; try again later"),
     );
-    let _ = tokio::time::timeout(
-        Duration::from_secs(2),
-        socket.write_all(&frame_bytes(&reply)),
-    )
-    .await;
+    let _ =
+        tokio::time::timeout(Duration::from_secs(2), socket.write_all(&frame_bytes(&reply))).await;
 }

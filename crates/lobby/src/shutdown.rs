@@ -16,10 +16,7 @@ pub struct Shutdown {
 
 impl Shutdown {
     pub fn new(notify: broadcast::Receiver<()>) -> Shutdown {
-        Shutdown {
-            is_shutdown: false,
-            notify,
-        }
+        Shutdown { is_shutdown: false, notify }
     }
 
     pub fn is_shutdown(&self) -> bool {

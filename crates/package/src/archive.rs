@@ -170,16 +170,14 @@ impl ArchiveError {
 impl From<WalkError> for ArchiveError {
     fn from(e: WalkError) -> ArchiveError {
         match e {
-            WalkError::Io { path, source } => ArchiveError::Io {
-                context: format!("reading {}", path.display()),
-                source,
-            },
+            WalkError::Io { path, source } => {
+                ArchiveError::Io { context: format!("reading {}", path.display()), source }
+            }
             WalkError::Symlink { rel } => ArchiveError::Symlink { name: rel },
             WalkError::Special { rel } => ArchiveError::SpecialFile { name: rel },
-            WalkError::BadName { rel, reason } => ArchiveError::UnsafePath {
-                name: rel,
-                reason: reason.to_owned(),
-            },
+            WalkError::BadName { rel, reason } => {
+                ArchiveError::UnsafePath { name: rel, reason: reason.to_owned() }
+            }
         }
     }
 }
@@ -187,15 +185,13 @@ impl From<WalkError> for ArchiveError {
 /// Errors from the zip reader: the archive itself is at fault.
 fn read_error(e: ZipError) -> ArchiveError {
     match e {
-        ZipError::UnsupportedArchive(message) => ArchiveError::Unsupported {
-            message: message.to_owned(),
-        },
-        ZipError::CompressionMethodNotSupported(method) => ArchiveError::Unsupported {
-            message: format!("compression method {method}"),
-        },
-        other => ArchiveError::Corrupt {
-            message: other.to_string(),
-        },
+        ZipError::UnsupportedArchive(message) => {
+            ArchiveError::Unsupported { message: message.to_owned() }
+        }
+        ZipError::CompressionMethodNotSupported(method) => {
+            ArchiveError::Unsupported { message: format!("compression method {method}") }
+        }
+        other => ArchiveError::Corrupt { message: other.to_string() },
     }
 }
 
@@ -228,10 +224,7 @@ pub fn pack_dir(dir: &Path, out: impl Write + Seek) -> Result<PackSummary, Archi
             || (rel == "target" && is_dir)
             || rel == IGNORE_FILE
             || ignored.iter().any(|p| {
-                rel == p
-                    || rel
-                        .strip_prefix(p.as_str())
-                        .is_some_and(|r| r.starts_with('/'))
+                rel == p || rel.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with('/'))
             })
     };
     let entries = walk(dir, &skip)?;
@@ -255,20 +248,14 @@ pub fn pack_dir(dir: &Path, out: impl Write + Seek) -> Result<PackSummary, Archi
     let mut buf = vec![0u8; BUFFER_SIZE];
     for entry in &entries {
         if entry.is_dir {
-            zip.add_directory(entry.rel.as_str(), base.unix_permissions(0o755))
-                .map_err(zip_err)?;
+            zip.add_directory(entry.rel.as_str(), base.unix_permissions(0o755)).map_err(zip_err)?;
             continue;
         }
         let mode = if entry.executable { 0o755 } else { 0o644 };
-        let options = base
-            .unix_permissions(mode)
-            .large_file(entry.size >= u64::from(u32::MAX));
-        zip.start_file(entry.rel.as_str(), options)
-            .map_err(zip_err)?;
-        let file = File::open(&entry.path).map_err(ArchiveError::io(format!(
-            "reading {}",
-            entry.path.display()
-        )))?;
+        let options = base.unix_permissions(mode).large_file(entry.size >= u64::from(u32::MAX));
+        zip.start_file(entry.rel.as_str(), options).map_err(zip_err)?;
+        let file = File::open(&entry.path)
+            .map_err(ArchiveError::io(format!("reading {}", entry.path.display())))?;
         let mut reader = Sha256Reader::new(file);
         loop {
             let n = match reader.read(&mut buf) {
@@ -282,8 +269,7 @@ pub fn pack_dir(dir: &Path, out: impl Write + Seek) -> Result<PackSummary, Archi
                     });
                 }
             };
-            zip.write_all(&buf[..n])
-                .map_err(ArchiveError::io("writing the package"))?;
+            zip.write_all(&buf[..n]).map_err(ArchiveError::io("writing the package"))?;
         }
         files.push(FileEntry {
             path: entry.rel.clone(),
@@ -361,9 +347,7 @@ pub fn extract(
     let created = match fs::read_dir(dest) {
         Ok(mut items) => {
             if items.next().is_some() {
-                return Err(ArchiveError::DestNotEmpty {
-                    path: dest.to_path_buf(),
-                });
+                return Err(ArchiveError::DestNotEmpty { path: dest.to_path_buf() });
             }
             false
         }
@@ -407,10 +391,7 @@ fn extract_into(
         return Err(ArchiveError::Duplicate { name: None });
     }
     if zip.len() > limits.max_entries {
-        return Err(ArchiveError::TooManyFiles {
-            count: zip.len(),
-            limit: limits.max_entries,
-        });
+        return Err(ArchiveError::TooManyFiles { count: zip.len(), limit: limits.max_entries });
     }
     let plan = plan_entries(&zip, limits)?;
 
@@ -433,9 +414,7 @@ fn extract_into(
             .map_err(ArchiveError::io(format!("creating {}", target.display())))?;
         let mut out = Sha256Writer::new(file);
         let options = ZipReadOptions::new().enforce_header_consistency(true);
-        let mut reader = zip
-            .by_index_with_options(entry.index, options)
-            .map_err(read_error)?;
+        let mut reader = zip.by_index_with_options(entry.index, options).map_err(read_error)?;
         loop {
             // The decompressed stream is counted here, whatever the headers claim.
             let n = match reader.read(&mut buf) {
@@ -443,9 +422,7 @@ fn extract_into(
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    return Err(ArchiveError::Corrupt {
-                        message: format!("{}: {e}", entry.rel),
-                    });
+                    return Err(ArchiveError::Corrupt { message: format!("{}: {e}", entry.rel) });
                 }
             };
             total += n as u64;
@@ -456,17 +433,13 @@ fn extract_into(
                 });
             }
             if total > limits.max_total_bytes {
-                return Err(ArchiveError::TotalTooLarge {
-                    limit: limits.max_total_bytes,
-                });
+                return Err(ArchiveError::TotalTooLarge { limit: limits.max_total_bytes });
             }
             out.write_all(&buf[..n])
                 .map_err(ArchiveError::io(format!("writing {}", target.display())))?;
         }
-        set_mode(&target, mode).map_err(ArchiveError::io(format!(
-            "setting mode of {}",
-            target.display()
-        )))?;
+        set_mode(&target, mode)
+            .map_err(ArchiveError::io(format!("setting mode of {}", target.display())))?;
         files.push(FileEntry {
             path: entry.rel.clone(),
             size: out.bytes_written(),
@@ -511,9 +484,7 @@ fn plan_entries<R: Read + Seek>(
             S_IFREG if !is_dir => {}
             S_IFDIR if is_dir => {}
             S_IFLNK => {
-                return Err(ArchiveError::Symlink {
-                    name: rel.to_owned(),
-                });
+                return Err(ArchiveError::Symlink { name: rel.to_owned() });
             }
             S_IFREG | S_IFDIR => {
                 return Err(ArchiveError::Corrupt {
@@ -521,22 +492,15 @@ fn plan_entries<R: Read + Seek>(
                 });
             }
             _ => {
-                return Err(ArchiveError::SpecialFile {
-                    name: rel.to_owned(),
-                });
+                return Err(ArchiveError::SpecialFile { name: rel.to_owned() });
             }
         }
         if entry.encrypted() {
-            return Err(ArchiveError::Unsupported {
-                message: format!("{rel}: encrypted entries"),
-            });
+            return Err(ArchiveError::Unsupported { message: format!("{rel}: encrypted entries") });
         }
         if !is_dir {
             let method = entry.compression();
-            if !matches!(
-                method,
-                CompressionMethod::Stored | CompressionMethod::Deflated
-            ) {
+            if !matches!(method, CompressionMethod::Stored | CompressionMethod::Deflated) {
                 return Err(ArchiveError::Unsupported {
                     message: format!("{rel}: compression method {method}"),
                 });
@@ -549,15 +513,11 @@ fn plan_entries<R: Read + Seek>(
             }
             declared_total = declared_total.saturating_add(entry.size());
             if declared_total > limits.max_total_bytes {
-                return Err(ArchiveError::TotalTooLarge {
-                    limit: limits.max_total_bytes,
-                });
+                return Err(ArchiveError::TotalTooLarge { limit: limits.max_total_bytes });
             }
         }
         if !names.insert(rel.to_owned()) {
-            return Err(ArchiveError::Duplicate {
-                name: Some(rel.to_owned()),
-            });
+            return Err(ArchiveError::Duplicate { name: Some(rel.to_owned()) });
         }
         plan.push(PlannedEntry {
             index,
@@ -568,18 +528,12 @@ fn plan_entries<R: Read + Seek>(
     }
 
     // A name used as a file must not also be a folder on another entry's path.
-    let files: HashSet<&str> = plan
-        .iter()
-        .filter(|e| !e.is_dir)
-        .map(|e| e.rel.as_str())
-        .collect();
+    let files: HashSet<&str> = plan.iter().filter(|e| !e.is_dir).map(|e| e.rel.as_str()).collect();
     for entry in &plan {
         let mut ancestor = entry.rel.as_str();
         while let Some((parent, _)) = ancestor.rsplit_once('/') {
             if files.contains(parent) {
-                return Err(ArchiveError::Duplicate {
-                    name: Some(parent.to_owned()),
-                });
+                return Err(ArchiveError::Duplicate { name: Some(parent.to_owned()) });
             }
             ancestor = parent;
         }

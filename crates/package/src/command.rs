@@ -227,10 +227,8 @@ impl Command {
             .to_str()
             .ok_or_else(|| ExpandError::GameDirNotUtf8(values.game_dir.clone()))?;
         let render = |template: &str| -> Result<String, ExpandError> {
-            let pieces = parse_template(template).map_err(|error| ExpandError::Template {
-                template: template.to_owned(),
-                error,
-            })?;
+            let pieces = parse_template(template)
+                .map_err(|error| ExpandError::Template { template: template.to_owned(), error })?;
             let mut out = String::with_capacity(template.len());
             for piece in pieces {
                 match piece {
@@ -251,11 +249,7 @@ impl Command {
             Ok(out)
         };
 
-        let mut argv = self
-            .command
-            .iter()
-            .map(|arg| render(arg))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut argv = self.command.iter().map(|arg| render(arg)).collect::<Result<Vec<_>, _>>()?;
         if let Some(inside) = program_in_game_dir(&argv[0], &values.game_dir) {
             // Checked to be UTF-8 above, and argv[0] is a String.
             argv[0] = inside.to_string_lossy().into_owned();
@@ -274,9 +268,7 @@ impl Command {
 fn program_in_game_dir(program: &str, game_dir: &Path) -> Option<PathBuf> {
     let path = Path::new(program);
     let plain = !program.is_empty()
-        && path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        && path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     if !plain {
         return None;
     }
@@ -303,15 +295,9 @@ mod tests {
         check_template("{{literal}} {player}", Ok(&[Player]));
         check_template("{{{token}}}", Ok(&[Token]));
         check_template("{match_id}{players}", Ok(&[MatchId, Players]));
-        check_template(
-            "{hots}",
-            Err(TemplateError::UnknownPlaceholder("hots".into())),
-        );
+        check_template("{hots}", Err(TemplateError::UnknownPlaceholder("hots".into())));
         check_template("{}", Err(TemplateError::UnknownPlaceholder("".into())));
-        check_template(
-            "{HOST}",
-            Err(TemplateError::UnknownPlaceholder("HOST".into())),
-        );
+        check_template("{HOST}", Err(TemplateError::UnknownPlaceholder("HOST".into())));
         check_template("{host", Err(TemplateError::Unclosed));
         check_template("a}b", Err(TemplateError::StrayClose));
         check_template("{{host}", Err(TemplateError::StrayClose));
@@ -342,10 +328,7 @@ mod tests {
     fn command(argv: &[&str], env: &[(&str, &str)]) -> Command {
         Command {
             command: argv.iter().map(|s| s.to_string()).collect(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
     }
 
@@ -387,10 +370,7 @@ mod tests {
             ]
         );
         let std_cmd = expanded.to_std_command();
-        assert_eq!(
-            std_cmd.get_program(),
-            format!("{game_dir}/bin/client").as_str()
-        );
+        assert_eq!(std_cmd.get_program(), format!("{game_dir}/bin/client").as_str());
         assert_eq!(std_cmd.get_args().count(), 5);
     }
 
@@ -416,23 +396,14 @@ mod tests {
     fn player_is_required_when_used() {
         let dir = tempfile::tempdir().unwrap();
         let cmd = command(&["x", "--name", "{player}"], &[]);
-        assert_eq!(
-            cmd.expand(&values(dir.path(), None)),
-            Err(ExpandError::NoPlayer)
-        );
+        assert_eq!(cmd.expand(&values(dir.path(), None)), Err(ExpandError::NoPlayer));
     }
 
     #[test]
     fn malformed_commands_do_not_expand() {
         let dir = tempfile::tempdir().unwrap();
         let bad = command(&["x", "{nope}"], &[]);
-        assert!(matches!(
-            bad.expand(&values(dir.path(), None)),
-            Err(ExpandError::Template { .. })
-        ));
-        assert_eq!(
-            command(&[], &[]).expand(&values(dir.path(), None)),
-            Err(ExpandError::Empty)
-        );
+        assert!(matches!(bad.expand(&values(dir.path(), None)), Err(ExpandError::Template { .. })));
+        assert_eq!(command(&[], &[]).expand(&values(dir.path(), None)), Err(ExpandError::Empty));
     }
 }

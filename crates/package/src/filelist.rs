@@ -46,10 +46,7 @@ impl TryFrom<UncheckedFileList> for FileList {
             check_package_path(&entry.path)
                 .map_err(|reason| format!("file list path {:?}: {reason}", entry.path))?;
             let hex_ok = entry.sha256.len() == 64
-                && entry
-                    .sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                && entry.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
             if !hex_ok {
                 return Err(format!(
                     "file list path {:?}: sha256 must be 64 lowercase hex digits",
@@ -181,10 +178,9 @@ impl FileList {
     /// Sizes are compared before any file is hashed, so a wrong size fails fast.
     pub fn verify_dir(&self, dir: &Path) -> Result<(), Mismatch> {
         let entries = walk(dir, &|_, _| false).map_err(|e| match e {
-            WalkError::Io { path, source } => Mismatch::Io {
-                path: path.display().to_string(),
-                source,
-            },
+            WalkError::Io { path, source } => {
+                Mismatch::Io { path: path.display().to_string(), source }
+            }
             WalkError::Symlink { rel } | WalkError::Special { rel } => {
                 Mismatch::NotRegular { path: rel }
             }
@@ -218,19 +214,13 @@ impl FileList {
                     j += 1;
                 }
                 (Some(e), Some(a)) if e.path < a.rel => {
-                    return Err(Mismatch::Missing {
-                        path: e.path.clone(),
-                    });
+                    return Err(Mismatch::Missing { path: e.path.clone() });
                 }
                 (Some(e), None) => {
-                    return Err(Mismatch::Missing {
-                        path: e.path.clone(),
-                    });
+                    return Err(Mismatch::Missing { path: e.path.clone() });
                 }
                 (_, Some(a)) => {
-                    return Err(Mismatch::Extra {
-                        path: a.rel.clone(),
-                    });
+                    return Err(Mismatch::Extra { path: a.rel.clone() });
                 }
                 (None, None) => unreachable!("loop condition"),
             }
@@ -271,10 +261,7 @@ impl FileList {
 
     /// The entry for `path`, if listed.
     pub fn get(&self, path: &str) -> Option<&FileEntry> {
-        self.files
-            .binary_search_by(|f| f.path.as_str().cmp(path))
-            .ok()
-            .map(|i| &self.files[i])
+        self.files.binary_search_by(|f| f.path.as_str().cmp(path)).ok().map(|i| &self.files[i])
     }
 
     /// Sum of all file sizes in bytes.
@@ -297,12 +284,7 @@ impl FileList {
 fn hash_entry(entry: &WalkEntry) -> io::Result<FileEntry> {
     let file = File::open(&entry.path)?;
     let (sha256, size) = sha256_reader(file)?;
-    Ok(FileEntry {
-        path: entry.rel.clone(),
-        size,
-        sha256,
-        executable: entry.executable,
-    })
+    Ok(FileEntry { path: entry.rel.clone(), size, sha256, executable: entry.executable })
 }
 
 #[cfg(test)]
@@ -349,10 +331,7 @@ mod tests {
         let list = FileList::scan(dir.path()).unwrap();
         let paths: Vec<&str> = list.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["assets/img/logo.txt", "bin/server", "config.json"]);
-        assert_eq!(
-            list.get("config.json"),
-            Some(&entry("config.json", "{}", false))
-        );
+        assert_eq!(list.get("config.json"), Some(&entry("config.json", "{}", false)));
         assert_eq!(list.get("bin/server").unwrap().executable, cfg!(unix));
         assert_eq!(list.total_size(), 4 + 18 + 2);
         assert_eq!(list.len(), 3);
@@ -405,10 +384,7 @@ mod tests {
         let list = FileList::scan(dir.path()).unwrap();
         write(dir.path(), "bin/zz-extra", b"x");
         let err = list.verify_dir(dir.path()).unwrap_err();
-        assert!(
-            matches!(&err, Mismatch::Extra { path } if path == "bin/zz-extra"),
-            "{err:?}"
-        );
+        assert!(matches!(&err, Mismatch::Extra { path } if path == "bin/zz-extra"), "{err:?}");
     }
 
     #[test]
@@ -417,10 +393,7 @@ mod tests {
         let list = FileList::scan(dir.path()).unwrap();
         fs::remove_file(dir.path().join("bin/server")).unwrap();
         let err = list.verify_dir(dir.path()).unwrap_err();
-        assert!(
-            matches!(&err, Mismatch::Missing { path } if path == "bin/server"),
-            "{err:?}"
-        );
+        assert!(matches!(&err, Mismatch::Missing { path } if path == "bin/server"), "{err:?}");
     }
 
     #[cfg(unix)]
@@ -464,10 +437,7 @@ mod tests {
         ]);
         let delta = old.diff(&new);
         let paths = |v: &[FileEntry]| v.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
-        assert_eq!(
-            paths(&delta.changed_or_new),
-            ["assets/new.png", "config.json", "run.sh"]
-        );
+        assert_eq!(paths(&delta.changed_or_new), ["assets/new.png", "config.json", "run.sh"]);
         assert_eq!(paths(&delta.unchanged), ["bin/client", "bin/server"]);
         assert_eq!(delta.removed, ["assets/old.png"]);
         assert_eq!(delta.bytes_to_fetch(), 3 + 2 + 4);

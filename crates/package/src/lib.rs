@@ -28,6 +28,7 @@ pub use command::{
 pub use filelist::{Delta, FileEntry, FileList, Mismatch};
 pub use manifest::{
     GameKind, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_PLAYERS, Manifest, ManifestErrors, Problem,
+    is_valid_game_id,
 };
 pub use package_path::{MAX_DEPTH, MAX_PATH_BYTES, check_package_path};
 pub use sha256::{Sha256Reader, Sha256Writer, sha256_bytes, sha256_file, sha256_reader};
@@ -49,10 +50,6 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_entries: 10_000,
-            max_total_bytes: 1 << 30,
-            max_file_bytes: 512 << 20,
-        }
+        Limits { max_entries: 10_000, max_total_bytes: 1 << 30, max_file_bytes: 512 << 20 }
     }
 }

@@ -148,13 +148,18 @@ impl std::error::Error for ManifestErrors {}
 
 impl ManifestErrors {
     fn single(field: &str, message: String) -> ManifestErrors {
-        ManifestErrors {
-            problems: vec![Problem {
-                field: field.to_owned(),
-                message,
-            }],
-        }
+        ManifestErrors { problems: vec![Problem { field: field.to_owned(), message }] }
     }
+}
+
+/// True when `id` is a valid game id: 1 to 32 lowercase ASCII letters,
+/// digits, `_` or `-`, starting with a letter or digit. Ids name folders on
+/// the lobby and players' machines, so nothing else is accepted.
+pub fn is_valid_game_id(id: &str) -> bool {
+    let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok =
+        id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    first_ok && rest_ok && id.len() <= MAX_ID_CHARS
 }
 
 impl Manifest {
@@ -173,11 +178,7 @@ impl Manifest {
             let reason = message.split(" at line ").next().unwrap_or(&message);
             ManifestErrors::single(
                 "",
-                format!(
-                    "not valid JSON: {reason} (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
+                format!("not valid JSON: {reason} (line {}, column {})", e.line(), e.column()),
             )
         })?;
         Manifest::from_value(&value)
@@ -189,9 +190,7 @@ impl Manifest {
         let manifest = checker.manifest(value);
         match manifest {
             Some(manifest) if checker.problems.is_empty() => Ok(manifest),
-            _ => Err(ManifestErrors {
-                problems: checker.problems,
-            }),
+            _ => Err(ManifestErrors { problems: checker.problems }),
         }
     }
 
@@ -218,17 +217,10 @@ impl Manifest {
             .into_iter()
             .filter_map(|(role, command)| {
                 let message = check_program_file(dir, &command.command[0]).err()?;
-                Some(Problem {
-                    field: format!("{role}.command[0]"),
-                    message,
-                })
+                Some(Problem { field: format!("{role}.command[0]"), message })
             })
             .collect();
-        if problems.is_empty() {
-            Ok(manifest)
-        } else {
-            Err(ManifestErrors { problems })
-        }
+        if problems.is_empty() { Ok(manifest) } else { Err(ManifestErrors { problems }) }
     }
 
     /// Whether a match with `players` players fits this game.
@@ -270,9 +262,7 @@ fn check_program_file(dir: &Path, program: &str) -> Result<(), String> {
         return Err(format!("{relative}: not a regular file"));
     }
     if !crate::walk::is_executable(&meta) && cfg!(unix) {
-        return Err(format!(
-            "{relative}: not executable (run `chmod +x {relative}`)"
-        ));
+        return Err(format!("{relative}: not executable (run `chmod +x {relative}`)"));
     }
     Ok(())
 }
@@ -292,20 +282,14 @@ struct Checker {
 
 impl Checker {
     fn problem(&mut self, field: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            field: field.to_owned(),
-            message: message.into(),
-        });
+        self.problems.push(Problem { field: field.to_owned(), message: message.into() });
     }
 
     fn manifest(&mut self, value: &Value) -> Option<Manifest> {
         let Some(obj) = value.as_object() else {
             self.problem(
                 "",
-                format!(
-                    "expected a JSON object at the top level, found {}",
-                    describe(value)
-                ),
+                format!("expected a JSON object at the top level, found {}", describe(value)),
             );
             return None;
         };
@@ -360,14 +344,7 @@ impl Checker {
 
     fn id(&mut self, obj: &Map<String, Value>) -> Option<String> {
         let id = self.string(obj, "id")?;
-        let first_ok = id
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok = id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !(first_ok && rest_ok && id.len() <= MAX_ID_CHARS) {
+        if !is_valid_game_id(id) {
             self.problem(
                 "id",
                 format!(
@@ -386,10 +363,7 @@ impl Checker {
         if name.trim().is_empty() {
             self.problem("name", "must not be empty");
         } else if chars > MAX_NAME_CHARS {
-            self.problem(
-                "name",
-                format!("at most {MAX_NAME_CHARS} characters, found {chars}"),
-            );
+            self.problem("name", format!("at most {MAX_NAME_CHARS} characters, found {chars}"));
         } else if name.chars().any(char::is_control) {
             self.problem("name", "must not contain control characters");
         } else {
@@ -431,10 +405,7 @@ impl Checker {
             "cli" => Some(GameKind::Cli),
             "gui" => Some(GameKind::Gui),
             other => {
-                self.problem(
-                    "kind",
-                    format!("expected \"cli\" or \"gui\", found {other:?}"),
-                );
+                self.problem("kind", format!("expected \"cli\" or \"gui\", found {other:?}"));
                 None
             }
         }
@@ -447,10 +418,7 @@ impl Checker {
             _ => {
                 self.problem(
                     key,
-                    format!(
-                        "expected a whole number from 1 to {MAX_PLAYERS}, found {}",
-                        value
-                    ),
+                    format!("expected a whole number from 1 to {MAX_PLAYERS}, found {}", value),
                 );
                 None
             }
@@ -462,10 +430,7 @@ impl Checker {
         let Some(section) = value.as_object() else {
             self.problem(
                 key,
-                format!(
-                    "expected an object with a \"command\" array, found {}",
-                    describe(value)
-                ),
+                format!("expected an object with a \"command\" array, found {}", describe(value)),
             );
             return None;
         };
@@ -474,10 +439,7 @@ impl Checker {
             None => Some(BTreeMap::new()),
             Some(env) => self.env(env, &format!("{key}.env"), role),
         };
-        Some(Command {
-            command: argv?,
-            env: env?,
-        })
+        Some(Command { command: argv?, env: env? })
     }
 
     fn argv(
@@ -506,10 +468,7 @@ impl Checker {
             return None;
         }
         if items.len() > MAX_ARGS {
-            self.problem(
-                &field,
-                format!("at most {MAX_ARGS} arguments, found {}", items.len()),
-            );
+            self.problem(&field, format!("at most {MAX_ARGS} arguments, found {}", items.len()));
             return None;
         }
         let before = self.problems.len();
@@ -517,10 +476,7 @@ impl Checker {
         for (i, item) in items.iter().enumerate() {
             let item_field = format!("{field}[{i}]");
             let Some(arg) = item.as_str() else {
-                self.problem(
-                    &item_field,
-                    format!("expected a string, found {}", describe(item)),
-                );
+                self.problem(&item_field, format!("expected a string, found {}", describe(item)));
                 continue;
             };
             if i == 0 {
@@ -536,10 +492,7 @@ impl Checker {
     fn program(&mut self, field: &str, program: &str) {
         if program.is_empty() {
             self.problem(field, "the program must not be empty");
-        } else if Path::new(program)
-            .components()
-            .any(|c| c == Component::ParentDir)
-        {
+        } else if Path::new(program).components().any(|c| c == Component::ParentDir) {
             self.problem(
                 field,
                 format!("{program:?} leaves the game folder (`..`), name a file inside it"),
@@ -554,10 +507,7 @@ impl Checker {
             return;
         }
         if text.len() > MAX_ARG_BYTES {
-            self.problem(
-                field,
-                format!("at most {MAX_ARG_BYTES} bytes, found {}", text.len()),
-            );
+            self.problem(field, format!("at most {MAX_ARG_BYTES} bytes, found {}", text.len()));
             return;
         }
         match template_placeholders(text) {
@@ -578,18 +528,12 @@ impl Checker {
         let Some(vars) = value.as_object() else {
             self.problem(
                 field,
-                format!(
-                    "expected an object of NAME: \"value\" strings, found {}",
-                    describe(value)
-                ),
+                format!("expected an object of NAME: \"value\" strings, found {}", describe(value)),
             );
             return None;
         };
         if vars.len() > MAX_ENV_VARS {
-            self.problem(
-                field,
-                format!("at most {MAX_ENV_VARS} variables, found {}", vars.len()),
-            );
+            self.problem(field, format!("at most {MAX_ENV_VARS} variables, found {}", vars.len()));
             return None;
         }
         let before = self.problems.len();
@@ -610,10 +554,7 @@ impl Checker {
                 );
             }
             let Some(text) = value.as_str() else {
-                self.problem(
-                    &var_field,
-                    format!("expected a string, found {}", describe(value)),
-                );
+                self.problem(&var_field, format!("expected a string, found {}", describe(value)));
                 continue;
             };
             self.template_text(&var_field, text, role);
@@ -634,9 +575,7 @@ fn env_field(parent: &str, key: &str) -> String {
 
 fn is_env_name(key: &str) -> bool {
     let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 

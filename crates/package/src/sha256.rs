@@ -53,11 +53,7 @@ pub struct Sha256Writer<W> {
 impl<W: Write> Sha256Writer<W> {
     /// Wraps `inner`; nothing has been hashed yet.
     pub fn new(inner: W) -> Self {
-        Sha256Writer {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
+        Sha256Writer { inner, hasher: Sha256::new(), bytes: 0 }
     }
 
     /// Number of bytes written so far.
@@ -101,11 +97,7 @@ pub struct Sha256Reader<R> {
 impl<R: Read> Sha256Reader<R> {
     /// Wraps `inner`; nothing has been hashed yet.
     pub fn new(inner: R) -> Self {
-        Sha256Reader {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
+        Sha256Reader { inner, hasher: Sha256::new(), bytes: 0 }
     }
 
     /// Number of bytes read so far.

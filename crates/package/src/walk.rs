@@ -108,13 +108,7 @@ pub(crate) fn walk(
             }
             if file_type.is_dir() {
                 pending.push((rel.clone(), path.clone()));
-                entries.push(WalkEntry {
-                    rel,
-                    path,
-                    is_dir: true,
-                    size: 0,
-                    executable: false,
-                });
+                entries.push(WalkEntry { rel, path, is_dir: true, size: 0, executable: false });
             } else if file_type.is_file() {
                 entries.push(WalkEntry {
                     rel,

@@ -1,5 +1,7 @@
 //! `gamestore-dev`: the Game Store developer client.
 
+mod store;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the games in the store
+    Store {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,5 +62,6 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Login { user, password } => cli::login(&ctx, &user, &password).await,
         Command::Logout => cli::logout(&ctx).await,
         Command::Whoami { json } => cli::whoami(&ctx, json).await,
+        Command::Store { json } => store::store(&ctx, json).await,
     }
 }

@@ -33,10 +33,7 @@ pub struct FrameReader<R> {
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> FrameReader<R> {
-        FrameReader {
-            inner,
-            buf: Vec::new(),
-        }
+        FrameReader { inner, buf: Vec::new() }
     }
 
     /// The next frame, or `None` at a clean end of stream.
@@ -59,11 +56,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             let want = needed(&self.buf).max(INITIAL_BUFFER);
             self.buf.reserve(want);
             if self.inner.read_buf(&mut self.buf).await? == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(ReadError::UnexpectedEof)
-                };
+                return if self.buf.is_empty() { Ok(None) } else { Err(ReadError::UnexpectedEof) };
             }
         }
     }
@@ -97,10 +90,7 @@ mod tests {
     async fn reads_frames_split_anywhere() {
         let frames = vec![
             Frame::Message(b"{\"a\":1}".to_vec()),
-            Frame::Binary {
-                id: 9,
-                data: vec![7; 100_000],
-            },
+            Frame::Binary { id: 9, data: vec![7; 100_000] },
             Frame::Message(b"{}".to_vec()),
         ];
         let bytes: Vec<u8> = frames.iter().flat_map(Frame::to_bytes).collect();
@@ -123,10 +113,7 @@ mod tests {
     async fn eof_inside_a_frame_is_an_error() {
         let bytes = Frame::Message(b"{\"a\":1}".to_vec()).to_bytes();
         let mut reader = FrameReader::new(&bytes[..bytes.len() - 1]);
-        assert!(matches!(
-            reader.read_frame().await,
-            Err(ReadError::UnexpectedEof)
-        ));
+        assert!(matches!(reader.read_frame().await, Err(ReadError::UnexpectedEof)));
     }
 
     #[tokio::test]

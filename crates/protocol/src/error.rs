@@ -53,8 +53,6 @@ error_codes! {
     NotLoggedIn = "NOT_LOGGED_IN",
     /// The command is for the other kind of account (player vs developer).
     WrongRole = "WRONG_ROLE",
-    /// The connection is already logged in.
-    AlreadyLoggedIn = "ALREADY_LOGGED_IN",
     /// The account name is already taken (for that kind of account).
     NameTaken = "NAME_TAKEN",
     /// The account name is not acceptable.
@@ -67,6 +65,40 @@ error_codes! {
     WrongPassword = "WRONG_PASSWORD",
     /// The session token is unknown, expired or was revoked.
     InvalidSession = "INVALID_SESSION",
+    /// No game has this id (or it is not visible to the caller).
+    GameNotFound = "GAME_NOT_FOUND",
+    /// The game belongs to another developer.
+    NotOwner = "NOT_OWNER",
+    /// A published version must be greater than the game's latest version.
+    VersionTooOld = "VERSION_TOO_OLD",
+    /// The game is delisted: not in the store, no new rooms.
+    GameDelisted = "GAME_DELISTED",
+    /// The uploaded bytes do not match the announced size or SHA-256.
+    ChecksumMismatch = "CHECKSUM_MISMATCH",
+    /// The upload ended before all announced bytes arrived.
+    UploadIncomplete = "UPLOAD_INCOMPLETE",
+    /// The package's config.json is missing fields or has bad values.
+    ManifestInvalid = "MANIFEST_INVALID",
+    /// The package's config.json names another id or version than the upload header.
+    ManifestMismatch = "MANIFEST_MISMATCH",
+    /// A package entry has `..`, an absolute path or another unsafe name.
+    PackageUnsafePath = "PACKAGE_UNSAFE_PATH",
+    /// A package holds a symbolic link.
+    PackageSymlink = "PACKAGE_SYMLINK",
+    /// A package holds a device, FIFO or socket.
+    PackageSpecialFile = "PACKAGE_SPECIAL_FILE",
+    /// A package names the same entry twice.
+    PackageDuplicateEntry = "PACKAGE_DUPLICATE_ENTRY",
+    /// A package has more entries than the lobby allows.
+    PackageTooManyFiles = "PACKAGE_TOO_MANY_FILES",
+    /// A package, or a file in it, is larger than the lobby allows (counted while unpacking).
+    PackageTooLarge = "PACKAGE_TOO_LARGE",
+    /// A package is not a valid zip archive.
+    PackageCorrupt = "PACKAGE_CORRUPT",
+    /// A package uses encryption or a compression method other than stored or deflate.
+    PackageUnsupported = "PACKAGE_UNSUPPORTED",
+    /// A package has no config.json at its root.
+    PackageNoManifest = "PACKAGE_NO_MANIFEST",
 }
 
 impl fmt::Display for ErrorCode {
@@ -85,10 +117,7 @@ pub struct WireError {
 
 impl WireError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> WireError {
-        WireError {
-            code,
-            message: message.into(),
-        }
+        WireError { code, message: message.into() }
     }
 }
 

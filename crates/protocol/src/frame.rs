@@ -89,10 +89,7 @@ impl Frame {
                     return Err(FrameError::ShortBinary);
                 }
                 let id = u32::from_be_bytes([body[1], body[2], body[3], body[4]]);
-                Frame::Binary {
-                    id,
-                    data: body[5..].to_vec(),
-                }
+                Frame::Binary { id, data: body[5..].to_vec() }
             }
             other => return Err(FrameError::UnknownKind(other)),
         };
@@ -122,10 +119,7 @@ impl Frame {
 /// Appends a message frame holding `json` to `out`.
 pub fn encode_message(json: &[u8], out: &mut Vec<u8>) {
     let len = json.len() + 1;
-    assert!(
-        len <= MAX_FRAME_LEN,
-        "message frame of {len} bytes is too large"
-    );
+    assert!(len <= MAX_FRAME_LEN, "message frame of {len} bytes is too large");
     out.reserve(4 + len);
     out.extend_from_slice(&(len as u32).to_be_bytes());
     out.push(KIND_MESSAGE);
@@ -135,10 +129,7 @@ pub fn encode_message(json: &[u8], out: &mut Vec<u8>) {
 /// Appends a binary frame for request `id` holding `data` to `out`.
 pub fn encode_binary(id: u32, data: &[u8], out: &mut Vec<u8>) {
     let len = data.len() + 5;
-    assert!(
-        len <= MAX_FRAME_LEN,
-        "binary frame of {len} bytes is too large"
-    );
+    assert!(len <= MAX_FRAME_LEN, "binary frame of {len} bytes is too large");
     out.reserve(4 + len);
     out.extend_from_slice(&(len as u32).to_be_bytes());
     out.push(KIND_BINARY);
@@ -155,11 +146,7 @@ mod tests {
         assert_eq!(Frame::decode(&bytes), Ok((frame.clone(), bytes.len())));
         // Every strict prefix is incomplete, never an error or a frame.
         for cut in 0..bytes.len() {
-            assert_eq!(
-                Frame::decode(&bytes[..cut]),
-                Err(FrameError::Incomplete),
-                "cut at {cut}"
-            );
+            assert_eq!(Frame::decode(&bytes[..cut]), Err(FrameError::Incomplete), "cut at {cut}");
         }
     }
 
@@ -167,38 +154,19 @@ mod tests {
     fn round_trips() {
         check_round_trip(Frame::Message(br#"{"type":"HELLO"}"#.to_vec()));
         check_round_trip(Frame::Message(Vec::new()));
-        check_round_trip(Frame::Binary {
-            id: 7,
-            data: vec![0, 1, 2, 255],
-        });
-        check_round_trip(Frame::Binary {
-            id: u32::MAX,
-            data: Vec::new(),
-        });
-        check_round_trip(Frame::Binary {
-            id: 1,
-            data: vec![9; MAX_CHUNK_LEN],
-        });
+        check_round_trip(Frame::Binary { id: 7, data: vec![0, 1, 2, 255] });
+        check_round_trip(Frame::Binary { id: u32::MAX, data: Vec::new() });
+        check_round_trip(Frame::Binary { id: 1, data: vec![9; MAX_CHUNK_LEN] });
     }
 
     #[test]
     fn two_frames_back_to_back() {
         let mut bytes = Frame::Message(b"{}".to_vec()).to_bytes();
-        Frame::Binary {
-            id: 3,
-            data: b"abc".to_vec(),
-        }
-        .encode(&mut bytes);
+        Frame::Binary { id: 3, data: b"abc".to_vec() }.encode(&mut bytes);
         let (first, used) = Frame::decode(&bytes).unwrap();
         assert_eq!(first, Frame::Message(b"{}".to_vec()));
         let (second, used2) = Frame::decode(&bytes[used..]).unwrap();
-        assert_eq!(
-            second,
-            Frame::Binary {
-                id: 3,
-                data: b"abc".to_vec()
-            }
-        );
+        assert_eq!(second, Frame::Binary { id: 3, data: b"abc".to_vec() });
         assert_eq!(used + used2, bytes.len());
     }
 
@@ -208,10 +176,7 @@ mod tests {
             assert_eq!(Frame::decode(bytes), Err(expect), "{bytes:?}");
         };
         check(&[0, 0, 0, 0], FrameError::Empty);
-        check(
-            &[0xff, 0xff, 0xff, 0xff],
-            FrameError::TooLarge(u32::MAX as usize),
-        );
+        check(&[0xff, 0xff, 0xff, 0xff], FrameError::TooLarge(u32::MAX as usize));
         let over = (MAX_FRAME_LEN + 1) as u32;
         check(&over.to_be_bytes(), FrameError::TooLarge(MAX_FRAME_LEN + 1));
         check(&[0, 0, 0, 1, 9], FrameError::UnknownKind(9));

@@ -44,11 +44,7 @@ struct Envelope {
 /// Decodes `data` into `T`, treating an absent `data` as an empty object so
 /// that requests without fields may omit it.
 fn decode_data<T: DeserializeOwned>(data: Value) -> Result<T, serde_json::Error> {
-    let data = if data.is_null() {
-        Value::Object(Default::default())
-    } else {
-        data
-    };
+    let data = if data.is_null() { Value::Object(Default::default()) } else { data };
     serde_json::from_value(data)
 }
 
@@ -158,6 +154,19 @@ requests! {
     "LOGOUT" => Logout(Logout) -> Empty;
     /// Who this connection is logged in as.
     "WHOAMI" => Whoami(Whoami) -> WhoamiReply;
+    /// Developer: announce a package upload. After the OK, the zip follows
+    /// as binary frames with this request's id, then GAME_UPLOAD_DONE.
+    "GAME_UPLOAD" => GameUpload(GameUpload) -> UploadReady;
+    /// Developer: all bytes of the upload are sent; verify and publish.
+    "GAME_UPLOAD_DONE" => GameUploadDone(GameUploadDone) -> PublishReply;
+    /// Developer: my games, listed or not.
+    "MY_GAMES" => MyGames(MyGames) -> GameListReply;
+    /// Developer: take a game off the store.
+    "GAME_DELIST" => GameDelist(GameDelist) -> GameSummary;
+    /// Developer: put a delisted game back in the store.
+    "GAME_RELIST" => GameRelist(GameRelist) -> GameSummary;
+    /// The store: every listed game.
+    "STORE_LIST" => StoreList(StoreList) -> GameListReply;
 }
 
 events! {
@@ -214,11 +223,8 @@ impl RequestFrame {
                 error: WireError::new(ErrorCode::BadFrame, "request without an id"),
             });
         };
-        let request =
-            Request::from_parts(&envelope.kind, envelope.data).map_err(|error| BadRequest {
-                id: Some(id),
-                error,
-            })?;
+        let request = Request::from_parts(&envelope.kind, envelope.data)
+            .map_err(|error| BadRequest { id: Some(id), error })?;
         Ok(RequestFrame { id, request })
     }
 }
@@ -238,44 +244,28 @@ impl ServerMessage {
     /// A successful reply carrying `data`.
     pub fn ok<T: Serialize>(id: u32, data: &T) -> ServerMessage {
         let data = serde_json::to_value(data).expect("reply serializes");
-        ServerMessage::Reply {
-            id,
-            result: Ok(data),
-        }
+        ServerMessage::Reply { id, result: Ok(data) }
     }
 
     /// An error reply.
     pub fn error(id: u32, error: WireError) -> ServerMessage {
-        ServerMessage::Reply {
-            id,
-            result: Err(error),
-        }
+        ServerMessage::Reply { id, result: Err(error) }
     }
 
     /// JSON bytes for a message frame.
     pub fn encode(&self) -> Vec<u8> {
         let envelope = match self {
-            ServerMessage::Reply {
-                id,
-                result: Ok(data),
-            } => Envelope {
-                id: Some(*id),
-                kind: "OK".into(),
-                data: data.clone(),
-            },
-            ServerMessage::Reply {
-                id,
-                result: Err(error),
-            } => Envelope {
+            ServerMessage::Reply { id, result: Ok(data) } => {
+                Envelope { id: Some(*id), kind: "OK".into(), data: data.clone() }
+            }
+            ServerMessage::Reply { id, result: Err(error) } => Envelope {
                 id: Some(*id),
                 kind: "ERROR".into(),
                 data: serde_json::to_value(error).expect("error serializes"),
             },
-            ServerMessage::Event(event) => Envelope {
-                id: None,
-                kind: event.name().into(),
-                data: event.data(),
-            },
+            ServerMessage::Event(event) => {
+                Envelope { id: None, kind: event.name().into(), data: event.data() }
+            }
         };
         serde_json::to_vec(&envelope).expect("envelope serializes")
     }
@@ -285,17 +275,11 @@ impl ServerMessage {
         let envelope: Envelope =
             serde_json::from_slice(json).map_err(|e| format!("not a message: {e}"))?;
         match (envelope.id, envelope.kind.as_str()) {
-            (Some(id), "OK") => Ok(ServerMessage::Reply {
-                id,
-                result: Ok(envelope.data),
-            }),
+            (Some(id), "OK") => Ok(ServerMessage::Reply { id, result: Ok(envelope.data) }),
             (Some(id), "ERROR") => {
                 let error: WireError =
                     serde_json::from_value(envelope.data).map_err(|e| format!("bad ERROR: {e}"))?;
-                Ok(ServerMessage::Reply {
-                    id,
-                    result: Err(error),
-                })
+                Ok(ServerMessage::Reply { id, result: Err(error) })
             }
             (Some(_), other) => Err(format!("reply of unknown type {other:?}")),
             (None, kind) => Event::from_parts(kind, envelope.data).map(ServerMessage::Event),
@@ -319,23 +303,14 @@ mod tests {
 
     #[test]
     fn requests_round_trip() {
-        request_round_trip(
-            Hello {
-                protocol: 1,
-                client: "test".into(),
-            }
-            .into(),
-        );
+        request_round_trip(Hello { protocol: 1, client: "test".into() }.into());
         request_round_trip(Login::new("ann", "pw").into());
         request_round_trip(Logout {}.into());
     }
 
     #[test]
     fn wire_shape_of_a_request() {
-        let frame = RequestFrame {
-            id: 3,
-            request: Whoami {}.into(),
-        };
+        let frame = RequestFrame { id: 3, request: Whoami {}.into() };
         let value: Value = serde_json::from_slice(&frame.encode()).unwrap();
         assert_eq!(value, json!({"id": 3, "type": "WHOAMI", "data": {}}));
     }
@@ -350,47 +325,22 @@ mod tests {
     fn bad_requests() {
         let check = |json: &str, id: Option<u32>, code: ErrorCode| {
             let err = RequestFrame::decode(json.as_bytes()).unwrap_err();
-            assert_eq!(
-                (err.id, err.error.code),
-                (id, code),
-                "{json}: {}",
-                err.error.message
-            );
+            assert_eq!((err.id, err.error.code), (id, code), "{json}: {}", err.error.message);
         };
         check("not json", None, ErrorCode::BadFrame);
         check(r#"{"type":"LOGIN"}"#, None, ErrorCode::BadFrame);
         check(r#"{"id":"x","type":"LOGIN"}"#, None, ErrorCode::BadFrame);
-        check(
-            r#"{"id":5,"type":"NO_SUCH_THING"}"#,
-            Some(5),
-            ErrorCode::UnknownCommand,
-        );
-        check(
-            r#"{"id":6,"type":"LOGIN","data":{"user":"a"}}"#,
-            Some(6),
-            ErrorCode::BadRequest,
-        );
-        check(
-            r#"{"id":7,"type":"LOGIN","data":[1,2]}"#,
-            Some(7),
-            ErrorCode::BadRequest,
-        );
+        check(r#"{"id":5,"type":"NO_SUCH_THING"}"#, Some(5), ErrorCode::UnknownCommand);
+        check(r#"{"id":6,"type":"LOGIN","data":{"user":"a"}}"#, Some(6), ErrorCode::BadRequest);
+        check(r#"{"id":7,"type":"LOGIN","data":[1,2]}"#, Some(7), ErrorCode::BadRequest);
     }
 
     #[test]
     fn server_messages_round_trip() {
         let messages = [
             ServerMessage::ok(1, &Empty {}),
-            ServerMessage::error(
-                2,
-                WireError::new(ErrorCode::WrongPassword, "wrong password"),
-            ),
-            ServerMessage::Event(
-                SessionRevoked {
-                    reason: "logged in elsewhere".into(),
-                }
-                .into(),
-            ),
+            ServerMessage::error(2, WireError::new(ErrorCode::WrongPassword, "wrong password")),
+            ServerMessage::Event(SessionRevoked { reason: "logged in elsewhere".into() }.into()),
         ];
         for message in messages {
             assert_eq!(ServerMessage::decode(&message.encode()), Ok(message));

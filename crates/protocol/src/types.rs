@@ -60,9 +60,7 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
+        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
     }
 }
 
@@ -155,4 +153,92 @@ pub struct SessionRevoked {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerShutdown {
     pub message: String,
+}
+
+pub use gamestore_package::GameKind;
+
+/// GAME_UPLOAD: announces a package upload. `size` bytes of zip follow as
+/// binary frames carrying this request's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameUpload {
+    /// The game id in the package's config.json.
+    pub id: String,
+    /// The version in the package's config.json.
+    pub version: String,
+    /// Exact size of the zip in bytes.
+    pub size: u64,
+    /// SHA-256 of the zip, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+/// The lobby accepts the announced upload: send the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadReady {
+    /// Largest payload per binary frame.
+    pub max_chunk: u32,
+}
+
+/// GAME_UPLOAD_DONE: ends the upload started by request `upload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameUploadDone {
+    /// The id of the GAME_UPLOAD request.
+    pub upload: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishReply {
+    pub id: String,
+    pub version: String,
+    /// True when this upload created the game.
+    pub created: bool,
+    /// Files in the package.
+    pub files: u64,
+    /// Unpacked size in bytes.
+    pub unpacked_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyGames {}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreList {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameDelist {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameRelist {
+    pub id: String,
+}
+
+/// A game as the store and its developer see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameSummary {
+    pub id: String,
+    pub name: String,
+    /// The developer's account name.
+    pub author: String,
+    /// The latest version.
+    pub version: String,
+    pub description: String,
+    pub kind: GameKind,
+    pub min_players: u32,
+    pub max_players: u32,
+    /// False once delisted.
+    pub listed: bool,
+    /// Every published version, oldest first.
+    pub versions: Vec<String>,
+    /// Average rating, one decimal; `null` until rated.
+    pub rating: Option<f64>,
+    /// Number of reviews.
+    pub reviews: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameListReply {
+    pub games: Vec<GameSummary>,
 }

@@ -26,11 +26,7 @@ impl Role {
     }
 
     fn from_sql(s: &str) -> Role {
-        if s == "developer" {
-            Role::Developer
-        } else {
-            Role::Player
-        }
+        if s == "developer" { Role::Developer } else { Role::Player }
     }
 }
 
@@ -108,10 +104,7 @@ impl Storage {
     ) -> Result<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let ended = tx.execute(
-            "DELETE FROM sessions WHERE account_id = ?1",
-            params![account],
-        )?;
+        let ended = tx.execute("DELETE FROM sessions WHERE account_id = ?1", params![account])?;
         tx.execute(
             "INSERT INTO sessions (token_hash, account_id, created_at, last_used_at, expires_at)
              VALUES (?1, ?2, ?3, ?3, ?4)",
@@ -144,28 +137,22 @@ impl Storage {
         );
         Ok(conn
             .query_row(&sql, params![token_hash], |row| {
-                Ok(SessionRecord {
-                    account: account_from_row(row)?,
-                    expires_at: row.get(5)?,
-                })
+                Ok(SessionRecord { account: account_from_row(row)?, expires_at: row.get(5)? })
             })
             .optional()?)
     }
 
     /// Ends the session with this token hash; false when there was none.
     pub fn delete_session(&self, token_hash: &[u8]) -> Result<bool> {
-        let n = self.conn().execute(
-            "DELETE FROM sessions WHERE token_hash = ?1",
-            params![token_hash],
-        )?;
+        let n = self
+            .conn()
+            .execute("DELETE FROM sessions WHERE token_hash = ?1", params![token_hash])?;
         Ok(n > 0)
     }
 
     /// Removes sessions that expired before `now`; returns how many.
     pub fn purge_expired_sessions(&self, now: i64) -> Result<usize> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now])?)
+        Ok(self.conn().execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now])?)
     }
 
     /// The account with this id.
@@ -190,10 +177,7 @@ mod tests {
         let dup = db.create_account(Role::Player, "ANN", "h3", 1);
         assert!(matches!(dup, Err(StorageError::Conflict(_))), "{dup:?}");
         let found = db.find_account(Role::Developer, "Ann").unwrap().unwrap();
-        assert_eq!(
-            (found.name.as_str(), found.password_hash.as_str()),
-            ("ann", "h2")
-        );
+        assert_eq!((found.name.as_str(), found.password_hash.as_str()), ("ann", "h2"));
         assert!(db.find_account(Role::Player, "bob").unwrap().is_none());
     }
 

@@ -13,6 +13,7 @@
 //! multi-statement change atomic without further locking.
 
 mod accounts;
+mod games;
 mod migrations;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use accounts::{Account, AccountId, Role, SessionRecord};
+pub use games::{GameRecord, NewVersion, VersionRecord};
 
 /// What can go wrong in storage. Callers map these to wire errors.
 #[derive(Debug, thiserror::Error)]
@@ -71,18 +73,14 @@ impl Storage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         migrations::migrate(&mut conn)?;
-        Ok(Storage {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Storage { conn: Arc::new(Mutex::new(conn)) })
     }
 
     /// The connection, for the duration of one method.
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (every
         // change is one transaction), so a poisoned lock is still usable.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

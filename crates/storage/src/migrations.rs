@@ -25,6 +25,33 @@ const MIGRATIONS: &[&str] = &[
         expires_at   INTEGER NOT NULL
     );
     CREATE INDEX sessions_by_account ON sessions(account_id);",
+    // 2: games and their versions. `games` holds what the store shows (from
+    // the latest version's manifest); each version row keeps its own.
+    "CREATE TABLE games (
+        id             TEXT    PRIMARY KEY,
+        owner_id       INTEGER NOT NULL REFERENCES accounts(id),
+        name           TEXT    NOT NULL,
+        description    TEXT    NOT NULL,
+        kind           TEXT    NOT NULL,
+        min_players    INTEGER NOT NULL,
+        max_players    INTEGER NOT NULL,
+        latest_version TEXT    NOT NULL,
+        listed         INTEGER NOT NULL DEFAULT 1,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX games_by_owner ON games(owner_id);
+    CREATE TABLE game_versions (
+        game_id        TEXT    NOT NULL REFERENCES games(id),
+        version        TEXT    NOT NULL,
+        manifest       TEXT    NOT NULL,
+        files          TEXT    NOT NULL,
+        package_size   INTEGER NOT NULL,
+        package_sha256 TEXT    NOT NULL,
+        unpacked_bytes INTEGER NOT NULL,
+        published_at   INTEGER NOT NULL,
+        PRIMARY KEY (game_id, version)
+    );",
 ];
 
 /// The schema version this build writes.
@@ -33,10 +60,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > SCHEMA_VERSION {
-        return Err(StorageError::TooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(StorageError::TooNew { found, supported: SCHEMA_VERSION });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
@@ -56,20 +80,14 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]
     fn newer_schema_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        assert!(matches!(
-            migrate(&mut conn),
-            Err(StorageError::TooNew { .. })
-        ));
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(StorageError::TooNew { .. })));
     }
 }

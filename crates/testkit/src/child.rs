@@ -14,10 +14,7 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     pub fn new(child: Child, name: impl Into<String>) -> ChildGuard {
-        ChildGuard {
-            child: Some(child),
-            name: name.into(),
-        }
+        ChildGuard { child: Some(child), name: name.into() }
     }
 
     pub fn id(&self) -> u32 {
@@ -89,15 +86,9 @@ impl Output {
     /// Panics unless the command failed with one `error:` line naming `code`.
     #[track_caller]
     pub fn fails_with(&self, code: &str) -> &Output {
-        assert!(
-            !self.success(),
-            "command succeeded but should fail with {code}: {self}"
-        );
+        assert!(!self.success(), "command succeeded but should fail with {code}: {self}");
         let line = self.stderr.trim();
-        assert!(
-            line.starts_with("error: "),
-            "stderr is not one `error:` line: {self}"
-        );
+        assert!(line.starts_with("error: "), "stderr is not one `error:` line: {self}");
         assert!(!line.contains('\n'), "stderr is more than one line: {self}");
         assert!(line.contains(code), "error does not name {code}: {self}");
         self
@@ -113,24 +104,15 @@ impl Output {
 
 impl std::fmt::Display for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
+        write!(f, "{}\n--- stdout ---\n{}--- stderr ---\n{}", self.status, self.stdout, self.stderr)
     }
 }
 
 /// Runs `command` to completion with `stdin`, killing it after `timeout`.
 pub fn run(mut command: Command, stdin: &str, timeout: Duration) -> Output {
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let name = format!("{command:?}");
-    let child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+    let child = command.spawn().unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
     let mut guard = ChildGuard::new(child, name);
     let child = guard.child_mut();
     let mut input = child.stdin.take().unwrap();
@@ -142,11 +124,7 @@ pub fn run(mut command: Command, stdin: &str, timeout: Duration) -> Output {
     let stderr = reader(child.stderr.take().unwrap());
     let status = guard.wait_timeout(timeout);
     let _ = writer.join();
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+    Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
 }
 
 fn reader(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {

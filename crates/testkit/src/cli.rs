@@ -73,9 +73,18 @@ impl Cli {
     #[track_caller]
     pub fn sign_up(&self, user: &str, password: &str) {
         let line = format!("{password}\n");
-        self.run_with_stdin(&["register", "--user", user, "--password-stdin"], &line)
-            .ok();
-        self.run_with_stdin(&["login", "--user", user, "--password-stdin"], &line)
-            .ok();
+        self.run_with_stdin(&["register", "--user", user, "--password-stdin"], &line).ok();
+        self.run_with_stdin(&["login", "--user", user, "--password-stdin"], &line).ok();
+    }
+}
+
+impl Cli {
+    /// The session token `login` saved in this user's home.
+    pub fn saved_token(&self) -> String {
+        let role = if self.program.ends_with("gamestore-dev") { "developer" } else { "player" };
+        let path = self.home.join(format!("session-{role}.json"));
+        let session: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("saved session")).unwrap();
+        session["token"].as_str().unwrap().to_owned()
     }
 }

@@ -9,6 +9,7 @@
 
 mod child;
 mod cli;
+pub mod fixtures;
 mod lobby;
 mod raw;
 
@@ -27,10 +28,7 @@ pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test-binary>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
     let path = dir.join(name);
     assert!(
         path.exists(),

@@ -39,14 +39,7 @@ impl TestLobby {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("server_data");
         let (addr, child, log) = spawn(&data_dir, "127.0.0.1:0", &options);
-        TestLobby {
-            addr,
-            data_dir,
-            _tmp: Some(tmp),
-            child,
-            log,
-            options,
-        }
+        TestLobby { addr, data_dir, _tmp: Some(tmp), child, log, options }
     }
 
     /// `HOST:PORT` for `--server`.
@@ -72,10 +65,10 @@ impl TestLobby {
         self.child.kill();
     }
 
-    /// Sends SIGTERM and waits for a clean exit; returns whether it exited 0.
-    pub fn terminate(&mut self) -> bool {
+    /// Sends SIGTERM and waits for the lobby to exit; returns how it exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
         self.child.signal(libc::SIGTERM);
-        self.child.wait_timeout(TIMEOUT).success()
+        self.child.wait_timeout(TIMEOUT)
     }
 
     /// Starts the lobby again on the same address and data folder (after
@@ -126,10 +119,7 @@ fn spawn(
     });
     let addr = match ready_rx.recv_timeout(TIMEOUT) {
         Ok(addr) => addr.parse().expect("listen address"),
-        Err(_) => panic!(
-            "the lobby did not start listening:\n{}",
-            log.lock().unwrap()
-        ),
+        Err(_) => panic!("the lobby did not start listening:\n{}", log.lock().unwrap()),
     };
     (addr, guard, log)
 }

@@ -21,20 +21,13 @@ impl RawConn {
         let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect to the lobby");
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        RawConn {
-            stream,
-            buf: Vec::new(),
-            next_id: 1,
-        }
+        RawConn { stream, buf: Vec::new(), next_id: 1 }
     }
 
     /// Connects and completes the HELLO handshake.
     pub fn hello(addr: SocketAddr) -> RawConn {
         let mut conn = RawConn::connect(addr);
-        let reply = conn.call(Hello {
-            protocol: PROTOCOL_VERSION,
-            client: "raw-test".into(),
-        });
+        let reply = conn.call(Hello { protocol: PROTOCOL_VERSION, client: "raw-test".into() });
         assert!(reply.is_ok(), "HELLO refused: {reply:?}");
         conn
     }
@@ -52,13 +45,8 @@ impl RawConn {
     ) -> Result<serde_json::Value, gamestore_protocol::WireError> {
         let id = self.next_id;
         self.next_id += 1;
-        let json = RequestFrame {
-            id,
-            request: request.into(),
-        }
-        .encode();
-        self.send_bytes(&Frame::Message(json).to_bytes())
-            .expect("send request");
+        let json = RequestFrame { id, request: request.into() }.encode();
+        self.send_bytes(&Frame::Message(json).to_bytes()).expect("send request");
         loop {
             match self.recv() {
                 Some(ServerMessage::Reply { id: got, result }) if got == id => return result,
@@ -103,5 +91,47 @@ impl RawConn {
     /// Closes the writing side (the server sees end of stream).
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
+
+impl RawConn {
+    /// Uploads `zip` as a package the way a client would, bypassing every
+    /// client-side check: GAME_UPLOAD, the bytes in chunks, GAME_UPLOAD_DONE.
+    /// `declared_sha256` lets a test lie about the checksum.
+    pub fn upload(
+        &mut self,
+        id: &str,
+        version: &str,
+        zip: &[u8],
+        declared_sha256: &str,
+    ) -> Result<serde_json::Value, gamestore_protocol::WireError> {
+        use gamestore_protocol::{GameUpload, GameUploadDone};
+        let upload_id = self.next_id;
+        self.call(GameUpload {
+            id: id.into(),
+            version: version.into(),
+            size: zip.len() as u64,
+            sha256: declared_sha256.into(),
+        })?;
+        for chunk in zip.chunks(gamestore_protocol::MAX_CHUNK_LEN) {
+            let frame = Frame::Binary { id: upload_id, data: chunk.to_vec() };
+            self.send_bytes(&frame.to_bytes()).expect("send chunk");
+        }
+        self.call(GameUploadDone { upload: upload_id })
+    }
+
+    /// Sends GAME_UPLOAD for `size` bytes and then only `send` of them.
+    pub fn start_upload(&mut self, id: &str, version: &str, size: u64, send: &[u8]) {
+        use gamestore_protocol::GameUpload;
+        let upload_id = self.next_id;
+        self.call(GameUpload {
+            id: id.into(),
+            version: version.into(),
+            size,
+            sha256: "0".repeat(64),
+        })
+        .expect("upload accepted");
+        let frame = Frame::Binary { id: upload_id, data: send.to_vec() };
+        self.send_bytes(&frame.to_bytes()).expect("send chunk");
     }
 }

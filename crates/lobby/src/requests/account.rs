@@ -30,19 +30,14 @@ pub async fn register(
     auth::check_name(&user)?;
     auth::check_password(&password)?;
     let cost = conn.lobby.config.password_hashing.clone();
-    let hash = conn
-        .lobby
-        .password_work(move || auth::hash_password(&password, &cost))
-        .await??;
+    let hash = conn.lobby.password_work(move || auth::hash_password(&password, &cost)).await??;
     let name = user.clone();
     let created = conn
         .lobby
-        .db(
-            move |db| match db.create_account(role, &name, &hash, now()) {
-                Err(StorageError::Conflict(_)) => Ok(None),
-                other => other.map(Some),
-            },
-        )
+        .db(move |db| match db.create_account(role, &name, &hash, now()) {
+            Err(StorageError::Conflict(_)) => Ok(None),
+            other => other.map(Some),
+        })
         .await?;
     let Some(account) = created else {
         return Err(WireError::new(
@@ -51,10 +46,7 @@ pub async fn register(
         ));
     };
     tracing::info!(user = %account.name, role = %wire_role(role), "account created");
-    Ok(AccountReply {
-        user: account.name,
-        role: wire_role(role),
-    })
+    Ok(AccountReply { user: account.name, role: wire_role(role) })
 }
 
 pub async fn login(
@@ -64,10 +56,7 @@ pub async fn login(
 ) -> Result<SessionReply, WireError> {
     let Credentials { user, password } = credentials;
     let name = user.clone();
-    let account = conn
-        .lobby
-        .db(move |db| db.find_account(role, &name))
-        .await?;
+    let account = conn.lobby.db(move |db| db.find_account(role, &name)).await?;
     let Some(account) = account else {
         return Err(WireError::new(
             ErrorCode::UnknownUser,
@@ -75,10 +64,8 @@ pub async fn login(
         ));
     };
     let stored = account.password_hash.clone();
-    let matches = conn
-        .lobby
-        .password_work(move || auth::verify_password(&password, &stored))
-        .await?;
+    let matches =
+        conn.lobby.password_work(move || auth::verify_password(&password, &stored)).await?;
     if !matches {
         return Err(WireError::new(ErrorCode::WrongPassword, "wrong password"));
     }
@@ -88,33 +75,18 @@ pub async fn login(
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
     let (account_id, hash) = (account.id, token_hash.clone());
-    conn.lobby
-        .db(move |db| db.replace_session(account_id, &hash, now, expires_at))
-        .await?;
+    conn.lobby.db(move |db| db.replace_session(account_id, &hash, now, expires_at)).await?;
 
     leave_session(conn);
     let revoked = conn.lobby.hub.revoke(
         account.id,
         None,
-        SessionRevoked {
-            reason: "logged in elsewhere".into(),
-        }
-        .into(),
+        SessionRevoked { reason: "logged in elsewhere".into() }.into(),
     );
     tracing::info!(user = %account.name, role = %wire_role(role), revoked, "logged in");
-    let reply = SessionReply {
-        user: account.name.clone(),
-        role: wire_role(role),
-        token,
-        expires_at,
-    };
-    join_session(
-        conn,
-        SessionState {
-            account,
-            token_hash,
-        },
-    );
+    let reply =
+        SessionReply { user: account.name.clone(), role: wire_role(role), token, expires_at };
+    join_session(conn, SessionState { account, token_hash });
     Ok(reply)
 }
 
@@ -123,10 +95,7 @@ pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, Wi
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
     let hash = token_hash.clone();
-    let record = conn
-        .lobby
-        .db(move |db| db.touch_session(&hash, now, expires_at))
-        .await?;
+    let record = conn.lobby.db(move |db| db.touch_session(&hash, now, expires_at)).await?;
     let Some(record) = record else {
         return Err(WireError::new(
             ErrorCode::InvalidSession,
@@ -140,13 +109,7 @@ pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, Wi
         token: request.token,
         expires_at: record.expires_at,
     };
-    join_session(
-        conn,
-        SessionState {
-            account: record.account,
-            token_hash,
-        },
-    );
+    join_session(conn, SessionState { account: record.account, token_hash });
     Ok(reply)
 }
 
@@ -158,10 +121,7 @@ pub async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
     conn.lobby.hub.revoke(
         session.account.id,
         None,
-        SessionRevoked {
-            reason: "logged out".into(),
-        }
-        .into(),
+        SessionRevoked { reason: "logged out".into() }.into(),
     );
     tracing::info!(user = %session.account.name, "logged out");
     Ok(Empty {})
@@ -188,8 +148,6 @@ fn leave_session(conn: &mut Conn) {
 }
 
 fn join_session(conn: &mut Conn, session: SessionState) {
-    conn.lobby
-        .hub
-        .attach(session.account.id, conn.id, conn.outbox.clone());
+    conn.lobby.hub.attach(session.account.id, conn.id, conn.outbox.clone());
     conn.session = Some(session);
 }

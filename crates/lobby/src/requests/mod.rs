@@ -6,6 +6,9 @@
 //! `Ok(None)` through [`streamed`].
 
 mod account;
+mod game_upload;
+mod my_games;
+mod store;
 
 use gamestore_protocol::{ErrorCode, Request, WireError};
 use serde::Serialize;
@@ -16,14 +19,13 @@ use crate::connection::Conn;
 /// Handles one request. `Ok(None)` means the handler already replied.
 pub async fn dispatch(
     conn: &mut Conn,
-    _id: u32,
+    id: u32,
     request: Request,
 ) -> Result<Option<Value>, WireError> {
     match request {
-        Request::Hello(_) => Err(WireError::new(
-            ErrorCode::BadRequest,
-            "HELLO was already received",
-        )),
+        Request::Hello(_) => {
+            Err(WireError::new(ErrorCode::BadRequest, "HELLO was already received"))
+        }
         Request::Ping(_) => reply(gamestore_protocol::Empty {}),
         Request::Register(r) => {
             reply(account::register(conn, gamestore_storage::Role::Player, r.0).await?)
@@ -40,6 +42,17 @@ pub async fn dispatch(
         Request::Resume(r) => reply(account::resume(conn, r).await?),
         Request::Logout(_) => reply(account::logout(conn).await?),
         Request::Whoami(_) => reply(account::whoami(conn)?),
+        Request::GameUpload(header) => {
+            game_upload::game_upload(conn, id, header).await?;
+            Ok(None)
+        }
+        Request::GameUploadDone(_) => {
+            Err(WireError::new(ErrorCode::BadRequest, "no upload is in progress"))
+        }
+        Request::MyGames(_) => reply(my_games::my_games(conn).await?),
+        Request::GameDelist(r) => reply(my_games::set_listed(conn, r.id, false).await?),
+        Request::GameRelist(r) => reply(my_games::set_listed(conn, r.id, true).await?),
+        Request::StoreList(_) => reply(store::store_list(conn).await?),
     }
 }
 

@@ -5,17 +5,11 @@ use gamestore_testkit::{Cli, TestLobby};
 const PASSWORD: &str = "correct horse";
 
 fn register(cli: &Cli, user: &str, password: &str) -> gamestore_testkit::Output {
-    cli.run_with_stdin(
-        &["register", "--user", user, "--password-stdin"],
-        &format!("{password}\n"),
-    )
+    cli.run_with_stdin(&["register", "--user", user, "--password-stdin"], &format!("{password}\n"))
 }
 
 fn login(cli: &Cli, user: &str, password: &str) -> gamestore_testkit::Output {
-    cli.run_with_stdin(
-        &["login", "--user", user, "--password-stdin"],
-        &format!("{password}\n"),
-    )
+    cli.run_with_stdin(&["login", "--user", user, "--password-stdin"], &format!("{password}\n"))
 }
 
 #[test]
@@ -31,10 +25,7 @@ fn developer_and_player_register_login_whoami() {
         login(cli, "sam", PASSWORD).ok();
     }
     let who = dev.run(&["whoami", "--json"]).ok().json();
-    assert_eq!(
-        (who["user"].as_str(), who["role"].as_str()),
-        (Some("sam"), Some("developer"))
-    );
+    assert_eq!((who["user"].as_str(), who["role"].as_str()), (Some("sam"), Some("developer")));
     let who = player.run(&["whoami"]).ok().stdout.clone();
     assert!(who.starts_with("sam (player)"), "{who}");
 }
@@ -67,10 +58,7 @@ fn logout_ends_the_session() {
     player.sign_up("ann", PASSWORD);
     let session_file = home.path().join("session-player.json");
     let mode = std::fs::metadata(&session_file).unwrap().permissions();
-    assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
-        0o600
-    );
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
 
     let token = std::fs::read_to_string(&session_file).unwrap();
     player.run(&["logout"]).ok();
@@ -92,27 +80,15 @@ fn password_is_never_taken_from_argv_alone() {
     assert!(out.stderr.contains("--password-stdin"), "{out}");
     out.fails_with("error:");
     let out = player.run(&["login", "--user", "ann", "--password", "x"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "unknown flag is a usage error: {out}"
-    );
+    assert_eq!(out.status.code(), Some(2), "unknown flag is a usage error: {out}");
 }
 
 #[test]
 fn lobby_unreachable_is_one_clear_line() {
     // Bind and drop a listener to get a port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let home = tempfile::tempdir().unwrap();
-    let player = Cli::new(
-        "gamestore-player",
-        &format!("127.0.0.1:{port}"),
-        home.path(),
-    );
+    let player = Cli::new("gamestore-player", &format!("127.0.0.1:{port}"), home.path());
     let out = player.run_with_stdin(&["login", "--user", "ann", "--password-stdin"], "pw\n");
     out.fails_with("cannot reach the lobby");
 }

@@ -16,11 +16,8 @@ fn check_bad_input(
 ) {
     // A well-behaved client connected throughout.
     let mut bystander = RawConn::hello(lobby.addr);
-    let mut conn = if after_hello {
-        RawConn::hello(lobby.addr)
-    } else {
-        RawConn::connect(lobby.addr)
-    };
+    let mut conn =
+        if after_hello { RawConn::hello(lobby.addr) } else { RawConn::connect(lobby.addr) };
     conn.send_bytes(bytes).unwrap();
     if closes {
         conn.shutdown_write();
@@ -33,10 +30,7 @@ fn check_bad_input(
                     _ => None,
                 })
                 .collect();
-            assert!(
-                got.contains(&code),
-                "expected {code:?} for {bytes:?}, got {messages:?}"
-            );
+            assert!(got.contains(&code), "expected {code:?} for {bytes:?}, got {messages:?}");
         }
     } else {
         let reply = conn.recv().expect("a reply, not a close");
@@ -49,14 +43,8 @@ fn check_bad_input(
         // The connection is still usable.
         assert!(conn.call(Ping {}).is_ok());
     }
-    assert!(
-        bystander.call(Ping {}).is_ok(),
-        "bystander broken after {bytes:?}"
-    );
-    assert_eq!(
-        bystander.call(Whoami {}).unwrap_err().code,
-        ErrorCode::NotLoggedIn
-    );
+    assert!(bystander.call(Ping {}).is_ok(), "bystander broken after {bytes:?}");
+    assert_eq!(bystander.call(Whoami {}).unwrap_err().code, ErrorCode::NotLoggedIn);
 }
 
 fn message(json: &str) -> Vec<u8> {
@@ -94,35 +82,13 @@ fn bad_frames_before_and_after_hello() {
     // After HELLO: framing errors close, request errors only answer.
     check_bad_input(&lobby, true, &oversized, Some(ErrorCode::BadFrame), true);
     check_bad_input(&lobby, true, &[0, 0, 0, 0], Some(ErrorCode::BadFrame), true);
+    check_bad_input(&lobby, true, &[0, 0, 0, 2, 77, 0], Some(ErrorCode::BadFrame), true);
+    check_bad_input(&lobby, true, &message("{not json"), Some(ErrorCode::BadFrame), true);
+    check_bad_input(&lobby, true, &message(r#"{"type":"PING"}"#), Some(ErrorCode::BadFrame), true);
     check_bad_input(
         &lobby,
         true,
-        &[0, 0, 0, 2, 77, 0],
-        Some(ErrorCode::BadFrame),
-        true,
-    );
-    check_bad_input(
-        &lobby,
-        true,
-        &message("{not json"),
-        Some(ErrorCode::BadFrame),
-        true,
-    );
-    check_bad_input(
-        &lobby,
-        true,
-        &message(r#"{"type":"PING"}"#),
-        Some(ErrorCode::BadFrame),
-        true,
-    );
-    check_bad_input(
-        &lobby,
-        true,
-        &Frame::Binary {
-            id: 1,
-            data: vec![1, 2, 3],
-        }
-        .to_bytes(),
+        &Frame::Binary { id: 1, data: vec![1, 2, 3] }.to_bytes(),
         Some(ErrorCode::BadFrame),
         true,
     );
@@ -159,10 +125,9 @@ fn oversized_frame_is_refused_without_reading_it() {
     // Announce 1 GiB and send nothing more: the lobby answers at once.
     conn.send_bytes(&(1u32 << 30).to_be_bytes()).unwrap();
     match conn.recv() {
-        Some(ServerMessage::Reply {
-            id: 0,
-            result: Err(e),
-        }) => assert_eq!(e.code, ErrorCode::BadFrame),
+        Some(ServerMessage::Reply { id: 0, result: Err(e) }) => {
+            assert_eq!(e.code, ErrorCode::BadFrame)
+        }
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
     assert!(conn.recv().is_none(), "connection should be closed");
@@ -192,10 +157,9 @@ fn connection_cap_refuses_with_server_busy() {
     let mut b = RawConn::hello(lobby.addr);
     let mut c = RawConn::connect(lobby.addr);
     match c.recv() {
-        Some(ServerMessage::Reply {
-            id: 0,
-            result: Err(e),
-        }) => assert_eq!(e.code, ErrorCode::ServerBusy),
+        Some(ServerMessage::Reply { id: 0, result: Err(e) }) => {
+            assert_eq!(e.code, ErrorCode::ServerBusy)
+        }
         other => panic!("expected SERVER_BUSY, got {other:?}"),
     }
     assert!(b.call(Ping {}).is_ok());

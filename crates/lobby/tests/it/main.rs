@@ -4,4 +4,5 @@
 
 mod accounts;
 mod frames;
+mod publish;
 mod sessions;

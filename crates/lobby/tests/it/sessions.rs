@@ -34,12 +34,7 @@ fn login_from_another_home_invalidates_the_saved_session() {
     let laptop = Cli::player(&lobby, &homes.path().join("laptop"));
     let desktop = Cli::player(&lobby, &homes.path().join("desktop"));
     laptop.sign_up("ann", PASSWORD);
-    desktop
-        .run_with_stdin(
-            &["login", "--user", "ann", "--password-stdin"],
-            "correct horse\n",
-        )
-        .ok();
+    desktop.run_with_stdin(&["login", "--user", "ann", "--password-stdin"], "correct horse\n").ok();
     desktop.run(&["whoami"]).ok();
     laptop.run(&["whoami"]).fails_with("INVALID_SESSION");
 }
@@ -68,11 +63,7 @@ fn accounts_and_sessions_survive_kill_9() {
         // The saved session still resumes, and the password still logs in.
         let who = cli.run(&["whoami", "--json"]).ok().json();
         assert_eq!(who["user"].as_str(), Some(name.as_str()));
-        cli.run_with_stdin(
-            &["login", "--user", name, "--password-stdin"],
-            "correct horse\n",
-        )
-        .ok();
+        cli.run_with_stdin(&["login", "--user", name, "--password-stdin"], "correct horse\n").ok();
     }
 }
 
@@ -80,16 +71,11 @@ fn accounts_and_sessions_survive_kill_9() {
 fn sigterm_shuts_down_cleanly_and_tells_clients() {
     let mut lobby = TestLobby::start();
     let mut conn = RawConn::hello(lobby.addr);
-    assert!(
-        lobby.terminate(),
-        "lobby did not exit 0 on SIGTERM:\n{}",
-        lobby.log()
-    );
+    let status = lobby.terminate();
+    assert!(status.success(), "lobby exited with {status} on SIGTERM:\n{}", lobby.log());
     let messages = conn.recv_until_closed();
     assert!(
-        messages
-            .iter()
-            .any(|m| matches!(m, ServerMessage::Event(Event::ServerShutdown(_)))),
+        messages.iter().any(|m| matches!(m, ServerMessage::Event(Event::ServerShutdown(_)))),
         "{messages:?}"
     );
 }

@@ -121,13 +121,7 @@ fn json_syntax_errors_give_line_and_column() {
         &[("", "not valid JSON: expected value (line 3, column 11)")],
     );
     check("", &[("", "not valid JSON")]);
-    check(
-        "[1, 2]",
-        &[(
-            "",
-            "expected a JSON object at the top level, found an array",
-        )],
-    );
+    check("[1, 2]", &[("", "expected a JSON object at the top level, found an array")]);
 }
 
 #[test]
@@ -135,25 +129,10 @@ fn id_rules() {
     for ok in ["a", "0day", "tic-tac_toe", &"x".repeat(32)] {
         check_value(edited(|m| m["id"] = json!(ok)), &[]);
     }
-    for bad in [
-        "",
-        "Connect4",
-        "-x",
-        "_x",
-        "a b",
-        "a.b",
-        "ü",
-        &"x".repeat(33),
-    ] {
-        check_value(
-            edited(|m| m["id"] = json!(bad)),
-            &[("id", "not a valid id")],
-        );
+    for bad in ["", "Connect4", "-x", "_x", "a b", "a.b", "ü", &"x".repeat(33)] {
+        check_value(edited(|m| m["id"] = json!(bad)), &[("id", "not a valid id")]);
     }
-    check_value(
-        edited(|m| m["id"] = json!(4)),
-        &[("id", "expected a string, found a number")],
-    );
+    check_value(edited(|m| m["id"] = json!(4)), &[("id", "expected a string, found a number")]);
 }
 
 #[test]
@@ -164,22 +143,13 @@ fn name_rules() {
         edited(|m| m["name"] = json!("x".repeat(65))),
         &[("name", "at most 64 characters, found 65")],
     );
-    check_value(
-        edited(|m| m["name"] = json!("  ")),
-        &[("name", "must not be empty")],
-    );
-    check_value(
-        edited(|m| m["name"] = json!("a\u{7}b")),
-        &[("name", "control characters")],
-    );
+    check_value(edited(|m| m["name"] = json!("  ")), &[("name", "must not be empty")]);
+    check_value(edited(|m| m["name"] = json!("a\u{7}b")), &[("name", "control characters")]);
 }
 
 #[test]
 fn version_description_and_kind_rules() {
-    check_value(
-        edited(|m| m["version"] = json!("2.0.0-beta.1+build.5")),
-        &[],
-    );
+    check_value(edited(|m| m["version"] = json!("2.0.0-beta.1+build.5")), &[]);
     for bad in ["1.0", "v1.0.0", "latest", ""] {
         check_value(
             edited(|m| m["version"] = json!(bad)),
@@ -210,10 +180,7 @@ fn player_count_rules() {
     check_value(players(json!(3), json!(3)), &[]);
     check_value(
         players(json!(0), json!(17)),
-        &[
-            ("min_players", "from 1 to 16, found 0"),
-            ("max_players", "from 1 to 16, found 17"),
-        ],
+        &[("min_players", "from 1 to 16, found 0"), ("max_players", "from 1 to 16, found 17")],
     );
     check_value(
         players(json!(4), json!(2)),
@@ -230,10 +197,7 @@ fn player_count_rules() {
 fn command_shape_rules() {
     check_value(
         edited(|m| m["server"] = json!(["bin/server"])),
-        &[(
-            "server",
-            "expected an object with a \"command\" array, found an array",
-        )],
+        &[("server", "expected an object with a \"command\" array, found an array")],
     );
     check_value(
         edited(|m| m["server"]["command"] = json!("bin/server --port {port}")),
@@ -270,18 +234,12 @@ fn command_shape_rules() {
         edited(|m| m["client"]["command"] = json!(vec!["x"; 257])),
         &[("client.command", "at most 256 arguments")],
     );
-    check_value(
-        edited(|m| m["client"]["command"] = json!(["python3", "{game_dir}/main.py"])),
-        &[],
-    );
+    check_value(edited(|m| m["client"]["command"] = json!(["python3", "{game_dir}/main.py"])), &[]);
 }
 
 #[test]
 fn env_rules() {
-    check_value(
-        edited(|m| m["server"]["env"] = json!({"A_1": "{port}", "_x": ""})),
-        &[],
-    );
+    check_value(edited(|m| m["server"]["env"] = json!({"A_1": "{port}", "_x": ""})), &[]);
     check_value(
         edited(|m| m["server"]["env"] = json!(["RUST_LOG=info"])),
         &[("server.env", "expected an object")],
@@ -299,15 +257,9 @@ fn env_rules() {
         }),
         &[
             ("server.env[\"1BAD\"]", "not a valid variable name"),
-            (
-                "server.env.GAMESTORE_RESULT_FILE",
-                "reserved for the platform",
-            ),
+            ("server.env.GAMESTORE_RESULT_FILE", "reserved for the platform"),
             ("server.env.OK", "expected a string, found a number"),
-            (
-                "server.env.PLAYER",
-                "{player} is not available to the game server",
-            ),
+            ("server.env.PLAYER", "{player} is not available to the game server"),
             ("server.env.TYPO", "unknown placeholder {prot}"),
             ("server.env[\"has space\"]", "not a valid variable name"),
         ],
@@ -318,10 +270,7 @@ fn env_rules() {
 fn placeholder_rules() {
     check_value(
         edited(|m| m["server"]["command"] = json!(["bin/server", "--name", "{player}"])),
-        &[(
-            "server.command[2]",
-            "{player} is not available to the game server",
-        )],
+        &[("server.command[2]", "{player} is not available to the game server")],
     );
     check_value(
         edited(|m| m["client"]["command"] = json!(["bin/client", "--port", "{prot}"])),
@@ -384,21 +333,14 @@ fn serde_round_trip_and_deserialize_validates() {
     let json = serde_json::to_value(&manifest).unwrap();
     assert_eq!(json["kind"], "cli");
     assert_eq!(json["version"], "1.0.0");
-    assert_eq!(
-        json,
-        valid(),
-        "serialized form is the manifest format itself"
-    );
+    assert_eq!(json, valid(), "serialized form is the manifest format itself");
     let back: Manifest = serde_json::from_value(json).unwrap();
     assert_eq!(back, manifest);
 
     let err = serde_json::from_value::<Manifest>(edited(|m| m["min_players"] = json!(0)))
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("min_players: expected a whole number"),
-        "{err}"
-    );
+    assert!(err.contains("min_players: expected a whole number"), "{err}");
 }
 
 #[cfg(unix)]
@@ -433,10 +375,7 @@ mod load_dir {
         let expected: Vec<&str> = expect.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, expected, "{problems:#?}");
         for (problem, (_, fragment)) in problems.iter().zip(expect) {
-            assert!(
-                problem.message.contains(fragment),
-                "{problem:?} lacks {fragment:?}"
-            );
+            assert!(problem.message.contains(fragment), "{problem:?} lacks {fragment:?}");
         }
     }
 
@@ -461,14 +400,8 @@ mod load_dir {
         check_dir(
             dir.path(),
             &[
-                (
-                    "server.command[0]",
-                    "bin/connect4-server: no such file in the game folder",
-                ),
-                (
-                    "client.command[0]",
-                    "not executable (run `chmod +x bin/connect4-client`)",
-                ),
+                ("server.command[0]", "bin/connect4-server: no such file in the game folder"),
+                ("client.command[0]", "not executable (run `chmod +x bin/connect4-client`)"),
             ],
         );
     }
@@ -512,10 +445,7 @@ mod load_dir {
         );
         check_dir(
             dir.path(),
-            &[
-                ("server.command[0]", "not a regular file"),
-                ("client.command[0]", "symbolic link"),
-            ],
+            &[("server.command[0]", "not a regular file"), ("client.command[0]", "symbolic link")],
         );
     }
 

@@ -33,11 +33,7 @@ fn package(extra: impl FnOnce(&mut Writer)) -> Vec<u8> {
 
 /// Small limits so size attacks stay cheap to build.
 fn small_limits() -> Limits {
-    Limits {
-        max_entries: 100,
-        max_total_bytes: 2 << 20,
-        max_file_bytes: 1 << 20,
-    }
+    Limits { max_entries: 100, max_total_bytes: 2 << 20, max_file_bytes: 1 << 20 }
 }
 
 /// Extracts into a fresh destination, expects one of `codes`, and checks that
@@ -49,11 +45,7 @@ fn refuse_with(archive: &[u8], limits: &Limits, codes: &[&str]) -> ArchiveError 
     let err = extract(Cursor::new(archive), &dest, limits).unwrap_err();
     assert!(codes.contains(&err.code()), "got {} ({err})", err.code());
     assert!(!dest.exists(), "destination left behind after: {err}");
-    assert_eq!(
-        fs::read_dir(tmp.path()).unwrap().count(),
-        0,
-        "wrote outside dest"
-    );
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0, "wrote outside dest");
     err
 }
 
@@ -123,10 +115,7 @@ fn zip_slip_names_are_refused() {
     ] {
         let archive = package(|zip| add(zip, name, b"owned"));
         let err = refuse(&archive, "PACKAGE_UNSAFE_PATH");
-        assert!(
-            matches!(err, ArchiveError::UnsafePath { .. }),
-            "{name:?}: {err}"
-        );
+        assert!(matches!(err, ArchiveError::UnsafePath { .. }), "{name:?}: {err}");
     }
 }
 
@@ -159,15 +148,10 @@ fn deep_nesting_is_refused() {
 
 #[test]
 fn symlink_entries_are_refused() {
-    let archive = package(|zip| {
-        zip.add_symlink("assets/passwd", "/etc/passwd", options())
-            .unwrap()
-    });
+    let archive =
+        package(|zip| zip.add_symlink("assets/passwd", "/etc/passwd", options()).unwrap());
     let err = refuse(&archive, "PACKAGE_SYMLINK");
-    assert_eq!(
-        err.to_string(),
-        "assets/passwd: symbolic links are not allowed in a game package"
-    );
+    assert_eq!(err.to_string(), "assets/passwd: symbolic links are not allowed in a game package");
     // A link followed by a file written "through" it.
     let archive = package(|zip| {
         zip.add_symlink("out", "/tmp", options()).unwrap();
@@ -231,32 +215,21 @@ fn duplicate_entries_are_refused() {
 
 #[test]
 fn too_many_entries_are_refused() {
-    let limits = Limits {
-        max_entries: 5,
-        ..small_limits()
-    };
+    let limits = Limits { max_entries: 5, ..small_limits() };
     let four_more = |zip: &mut Writer| {
         for i in 0..4 {
             add(zip, &format!("f{i}"), b"");
         }
     };
     let tmp = tempfile::tempdir().unwrap();
-    extract(
-        Cursor::new(package(four_more)),
-        &tmp.path().join("d"),
-        &limits,
-    )
-    .unwrap();
+    extract(Cursor::new(package(four_more)), &tmp.path().join("d"), &limits).unwrap();
 
     let five_more = package(|zip| {
         four_more(zip);
         zip.add_directory("saves", options()).unwrap();
     });
     let err = refuse_with(&five_more, &limits, &["PACKAGE_TOO_MANY_FILES"]);
-    assert_eq!(
-        err.to_string(),
-        "package has 6 entries, more than the limit of 5"
-    );
+    assert_eq!(err.to_string(), "package has 6 entries, more than the limit of 5");
 }
 
 /// 64 MiB of zeros: deflates to about 64 KiB.
@@ -282,17 +255,9 @@ fn a_zip_bomb_is_refused() {
 fn a_bomb_whose_headers_lie_is_stopped_while_decompressing() {
     // Headers claim 100 bytes per entry; the data inflates to 64 MiB.
     let archive = patch_uncompressed_sizes(package(|zip| bomb(zip, "assets/bomb.bin")), 100);
-    refuse_with(
-        &archive,
-        &small_limits(),
-        &["PACKAGE_TOO_LARGE", "PACKAGE_CORRUPT"],
-    );
+    refuse_with(&archive, &small_limits(), &["PACKAGE_TOO_LARGE", "PACKAGE_CORRUPT"]);
     // Same with a limit the lie stays under but the data does not.
-    let limits = Limits {
-        max_file_bytes: 1000,
-        max_total_bytes: 1 << 40,
-        ..small_limits()
-    };
+    let limits = Limits { max_file_bytes: 1000, max_total_bytes: 1 << 40, ..small_limits() };
     refuse_with(&archive, &limits, &["PACKAGE_TOO_LARGE", "PACKAGE_CORRUPT"]);
 }
 
@@ -311,22 +276,13 @@ fn the_total_size_limit_counts_every_file() {
         }
     });
     let err = refuse(&archive, "PACKAGE_TOO_LARGE");
-    assert!(
-        matches!(err, ArchiveError::TotalTooLarge { limit } if limit == 2 << 20),
-        "{err}"
-    );
+    assert!(matches!(err, ArchiveError::TotalTooLarge { limit } if limit == 2 << 20), "{err}");
 }
 
 #[test]
 fn truncated_archives_are_corrupt() {
     let archive = package(|zip| add(zip, "assets/data", &vec![1u8; 10_000]));
-    for len in [
-        0,
-        10,
-        archive.len() / 2,
-        archive.len() - 30,
-        archive.len() - 1,
-    ] {
+    for len in [0, 10, archive.len() / 2, archive.len() - 30, archive.len() - 1] {
         refuse(&archive[..len], "PACKAGE_CORRUPT");
     }
     refuse(b"this is not a zip archive at all", "PACKAGE_CORRUPT");
@@ -345,10 +301,7 @@ fn stored(zip: &mut Writer, name: &str, data: &[u8]) {
 }
 
 fn flip_byte_in(archive: &mut [u8], needle: &[u8]) {
-    let at = archive
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap();
+    let at = archive.windows(needle.len()).position(|w| w == needle).unwrap();
     archive[at] ^= 0xff;
 }
 
@@ -372,10 +325,7 @@ fn a_package_without_a_root_config_is_refused() {
     let folder = zip.finish().unwrap().into_inner();
     refuse(&folder, "PACKAGE_NO_MANIFEST");
 
-    let empty = ZipWriter::new(Cursor::new(Vec::new()))
-        .finish()
-        .unwrap()
-        .into_inner();
+    let empty = ZipWriter::new(Cursor::new(Vec::new())).finish().unwrap().into_inner();
     refuse(&empty, "PACKAGE_NO_MANIFEST");
 }
 
@@ -398,8 +348,5 @@ fn a_failed_extraction_empties_an_existing_destination() {
 fn errors_name_their_cause() {
     let archive = package(|zip| add(zip, "../x", b""));
     let err = refuse(&archive, "PACKAGE_UNSAFE_PATH");
-    assert_eq!(
-        err.to_string(),
-        "unsafe path in package: \"../x\" (`.` or `..` path component)"
-    );
+    assert_eq!(err.to_string(), "unsafe path in package: \"../x\" (`.` or `..` path component)");
 }

@@ -88,24 +88,12 @@ fn pack_skips_target_git_and_ignored_paths() {
     write(dir, "target/debug/game", b"build output");
     write(dir, ".git/HEAD", b"ref: refs/heads/main");
     write(dir, "vendor/lib/.git", b"gitdir: elsewhere");
-    write(
-        dir,
-        "assets/target/kept.txt",
-        b"only the top-level target is skipped",
-    );
+    write(dir, "assets/target/kept.txt", b"only the top-level target is skipped");
     write(dir, "notes/todo.txt", b"private");
-    write(
-        dir,
-        "notes.txt",
-        b"kept: ignore lines match whole path components",
-    );
+    write(dir, "notes.txt", b"kept: ignore lines match whole path components");
     write(dir, "saves/slot1", b"private");
     write(dir, "logs/build.log", b"private");
-    write(
-        dir,
-        ".gamestoreignore",
-        b"# developer files\nnotes\n\n  ./saves/  \n/logs/build.log\n",
-    );
+    write(dir, ".gamestoreignore", b"# developer files\nnotes\n\n  ./saves/  \n/logs/build.log\n");
     #[cfg(unix)]
     std::os::unix::fs::symlink("/etc/passwd", dir.join("target/link")).unwrap();
 
@@ -113,10 +101,7 @@ fn pack_skips_target_git_and_ignored_paths() {
     let dest = tmp.path().join("out");
     let list = extract(Cursor::new(pack(dir)), &dest, &Limits::default()).unwrap();
     let paths: Vec<&str> = list.files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        ["assets/target/kept.txt", "config.json", "notes.txt"]
-    );
+    assert_eq!(paths, ["assets/target/kept.txt", "config.json", "notes.txt"]);
     assert!(dest.join("logs").is_dir() && !dest.join("logs/build.log").exists());
     assert!(!dest.join("target").exists() && !dest.join(".git").exists());
 }
@@ -129,10 +114,7 @@ fn pack_refuses_symlinks() {
     std::os::unix::fs::symlink("../../etc/passwd", src.path().join("assets/passwd")).unwrap();
     let err = pack_dir(src.path(), Cursor::new(Vec::new())).unwrap_err();
     assert_eq!(err.code(), "PACKAGE_SYMLINK");
-    assert_eq!(
-        err.to_string(),
-        "assets/passwd: symbolic links are not allowed in a game package"
-    );
+    assert_eq!(err.to_string(), "assets/passwd: symbolic links are not allowed in a game package");
 }
 
 #[test]
@@ -158,12 +140,7 @@ fn extract_into_an_existing_empty_folder() {
     let src = tempfile::tempdir().unwrap();
     sample_game(src.path());
     let dest = tempfile::tempdir().unwrap();
-    let list = extract(
-        Cursor::new(pack(src.path())),
-        dest.path(),
-        &Limits::default(),
-    )
-    .unwrap();
+    let list = extract(Cursor::new(pack(src.path())), dest.path(), &Limits::default()).unwrap();
     list.verify_dir(dest.path()).unwrap();
 }
 
@@ -173,16 +150,8 @@ fn extract_refuses_a_non_empty_destination_and_leaves_it_alone() {
     sample_game(src.path());
     let dest = tempfile::tempdir().unwrap();
     write(dest.path(), "precious.txt", b"keep me");
-    let err = extract(
-        Cursor::new(pack(src.path())),
-        dest.path(),
-        &Limits::default(),
-    )
-    .unwrap_err();
+    let err = extract(Cursor::new(pack(src.path())), dest.path(), &Limits::default()).unwrap_err();
     assert_eq!(err.code(), "DEST_NOT_EMPTY");
-    assert_eq!(
-        fs::read(dest.path().join("precious.txt")).unwrap(),
-        b"keep me"
-    );
+    assert_eq!(fs::read(dest.path().join("precious.txt")).unwrap(), b"keep me");
     assert_eq!(fs::read_dir(dest.path()).unwrap().count(), 1);
 }

@@ -1,0 +1,56 @@
+//! `games`, `delist GAME`, `relist GAME`.
+
+use std::process::ExitCode;
+
+use gamestore_client::cli::{Context, print_json, print_table, rating_text};
+use gamestore_client::outln;
+use gamestore_protocol::{GameDelist, GameRelist, MyGames};
+
+/// `games [--json]`
+pub async fn games(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+    let (client, _) = ctx.connect_session().await?;
+    let reply = client.call(MyGames {}).await?;
+    if json {
+        print_json(&reply.games)?;
+    } else if reply.games.is_empty() {
+        outln!(
+            "You have not published any game yet. Publish one with `gamestore-dev publish DIR`."
+        );
+    } else {
+        let rows: Vec<Vec<String>> = reply
+            .games
+            .iter()
+            .map(|g| {
+                vec![
+                    g.id.clone(),
+                    g.name.clone(),
+                    g.version.clone(),
+                    if g.listed { "listed".into() } else { "delisted".into() },
+                    g.versions.len().to_string(),
+                    rating_text(g.rating, g.reviews),
+                ]
+            })
+            .collect();
+        print_table(&["ID", "NAME", "LATEST", "STATUS", "VERSIONS", "RATING"], &rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `delist GAME` and `relist GAME`.
+pub async fn set_listed(ctx: &Context, id: &str, listed: bool) -> anyhow::Result<ExitCode> {
+    let (client, _) = ctx.connect_session().await?;
+    let game = if listed {
+        client.call(GameRelist { id: id.to_owned() }).await?
+    } else {
+        client.call(GameDelist { id: id.to_owned() }).await?
+    };
+    if listed {
+        outln!("{} is listed again: it is in the store and new rooms can be made", game.id);
+    } else {
+        outln!(
+            "{} is delisted: it left the store; matches already running finish normally",
+            game.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

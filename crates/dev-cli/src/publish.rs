@@ -1,0 +1,95 @@
+//! `validate DIR` and `publish DIR`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use gamestore_client::cli::{Context, human_bytes, print_json};
+use gamestore_client::outln;
+use gamestore_client::transfer::{progress_bar, upload_package};
+use gamestore_package::{Manifest, pack_dir, sha256_file};
+use gamestore_protocol::GameUpload;
+
+/// Loads and checks a game folder's manifest, printing every problem.
+fn check(dir: &Path, json: bool) -> anyhow::Result<Manifest> {
+    if !dir.is_dir() {
+        bail!("{} is not a folder", dir.display());
+    }
+    match Manifest::load_dir(dir) {
+        Ok(manifest) => Ok(manifest),
+        Err(errors) => {
+            if json {
+                print_json(&errors.problems)?;
+            } else {
+                for problem in &errors.problems {
+                    let field =
+                        if problem.field.is_empty() { "config.json" } else { &problem.field };
+                    outln!("{field}: {}", problem.message);
+                }
+            }
+            let n = errors.problems.len();
+            bail!(
+                "{} has {n} problem{} in config.json",
+                dir.display(),
+                if n == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+/// `validate DIR [--json]`
+pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let manifest = check(dir, json)?;
+    if json {
+        print_json(&manifest)?;
+    } else {
+        outln!(
+            "{} is a valid package: {} {} ({}, {}–{} players)",
+            dir.display(),
+            manifest.id,
+            manifest.version,
+            manifest.kind,
+            manifest.min_players,
+            manifest.max_players
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `publish DIR [--json]`
+pub async fn publish(ctx: &Context, dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let manifest = check(dir, false)?;
+    let (client, _) = ctx.connect_session().await?;
+
+    let zip = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
+    let summary = {
+        let source = dir.to_owned();
+        let file = zip.reopen()?;
+        tokio::task::spawn_blocking(move || pack_dir(&source, std::io::BufWriter::new(file)))
+            .await?
+            .with_context(|| format!("cannot pack {}", dir.display()))?
+    };
+    let size = std::fs::metadata(zip.path())?.len();
+    let sha256 = sha256_file(zip.path())?;
+
+    let header =
+        GameUpload { id: manifest.id.clone(), version: manifest.version.to_string(), size, sha256 };
+    let bar = progress_bar(size, &format!("uploading {} {}", manifest.id, manifest.version));
+    let reply = upload_package(&client, header, zip.path(), &bar).await;
+    bar.finish_and_clear();
+    let reply = reply?;
+    if json {
+        print_json(&reply)?;
+    } else {
+        outln!(
+            "published {} {} ({} files, {} unpacked, {} uploaded){}",
+            reply.id,
+            reply.version,
+            summary.files,
+            human_bytes(reply.unpacked_bytes),
+            human_bytes(size),
+            if reply.created { "; new game" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,131 @@
+//! The games area: published packages on disk.
+//!
+//! ```text
+//! <data>/games/<id>/<version>/package.zip   the package as uploaded
+//! <data>/games/<id>/<version>/files/...     the package unpacked
+//! <data>/tmp/upload-<n>/                    an upload being received
+//! ```
+//!
+//! **Invariant:** the database decides what exists. A version folder is
+//! renamed into place complete, before its database row is committed; a
+//! crash between the two leaves a folder without a row, which
+//! [`GamesArea::reconcile`] removes at the next start, as it removes
+//! everything under `tmp/`. Version folders are never modified once in place.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The on-disk store of packages.
+#[derive(Debug)]
+pub struct GamesArea {
+    games: PathBuf,
+    tmp: PathBuf,
+    next_staging: AtomicU64,
+}
+
+impl GamesArea {
+    /// Opens (creating) the area under `data_dir`, emptying its temp folder.
+    pub fn open(data_dir: &Path) -> io::Result<GamesArea> {
+        let games = data_dir.join("games");
+        let tmp = data_dir.join("tmp");
+        fs::create_dir_all(&games)?;
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        Ok(GamesArea { games, tmp, next_staging: AtomicU64::new(1) })
+    }
+
+    /// The folder of one published version.
+    pub fn version_dir(&self, id: &str, version: &str) -> PathBuf {
+        self.games.join(id).join(version)
+    }
+
+    /// The uploaded zip of one version.
+    pub fn package_zip(&self, id: &str, version: &str) -> PathBuf {
+        self.version_dir(id, version).join("package.zip")
+    }
+
+    /// The unpacked files of one version.
+    pub fn files_dir(&self, id: &str, version: &str) -> PathBuf {
+        self.version_dir(id, version).join("files")
+    }
+
+    /// A fresh staging folder, removed when dropped unless committed.
+    pub fn staging(&self) -> io::Result<Staging> {
+        let n = self.next_staging.fetch_add(1, Ordering::Relaxed);
+        let dir = self.tmp.join(format!("upload-{n}"));
+        fs::create_dir_all(&dir)?;
+        Ok(Staging { dir: Some(dir) })
+    }
+
+    /// Moves a complete staging folder into place as `id`/`version`, synced
+    /// to disk first.
+    pub fn commit(&self, mut staging: Staging, id: &str, version: &str) -> io::Result<PathBuf> {
+        let dir = staging.dir.take().expect("staging folder present");
+        let target = self.version_dir(id, version);
+        fs::create_dir_all(target.parent().expect("version dir has a parent"))?;
+        sync_filesystem(&dir)?;
+        if let Err(e) = fs::rename(&dir, &target) {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        sync_filesystem(&target)?;
+        Ok(target)
+    }
+
+    /// Removes a version folder (used when its database row could not be written).
+    pub fn remove_version(&self, id: &str, version: &str) {
+        let _ = fs::remove_dir_all(self.version_dir(id, version));
+    }
+
+    /// Removes version folders that have no database row. Returns how many.
+    pub fn reconcile(&self, known: &[(String, String)]) -> io::Result<usize> {
+        let mut removed = 0;
+        for game in fs::read_dir(&self.games)? {
+            let game = game?;
+            let id = game.file_name().to_string_lossy().into_owned();
+            for version in fs::read_dir(game.path())? {
+                let version = version?;
+                let v = version.file_name().to_string_lossy().into_owned();
+                if !known.iter().any(|(kid, kv)| *kid == id && *kv == v) {
+                    tracing::warn!(game = %id, version = %v, "removing an unrecorded version folder");
+                    fs::remove_dir_all(version.path())?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// An upload's temporary folder; deleted on drop unless committed.
+#[derive(Debug)]
+pub struct Staging {
+    dir: Option<PathBuf>,
+}
+
+impl Staging {
+    pub fn path(&self) -> &Path {
+        self.dir.as_deref().expect("staging folder present")
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Flushes the whole filesystem holding `path` to disk (one call instead of
+/// an fsync per unpacked file).
+fn sync_filesystem(path: &Path) -> io::Result<()> {
+    let file = fs::File::open(path)?;
+    // SAFETY: syncfs on a valid, open file descriptor.
+    let rc = unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&file)) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}

@@ -1,0 +1,38 @@
+//! MY_GAMES, GAME_DELIST and GAME_RELIST: a developer's view of their games
+//! (flow D3).
+//!
+//! Delisting only flips a flag: the game leaves the store and no new room can
+//! be made for it, while its versions stay on disk so matches already running
+//! finish and relisting brings it back unchanged.
+
+use gamestore_protocol::{ErrorCode, GameListReply, GameSummary, WireError};
+use gamestore_storage::Role;
+
+use super::store::summary;
+use crate::connection::Conn;
+use crate::now;
+
+pub async fn my_games(conn: &Conn) -> Result<GameListReply, WireError> {
+    let owner = conn.require(Role::Developer)?.id;
+    let games = conn.lobby.db(move |db| db.games_of(owner)).await?;
+    Ok(GameListReply { games: games.into_iter().map(summary).collect() })
+}
+
+pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSummary, WireError> {
+    let owner = conn.require(Role::Developer)?.id;
+    let lookup = id.clone();
+    let Some(game) = conn.lobby.db(move |db| db.game(&lookup)).await? else {
+        return Err(WireError::new(ErrorCode::GameNotFound, format!("no game has the id {id:?}")));
+    };
+    if game.owner_id != owner {
+        return Err(WireError::new(
+            ErrorCode::NotOwner,
+            format!("{id} belongs to another developer"),
+        ));
+    }
+    let key = id.clone();
+    conn.lobby.db(move |db| db.set_listed(&key, listed, now())).await?;
+    tracing::info!(game = %id, listed, "listing changed");
+    let game = conn.lobby.db(move |db| db.game(&id)).await?;
+    game.map(summary).ok_or_else(|| WireError::new(ErrorCode::Internal, "game vanished"))
+}
