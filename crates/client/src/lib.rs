@@ -10,6 +10,8 @@
 pub mod cli;
 pub mod connection;
 pub mod home;
+pub mod install;
+pub mod library;
 pub mod transfer;
 
 pub use connection::{ClientError, LobbyClient};

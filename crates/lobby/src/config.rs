@@ -33,6 +33,8 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     /// What an uploaded package may unpack to.
     pub package: gamestore_package::Limits,
+    /// Download speed cap per connection in bytes per second; 0 for none.
+    pub download_bytes_per_sec: u64,
 }
 
 /// How long the lobby waits for a peer.
@@ -70,6 +72,7 @@ impl Default for Limits {
             concurrent_password_hashes: 4,
             max_upload_bytes: 1 << 30,
             package: gamestore_package::Limits::default(),
+            download_bytes_per_sec: 0,
         }
     }
 }

@@ -225,7 +225,7 @@ async fn write_loop(write: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, kil
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     while let Some(item) = rx.recv().await {
         let ok = match item {
-            Outgoing::Frame(bytes) => {
+            Outgoing::Frame(bytes) | Outgoing::Bulk(bytes, _) => {
                 let written = out.write_all(&bytes).await.is_ok();
                 // Flush once nothing else is queued: small frames share a write.
                 written && (!rx.is_empty() || out.flush().await.is_ok())

@@ -21,6 +21,9 @@ pub type ConnId = u64;
 pub enum Outgoing {
     /// Write these bytes (one or more encoded frames).
     Frame(Vec<u8>),
+    /// Write these bytes of a transfer; the permit is returned once written,
+    /// which bounds how much transfer data waits in memory.
+    Bulk(Vec<u8>, tokio::sync::OwnedSemaphorePermit),
     /// Flush, close the socket and stop the connection.
     Close,
 }
@@ -31,11 +34,27 @@ pub struct Outbox {
     tx: mpsc::Sender<Outgoing>,
     /// Wakes the connection's reader so it stops too.
     kill: Arc<Notify>,
+    /// KiB of transfer data that may wait in the queue.
+    bulk_budget: Arc<tokio::sync::Semaphore>,
 }
+
+/// Transfer data queued per connection at most, in KiB.
+const BULK_BUDGET_KIB: usize = 4 * 1024;
 
 impl Outbox {
     pub fn new(tx: mpsc::Sender<Outgoing>, kill: Arc<Notify>) -> Outbox {
-        Outbox { tx, kill }
+        let bulk_budget = Arc::new(tokio::sync::Semaphore::new(BULK_BUDGET_KIB));
+        Outbox { tx, kill, bulk_budget }
+    }
+
+    /// Queues transfer data, waiting while more than a few MiB are queued.
+    /// False when the connection is gone.
+    pub async fn send_bulk(&self, bytes: Vec<u8>) -> bool {
+        let kib = (bytes.len().div_ceil(1024)).clamp(1, BULK_BUDGET_KIB) as u32;
+        let Ok(permit) = self.bulk_budget.clone().acquire_many_owned(kib).await else {
+            return false;
+        };
+        self.tx.send(Outgoing::Bulk(bytes, permit)).await.is_ok()
     }
 
     /// Queues a message, waiting for room (used for replies and transfers,

@@ -59,6 +59,10 @@ struct Args {
     #[arg(long, env = "GAMESTORE_MAX_UNPACKED_BYTES", value_name = "BYTES")]
     max_unpacked_bytes: Option<u64>,
 
+    /// Download speed cap per connection in bytes per second, 0 for none [default: 0]
+    #[arg(long, env = "GAMESTORE_DOWNLOAD_RATE", value_name = "BYTES_PER_SEC")]
+    download_rate: Option<u64>,
+
     /// Optional TOML file with any of these settings, keys spelled like the
     /// flags with underscores (listen = "0.0.0.0:8888", data_dir = ...)
     #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
@@ -79,6 +83,7 @@ struct FileConfig {
     max_upload_bytes: Option<u64>,
     max_package_files: Option<usize>,
     max_unpacked_bytes: Option<u64>,
+    download_rate: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -136,6 +141,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(bytes) = args.max_unpacked_bytes.or(file.max_unpacked_bytes) {
         config.limits.package.max_total_bytes = bytes;
         config.limits.package.max_file_bytes = config.limits.package.max_file_bytes.min(bytes);
+    }
+    if let Some(rate) = args.download_rate.or(file.download_rate) {
+        config.limits.download_bytes_per_sec = rate;
     }
 
     let runtime = tokio::runtime::Runtime::new()?;

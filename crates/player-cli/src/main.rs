@@ -1,5 +1,6 @@
 //! `gamestore-dev`: the Game Store developer client.
 
+mod library;
 mod store;
 
 use std::process::ExitCode;
@@ -48,6 +49,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show a game's details, versions and reviews
+    Info {
+        #[arg(value_name = "GAME")]
+        id: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a game, or update it to the latest version
+    Install {
+        #[arg(value_name = "GAME")]
+        id: String,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List installed games with their local and latest versions
+    Library {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an installed game
+    Uninstall {
+        #[arg(value_name = "GAME")]
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,5 +91,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Logout => cli::logout(&ctx).await,
         Command::Whoami { json } => cli::whoami(&ctx, json).await,
         Command::Store { json } => store::store(&ctx, json).await,
+        Command::Info { id, json } => store::info(&ctx, &id, json).await,
+        Command::Install { id, json } => library::install(&ctx, &id, json).await,
+        Command::Library { json } => library::library(&ctx, json).await,
+        Command::Uninstall { id } => library::uninstall(&ctx, &id).await,
     }
 }

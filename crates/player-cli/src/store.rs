@@ -39,3 +39,44 @@ pub async fn store(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `info GAME [--json]`
+pub async fn info(ctx: &Context, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let (client, _) = ctx.connect_session().await?;
+    let info = client.call(gamestore_protocol::GameInfo { id: id.to_owned() }).await?;
+    if json {
+        print_json(&info)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let g = &info.game;
+    outln!("{} ({})", g.name, g.id);
+    outln!(
+        "  by {}, version {}, {} game for {}–{} players",
+        g.author,
+        g.version,
+        g.kind,
+        g.min_players,
+        g.max_players
+    );
+    outln!("  rating: {}", rating_text(g.rating, g.reviews));
+    if !g.description.is_empty() {
+        outln!("  {}", g.description);
+    }
+    outln!("  versions:");
+    for v in info.versions.iter().rev() {
+        outln!(
+            "    {:<10} {} files, {} to download, {} installed",
+            v.version,
+            v.files,
+            gamestore_client::cli::human_bytes(v.package_size),
+            gamestore_client::cli::human_bytes(v.unpacked_bytes)
+        );
+    }
+    if !info.recent_reviews.is_empty() {
+        outln!("  recent reviews:");
+        for r in &info.recent_reviews {
+            outln!("    {} {}/5: {}", r.player, r.rating, r.text);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -67,6 +67,8 @@ error_codes! {
     InvalidSession = "INVALID_SESSION",
     /// No game has this id (or it is not visible to the caller).
     GameNotFound = "GAME_NOT_FOUND",
+    /// The game has no such version.
+    VersionNotFound = "VERSION_NOT_FOUND",
     /// The game belongs to another developer.
     NotOwner = "NOT_OWNER",
     /// A published version must be greater than the game's latest version.

@@ -167,6 +167,13 @@ requests! {
     "GAME_RELIST" => GameRelist(GameRelist) -> GameSummary;
     /// The store: every listed game.
     "STORE_LIST" => StoreList(StoreList) -> GameListReply;
+    /// One game's details and versions.
+    "GAME_INFO" => GameInfo(GameInfo) -> GameInfoReply;
+    /// The per-file listing of one version, for verifying and delta updates.
+    "GAME_FILES" => GameFiles(GameFiles) -> GameFilesReply;
+    /// Download a version: its zip, or the named files. The OK gives the
+    /// byte count; the bytes follow as binary frames with this request's id.
+    "GAME_DOWNLOAD" => GameDownload(GameDownload) -> DownloadReady;
 }
 
 events! {

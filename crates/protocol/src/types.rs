@@ -242,3 +242,75 @@ pub struct GameSummary {
 pub struct GameListReply {
     pub games: Vec<GameSummary>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameInfo {
+    pub id: String,
+}
+
+/// One published version as the store describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub version: String,
+    pub published_at: i64,
+    /// Size of the zip.
+    pub package_size: u64,
+    /// Size once installed.
+    pub unpacked_bytes: u64,
+    pub files: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameInfoReply {
+    pub game: GameSummary,
+    /// Every version, oldest first.
+    pub versions: Vec<VersionInfo>,
+    /// The most recent reviews, newest first (see REVIEW_LIST for more).
+    #[serde(default)]
+    pub recent_reviews: Vec<Review>,
+}
+
+/// A player's review of a game.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub player: String,
+    /// 1 to 5.
+    pub rating: u8,
+    pub text: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameFiles {
+    pub id: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameFilesReply {
+    pub id: String,
+    pub version: String,
+    pub files: gamestore_package::FileList,
+    pub package_size: u64,
+    pub package_sha256: String,
+}
+
+/// GAME_DOWNLOAD: without `files`, the version's zip from byte `offset` on
+/// (to resume a cut download); with `files`, those files' contents one after
+/// the other, in the order given (`offset` must then be 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameDownload {
+    pub id: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// The download starts: exactly `size` bytes follow as binary frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadReady {
+    pub size: u64,
+}

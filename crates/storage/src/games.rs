@@ -59,6 +59,22 @@ pub struct NewVersion {
 const GAME_COLUMNS: &str = "g.id, g.owner_id, a.name, g.name, g.description, g.kind, g.min_players,
      g.max_players, g.latest_version, g.listed, g.created_at, g.updated_at";
 
+const VERSION_COLUMNS: &str =
+    "game_id, version, manifest, files, package_size, package_sha256, unpacked_bytes, published_at";
+
+fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
+    Ok(VersionRecord {
+        game_id: r.get(0)?,
+        version: r.get(1)?,
+        manifest: r.get(2)?,
+        files: r.get(3)?,
+        package_size: r.get(4)?,
+        package_sha256: r.get(5)?,
+        unpacked_bytes: r.get(6)?,
+        published_at: r.get(7)?,
+    })
+}
+
 fn game_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GameRecord> {
     Ok(GameRecord {
         id: row.get(0)?,
@@ -122,27 +138,22 @@ impl Storage {
 
     /// One version of a game.
     pub fn game_version(&self, game_id: &str, version: &str) -> Result<Option<VersionRecord>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT game_id, version, manifest, files, package_size, package_sha256,
-                        unpacked_bytes, published_at
-                 FROM game_versions WHERE game_id = ?1 AND version = ?2",
-                params![game_id, version],
-                |r| {
-                    Ok(VersionRecord {
-                        game_id: r.get(0)?,
-                        version: r.get(1)?,
-                        manifest: r.get(2)?,
-                        files: r.get(3)?,
-                        package_size: r.get(4)?,
-                        package_sha256: r.get(5)?,
-                        unpacked_bytes: r.get(6)?,
-                        published_at: r.get(7)?,
-                    })
-                },
-            )
-            .optional()?)
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM game_versions WHERE game_id = ?1 AND version = ?2"
+        );
+        Ok(self.conn().query_row(&sql, params![game_id, version], version_from_row).optional()?)
+    }
+
+    /// Every version of a game, in publishing order.
+    pub fn version_records(&self, game_id: &str) -> Result<Vec<VersionRecord>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM game_versions WHERE game_id = ?1 ORDER BY published_at, rowid"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows =
+            stmt.query_map(params![game_id], version_from_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     /// Every (game id, version) stored, for reconciling the files area.

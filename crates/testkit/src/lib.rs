@@ -37,3 +37,15 @@ pub fn bin(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Polls `condition` until it holds, panicking with `what` after [`TIMEOUT`].
+/// For waiting on state another process changes (a file appearing, a port
+/// opening); never a fixed sleep.
+#[track_caller]
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

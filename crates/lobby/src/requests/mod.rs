@@ -6,6 +6,7 @@
 //! `Ok(None)` through [`streamed`].
 
 mod account;
+mod game_download;
 mod game_upload;
 mod my_games;
 mod store;
@@ -53,6 +54,12 @@ pub async fn dispatch(
         Request::GameDelist(r) => reply(my_games::set_listed(conn, r.id, false).await?),
         Request::GameRelist(r) => reply(my_games::set_listed(conn, r.id, true).await?),
         Request::StoreList(_) => reply(store::store_list(conn).await?),
+        Request::GameInfo(r) => reply(store::game_info(conn, r).await?),
+        Request::GameFiles(r) => reply(game_download::game_files(conn, r).await?),
+        Request::GameDownload(r) => {
+            game_download::game_download(conn, id, r).await?;
+            Ok(None)
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! STORE_LIST: what players can browse.
 
-use gamestore_protocol::{GameKind, GameListReply, GameSummary, WireError};
+use gamestore_protocol::{
+    GameInfo, GameInfoReply, GameKind, GameListReply, GameSummary, VersionInfo, WireError,
+};
 use gamestore_storage::GameRecord;
 
 use crate::connection::Conn;
@@ -30,4 +32,24 @@ pub async fn store_list(conn: &Conn) -> Result<GameListReply, WireError> {
     conn.account()?;
     let games = conn.lobby.db(|db| db.listed_games()).await?;
     Ok(GameListReply { games: games.into_iter().map(summary).collect() })
+}
+
+/// GAME_INFO: one game's details and versions.
+pub async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, WireError> {
+    let game = super::game_download::visible_game(conn, &request.id).await?;
+    let id = game.id.clone();
+    let versions = conn.lobby.db(move |db| db.version_records(&id)).await?;
+    let versions = versions
+        .into_iter()
+        .map(|v| VersionInfo {
+            files: serde_json::from_str::<gamestore_package::FileList>(&v.files)
+                .map(|l| l.len() as u64)
+                .unwrap_or(0),
+            version: v.version,
+            published_at: v.published_at,
+            package_size: v.package_size,
+            unpacked_bytes: v.unpacked_bytes,
+        })
+        .collect();
+    Ok(GameInfoReply { game: summary(game), versions, recent_reviews: Vec::new() })
 }

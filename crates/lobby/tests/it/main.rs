@@ -4,5 +4,6 @@
 
 mod accounts;
 mod frames;
+mod install;
 mod publish;
 mod sessions;

@@ -1,0 +1,287 @@
+//! Installing and updating a game (flow P2).
+//!
+//! 1. GAME_INFO and GAME_FILES give the target version and its listing.
+//! 2. If an older version is installed, the files that did not change are
+//!    copied from it and only the changed or new ones are downloaded
+//!    (a delta update); otherwise the zip is downloaded, resuming a partial
+//!    download left by an earlier attempt, checked against its SHA-256 and
+//!    unpacked with the same limits the lobby uses.
+//! 3. The staging folder is verified against the listing (every file's size
+//!    and SHA-256, nothing extra) and only then renamed into place. A cut or
+//!    corrupt download never leaves a version that looks installed, and the
+//!    version already installed keeps working.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use gamestore_package::{FileEntry, Limits, extract};
+use gamestore_protocol::{DownloadReady, GameDownload, GameFiles, GameFilesReply, GameInfo};
+use indicatif::ProgressBar;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::library::Library;
+use crate::transfer::progress_bar;
+use crate::{ClientError, LobbyClient};
+
+/// Longest wait for the next chunk of a download.
+const CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What an install did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallOutcome {
+    pub id: String,
+    pub version: String,
+    /// The installed folder.
+    pub path: PathBuf,
+    /// Package bytes moved over the network by this install.
+    pub bytes_transferred: u64,
+    /// "none" (already installed), "full" (the zip) or "delta" (changed files only).
+    pub method: &'static str,
+    /// The version this install updated from, if any.
+    pub previous: Option<String>,
+}
+
+/// Installs `version` (default: the latest) of game `id` into `library`.
+/// With `replace_older`, older installed versions are removed afterwards.
+pub async fn install(
+    client: &LobbyClient,
+    library: &Library,
+    id: &str,
+    version: Option<&str>,
+    replace_older: bool,
+) -> anyhow::Result<InstallOutcome> {
+    let target = match version {
+        Some(v) => v.to_owned(),
+        None => client.call(GameInfo { id: id.to_owned() }).await?.game.version,
+    };
+    let previous = library.versions(id).into_iter().find(|v| *v != target);
+    if library.listing(id, &target).is_some() {
+        return Ok(InstallOutcome {
+            id: id.to_owned(),
+            path: library.version_dir(id, &target),
+            version: target,
+            bytes_transferred: 0,
+            method: "none",
+            previous: None,
+        });
+    }
+    let files = client.call(GameFiles { id: id.to_owned(), version: target.clone() }).await?;
+    fs::create_dir_all(library.game_dir(id))?;
+    library.clean_leftovers(id);
+    let staging = library.staging_dir(id, &target)?;
+    let result = fill_staging(client, library, &files, previous.as_deref(), &staging).await;
+    let (bytes, method) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    if let Err(mismatch) = files.files.verify_dir(&staging) {
+        let _ = fs::remove_dir_all(&staging);
+        let _ = fs::remove_file(library.partial_download(id, &target));
+        bail!(
+            "the download of {id} {target} is corrupt ({mismatch}); nothing was installed, try again"
+        );
+    }
+    let path = library.commit(&staging, id, &target, &files.files)?;
+    let _ = fs::remove_file(library.partial_download(id, &target));
+    if replace_older {
+        for old in library.versions(id) {
+            if old != target
+                && semver::Version::parse(&old).ok() < semver::Version::parse(&target).ok()
+            {
+                library.remove_version(id, &old)?;
+            }
+        }
+    }
+    Ok(InstallOutcome {
+        id: id.to_owned(),
+        version: target,
+        path,
+        bytes_transferred: bytes,
+        method,
+        previous,
+    })
+}
+
+/// Puts the target version's files into `staging`; returns bytes moved and how.
+async fn fill_staging(
+    client: &LobbyClient,
+    library: &Library,
+    files: &GameFilesReply,
+    previous: Option<&str>,
+    staging: &Path,
+) -> anyhow::Result<(u64, &'static str)> {
+    if let Some(old) = previous.and_then(|v| library.listing(&files.id, v).map(|l| (v, l))) {
+        let (old_version, old_list) = old;
+        let delta = old_list.diff(&files.files);
+        if delta.bytes_to_fetch() < files.package_size {
+            let old_dir = library.version_dir(&files.id, old_version);
+            for entry in &delta.unchanged {
+                let to = staging.join(&entry.path);
+                fs::create_dir_all(to.parent().expect("file has a parent"))?;
+                fs::copy(old_dir.join(&entry.path), &to)
+                    .with_context(|| format!("cannot copy {} from {old_version}", entry.path))?;
+            }
+            let bytes = download_files(client, files, &delta.changed_or_new, staging).await?;
+            return Ok((bytes, "delta"));
+        }
+    }
+    let zip = library.partial_download(&files.id, &files.version);
+    let bytes = download_zip(client, files, &zip).await?;
+    let limits = Limits::default();
+    let dest = staging.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        // `extract` wants an empty or missing destination.
+        fs::remove_dir_all(&dest)?;
+        extract(fs::File::open(&zip)?, &dest, &limits)?;
+        Ok(())
+    })
+    .await??;
+    Ok((bytes, "full"))
+}
+
+/// Starts a download and returns its size and the chunk stream.
+async fn start_download(
+    client: &LobbyClient,
+    request: GameDownload,
+) -> Result<(u64, mpsc::Receiver<Vec<u8>>), ClientError> {
+    let (tx, rx) = mpsc::channel(16);
+    let (_, reply) = client.start(request, Some(tx)).await?;
+    let value = tokio::time::timeout(CHUNK_TIMEOUT, reply)
+        .await
+        .map_err(|_| ClientError::Timeout(CHUNK_TIMEOUT))?
+        .map_err(|_| ClientError::Closed("connection closed".into()))??;
+    let ready: DownloadReady = LobbyClient::decode::<GameDownload>(value)?;
+    Ok((ready.size, rx))
+}
+
+async fn next_chunk(rx: &mut mpsc::Receiver<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
+    match tokio::time::timeout(CHUNK_TIMEOUT, rx.recv()).await {
+        Ok(Some(chunk)) => Ok(chunk),
+        Ok(None) => bail!("the download was cut off (connection to the lobby lost)"),
+        Err(_) => bail!("the download stalled for {}s", CHUNK_TIMEOUT.as_secs()),
+    }
+}
+
+/// Downloads the zip into `part`, resuming from what is already there.
+async fn download_zip(
+    client: &LobbyClient,
+    files: &GameFilesReply,
+    part: &Path,
+) -> anyhow::Result<u64> {
+    let mut have = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+    if have > files.package_size {
+        fs::remove_file(part)?;
+        have = 0;
+    }
+    let mut hasher = Sha256::new();
+    if have > 0 {
+        let mut existing = fs::File::open(part)?;
+        std::io::copy(&mut std::io::Read::take(&mut existing, have), &mut HashWriter(&mut hasher))?;
+    }
+    let request = GameDownload {
+        id: files.id.clone(),
+        version: files.version.clone(),
+        files: None,
+        offset: have,
+    };
+    let (size, mut rx) = start_download(client, request).await?;
+    if size != files.package_size - have {
+        bail!("the lobby offered {size} bytes, expected {}", files.package_size - have);
+    }
+    let bar =
+        progress_bar(files.package_size, &format!("downloading {} {}", files.id, files.version));
+    bar.set_position(have);
+    let mut out = fs::OpenOptions::new().create(true).append(true).open(part)?;
+    let mut got = 0u64;
+    while got < size {
+        let chunk = next_chunk(&mut rx).await?;
+        got += chunk.len() as u64;
+        if got > size {
+            bail!("the lobby sent more bytes than announced");
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk)?;
+        bar.inc(chunk.len() as u64);
+    }
+    out.sync_all()?;
+    bar.finish_and_clear();
+    let digest = hex::encode(hasher.finalize());
+    if digest != files.package_sha256 {
+        fs::remove_file(part)?;
+        bail!(
+            "the download of {} {} is corrupt (SHA-256 {digest}, expected {}); nothing was installed, try again",
+            files.id,
+            files.version,
+            files.package_sha256
+        );
+    }
+    Ok(size)
+}
+
+/// Downloads `wanted` files' contents into `staging`, checking each.
+async fn download_files(
+    client: &LobbyClient,
+    files: &GameFilesReply,
+    wanted: &[FileEntry],
+    staging: &Path,
+) -> anyhow::Result<u64> {
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let request = GameDownload {
+        id: files.id.clone(),
+        version: files.version.clone(),
+        files: Some(wanted.iter().map(|e| e.path.clone()).collect()),
+        offset: 0,
+    };
+    let total: u64 = wanted.iter().map(|e| e.size).sum();
+    let (size, mut rx) = start_download(client, request).await?;
+    if size != total {
+        bail!("the lobby offered {size} bytes, expected {total}");
+    }
+    let bar: ProgressBar =
+        progress_bar(total, &format!("updating {} to {}", files.id, files.version));
+    let mut pending: Vec<u8> = Vec::new();
+    for entry in wanted {
+        let path = staging.join(&entry.path);
+        fs::create_dir_all(path.parent().expect("file has a parent"))?;
+        let mut out =
+            fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut left = entry.size;
+        while left > 0 {
+            if pending.is_empty() {
+                pending = next_chunk(&mut rx).await?;
+            }
+            let take = (left as usize).min(pending.len());
+            out.write_all(&pending[..take])?;
+            pending.drain(..take);
+            left -= take as u64;
+            bar.inc(take as u64);
+        }
+        let mode = if entry.executable { 0o700 } else { 0o600 };
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+    }
+    bar.finish_and_clear();
+    Ok(total)
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

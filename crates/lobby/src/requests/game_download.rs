@@ -1,0 +1,171 @@
+//! GAME_FILES and GAME_DOWNLOAD: what an install moves (flow P2).
+//!
+//! GAME_FILES gives a version's per-file listing so the launcher can verify
+//! every byte and, when it already has an older version, fetch only what
+//! changed. GAME_DOWNLOAD streams either the version's zip (from an offset,
+//! to resume a cut download) or the contents of named files back to back.
+//! The OK reply announces the byte count; binary frames with the request's
+//! id carry the bytes. Stored files are never trusted blindly by the client:
+//! it checks sizes and SHA-256 against the listing.
+
+use std::path::PathBuf;
+
+use gamestore_package::FileList;
+use gamestore_protocol::{
+    DownloadReady, ErrorCode, GameDownload, GameFiles, GameFilesReply, MAX_CHUNK_LEN,
+    ServerMessage, WireError,
+};
+use gamestore_storage::{GameRecord, VersionRecord};
+use tokio::io::AsyncReadExt;
+
+use crate::connection::Conn;
+
+/// The game if the caller may see it: listed, or their own.
+pub async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError> {
+    let account = conn.account()?.clone();
+    let key = id.to_owned();
+    let game = conn.lobby.db(move |db| db.game(&key)).await?;
+    match game {
+        None => Err(WireError::new(ErrorCode::GameNotFound, format!("no game has the id {id:?}"))),
+        Some(game) if !game.listed && game.owner_id != account.id => Err(WireError::new(
+            ErrorCode::GameDelisted,
+            format!("{id} was delisted by its developer and cannot be installed or played"),
+        )),
+        Some(game) => Ok(game),
+    }
+}
+
+async fn version(conn: &Conn, id: &str, version: &str) -> Result<VersionRecord, WireError> {
+    visible_game(conn, id).await?;
+    let (key, v) = (id.to_owned(), version.to_owned());
+    conn.lobby.db(move |db| db.game_version(&key, &v)).await?.ok_or_else(|| {
+        WireError::new(ErrorCode::VersionNotFound, format!("{id} has no version {version:?}"))
+    })
+}
+
+fn file_list(record: &VersionRecord) -> Result<FileList, WireError> {
+    serde_json::from_str(&record.files).map_err(|e| {
+        WireError::new(ErrorCode::Internal, format!("stored file list is damaged: {e}"))
+    })
+}
+
+pub async fn game_files(conn: &Conn, request: GameFiles) -> Result<GameFilesReply, WireError> {
+    let record = version(conn, &request.id, &request.version).await?;
+    Ok(GameFilesReply {
+        files: file_list(&record)?,
+        id: record.game_id,
+        version: record.version,
+        package_size: record.package_size,
+        package_sha256: record.package_sha256,
+    })
+}
+
+/// Streams the requested bytes; replies itself.
+pub async fn game_download(conn: &Conn, id: u32, request: GameDownload) -> Result<(), WireError> {
+    let record = version(conn, &request.id, &request.version).await?;
+    let area = &conn.lobby.games;
+    // (path, start offset, length) of each piece to send.
+    let mut pieces: Vec<(PathBuf, u64, u64)> = Vec::new();
+    match &request.files {
+        None => {
+            if request.offset > record.package_size {
+                return Err(WireError::new(
+                    ErrorCode::BadRequest,
+                    "offset is past the end of the package",
+                ));
+            }
+            let zip = area.package_zip(&record.game_id, &record.version);
+            pieces.push((zip, request.offset, record.package_size - request.offset));
+        }
+        Some(paths) => {
+            if request.offset != 0 {
+                return Err(WireError::new(
+                    ErrorCode::BadRequest,
+                    "offset applies to whole-package downloads only",
+                ));
+            }
+            let list = file_list(&record)?;
+            let root = area.files_dir(&record.game_id, &record.version);
+            for path in paths {
+                // Only paths from the stored listing: never a path the client made up.
+                let entry = list.get(path).ok_or_else(|| {
+                    WireError::new(
+                        ErrorCode::BadRequest,
+                        format!("{path:?} is not a file of this version"),
+                    )
+                })?;
+                pieces.push((root.join(&entry.path), 0, entry.size));
+            }
+        }
+    }
+    let total: u64 = pieces.iter().map(|(_, _, len)| len).sum();
+    conn.outbox.send(&ServerMessage::ok(id, &DownloadReady { size: total })).await;
+
+    let mut pace = Pace::new(conn.lobby.config.limits.download_bytes_per_sec);
+    for (path, start, len) in pieces {
+        if let Err(e) = send_piece(conn, id, &path, start, len, &mut pace).await {
+            // The reply was sent already: all we can do is cut the connection,
+            // which the client sees as an incomplete download.
+            tracing::error!(path = %path.display(), error = %e, "download failed");
+            conn.outbox.kill();
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Keeps a download at or under a byte rate.
+struct Pace {
+    bytes_per_sec: u64,
+    started: tokio::time::Instant,
+    sent: u64,
+}
+
+impl Pace {
+    fn new(bytes_per_sec: u64) -> Pace {
+        Pace { bytes_per_sec, started: tokio::time::Instant::now(), sent: 0 }
+    }
+
+    /// Accounts for `n` bytes and waits until they are due.
+    async fn sent(&mut self, n: u64) {
+        self.sent += n;
+        if self.bytes_per_sec > 0 {
+            let due =
+                std::time::Duration::from_secs_f64(self.sent as f64 / self.bytes_per_sec as f64);
+            tokio::time::sleep_until(self.started + due).await;
+        }
+    }
+}
+
+async fn send_piece(
+    conn: &Conn,
+    id: u32,
+    path: &std::path::Path,
+    start: u64,
+    len: u64,
+    pace: &mut Pace,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncSeekExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start)).await?;
+    }
+    let mut left = len;
+    while left > 0 {
+        let chunk = if pace.bytes_per_sec > 0 { 16 * 1024 } else { MAX_CHUNK_LEN as u64 };
+        let want = chunk.min(left) as usize;
+        // Read straight into the frame: 4 bytes length, kind, 4 bytes id, data.
+        let mut frame = Vec::with_capacity(9 + want);
+        frame.extend_from_slice(&((want + 5) as u32).to_be_bytes());
+        frame.push(2);
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.resize(9 + want, 0);
+        file.read_exact(&mut frame[9..]).await?;
+        if !conn.outbox.send_bulk(frame).await {
+            return Ok(());
+        }
+        left -= want as u64;
+        pace.sent(want as u64).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! Browsing, installing and updating games (flows P1, P2).
+
+use std::path::{Path, PathBuf};
+
+use gamestore_package::FileList;
+use gamestore_testkit::fixtures::{game_folder, pattern, set_version};
+use gamestore_testkit::{Cli, LobbyOptions, TestLobby, wait_until};
+
+const PASSWORD: &str = "correct horse";
+
+struct World {
+    lobby: TestLobby,
+    tmp: tempfile::TempDir,
+    dev: Cli,
+}
+
+fn world_with(options: LobbyOptions) -> World {
+    let lobby = TestLobby::start_with(options);
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Cli::dev(&lobby, &tmp.path().join("dev-home"));
+    dev.sign_up("dana", PASSWORD);
+    World { lobby, tmp, dev }
+}
+
+fn publish(w: &World, folder: &Path) {
+    w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
+}
+
+fn login(cli: &Cli, user: &str) {
+    cli.run_with_stdin(&["login", "--user", user, "--password-stdin"], &format!("{PASSWORD}\n"))
+        .ok();
+}
+
+fn install(cli: &Cli, id: &str) -> serde_json::Value {
+    cli.run(&["install", id, "--json"]).ok().json()
+}
+
+fn library(cli: &Cli) -> serde_json::Value {
+    cli.run(&["library", "--json"]).ok().json()
+}
+
+/// The installed tree equals the source folder byte for byte.
+fn assert_same_tree(installed: &Path, source: &Path) {
+    let a = FileList::scan(installed).unwrap();
+    let b = FileList::scan(source).unwrap();
+    assert_eq!(a, b, "{} differs from {}", installed.display(), source.display());
+}
+
+#[test]
+fn two_players_on_one_machine_keep_their_own_versions() {
+    let w = world_with(LobbyOptions::default());
+    let folder = game_folder(w.tmp.path(), "chess", "1.0.0", &[("board.bin", 20_000)]);
+    publish(&w, &folder);
+    let home = w.tmp.path().join("shared-home");
+    let player = Cli::player(&w.lobby, &home);
+    player.sign_up("ann", PASSWORD);
+    player
+        .run_with_stdin(
+            &["register", "--user", "bob", "--password-stdin"],
+            &format!("{PASSWORD}\n"),
+        )
+        .ok();
+
+    let ann = install(&player, "chess");
+    assert_eq!((ann["id"].as_str(), ann["version"].as_str()), (Some("chess"), Some("1.0.0")));
+    assert!(ann["bytes_transferred"].as_u64().unwrap() > 0);
+    let ann_path = PathBuf::from(ann["path"].as_str().unwrap());
+    assert_same_tree(&ann_path, &folder);
+
+    set_version(&folder, "1.1.0");
+    publish(&w, &folder);
+    login(&player, "bob");
+    let bob = install(&player, "chess");
+    assert_eq!(bob["version"], "1.1.0");
+    let bob_path = PathBuf::from(bob["path"].as_str().unwrap());
+    assert_ne!(ann_path, bob_path);
+    assert!(ann_path.exists() && bob_path.exists(), "both versions on disk");
+
+    let lib = library(&player);
+    assert_eq!(lib.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (lib[0]["version"].as_str(), lib[0]["latest"].as_str()),
+        (Some("1.1.0"), Some("1.1.0"))
+    );
+    assert_eq!(lib[0]["update_available"], false);
+
+    login(&player, "ann");
+    let lib = library(&player);
+    assert_eq!(
+        (lib[0]["version"].as_str(), lib[0]["latest"].as_str()),
+        (Some("1.0.0"), Some("1.1.0"))
+    );
+    assert_eq!(lib[0]["update_available"], true);
+    assert_eq!(lib[0]["path"].as_str(), Some(ann_path.to_str().unwrap()));
+    let text = player.run(&["library"]).ok().stdout.clone();
+    assert!(text.contains("update to 1.1.0"), "{text}");
+
+    // Installing again when up to date moves nothing.
+    login(&player, "bob");
+    let again = install(&player, "chess");
+    assert_eq!(again["bytes_transferred"], 0);
+
+    player.run(&["uninstall", "chess"]).ok();
+    assert!(library(&player).as_array().unwrap().is_empty());
+    assert!(ann_path.exists(), "ann's copy is untouched");
+    player.run(&["uninstall", "chess"]).fails_with("not installed");
+}
+
+#[test]
+fn an_update_moves_only_the_changed_file() {
+    let w = world_with(LobbyOptions::default());
+    let files: Vec<(String, usize)> = (0..8).map(|i| (format!("level{i}.bin"), 300_000)).collect();
+    let spec: Vec<(&str, usize)> = files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    let folder = game_folder(w.tmp.path(), "quest", "1.0.0", &spec);
+    publish(&w, &folder);
+    let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
+    player.sign_up("ann", PASSWORD);
+    let first = install(&player, "quest");
+    assert!(first["bytes_transferred"].as_u64().unwrap() >= 8 * 300_000, "{first}");
+
+    // Change one 300 kB file.
+    std::fs::write(folder.join("data/level3.bin"), pattern("changed", 300_000)).unwrap();
+    set_version(&folder, "1.1.0");
+    publish(&w, &folder);
+    let update = install(&player, "quest");
+    assert_eq!(update["version"], "1.1.0");
+    assert_eq!(update["method"], "delta");
+    let moved = update["bytes_transferred"].as_u64().unwrap();
+    // The changed file plus the changed config.json, nothing else.
+    let config = std::fs::metadata(folder.join("config.json")).unwrap().len();
+    assert_eq!(moved, 300_000 + config, "{update}");
+    assert_same_tree(Path::new(update["path"].as_str().unwrap()), &folder);
+    // The old version is replaced.
+    assert_eq!(library(&player).as_array().unwrap().len(), 1);
+    assert!(!Path::new(first["path"].as_str().unwrap()).exists());
+}
+
+#[test]
+fn a_cut_download_leaves_the_old_version_and_resumes() {
+    // 2 MB/s: the 4 MB download takes about two seconds, so it can be cut.
+    let w = world_with(LobbyOptions {
+        args: vec!["--download-rate".into(), "2000000".into()],
+        ..Default::default()
+    });
+    let folder = game_folder(w.tmp.path(), "big", "1.0.0", &[("a.bin", 100_000)]);
+    publish(&w, &folder);
+    let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
+    player.sign_up("ann", PASSWORD);
+    let old = install(&player, "big");
+
+    // 1.1.0 changes everything, and its zip is smaller than its new files
+    // (half of them compress well), so it is a full download.
+    std::fs::remove_file(folder.join("data/a.bin")).unwrap();
+    std::fs::write(folder.join("data/b.bin"), pattern("b", 4_000_000)).unwrap();
+    std::fs::write(folder.join("data/zeros.bin"), vec![0u8; 4_000_000]).unwrap();
+    set_version(&folder, "1.1.0");
+    publish(&w, &folder);
+
+    let part = w.tmp.path().join("p/games/ann/big/.download-1.1.0.part");
+    let mut child = gamestore_testkit::ChildGuard::new(
+        player.command(&["install", "big"]).spawn().unwrap(),
+        "install",
+    );
+    wait_until("part of the download", || {
+        std::fs::metadata(&part).map(|m| m.len() > 200_000).unwrap_or(false)
+    });
+    child.kill();
+
+    // Nothing new is visible; the old version is intact.
+    let lib = library(&player);
+    assert_eq!(lib[0]["version"], "1.0.0");
+    assert_same_tree(Path::new(old["path"].as_str().unwrap()), &old_tree(&w));
+
+    // A retry resumes and completes.
+    let retry = install(&player, "big");
+    assert_eq!(retry["version"], "1.1.0");
+    assert_eq!(retry["method"], "full");
+    let package =
+        std::fs::metadata(w.lobby.data_dir().join("games/big/1.1.0/package.zip")).unwrap().len();
+    assert!(retry["bytes_transferred"].as_u64().unwrap() < package, "resumed: {retry}");
+    assert_same_tree(Path::new(retry["path"].as_str().unwrap()), &folder);
+    assert!(!part.exists());
+}
+
+/// The 1.0.0 tree of the `big` game, rebuilt for comparison.
+fn old_tree(w: &World) -> PathBuf {
+    let dir = w.tmp.path().join("old");
+    if !dir.exists() {
+        game_folder(&dir, "big", "1.0.0", &[("a.bin", 100_000)]);
+    }
+    dir.join("big-1.0.0")
+}
+
+#[test]
+fn a_lobby_killed_mid_download_leaves_nothing_and_a_retry_works() {
+    let mut w = world_with(LobbyOptions {
+        args: vec!["--download-rate".into(), "2000000".into()],
+        ..Default::default()
+    });
+    let folder = game_folder(w.tmp.path(), "big", "1.0.0", &[("b.bin", 4_000_000)]);
+    publish(&w, &folder);
+    let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
+    player.sign_up("ann", PASSWORD);
+    let part = w.tmp.path().join("p/games/ann/big/.download-1.0.0.part");
+    let mut child = gamestore_testkit::ChildGuard::new(
+        player.command(&["install", "big"]).spawn().unwrap(),
+        "install",
+    );
+    wait_until("part of the download", || {
+        std::fs::metadata(&part).map(|m| m.len() > 200_000).unwrap_or(false)
+    });
+    w.lobby.kill9();
+    let status = child.wait_timeout(gamestore_testkit::TIMEOUT);
+    assert!(!status.success(), "install must fail when the lobby dies");
+    assert!(!w.tmp.path().join("p/games/ann/big/1.0.0").exists(), "no version visible");
+
+    w.lobby.restart();
+    let retry = install(&player, "big");
+    assert_eq!(retry["version"], "1.0.0");
+    assert_same_tree(Path::new(retry["path"].as_str().unwrap()), &folder);
+}
+
+#[test]
+fn corrupt_bytes_are_detected_and_nothing_is_installed() {
+    let w = world_with(LobbyOptions::default());
+    let folder =
+        game_folder(w.tmp.path(), "chess", "1.0.0", &[("a.bin", 50_000), ("b.bin", 50_000)]);
+    publish(&w, &folder);
+    let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
+    player.sign_up("ann", PASSWORD);
+
+    // Flip a byte in the stored zip: a full install notices.
+    let zip = w.lobby.data_dir().join("games/chess/1.0.0/package.zip");
+    let original = std::fs::read(&zip).unwrap();
+    let mut bad = original.clone();
+    let middle = bad.len() / 2;
+    bad[middle] ^= 0xff;
+    std::fs::write(&zip, &bad).unwrap();
+    player.run(&["install", "chess"]).fails_with("corrupt");
+    assert!(library(&player).as_array().unwrap().is_empty());
+    std::fs::write(&zip, &original).unwrap();
+    let first = install(&player, "chess");
+
+    // Flip a byte in a stored file: a delta update notices.
+    std::fs::write(folder.join("data/a.bin"), pattern("new a", 50_000)).unwrap();
+    set_version(&folder, "1.1.0");
+    publish(&w, &folder);
+    let stored = w.lobby.data_dir().join("games/chess/1.1.0/files/data/a.bin");
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&stored, &bytes).unwrap();
+    player.run(&["install", "chess"]).fails_with("corrupt");
+    let lib = library(&player);
+    assert_eq!(lib[0]["version"], "1.0.0", "the old version is still the installed one");
+    assert_same_tree(Path::new(first["path"].as_str().unwrap()), &old_chess(&w));
+}
+
+fn old_chess(w: &World) -> PathBuf {
+    let dir = w.tmp.path().join("old");
+    game_folder(&dir, "chess", "1.0.0", &[("a.bin", 50_000), ("b.bin", 50_000)])
+}
+
+#[test]
+fn store_and_info_show_only_listed_games() {
+    let w = world_with(LobbyOptions::default());
+    let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
+    player.sign_up("ann", PASSWORD);
+    let empty = player.run(&["store"]).ok().stdout.clone();
+    assert!(empty.contains("The store is empty"), "{empty}");
+
+    let folder = game_folder(w.tmp.path(), "chess", "1.0.0", &[]);
+    publish(&w, &folder);
+    let info = player.run(&["info", "chess", "--json"]).ok().json();
+    assert_eq!(info["game"]["author"], "dana");
+    assert_eq!(info["versions"][0]["version"], "1.0.0");
+    let text = player.run(&["info", "chess"]).ok().stdout.clone();
+    assert!(text.contains("Game chess (chess)") && text.contains("by dana"), "{text}");
+
+    player.run(&["info", "nope"]).fails_with("GAME_NOT_FOUND");
+    w.dev.run(&["delist", "chess"]).ok();
+    player.run(&["info", "chess"]).fails_with("GAME_DELISTED");
+    player.run(&["install", "chess"]).fails_with("GAME_DELISTED");
+    assert!(player.run(&["store", "--json"]).ok().json().as_array().unwrap().is_empty());
+}

@@ -1,0 +1,114 @@
+//! `install`, `library`, `uninstall`: the player's installed games.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use gamestore_client::cli::{Context, human_bytes, print_json, print_table};
+use gamestore_client::install::install as install_game;
+use gamestore_client::library::Library;
+use gamestore_client::outln;
+use gamestore_protocol::StoreList;
+use serde::Serialize;
+
+/// `install GAME [--json]`: install, or update to the latest version.
+pub async fn install(ctx: &Context, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let (client, session) = ctx.connect_session().await?;
+    let library = Library::new(ctx.home.root(), &session.user);
+    let outcome = install_game(&client, &library, id, None, true).await?;
+    if json {
+        print_json(&outcome)?;
+    } else {
+        let what = match (outcome.method, &outcome.previous) {
+            ("none", _) => {
+                format!("{} {} is already installed and up to date", outcome.id, outcome.version)
+            }
+            (_, Some(previous)) => {
+                format!("updated {} from {previous} to {}", outcome.id, outcome.version)
+            }
+            _ => format!("installed {} {}", outcome.id, outcome.version),
+        };
+        outln!(
+            "{what} ({} transferred) in {}",
+            human_bytes(outcome.bytes_transferred),
+            outcome.path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Serialize)]
+struct LibraryItem {
+    id: String,
+    version: String,
+    /// Latest version in the store; null when the game is no longer listed.
+    latest: Option<String>,
+    update_available: bool,
+    path: std::path::PathBuf,
+}
+
+/// `library [--json]`
+pub async fn library(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+    let (client, session) = ctx.connect_session().await?;
+    let library = Library::new(ctx.home.root(), &session.user);
+    let store = client.call(StoreList {}).await?;
+    let items: Vec<LibraryItem> = library
+        .installed()
+        .into_iter()
+        .map(|installed| {
+            let latest =
+                store.games.iter().find(|g| g.id == installed.id).map(|g| g.version.clone());
+            let update_available = latest.as_ref().is_some_and(|l| {
+                semver::Version::parse(l).ok() > semver::Version::parse(&installed.version).ok()
+            });
+            LibraryItem {
+                id: installed.id,
+                version: installed.version,
+                latest,
+                update_available,
+                path: installed.path,
+            }
+        })
+        .collect();
+    if json {
+        print_json(&items)?;
+    } else if items.is_empty() {
+        outln!(
+            "No game installed yet. Browse with `gamestore-player store`, then `gamestore-player install GAME`."
+        );
+    } else {
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| {
+                let status = match (&i.latest, i.update_available) {
+                    (None, _) => "no longer in the store".to_owned(),
+                    (Some(l), true) => format!("update to {l}: gamestore-player install {}", i.id),
+                    (Some(_), false) => "up to date".to_owned(),
+                };
+                vec![
+                    i.id.clone(),
+                    i.version.clone(),
+                    i.latest.clone().unwrap_or_else(|| "-".into()),
+                    status,
+                ]
+            })
+            .collect();
+        print_table(&["ID", "INSTALLED", "LATEST", "STATUS"], &rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `uninstall GAME`
+pub async fn uninstall(ctx: &Context, id: &str) -> anyhow::Result<ExitCode> {
+    let session = ctx.home.load_session(ctx.role)?;
+    let Some(session) = session else {
+        bail!(
+            "not logged in as a player; run `gamestore-player login --user NAME` (NOT_LOGGED_IN)"
+        );
+    };
+    let library = Library::new(ctx.home.root(), &session.user);
+    if !library.uninstall(id)? {
+        bail!("{id} is not installed");
+    }
+    outln!("uninstalled {id}");
+    Ok(ExitCode::SUCCESS)
+}
