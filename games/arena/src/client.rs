@@ -209,7 +209,7 @@ impl ArenaView {
                 canvas.text_centered(WIDTH / 2, centre_y - 40, 6, TEXT, &seconds);
                 // Show the player where they start.
                 if let Some((x, y)) = self.me.and_then(|me| self.heads.get(me).copied().flatten()) {
-                    if (self.countdown / 4) % 2 == 0 {
+                    if (self.countdown / 4).is_multiple_of(2) {
                         canvas.frame(
                             x * CELL - 8,
                             HUD + y * CELL - 8,

@@ -160,14 +160,11 @@ impl View {
         let (verb, rest) = split_word(line);
         match verb {
             "PING" | "WELCOME" => {}
-            "WAITING" => {
-                if self.last_waiting.as_deref() != Some(rest) {
-                    let mut parts = rest.split(' ');
-                    let (joined, total) =
-                        (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
-                    println!("Waiting for players ({joined} of {total} here)...");
-                    self.last_waiting = Some(rest.to_string());
-                }
+            "WAITING" if self.last_waiting.as_deref() != Some(rest) => {
+                let mut parts = rest.split(' ');
+                let (joined, total) = (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
+                println!("Waiting for players ({joined} of {total} here)...");
+                self.last_waiting = Some(rest.to_string());
             }
             "PLAYER" => {
                 let mut parts = rest.splitn(3, ' ');

@@ -330,7 +330,7 @@ impl RawPeer {
 /// A private X display (Xvfb) for the window tests; stopped on drop.
 pub struct Display {
     number: String,
-    _server: Proc,
+    server: Proc,
 }
 
 impl Display {
@@ -355,7 +355,7 @@ impl Display {
                 let text = String::from_utf8_lossy(&out.streams[0][..end]).trim().to_string();
                 drop(out);
                 return match text.parse::<u32>() {
-                    Ok(number) => Ok(Display { number: format!(":{number}"), _server: server }),
+                    Ok(number) => Ok(Display { number: format!(":{number}"), server }),
                     Err(_) => Err(format!("Xvfb printed {text:?} instead of a display number")),
                 };
             }
@@ -371,6 +371,18 @@ impl Display {
     /// The display name for `DISPLAY`, e.g. `:5`.
     pub fn name(&self) -> &str {
         &self.number
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        // Ask Xvfb to stop cleanly (it removes its lock file and socket);
+        // the `Proc` inside kills it outright if it does not.
+        let _ = Command::new("kill").args(["-TERM", &self.server.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.server.has_exited() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -87,8 +87,7 @@ impl PongView {
         for y in (8..HEIGHT).step_by(32) {
             canvas.rect(WIDTH / 2 - 2, y, 4, 16, NET);
         }
-        for player in 0..2 {
-            let color = PLAYER_COLORS[player];
+        for (player, &color) in PLAYER_COLORS.iter().enumerate() {
             let centre = if player == 0 { WIDTH / 4 } else { WIDTH * 3 / 4 };
             canvas.text_centered(
                 centre,
@@ -182,10 +181,10 @@ impl GuiGame for PongView {
                 );
             }
             Some(ServerMsg::State(state)) => {
-                if let Some(previous) = self.state {
-                    if let Some(scorer) = (0..2).find(|&p| state.scores[p] > previous.scores[p]) {
-                        self.last_scorer = Some(scorer);
-                    }
+                if let Some(previous) = self.state
+                    && let Some(scorer) = (0..2).find(|&p| state.scores[p] > previous.scores[p])
+                {
+                    self.last_scorer = Some(scorer);
                 }
                 self.bot.observe(&state);
                 self.state = Some(state);

@@ -25,7 +25,8 @@ pub type Board = [Option<char>; 9];
 /// The disc of each seat.
 pub const MARKS: [char; 2] = ['X', 'O'];
 
-const LINES: [[usize; 3]; 8] = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]];
+const LINES: [[usize; 3]; 8] =
+    [[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]];
 
 /// The mark that has three in a row, if any.
 pub fn winner(board: &Board) -> Option<char> {

@@ -28,7 +28,8 @@ pub const COIN: i32 = 12;
 /// Pixels a player moves per tick.
 pub const SPEED: i32 = 5;
 /// One colour per seat.
-pub const COLORS: [u32; 8] = [0x4fc3f7, 0xff8a65, 0xaed581, 0xba68c8, 0xfff176, 0x4db6ac, 0xf06292, 0x90a4ae];
+pub const COLORS: [u32; 8] =
+    [0x4fc3f7, 0xff8a65, 0xaed581, 0xba68c8, 0xfff176, 0x4db6ac, 0xf06292, 0x90a4ae];
 
 /// Reads one line (at most 1 KiB) without its newline; `None` at the end
 /// of the stream. Set a read timeout on the stream so this cannot hang.
@@ -88,7 +89,8 @@ impl Canvas {
     /// Draws ASCII text from the 8x8 font, each dot `scale` pixels wide.
     pub fn text(&mut self, x: i32, y: i32, scale: i32, color: u32, text: &str) {
         for (i, ch) in text.chars().enumerate() {
-            let glyph = font8x8::legacy::BASIC_LEGACY[if ch.is_ascii() { ch as usize } else { '?' as usize }];
+            let glyph = font8x8::legacy::BASIC_LEGACY
+                [if ch.is_ascii() { ch as usize } else { '?' as usize }];
             for (row, bits) in glyph.iter().enumerate() {
                 for col in 0..8 {
                     if bits & (1 << col) != 0 {

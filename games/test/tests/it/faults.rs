@@ -63,7 +63,7 @@ fn injected_faults_behave_as_documented() {
     assert_eq!(client.wait_exit(WAIT).code(), Some(1));
     assert!(client.output().contains("closed the connection"), "{}", client.output());
 
-    let (mut hang, port) = start_server(SERVER, &["--players", "1", "--fault", "hang"], &[]);
+    let (hang, port) = start_server(SERVER, &["--players", "1", "--fault", "hang"], &[]);
     let _stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut peer = RawPeer::connect(port);
     peer.send("HELLO test - waiter");

@@ -94,7 +94,10 @@ fn main() -> ExitCode {
                 match verb {
                     "WELCOME" => {
                         me = rest.parse::<usize>().ok();
-                        println!("Joined as {name} ({}). Waiting for the other player...", MARKS[me.unwrap_or(0)]);
+                        println!(
+                            "Joined as {name} ({}). Waiting for the other player...",
+                            MARKS[me.unwrap_or(0)]
+                        );
                     }
                     "ERR" => {
                         eprintln!("game-client: error: the server refused us: {rest}");
@@ -143,8 +146,9 @@ fn main() -> ExitCode {
 fn show(board: &Board) {
     println!();
     for row in 0..3 {
-        let cells: Vec<String> =
-            (0..3).map(|col| board[row * 3 + col].map_or((row * 3 + col + 1).to_string(), String::from)).collect();
+        let cells: Vec<String> = (0..3)
+            .map(|col| board[row * 3 + col].map_or((row * 3 + col + 1).to_string(), String::from))
+            .collect();
         println!("  {} | {} | {}", cells[0], cells[1], cells[2]);
         if row < 2 {
             println!("  --+---+--");

@@ -36,7 +36,9 @@ fn main() -> ExitCode {
     let token = flag(&args, "--token", "");
     let wait: u64 = flag(&args, "--timeout", "60").parse().unwrap_or(60);
     if port.is_empty() || flag(&args, "--players", "2") != "2" {
-        eprintln!("usage: game-server --port N [--host ADDR] [--players 2] [--token T] [--timeout SECS]");
+        eprintln!(
+            "usage: game-server --port N [--host ADDR] [--players 2] [--token T] [--timeout SECS]"
+        );
         return ExitCode::from(2);
     }
     let listener = match TcpListener::bind(format!("{host}:{port}")) {
@@ -46,7 +48,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("game-server: listening on {}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    eprintln!(
+        "game-server: listening on {}",
+        listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+    );
 
     // Each connection says hello on its own thread, so a silent one blocks nobody.
     let (joined_tx, joined) = mpsc::channel::<(String, TcpStream)>();
@@ -59,7 +64,8 @@ fn main() -> ExitCode {
                 let mut reader = BufReader::new(stream.try_clone().ok()?);
                 let line = read_line(&mut reader).ok()??; // a probe or garbage: ignore
                 let mut words = line.splitn(3, ' ');
-                let (verb, their_token, name) = (words.next()?, words.next()?, words.next()?.trim());
+                let (verb, their_token, name) =
+                    (words.next()?, words.next()?, words.next()?.trim());
                 let their_token = if their_token == "-" { "" } else { their_token };
                 if verb != "HELLO" || their_token != token || name.is_empty() {
                     let _ = send(&stream, "ERR wrong token or bad hello");
@@ -72,11 +78,18 @@ fn main() -> ExitCode {
     let deadline = Instant::now() + Duration::from_secs(wait);
     let mut players: Vec<Player> = Vec::new();
     while players.len() < 2 {
-        let Ok((name, stream)) = joined.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
-            eprintln!("game-server: error: timed out waiting for players ({} of 2 joined)", players.len());
+        let Ok((name, stream)) =
+            joined.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        else {
+            eprintln!(
+                "game-server: error: timed out waiting for players ({} of 2 joined)",
+                players.len()
+            );
             return ExitCode::FAILURE;
         };
-        if players.iter().any(|p| p.name == name) || send(&stream, &format!("WELCOME {}", players.len())).is_err() {
+        if players.iter().any(|p| p.name == name)
+            || send(&stream, &format!("WELCOME {}", players.len())).is_err()
+        {
             let _ = send(&stream, "ERR name taken");
             continue;
         }
@@ -114,7 +127,9 @@ fn main() -> ExitCode {
             Err(_) => break (Some(1 - turn), format!("{} ran out of time", players[turn].name)),
         };
         let (who, line) = match event {
-            Event::Gone(who) => break (Some(1 - who), format!("{} left the game", players[who].name)),
+            Event::Gone(who) => {
+                break (Some(1 - who), format!("{} left the game", players[who].name));
+            }
             Event::Line(who, line) => (who, line),
         };
         if line == "QUIT" {
@@ -152,10 +167,15 @@ fn main() -> ExitCode {
 /// Writes `{"winner", "draw", "scores", "duration_secs", "summary"}` to
 /// `$GAMESTORE_RESULT_FILE` (via a temporary file and a rename).
 fn write_result(players: &[Player], winner: Option<usize>, duration: Duration, summary: &str) {
-    let Some(path) = std::env::var_os("GAMESTORE_RESULT_FILE").filter(|p| !p.is_empty()) else { return };
+    let Some(path) = std::env::var_os("GAMESTORE_RESULT_FILE").filter(|p| !p.is_empty()) else {
+        return;
+    };
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    let scores: Vec<String> =
-        players.iter().enumerate().map(|(i, p)| format!("{}: {}", quote(&p.name), u8::from(winner == Some(i)))).collect();
+    let scores: Vec<String> = players
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{}: {}", quote(&p.name), u8::from(winner == Some(i))))
+        .collect();
     let json = format!(
         "{{\"winner\": {}, \"draw\": {}, \"scores\": {{{}}}, \"duration_secs\": {:.3}, \"summary\": {}}}\n",
         winner.map_or("null".to_string(), |w| quote(&players[w].name)),

@@ -41,7 +41,8 @@ impl View {
                 let numbers: Vec<i32> = rest.split(' ').filter_map(|n| n.parse().ok()).collect();
                 if numbers.len() >= 2 {
                     self.coin = (numbers[0], numbers[1]);
-                    self.players = numbers[2..].chunks(3).map(|c| (c[0], c[1], c[2].max(0) as u32)).collect();
+                    self.players =
+                        numbers[2..].chunks(3).map(|c| (c[0], c[1], c[2].max(0) as u32)).collect();
                 }
             }
             "OVER" => {
@@ -81,7 +82,13 @@ impl View {
             };
             canvas.text_centered(WIDTH / 2, 180, 5, 0xffffff, headline);
             canvas.text_centered(WIDTH / 2, 240, 1, 0xe0e0e0, summary);
-            canvas.text_centered(WIDTH / 2, 270, 1, 0x909090, &format!("closing in {seconds} s (Esc to close)"));
+            canvas.text_centered(
+                WIDTH / 2,
+                270,
+                1,
+                0x909090,
+                &format!("closing in {seconds} s (Esc to close)"),
+            );
         }
     }
 }
@@ -111,7 +118,9 @@ fn main() -> ExitCode {
     let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
     let mut view = View::default();
     match read_line(&mut reader) {
-        Ok(Some(line)) if line.starts_with("WELCOME ") => view.me = line[8..].trim().parse().unwrap_or(0),
+        Ok(Some(line)) if line.starts_with("WELCOME ") => {
+            view.me = line[8..].trim().parse().unwrap_or(0)
+        }
         Ok(Some(line)) => {
             eprintln!("game-client: error: the server refused us: {line}");
             return ExitCode::FAILURE;
@@ -135,13 +144,20 @@ fn main() -> ExitCode {
     let mut window = if headless {
         None
     } else {
-        match Window::new(&format!("Coin race - {name}"), WIDTH as usize, HEIGHT as usize, WindowOptions::default()) {
+        match Window::new(
+            &format!("Coin race - {name}"),
+            WIDTH as usize,
+            HEIGHT as usize,
+            WindowOptions::default(),
+        ) {
             Ok(mut window) => {
                 window.set_target_fps(60);
                 Some(window)
             }
             Err(e) => {
-                eprintln!("game-client: error: cannot open a window ({e}); GAMESTORE_BOT=1 plays headless");
+                eprintln!(
+                    "game-client: error: cannot open a window ({e}); GAMESTORE_BOT=1 plays headless"
+                );
                 return ExitCode::FAILURE;
             }
         }
@@ -153,7 +169,11 @@ fn main() -> ExitCode {
     loop {
         // Headless, wait for the next line; with a window, take what came.
         let incoming: Vec<Option<String>> = match window {
-            None => lines.recv_timeout(Duration::from_millis(100)).into_iter().chain(lines.try_iter()).collect(),
+            None => lines
+                .recv_timeout(Duration::from_millis(100))
+                .into_iter()
+                .chain(lines.try_iter())
+                .collect(),
             Some(_) => lines.try_iter().collect(),
         };
         for line in incoming {
@@ -168,7 +188,9 @@ fn main() -> ExitCode {
         }
         if let Some((winner, summary)) = &view.over {
             let at = *over_at.get_or_insert_with(Instant::now);
-            let dismissed = window.as_ref().is_none_or(|w| !w.is_open() || w.is_key_pressed(Key::Escape, KeyRepeat::No));
+            let dismissed = window
+                .as_ref()
+                .is_none_or(|w| !w.is_open() || w.is_key_pressed(Key::Escape, KeyRepeat::No));
             if dismissed || at.elapsed() >= Duration::from_secs(5) {
                 let verdict = if *winner == Some(view.me) { "You win!" } else { "You lose." };
                 println!("Game over: {summary}. {verdict}");
@@ -179,14 +201,16 @@ fn main() -> ExitCode {
             _ if bot => view.bot(),
             Some(w) => {
                 let held = |keys: [Key; 2]| keys.iter().any(|&k| w.is_key_down(k));
-                let dx = i32::from(held([Key::Right, Key::D])) - i32::from(held([Key::Left, Key::A]));
+                let dx =
+                    i32::from(held([Key::Right, Key::D])) - i32::from(held([Key::Left, Key::A]));
                 let dy = i32::from(held([Key::Down, Key::S])) - i32::from(held([Key::Up, Key::W]));
                 (dx, dy)
             }
             None => (0, 0),
         };
         if view.over.is_none() && (dir != sent || last_send.elapsed() >= Duration::from_secs(1)) {
-            let line = if dir != sent { format!("IN {} {}", dir.0, dir.1) } else { "PING".to_string() };
+            let line =
+                if dir != sent { format!("IN {} {}", dir.0, dir.1) } else { "PING".to_string() };
             let _ = send(&stream, &line);
             sent = dir;
             last_send = Instant::now();

@@ -41,7 +41,9 @@ fn main() -> ExitCode {
     let points: u32 = flag(&args, "--points", "10").parse().unwrap_or(10);
     let wait: u64 = flag(&args, "--timeout", "60").parse().unwrap_or(60);
     if port.is_empty() || !(1..=8).contains(&count) {
-        eprintln!("usage: game-server --port N [--host ADDR] [--players 1-8] [--token T] [--points N] [--timeout SECS]");
+        eprintln!(
+            "usage: game-server --port N [--host ADDR] [--players 1-8] [--token T] [--points N] [--timeout SECS]"
+        );
         return ExitCode::from(2);
     }
     let listener = match TcpListener::bind(format!("{host}:{port}")) {
@@ -51,7 +53,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("game-server: listening on {}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    eprintln!(
+        "game-server: listening on {}",
+        listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+    );
 
     // Each connection says hello on its own thread, so a silent one blocks nobody.
     let (joined_tx, joined) = mpsc::channel::<(String, TcpStream)>();
@@ -65,7 +70,8 @@ fn main() -> ExitCode {
                 let mut reader = BufReader::new(stream.try_clone().ok()?);
                 let line = read_line(&mut reader).ok()??; // a probe or garbage: ignore
                 let mut words = line.splitn(3, ' ');
-                let (verb, their_token, name) = (words.next()?, words.next()?, words.next()?.trim());
+                let (verb, their_token, name) =
+                    (words.next()?, words.next()?, words.next()?.trim());
                 let their_token = if their_token == "-" { "" } else { their_token };
                 if verb != "HELLO" || their_token != token || name.is_empty() {
                     let _ = send(&stream, "ERR wrong token or bad hello");
@@ -78,18 +84,32 @@ fn main() -> ExitCode {
     let deadline = Instant::now() + Duration::from_secs(wait);
     let mut players: Vec<Player> = Vec::new();
     while players.len() < count {
-        let Ok((name, stream)) = joined.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
-            eprintln!("game-server: error: timed out waiting for players ({} of {count} joined)", players.len());
+        let Ok((name, stream)) =
+            joined.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        else {
+            eprintln!(
+                "game-server: error: timed out waiting for players ({} of {count} joined)",
+                players.len()
+            );
             return ExitCode::FAILURE;
         };
-        if players.iter().any(|p| p.name == name) || send(&stream, &format!("WELCOME {}", players.len())).is_err() {
+        if players.iter().any(|p| p.name == name)
+            || send(&stream, &format!("WELCOME {}", players.len())).is_err()
+        {
             let _ = send(&stream, "ERR name taken");
             continue;
         }
         eprintln!("game-server: {name} joined");
         // Start spread along the bottom of the field.
         let x = (players.len() as i32 + 1) * WIDTH / (count as i32 + 1) - PLAYER / 2;
-        players.push(Player { name, stream, here: true, pos: (x, HEIGHT - 60), dir: (0, 0), score: 0 });
+        players.push(Player {
+            name,
+            stream,
+            here: true,
+            pos: (x, HEIGHT - 60),
+            dir: (0, 0),
+            score: 0,
+        });
     }
 
     // One reader thread per player; clients ping every second, so ten
@@ -114,7 +134,8 @@ fn main() -> ExitCode {
     }
 
     let started = Instant::now();
-    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1;
+    let mut seed =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1;
     let mut random = move |below: i32| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -124,12 +145,15 @@ fn main() -> ExitCode {
     let mut coin = (WIDTH / 2 - COIN / 2, HEIGHT / 3);
     let mut next_tick = Instant::now() + TICK;
     let (winner, summary): (Option<usize>, String) = 'game: loop {
-        while let Ok(event) = events.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+        while let Ok(event) =
+            events.recv_timeout(next_tick.saturating_duration_since(Instant::now()))
+        {
             let gone = match event {
                 Event::Gone(who) => who,
                 Event::Line(who, line) if line == "QUIT" => who,
                 Event::Line(who, line) => {
-                    let mut numbers = line.strip_prefix("IN ").unwrap_or("").split(' ').map(|n| n.parse::<i32>());
+                    let mut numbers =
+                        line.strip_prefix("IN ").unwrap_or("").split(' ').map(|n| n.parse::<i32>());
                     if let (Some(Ok(dx)), Some(Ok(dy))) = (numbers.next(), numbers.next()) {
                         players[who].dir = (dx.clamp(-1, 1), dy.clamp(-1, 1));
                     }
@@ -144,24 +168,26 @@ fn main() -> ExitCode {
             match left.as_slice() {
                 [] => break 'game (None, "abandoned: every player left".to_string()),
                 [last] if players.len() > 1 => {
-                    break 'game (Some(*last), format!("{} wins: everyone else left", players[*last].name));
+                    break 'game (
+                        Some(*last),
+                        format!("{} wins: everyone else left", players[*last].name),
+                    );
                 }
                 _ => {}
             }
         }
         next_tick += TICK;
-        for index in 0..players.len() {
-            let player = &mut players[index];
-            if !player.here {
-                continue;
-            }
+        for (index, player) in players.iter_mut().enumerate().filter(|(_, p)| p.here) {
             player.pos.0 = (player.pos.0 + player.dir.0 * SPEED).clamp(0, WIDTH - PLAYER);
             player.pos.1 = (player.pos.1 + player.dir.1 * SPEED).clamp(0, HEIGHT - PLAYER);
             if touches((player.pos.0, player.pos.1, PLAYER), (coin.0, coin.1, COIN)) {
                 player.score += 1;
                 coin = (random(WIDTH - COIN), 40 + random(HEIGHT - 40 - COIN));
                 if player.score >= points {
-                    break 'game (Some(index), format!("{} grabs {points} coins first", player.name));
+                    break 'game (
+                        Some(index),
+                        format!("{} grabs {points} coins first", player.name),
+                    );
                 }
             }
         }
@@ -187,9 +213,12 @@ fn main() -> ExitCode {
 /// Writes `{"winner", "draw", "scores", "duration_secs", "summary"}` to
 /// `$GAMESTORE_RESULT_FILE` (via a temporary file and a rename).
 fn write_result(players: &[Player], winner: Option<usize>, duration: Duration, summary: &str) {
-    let Some(path) = std::env::var_os("GAMESTORE_RESULT_FILE").filter(|p| !p.is_empty()) else { return };
+    let Some(path) = std::env::var_os("GAMESTORE_RESULT_FILE").filter(|p| !p.is_empty()) else {
+        return;
+    };
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    let scores: Vec<String> = players.iter().map(|p| format!("{}: {}", quote(&p.name), p.score)).collect();
+    let scores: Vec<String> =
+        players.iter().map(|p| format!("{}: {}", quote(&p.name), p.score)).collect();
     let json = format!(
         "{{\"winner\": {}, \"draw\": false, \"scores\": {{{}}}, \"duration_secs\": {:.3}, \"summary\": {}}}\n",
         winner.map_or("null".to_string(), |w| quote(&players[w].name)),
