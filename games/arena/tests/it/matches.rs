@@ -28,10 +28,10 @@ fn three_bots_play_every_round() {
     let report = read_result(&result);
     let scores = report["scores"].as_object().unwrap();
     assert_eq!(scores.len(), 3);
-    // Each round hands out 1 + 2 points when the three crash one by one, and
+    // Each round hands out 2 + 1 points when the three crash one by one, and
     // fewer when some crash together: at most 6 over two rounds.
     let total: i64 = scores.values().map(|v| v.as_i64().unwrap()).sum();
-    assert!((1..=6).contains(&total), "total {total}: {report}");
+    assert!((0..=6).contains(&total), "total {total}: {report}");
     match report["winner"].as_str() {
         Some(winner) => {
             let best = scores.values().map(|v| v.as_i64().unwrap()).max().unwrap();
