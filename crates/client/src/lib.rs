@@ -11,6 +11,7 @@ pub mod cli;
 pub mod connection;
 pub mod home;
 pub mod install;
+pub mod launcher;
 pub mod library;
 pub mod transfer;
 

@@ -20,6 +20,30 @@ pub struct LobbyConfig {
     pub limits: Limits,
     pub timeouts: Timeouts,
     pub password_hashing: PasswordHashing,
+    pub matches: MatchSettings,
+}
+
+/// How the Game Manager runs game servers.
+#[derive(Debug, Clone)]
+pub struct MatchSettings {
+    /// The address game servers bind (`{host}` in their command).
+    pub bind_host: String,
+    /// Longest wait for a game server to accept connections.
+    pub start_timeout: Duration,
+    /// Longest a match may run.
+    pub max_match_time: Duration,
+    pub sandbox: crate::game_manager::Sandbox,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            bind_host: "0.0.0.0".into(),
+            start_timeout: Duration::from_secs(10),
+            max_match_time: Duration::from_secs(3600),
+            sandbox: crate::game_manager::Sandbox::Auto,
+        }
+    }
 }
 
 /// Bounds that keep one client from exhausting the lobby.
@@ -97,6 +121,7 @@ impl LobbyConfig {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             password_hashing: PasswordHashing::default(),
+            matches: MatchSettings::default(),
         }
     }
 

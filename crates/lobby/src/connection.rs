@@ -65,6 +65,7 @@ pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdow
     if let Some(session) = conn.session.take() {
         conn.lobby.hub.detach(session.account.id, conn.id);
     }
+    conn.lobby.rooms.disconnected(conn.id);
     conn.outbox.close();
     drop(conn);
     let _ = writer.await;

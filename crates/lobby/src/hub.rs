@@ -109,9 +109,16 @@ pub fn frame_bytes(message: &ServerMessage) -> Vec<u8> {
     out
 }
 
+#[derive(Debug)]
+struct Online {
+    name: String,
+    is_player: bool,
+    conns: Vec<(ConnId, Outbox)>,
+}
+
 #[derive(Debug, Default)]
 struct HubInner {
-    by_account: HashMap<AccountId, Vec<(ConnId, Outbox)>>,
+    by_account: HashMap<AccountId, Online>,
 }
 
 /// Live connections by logged-in account.
@@ -126,18 +133,51 @@ impl Hub {
     }
 
     /// Records that connection `conn` is logged in as `account`.
-    pub fn attach(&self, account: AccountId, conn: ConnId, outbox: Outbox) {
-        self.inner().by_account.entry(account).or_default().push((conn, outbox));
+    pub fn attach(&self, account: &gamestore_storage::Account, conn: ConnId, outbox: Outbox) {
+        let is_player = account.role == gamestore_storage::Role::Player;
+        self.inner()
+            .by_account
+            .entry(account.id)
+            .or_insert_with(|| Online { name: account.name.clone(), is_player, conns: Vec::new() })
+            .conns
+            .push((conn, outbox));
     }
 
     /// Forgets connection `conn` of `account`.
     pub fn detach(&self, account: AccountId, conn: ConnId) {
         let mut inner = self.inner();
-        if let Some(conns) = inner.by_account.get_mut(&account) {
-            conns.retain(|(id, _)| *id != conn);
-            if conns.is_empty() {
+        if let Some(online) = inner.by_account.get_mut(&account) {
+            online.conns.retain(|(id, _)| *id != conn);
+            if online.conns.is_empty() {
                 inner.by_account.remove(&account);
             }
+        }
+    }
+
+    /// Players with at least one live connection, by name.
+    pub fn online_players(&self) -> Vec<(AccountId, String)> {
+        let mut players: Vec<(AccountId, String)> = self
+            .inner()
+            .by_account
+            .iter()
+            .filter(|(_, o)| o.is_player)
+            .map(|(id, o)| (*id, o.name.clone()))
+            .collect();
+        players.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        players
+    }
+
+    /// Pushes `event` to every connection of every logged-in player.
+    pub fn broadcast_to_players(&self, event: &Event) {
+        let outboxes: Vec<Outbox> = self
+            .inner()
+            .by_account
+            .values()
+            .filter(|o| o.is_player)
+            .flat_map(|o| o.conns.iter().map(|(_, outbox)| outbox.clone()))
+            .collect();
+        for outbox in outboxes {
+            outbox.push_event(event.clone());
         }
     }
 
@@ -146,13 +186,13 @@ impl Hub {
     pub fn revoke(&self, account: AccountId, keep: Option<ConnId>, event: Event) -> usize {
         let victims: Vec<Outbox> = {
             let mut inner = self.inner();
-            let Some(conns) = inner.by_account.get_mut(&account) else {
+            let Some(online) = inner.by_account.get_mut(&account) else {
                 return 0;
             };
             let (stay, go): (Vec<_>, Vec<_>) =
-                conns.drain(..).partition(|(id, _)| Some(*id) == keep);
-            *conns = stay;
-            if conns.is_empty() {
+                online.conns.drain(..).partition(|(id, _)| Some(*id) == keep);
+            online.conns = stay;
+            if online.conns.is_empty() {
                 inner.by_account.remove(&account);
             }
             go.into_iter().map(|(_, outbox)| outbox).collect()

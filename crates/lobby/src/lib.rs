@@ -9,9 +9,12 @@
 pub mod auth;
 pub mod config;
 pub mod connection;
+pub mod game_manager;
+pub mod matches;
 pub mod games_area;
 pub mod hub;
 pub mod requests;
+pub mod rooms;
 pub mod server;
 pub mod shutdown;
 
@@ -31,6 +34,10 @@ pub struct Lobby {
     pub db: Storage,
     pub hub: hub::Hub,
     pub games: games_area::GamesArea,
+    pub rooms: rooms::Rooms,
+    pub game_manager: Arc<game_manager::GameManager>,
+    /// Recent chat sends per account, for the rate limit.
+    pub chat_limits: std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, u32)>>,
     /// Serializes the final check-and-commit step of publishing.
     pub publish_lock: tokio::sync::Mutex<()>,
     /// Bounds concurrent Argon2 computations.
@@ -47,11 +54,30 @@ impl Lobby {
         if removed > 0 {
             tracing::warn!(removed, "removed version folders left by an interrupted publish");
         }
+        let aborted = db.abort_open_matches(now())?;
+        if aborted > 0 {
+            tracing::warn!(aborted, "matches still open from the last run were recorded as aborted");
+        }
+        let public_host =
+            config.public_host.clone().unwrap_or_else(game_manager::detect_lan_address);
+        tracing::info!(%public_host, "players' game clients will connect to this address");
+        let game_manager = game_manager::GameManager::new(game_manager::GameManagerConfig {
+            ports: config.game_ports.clone(),
+            bind_host: config.matches.bind_host.clone(),
+            public_host,
+            start_timeout: config.matches.start_timeout,
+            max_match_time: config.matches.max_match_time,
+            sandbox: config.matches.sandbox,
+            data_dir: config.data_dir.clone(),
+        })?;
         let password_permits = Semaphore::new(config.limits.concurrent_password_hashes.max(1));
         Ok(Arc::new(Lobby {
             config,
             db,
             hub: hub::Hub::default(),
+            rooms: rooms::Rooms::default(),
+            game_manager,
+            chat_limits: Default::default(),
             games,
             publish_lock: tokio::sync::Mutex::new(()),
             password_permits,

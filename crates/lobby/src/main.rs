@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use gamestore_lobby::game_manager::Sandbox;
 use gamestore_lobby::{Lobby, LobbyConfig, config};
 use serde::Deserialize;
 
@@ -63,6 +64,23 @@ struct Args {
     #[arg(long, env = "GAMESTORE_DOWNLOAD_RATE", value_name = "BYTES_PER_SEC")]
     download_rate: Option<u64>,
 
+    /// Address game servers bind [default: 0.0.0.0]
+    #[arg(long, env = "GAMESTORE_GAME_BIND", value_name = "ADDR")]
+    game_bind: Option<String>,
+
+    /// Seconds a new game server has to accept connections [default: 10]
+    #[arg(long, env = "GAMESTORE_GAME_START_TIMEOUT", value_name = "SECS")]
+    game_start_timeout: Option<u64>,
+
+    /// Longest a match may run, in seconds, before its server is stopped [default: 3600]
+    #[arg(long, env = "GAMESTORE_MAX_MATCH_SECS", value_name = "SECS")]
+    max_match_secs: Option<u64>,
+
+    /// Run game servers in a bubblewrap sandbox: auto (when available), on (required) or off
+    /// [default: auto]
+    #[arg(long, env = "GAMESTORE_SANDBOX", value_name = "MODE")]
+    sandbox: Option<SandboxMode>,
+
     /// Optional TOML file with any of these settings, keys spelled like the
     /// flags with underscores (listen = "0.0.0.0:8888", data_dir = ...)
     #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
@@ -84,6 +102,19 @@ struct FileConfig {
     max_package_files: Option<usize>,
     max_unpacked_bytes: Option<u64>,
     download_rate: Option<u64>,
+    game_bind: Option<String>,
+    game_start_timeout: Option<u64>,
+    max_match_secs: Option<u64>,
+    sandbox: Option<SandboxMode>,
+}
+
+/// `--sandbox` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SandboxMode {
+    Auto,
+    On,
+    Off,
 }
 
 fn main() -> ExitCode {
@@ -144,6 +175,22 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(rate) = args.download_rate.or(file.download_rate) {
         config.limits.download_bytes_per_sec = rate;
+    }
+    if let Some(host) = args.game_bind.or(file.game_bind) {
+        config.matches.bind_host = host;
+    }
+    if let Some(secs) = args.game_start_timeout.or(file.game_start_timeout) {
+        config.matches.start_timeout = Duration::from_secs(secs.max(1));
+    }
+    if let Some(secs) = args.max_match_secs.or(file.max_match_secs) {
+        config.matches.max_match_time = Duration::from_secs(secs.max(1));
+    }
+    if let Some(mode) = args.sandbox.or(file.sandbox) {
+        config.matches.sandbox = match mode {
+            SandboxMode::Auto => Sandbox::Auto,
+            SandboxMode::On => Sandbox::Required,
+            SandboxMode::Off => Sandbox::Off,
+        };
     }
 
     let runtime = tokio::runtime::Runtime::new()?;

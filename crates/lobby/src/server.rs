@@ -58,6 +58,8 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
         _ = shutdown => tracing::info!("shutting down"),
     }
 
+    // Stop and record running matches first, so members hear about it.
+    lobby.game_manager.shutdown().await;
     drop(notify_shutdown);
     drop(shutdown_complete_tx);
     if tokio::time::timeout(Duration::from_secs(5), shutdown_complete_rx.recv()).await.is_err() {

@@ -1,6 +1,8 @@
 //! `gamestore-dev`: the Game Store developer client.
 
 mod library;
+mod lobby;
+mod play;
 mod store;
 
 use std::process::ExitCode;
@@ -76,6 +78,42 @@ enum Command {
         #[arg(value_name = "GAME")]
         id: String,
     },
+    /// List rooms
+    Rooms {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List players online and what they are doing
+    Online {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Join an open room for a game (or make one), play a match, and exit
+    /// with its outcome
+    Play {
+        #[arg(value_name = "GAME")]
+        game: String,
+        /// As host, start the match once this many players are in the room
+        /// [default: the game's minimum]
+        #[arg(long, value_name = "N")]
+        start_when: Option<u32>,
+        /// Print events as JSON lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Join a room by its number, play a match, and exit with its outcome
+    Join {
+        #[arg(value_name = "ROOM")]
+        room: u64,
+        /// If you become host, start once this many players are in
+        #[arg(long, value_name = "N")]
+        start_when: Option<u32>,
+        /// Print events as JSON lines
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -95,5 +133,13 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Install { id, json } => library::install(&ctx, &id, json).await,
         Command::Library { json } => library::library(&ctx, json).await,
         Command::Uninstall { id } => library::uninstall(&ctx, &id).await,
+        Command::Rooms { json } => lobby::rooms(&ctx, json).await,
+        Command::Online { json } => lobby::online(&ctx, json).await,
+        Command::Play { game, start_when, json } => {
+            play::play(&ctx, play::PlayOptions { target: play::Target::Game(game), start_when, json }).await
+        }
+        Command::Join { room, start_when, json } => {
+            play::play(&ctx, play::PlayOptions { target: play::Target::Room(room), start_when, json }).await
+        }
     }
 }

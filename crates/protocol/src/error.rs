@@ -65,6 +65,24 @@ error_codes! {
     WrongPassword = "WRONG_PASSWORD",
     /// The session token is unknown, expired or was revoked.
     InvalidSession = "INVALID_SESSION",
+    /// No room has this id.
+    RoomNotFound = "ROOM_NOT_FOUND",
+    /// The room has no free place.
+    RoomFull = "ROOM_FULL",
+    /// The room is starting or playing a match; wait until it ends.
+    RoomBusy = "ROOM_BUSY",
+    /// Already in a room; leave it first.
+    AlreadyInRoom = "ALREADY_IN_ROOM",
+    /// Not in a room.
+    NotInRoom = "NOT_IN_ROOM",
+    /// Only the room's host may do this.
+    NotHost = "NOT_HOST",
+    /// Fewer members than the game needs.
+    NotEnoughPlayers = "NOT_ENOUGH_PLAYERS",
+    /// The game server could not be started (no free port, spawn failure, never listened).
+    GameServerFailed = "GAME_SERVER_FAILED",
+    /// A chat message is empty, too long or has control characters.
+    InvalidMessage = "INVALID_MESSAGE",
     /// No game has this id (or it is not visible to the caller).
     GameNotFound = "GAME_NOT_FOUND",
     /// The game has no such version.

@@ -174,6 +174,24 @@ requests! {
     /// Download a version: its zip, or the named files. The OK gives the
     /// byte count; the bytes follow as binary frames with this request's id.
     "GAME_DOWNLOAD" => GameDownload(GameDownload) -> DownloadReady;
+    /// Players online and what each is doing.
+    "ONLINE_LIST" => OnlineList(OnlineList) -> OnlineReply;
+    /// Open rooms.
+    "ROOM_LIST" => RoomList(RoomList) -> RoomListReply;
+    /// Player: make a room for a game (bound to its latest version) and join it as host.
+    "ROOM_CREATE" => RoomCreate(RoomCreate) -> RoomInfo;
+    /// Player: join a waiting room.
+    "ROOM_JOIN" => RoomJoin(RoomJoin) -> RoomInfo;
+    /// Player: leave the current room.
+    "ROOM_LEAVE" => RoomLeave(RoomLeave) -> Empty;
+    /// Player: join a waiting room for a game that has space, or make one.
+    "QUICK_PLAY" => QuickPlay(QuickPlay) -> RoomInfo;
+    /// Send a chat message to the lobby or to the current room.
+    "CHAT_SEND" => ChatSend(ChatSend) -> Empty;
+    /// Host: start the match (the seed's key 's').
+    "GAME_START_NOTIFY" => GameStartNotify(GameStartNotify) -> MatchStarting;
+    /// Player: my game client for this match has exited.
+    "GAME_CLIENT_EXITED" => GameClientExited(GameClientExited) -> Empty;
 }
 
 events! {
@@ -182,6 +200,14 @@ events! {
     "SESSION_REVOKED" => SessionRevoked(SessionRevoked);
     /// The lobby is shutting down; the connection closes after this event.
     "SERVER_SHUTDOWN" => ServerShutdown(ServerShutdown);
+    /// Something happened in your room; carries the room as it is now.
+    "ROOM_UPDATE" => RoomUpdate(RoomUpdate);
+    /// A chat message in the lobby or your room.
+    "CHAT" => Chat(ChatMessage);
+    /// The match is on: start your game client and connect it here.
+    "GAME_START" => GameStart(GameStart);
+    /// Your room's match ended (or never started); the room is waiting again.
+    "MATCH_ENDED" => MatchEnded(MatchEnded);
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -314,3 +314,216 @@ pub struct GameDownload {
 pub struct DownloadReady {
     pub size: u64,
 }
+
+/// Room ids are small numbers, unique while the lobby runs.
+pub type RoomId = u64;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlineList {}
+
+/// What a player is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Activity {
+    Idle,
+    InRoom { room: RoomId, game: String },
+    InMatch { room: RoomId, game: String, match_id: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlinePlayer {
+    pub name: String,
+    pub activity: Activity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlineReply {
+    pub players: Vec<OnlinePlayer>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomList {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomState {
+    /// Members gather; the host may start.
+    Waiting,
+    /// The game server is being started.
+    Starting,
+    /// A match is running.
+    Playing,
+}
+
+/// A room as members and the room list see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub id: RoomId,
+    pub game: String,
+    pub game_name: String,
+    /// The exact version the room plays.
+    pub version: String,
+    pub host: String,
+    /// Member names, in joining order.
+    pub members: Vec<String>,
+    pub capacity: u32,
+    pub min_players: u32,
+    pub state: RoomState,
+    /// The running match, when playing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomListReply {
+    pub rooms: Vec<RoomInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomCreate {
+    pub game: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomJoin {
+    pub room: RoomId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomLeave {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuickPlay {
+    pub game: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatScope {
+    Lobby,
+    Room,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSend {
+    pub scope: ChatScope,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub scope: ChatScope,
+    /// The room, for room chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomId>,
+    pub from: String,
+    pub text: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameStartNotify {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchStarting {
+    pub room: RoomId,
+}
+
+/// What happened in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomEventKind {
+    Joined,
+    Left,
+    HostChanged,
+    Starting,
+    Started,
+    Ended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomUpdate {
+    pub event: RoomEventKind,
+    /// The player the event is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player: Option<String>,
+    pub room: RoomInfo,
+}
+
+/// GAME_START: everything a launcher needs to run its game client.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameStart {
+    pub match_id: i64,
+    pub room: RoomId,
+    pub game: String,
+    pub version: String,
+    /// Address of the game server, as players can reach it.
+    pub host: String,
+    pub port: u16,
+    /// The match token the game server expects from its clients.
+    pub token: String,
+    pub players: Vec<String>,
+}
+
+impl std::fmt::Debug for GameStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GameStart")
+            .field("match_id", &self.match_id)
+            .field("game", &self.game)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameClientExited {
+    pub match_id: i64,
+    /// The client's exit code; null when it was killed by a signal or could not start.
+    pub code: Option<i32>,
+}
+
+/// How a match ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchOutcome {
+    /// The game server exited 0.
+    Completed,
+    /// The game server exited with an error code.
+    Failed,
+    /// The game server was killed by a signal.
+    Crashed,
+    /// The game server ran past the lobby's time limit and was stopped.
+    Timeout,
+    /// The game server did not start listening in time.
+    NeverStarted,
+    /// The lobby stopped during the match.
+    Aborted,
+}
+
+impl MatchOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOutcome::Completed => "completed",
+            MatchOutcome::Failed => "failed",
+            MatchOutcome::Crashed => "crashed",
+            MatchOutcome::Timeout => "timeout",
+            MatchOutcome::NeverStarted => "never_started",
+            MatchOutcome::Aborted => "aborted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchEnded {
+    pub match_id: i64,
+    pub room: RoomId,
+    pub outcome: MatchOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// What the game server reported in its result file, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// For people: what happened.
+    pub message: String,
+}

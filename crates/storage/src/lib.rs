@@ -14,6 +14,7 @@
 
 mod accounts;
 mod games;
+mod matches;
 mod migrations;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 
 pub use accounts::{Account, AccountId, Role, SessionRecord};
 pub use games::{GameRecord, NewVersion, VersionRecord};
+pub use matches::{MatchEnd, MatchRecord};
 
 /// What can go wrong in storage. Callers map these to wire errors.
 #[derive(Debug, thiserror::Error)]

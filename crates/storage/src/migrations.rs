@@ -52,6 +52,24 @@ const MIGRATIONS: &[&str] = &[
         published_at   INTEGER NOT NULL,
         PRIMARY KEY (game_id, version)
     );",
+    // 3: matches and who played them.
+    "CREATE TABLE matches (
+        id           INTEGER PRIMARY KEY,
+        game_id      TEXT    NOT NULL REFERENCES games(id),
+        version      TEXT    NOT NULL,
+        room_id      INTEGER NOT NULL,
+        started_at   INTEGER NOT NULL,
+        ended_at     INTEGER,
+        outcome      TEXT,
+        exit_code    INTEGER,
+        result       TEXT
+    );
+    CREATE TABLE match_players (
+        match_id   INTEGER NOT NULL REFERENCES matches(id),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        PRIMARY KEY (match_id, account_id)
+    );
+    CREATE INDEX match_players_by_account ON match_players(account_id);",
 ];
 
 /// The schema version this build writes.

@@ -91,7 +91,8 @@ fn spawn(
     command
         .args(["--listen", listen, "--data-dir"])
         .arg(data_dir)
-        .args(["--public-host", "127.0.0.1"])
+        .args(["--public-host", "127.0.0.1", "--game-bind", "127.0.0.1"])
+        .args(["--game-ports", &game_ports()])
         .args(&options.args)
         .env("GAMESTORE_LOG", "info,gamestore_lobby=debug")
         .env_remove("GAMESTORE_CONFIG")
@@ -122,4 +123,15 @@ fn spawn(
         Err(_) => panic!("the lobby did not start listening:\n{}", log.lock().unwrap()),
     };
     (addr, guard, log)
+}
+
+/// A port range for this lobby's game servers, distinct from other test
+/// processes' ranges (tests run in parallel, each in its own process) and
+/// below the kernel's ephemeral range.
+fn game_ports() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let slot = (std::process::id() * 7 + NEXT.fetch_add(1, Ordering::Relaxed) * 13) % 1100;
+    let from = 10_000 + slot * 20;
+    format!("{from}-{}", from + 19)
 }

@@ -144,10 +144,11 @@ fn not_logged_in() -> WireError {
 fn leave_session(conn: &mut Conn) {
     if let Some(old) = conn.session.take() {
         conn.lobby.hub.detach(old.account.id, conn.id);
+        conn.lobby.rooms.disconnected(conn.id);
     }
 }
 
 fn join_session(conn: &mut Conn, session: SessionState) {
-    conn.lobby.hub.attach(session.account.id, conn.id, conn.outbox.clone());
+    conn.lobby.hub.attach(&session.account, conn.id, conn.outbox.clone());
     conn.session = Some(session);
 }

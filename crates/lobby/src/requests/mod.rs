@@ -6,9 +6,12 @@
 //! `Ok(None)` through [`streamed`].
 
 mod account;
+mod chat;
 mod game_download;
+mod game_start;
 mod game_upload;
 mod my_games;
+mod rooms;
 mod store;
 
 use gamestore_protocol::{ErrorCode, Request, WireError};
@@ -56,6 +59,15 @@ pub async fn dispatch(
         Request::StoreList(_) => reply(store::store_list(conn).await?),
         Request::GameInfo(r) => reply(store::game_info(conn, r).await?),
         Request::GameFiles(r) => reply(game_download::game_files(conn, r).await?),
+        Request::OnlineList(_) => reply(rooms::online(conn)?),
+        Request::RoomList(_) => reply(rooms::list(conn)?),
+        Request::RoomCreate(r) => reply(rooms::create(conn, &r.game).await?),
+        Request::RoomJoin(r) => reply(rooms::join(conn, r.room)?),
+        Request::RoomLeave(_) => reply(rooms::leave(conn)?),
+        Request::QuickPlay(r) => reply(rooms::quick_play(conn, &r.game).await?),
+        Request::ChatSend(r) => reply(chat::send(conn, r)?),
+        Request::GameStartNotify(_) => reply(game_start::start(conn).await?),
+        Request::GameClientExited(r) => reply(game_start::client_exited(conn, r)?),
         Request::GameDownload(r) => {
             game_download::game_download(conn, id, r).await?;
             Ok(None)

@@ -1,0 +1,483 @@
+//! The Game Manager: one game server process per match (seed §3C).
+//!
+//! [`GameManager::start`] allocates a free port from the configured range,
+//! spawns the game's server command from its stored manifest (an argv, never
+//! a shell line) in a fresh working folder, and waits until the port accepts
+//! connections. [`GameProcess::wait`] then waits for the server to exit, for
+//! the lobby's time limit, or for shutdown, and reports how it ended with
+//! the result the server wrote to `GAMESTORE_RESULT_FILE`.
+//!
+//! Game servers are untrusted code. Each runs in its own process group with
+//! resource limits (core files off, open files, file size, CPU time), dies
+//! with the lobby (`PR_SET_PDEATHSIG`), and when bubblewrap is available runs
+//! in a sandbox where the lobby's data folder is replaced by an empty one
+//! except for its own working folder (writable) and its package (read-only).
+//!
+//! **Invariant:** every game server process is owned by a [`GameProcess`];
+//! dropping it kills the whole process group, and the manager's task tracker
+//! lets shutdown wait until every match has been stopped and recorded.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gamestore_package::{Manifest, Placeholders};
+use gamestore_protocol::MatchOutcome;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How game servers are isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sandbox {
+    /// Use bubblewrap when it works on this machine, else run unsandboxed.
+    Auto,
+    /// Always use bubblewrap; refuse to start matches without it.
+    Required,
+    /// Never use bubblewrap (resource limits still apply).
+    Off,
+}
+
+/// Game Manager settings.
+#[derive(Debug, Clone)]
+pub struct GameManagerConfig {
+    /// Ports game servers may use.
+    pub ports: RangeInclusive<u16>,
+    /// The address game servers bind (`{host}` in their command).
+    pub bind_host: String,
+    /// The address players are told to connect to.
+    pub public_host: String,
+    /// Longest wait for a new game server to accept connections.
+    pub start_timeout: Duration,
+    /// Longest a match may run before its server is stopped.
+    pub max_match_time: Duration,
+    pub sandbox: Sandbox,
+    /// The lobby's data folder, hidden from sandboxed servers.
+    pub data_dir: PathBuf,
+}
+
+/// What to run for one match.
+#[derive(Debug, Clone)]
+pub struct MatchSpec {
+    pub match_id: i64,
+    pub manifest: Manifest,
+    /// The version's unpacked files.
+    pub game_dir: PathBuf,
+    pub players: Vec<String>,
+    pub token: String,
+}
+
+/// Why a game server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no free port in {0:?} for the game server")]
+    NoPort(RangeInclusive<u16>),
+    #[error("the game server could not be started: {0}")]
+    Spawn(String),
+    #[error("the game server exited ({status}) before accepting connections{log}")]
+    ExitedEarly { status: String, log: String },
+    #[error("the game server did not accept connections within {0:?}")]
+    NeverListened(Duration),
+}
+
+/// How a match's server ended.
+#[derive(Debug, Clone)]
+pub struct MatchExit {
+    pub outcome: MatchOutcome,
+    pub exit_code: Option<i32>,
+    /// The JSON object the server wrote to its result file, if valid.
+    pub result: Option<serde_json::Value>,
+    pub message: String,
+}
+
+/// Runs game servers and keeps track of them.
+#[derive(Debug)]
+pub struct GameManager {
+    config: GameManagerConfig,
+    use_bwrap: bool,
+    ports_in_use: Mutex<HashSet<u16>>,
+    next_port: Mutex<u16>,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl GameManager {
+    pub fn new(config: GameManagerConfig) -> anyhow::Result<Arc<GameManager>> {
+        let use_bwrap = match config.sandbox {
+            Sandbox::Off => false,
+            Sandbox::Auto => bwrap_works(),
+            Sandbox::Required => {
+                anyhow::ensure!(bwrap_works(), "the game server sandbox needs bubblewrap (bwrap), which does not work here");
+                true
+            }
+        };
+        if use_bwrap {
+            tracing::info!("game servers run in a bubblewrap sandbox");
+        } else {
+            tracing::warn!("game servers run without a sandbox (resource limits only)");
+        }
+        std::fs::create_dir_all(config.data_dir.join("matches"))?;
+        let first = *config.ports.start();
+        Ok(Arc::new(GameManager {
+            config,
+            use_bwrap,
+            ports_in_use: Mutex::new(HashSet::new()),
+            next_port: Mutex::new(first),
+            stop: watch::channel(false).0,
+            tasks: Mutex::new(Vec::new()),
+        }))
+    }
+
+    pub fn public_host(&self) -> &str {
+        &self.config.public_host
+    }
+
+    /// Runs `task` (a match's lifecycle) under the manager, so shutdown can
+    /// wait for it.
+    pub fn track(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(tokio::spawn(task));
+    }
+
+    /// Stops every running match and waits (bounded) for their tasks.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    /// Starts the game server for one match and waits until it listens.
+    pub async fn start(self: &Arc<Self>, spec: &MatchSpec) -> Result<GameProcess, StartError> {
+        let port = self.lease_port()?;
+        let workdir = self.config.data_dir.join("matches").join(spec.match_id.to_string());
+        let _ = std::fs::remove_dir_all(&workdir);
+        std::fs::create_dir_all(&workdir).map_err(|e| StartError::Spawn(e.to_string()))?;
+        let result_file = workdir.join("result.json");
+        let log_path = workdir.join("server.log");
+
+        let placeholders = Placeholders {
+            host: self.config.bind_host.clone(),
+            port: port.port,
+            players: spec.players.len() as u32,
+            player: None,
+            match_id: spec.match_id.to_string(),
+            token: spec.token.clone(),
+            game_dir: spec.game_dir.clone(),
+        };
+        let expanded = spec.manifest.server.expand(&placeholders).map_err(|e| StartError::Spawn(e.to_string()))?;
+        let log = std::fs::File::create(&log_path).map_err(|e| StartError::Spawn(e.to_string()))?;
+        let log_err = log.try_clone().map_err(|e| StartError::Spawn(e.to_string()))?;
+
+        let mut command = if self.use_bwrap {
+            let mut c = tokio::process::Command::new("bwrap");
+            c.args(self.bwrap_args(&workdir, &spec.game_dir));
+            c.arg("--").args(&expanded.argv);
+            c
+        } else {
+            let mut c = tokio::process::Command::new(&expanded.argv[0]);
+            c.args(&expanded.argv[1..]);
+            c
+        };
+        command
+            .current_dir(&workdir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()))
+            .env("HOME", &workdir)
+            .env("LANG", "C.UTF-8")
+            .envs(expanded.env.iter().map(|(k, v)| (k, v)))
+            .env("GAMESTORE_RESULT_FILE", &result_file)
+            .env("GAMESTORE_MATCH_ID", spec.match_id.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            .kill_on_drop(true);
+        let cpu_secs = self.config.max_match_time.as_secs().saturating_add(30);
+        // SAFETY: only async-signal-safe calls (setsid, prctl, setrlimit) between fork and exec.
+        unsafe {
+            command.pre_exec(move || limit_self(cpu_secs));
+        }
+        let child = command.spawn().map_err(|e| StartError::Spawn(format!("{}: {e}", expanded.argv[0])))?;
+        let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+        let mut process = GameProcess {
+            pgid,
+            child: Some(child),
+            port,
+            result_file,
+            log_path,
+            max_match_time: self.config.max_match_time,
+            stop: self.stop.subscribe(),
+        };
+        process.wait_listening(self.config.start_timeout, &self.config.bind_host).await?;
+        Ok(process)
+    }
+
+    fn bwrap_args(&self, workdir: &Path, game_dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        let mut push = |items: &[&std::ffi::OsStr]| args.extend(items.iter().map(|s| s.to_os_string()));
+        let data = self.config.data_dir.canonicalize().unwrap_or_else(|_| self.config.data_dir.clone());
+        let workdir = workdir.canonicalize().unwrap_or_else(|_| workdir.to_owned());
+        let game_dir = game_dir.canonicalize().unwrap_or_else(|_| game_dir.to_owned());
+        push(&["--ro-bind".as_ref(), "/".as_ref(), "/".as_ref()]);
+        push(&["--dev".as_ref(), "/dev".as_ref(), "--proc".as_ref(), "/proc".as_ref()]);
+        push(&["--tmpfs".as_ref(), data.as_os_str()]);
+        push(&["--bind".as_ref(), workdir.as_os_str(), workdir.as_os_str()]);
+        push(&["--ro-bind".as_ref(), game_dir.as_os_str(), game_dir.as_os_str()]);
+        push(&["--unshare-pid".as_ref(), "--unshare-ipc".as_ref(), "--die-with-parent".as_ref()]);
+        push(&["--new-session".as_ref(), "--chdir".as_ref(), workdir.as_os_str()]);
+        args
+    }
+
+    fn lease_port(self: &Arc<Self>) -> Result<PortLease, StartError> {
+        let range = self.config.ports.clone();
+        let span = (*range.end() as u32 - *range.start() as u32 + 1) as usize;
+        let mut in_use = self.ports_in_use.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = self.next_port.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..span {
+            let port = *next;
+            *next = if port >= *range.end() { *range.start() } else { port + 1 };
+            if in_use.contains(&port) {
+                continue;
+            }
+            // Free right now on this machine? (Another program may hold it.)
+            let probe = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+            if TcpListener::bind(probe).is_ok() {
+                in_use.insert(port);
+                return Ok(PortLease { port, manager: self.clone() });
+            }
+        }
+        Err(StartError::NoPort(range))
+    }
+}
+
+/// A game server port, returned to the pool when dropped.
+#[derive(Debug)]
+pub struct PortLease {
+    pub port: u16,
+    manager: Arc<GameManager>,
+}
+
+impl Drop for PortLease {
+    fn drop(&mut self) {
+        self.manager.ports_in_use.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.port);
+    }
+}
+
+/// A running game server. Dropping it kills the server's process group.
+#[derive(Debug)]
+pub struct GameProcess {
+    /// The server's process group (its pid: it called setsid).
+    pgid: i32,
+    child: Option<tokio::process::Child>,
+    pub port: PortLease,
+    result_file: PathBuf,
+    log_path: PathBuf,
+    max_match_time: Duration,
+    stop: watch::Receiver<bool>,
+}
+
+impl Drop for GameProcess {
+    fn drop(&mut self) {
+        kill_group(self.pgid);
+    }
+}
+
+impl GameProcess {
+    async fn wait_listening(&mut self, timeout: Duration, bind_host: &str) -> Result<(), StartError> {
+        let host: std::net::IpAddr = match bind_host.parse() {
+            Ok(ip) if !std::net::IpAddr::is_unspecified(&ip) => ip,
+            _ => Ipv4Addr::LOCALHOST.into(),
+        };
+        let addr = SocketAddr::new(host, self.port.port);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let child = self.child.as_mut().expect("child present");
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = log_tail(&self.log_path);
+                return Err(StartError::ExitedEarly { status: describe(status), log });
+            }
+            // A connection that succeeds is closed at once; game servers ignore it.
+            let attempt = tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr));
+            if let Ok(Ok(_stream)) = attempt.await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StartError::NeverListened(timeout));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits for the server to end: on its own, at the time limit, or at
+    /// lobby shutdown. The port stays leased until `self` is dropped.
+    pub async fn wait(&mut self) -> MatchExit {
+        let limit = self.max_match_time;
+        let child = self.child.as_mut().expect("child present");
+        let mut stop = self.stop.clone();
+        let ended = tokio::select! {
+            status = child.wait() => Some(status),
+            _ = tokio::time::sleep(limit) => None,
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                kill_group(self.pgid);
+                let _ = child.wait().await;
+                return MatchExit {
+                    outcome: MatchOutcome::Aborted,
+                    exit_code: None,
+                    result: None,
+                    message: "the lobby is shutting down; the match was stopped".into(),
+                };
+            }
+        };
+        let Some(status) = ended else {
+            kill_group(self.pgid);
+            let _ = child.wait().await;
+            return MatchExit {
+                outcome: MatchOutcome::Timeout,
+                exit_code: None,
+                result: read_result(&self.result_file),
+                message: format!("the match ran past the {}s limit and was stopped", limit.as_secs()),
+            };
+        };
+        // The server is gone; make sure nothing it started lingers.
+        kill_group(self.pgid);
+        let result = read_result(&self.result_file);
+        match status {
+            Ok(status) if status.success() => MatchExit {
+                outcome: MatchOutcome::Completed,
+                exit_code: Some(0),
+                message: result
+                    .as_ref()
+                    .and_then(|r| r.get("summary"))
+                    .and_then(|s| s.as_str())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| "the match is over".into()),
+                result,
+            },
+            Ok(status) => match status.code() {
+                Some(code) => MatchExit {
+                    outcome: MatchOutcome::Failed,
+                    exit_code: Some(code),
+                    result,
+                    message: format!("the game server failed (exit code {code}){}", log_tail(&self.log_path)),
+                },
+                None => MatchExit {
+                    outcome: MatchOutcome::Crashed,
+                    exit_code: None,
+                    result,
+                    message: format!("the game server crashed ({}){}", describe(status), log_tail(&self.log_path)),
+                },
+            },
+            Err(e) => MatchExit {
+                outcome: MatchOutcome::Crashed,
+                exit_code: None,
+                result,
+                message: format!("lost track of the game server: {e}"),
+            },
+        }
+    }
+}
+
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => status.to_string(),
+    }
+}
+
+/// The last line the server logged, as ": <line>", or nothing.
+fn log_tail(path: &Path) -> String {
+    let Ok(text) = std::fs::read(path) else { return String::new() };
+    let start = text.len().saturating_sub(4096);
+    let text = String::from_utf8_lossy(&text[start..]);
+    match text.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(line) => format!(": {}", line.chars().take(200).collect::<String>()),
+        None => String::new(),
+    }
+}
+
+/// Reads the result file: a JSON object of at most 64 KiB, else nothing.
+fn read_result(path: &Path) -> Option<serde_json::Value> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 64 * 1024 {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    value.is_object().then_some(value)
+}
+
+/// Kills a game server's whole process group.
+fn kill_group(pgid: i32) {
+    if pgid > 0 {
+        // SAFETY: signalling the process group the server created with setsid.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Runs in the child between fork and exec.
+fn limit_self(cpu_secs: u64) -> std::io::Result<()> {
+    // SAFETY: plain syscalls on the current (child) process.
+    unsafe {
+        if libc::setsid() < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let limits: [(libc::__rlimit_resource_t, u64); 4] = [
+            (libc::RLIMIT_CORE, 0),
+            (libc::RLIMIT_NOFILE, 4096),
+            (libc::RLIMIT_FSIZE, 1 << 30),
+            (libc::RLIMIT_CPU, cpu_secs),
+        ];
+        for (resource, value) in limits {
+            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+            libc::setrlimit(resource, &limit);
+        }
+    }
+    Ok(())
+}
+
+/// True when bubblewrap can create a sandbox here.
+fn bwrap_works() -> bool {
+    std::process::Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The first non-loopback IPv4 address of an interface that is up, the
+/// address other machines on the LAN can reach; loopback when there is none.
+pub fn detect_lan_address() -> String {
+    let mut found = None;
+    // SAFETY: getifaddrs/freeifaddrs pair; the list is only read in between.
+    unsafe {
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut list) == 0 {
+            let mut cursor = list;
+            while !cursor.is_null() {
+                let ifa = &*cursor;
+                let up = ifa.ifa_flags & (libc::IFF_UP as u32) != 0;
+                let loopback = ifa.ifa_flags & (libc::IFF_LOOPBACK as u32) != 0;
+                if up && !loopback && !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
+                    let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                    found = Some(Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)));
+                    break;
+                }
+                cursor = ifa.ifa_next;
+            }
+            libc::freeifaddrs(list);
+        }
+    }
+    found.unwrap_or(Ipv4Addr::LOCALHOST).to_string()
+}

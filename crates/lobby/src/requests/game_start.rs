@@ -1,0 +1,46 @@
+//! GAME_START_NOTIFY (the host pressing 's') and GAME_CLIENT_EXITED.
+
+use gamestore_protocol::{Empty, GameClientExited, MatchStarting, WireError};
+use gamestore_storage::Role;
+
+use crate::connection::Conn;
+use crate::{auth, matches, now};
+
+/// Checks the room, records the match and hands it to the Game Manager.
+/// Replies at once; GAME_START (or MATCH_ENDED on failure) follows as events.
+pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
+    let account = conn.require(Role::Player)?.id;
+    let plan = conn.lobby.rooms.begin_start(account)?;
+    let (game, version, room) = (plan.game.id.clone(), plan.game.version.clone(), plan.room);
+    let players: Vec<i64> = plan.players.iter().map(|(id, _)| *id).collect();
+    let match_id = match conn.lobby.db(move |db| db.begin_match(&game, &version, room as i64, &players, now())).await {
+        Ok(id) => id,
+        Err(e) => {
+            conn.lobby.rooms.ended(
+                room,
+                gamestore_protocol::MatchEnded {
+                    match_id: 0,
+                    room,
+                    outcome: gamestore_protocol::MatchOutcome::NeverStarted,
+                    exit_code: None,
+                    result: None,
+                    message: e.message.clone(),
+                },
+            );
+            return Err(e);
+        }
+    };
+    let token = auth::new_token()?;
+    let lobby = conn.lobby.clone();
+    conn.lobby.game_manager.track(matches::run_match(lobby, plan, match_id, token));
+    Ok(MatchStarting { room })
+}
+
+pub fn client_exited(conn: &Conn, report: GameClientExited) -> Result<Empty, WireError> {
+    let account = conn.require(Role::Player)?;
+    match report.code {
+        Some(0) => tracing::debug!(player = %account.name, match_id = report.match_id, "game client finished"),
+        code => tracing::info!(player = %account.name, match_id = report.match_id, ?code, "game client failed"),
+    }
+    Ok(Empty {})
+}
