@@ -14,9 +14,14 @@ use gamestore_package::{Manifest, Placeholders};
 use gamestore_protocol::GameStart;
 
 /// The game client command for `player` in the match `start`, installed at `game_dir`.
-pub fn client_command(game_dir: &Path, start: &GameStart, player: &str) -> anyhow::Result<tokio::process::Command> {
-    let manifest = Manifest::load_dir(game_dir)
-        .map_err(|e| anyhow::anyhow!("the installed game at {} is damaged: {e}", game_dir.display()))?;
+pub fn client_command(
+    game_dir: &Path,
+    start: &GameStart,
+    player: &str,
+) -> anyhow::Result<tokio::process::Command> {
+    let manifest = Manifest::load_dir(game_dir).map_err(|e| {
+        anyhow::anyhow!("the installed game at {} is damaged: {e}", game_dir.display())
+    })?;
     let placeholders = Placeholders {
         host: start.host.clone(),
         port: start.port,
@@ -26,7 +31,8 @@ pub fn client_command(game_dir: &Path, start: &GameStart, player: &str) -> anyho
         token: start.token.clone(),
         game_dir: game_dir.to_owned(),
     };
-    let expanded = manifest.client.expand(&placeholders).context("cannot build the game client command")?;
+    let expanded =
+        manifest.client.expand(&placeholders).context("cannot build the game client command")?;
     let mut command = tokio::process::Command::new(&expanded.argv[0]);
     command
         .args(&expanded.argv[1..])

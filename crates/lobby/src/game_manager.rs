@@ -110,7 +110,10 @@ impl GameManager {
             Sandbox::Off => false,
             Sandbox::Auto => bwrap_works(),
             Sandbox::Required => {
-                anyhow::ensure!(bwrap_works(), "the game server sandbox needs bubblewrap (bwrap), which does not work here");
+                anyhow::ensure!(
+                    bwrap_works(),
+                    "the game server sandbox needs bubblewrap (bwrap), which does not work here"
+                );
                 true
             }
         };
@@ -171,7 +174,11 @@ impl GameManager {
             token: spec.token.clone(),
             game_dir: spec.game_dir.clone(),
         };
-        let expanded = spec.manifest.server.expand(&placeholders).map_err(|e| StartError::Spawn(e.to_string()))?;
+        let expanded = spec
+            .manifest
+            .server
+            .expand(&placeholders)
+            .map_err(|e| StartError::Spawn(e.to_string()))?;
         let log = std::fs::File::create(&log_path).map_err(|e| StartError::Spawn(e.to_string()))?;
         let log_err = log.try_clone().map_err(|e| StartError::Spawn(e.to_string()))?;
 
@@ -188,7 +195,10 @@ impl GameManager {
         command
             .current_dir(&workdir)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()))
+            .env(
+                "PATH",
+                std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+            )
             .env("HOME", &workdir)
             .env("LANG", "C.UTF-8")
             .envs(expanded.env.iter().map(|(k, v)| (k, v)))
@@ -203,7 +213,8 @@ impl GameManager {
         unsafe {
             command.pre_exec(move || limit_self(cpu_secs));
         }
-        let child = command.spawn().map_err(|e| StartError::Spawn(format!("{}: {e}", expanded.argv[0])))?;
+        let child =
+            command.spawn().map_err(|e| StartError::Spawn(format!("{}: {e}", expanded.argv[0])))?;
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let mut process = GameProcess {
             pgid,
@@ -220,8 +231,10 @@ impl GameManager {
 
     fn bwrap_args(&self, workdir: &Path, game_dir: &Path) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();
-        let mut push = |items: &[&std::ffi::OsStr]| args.extend(items.iter().map(|s| s.to_os_string()));
-        let data = self.config.data_dir.canonicalize().unwrap_or_else(|_| self.config.data_dir.clone());
+        let mut push =
+            |items: &[&std::ffi::OsStr]| args.extend(items.iter().map(|s| s.to_os_string()));
+        let data =
+            self.config.data_dir.canonicalize().unwrap_or_else(|_| self.config.data_dir.clone());
         let workdir = workdir.canonicalize().unwrap_or_else(|_| workdir.to_owned());
         let game_dir = game_dir.canonicalize().unwrap_or_else(|_| game_dir.to_owned());
         push(&["--ro-bind".as_ref(), "/".as_ref(), "/".as_ref()]);
@@ -289,7 +302,11 @@ impl Drop for GameProcess {
 }
 
 impl GameProcess {
-    async fn wait_listening(&mut self, timeout: Duration, bind_host: &str) -> Result<(), StartError> {
+    async fn wait_listening(
+        &mut self,
+        timeout: Duration,
+        bind_host: &str,
+    ) -> Result<(), StartError> {
         let host: std::net::IpAddr = match bind_host.parse() {
             Ok(ip) if !std::net::IpAddr::is_unspecified(&ip) => ip,
             _ => Ipv4Addr::LOCALHOST.into(),
@@ -303,7 +320,10 @@ impl GameProcess {
                 return Err(StartError::ExitedEarly { status: describe(status), log });
             }
             // A connection that succeeds is closed at once; game servers ignore it.
-            let attempt = tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr));
+            let attempt = tokio::time::timeout(
+                Duration::from_millis(200),
+                tokio::net::TcpStream::connect(addr),
+            );
             if let Ok(Ok(_stream)) = attempt.await {
                 return Ok(());
             }
@@ -341,7 +361,10 @@ impl GameProcess {
                 outcome: MatchOutcome::Timeout,
                 exit_code: None,
                 result: read_result(&self.result_file),
-                message: format!("the match ran past the {}s limit and was stopped", limit.as_secs()),
+                message: format!(
+                    "the match ran past the {}s limit and was stopped",
+                    limit.as_secs()
+                ),
             };
         };
         // The server is gone; make sure nothing it started lingers.
@@ -364,13 +387,20 @@ impl GameProcess {
                     outcome: MatchOutcome::Failed,
                     exit_code: Some(code),
                     result,
-                    message: format!("the game server failed (exit code {code}){}", log_tail(&self.log_path)),
+                    message: format!(
+                        "the game server failed (exit code {code}){}",
+                        log_tail(&self.log_path)
+                    ),
                 },
                 None => MatchExit {
                     outcome: MatchOutcome::Crashed,
                     exit_code: None,
                     result,
-                    message: format!("the game server crashed ({}){}", describe(status), log_tail(&self.log_path)),
+                    message: format!(
+                        "the game server crashed ({}){}",
+                        describe(status),
+                        log_tail(&self.log_path)
+                    ),
                 },
             },
             Err(e) => MatchExit {
@@ -448,7 +478,18 @@ fn limit_self(cpu_secs: u64) -> std::io::Result<()> {
 /// True when bubblewrap can create a sandbox here.
 fn bwrap_works() -> bool {
     std::process::Command::new("bwrap")
-        .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent", "true"])
+        .args([
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--unshare-pid",
+            "--die-with-parent",
+            "true",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -469,7 +510,11 @@ pub fn detect_lan_address() -> String {
                 let ifa = &*cursor;
                 let up = ifa.ifa_flags & (libc::IFF_UP as u32) != 0;
                 let loopback = ifa.ifa_flags & (libc::IFF_LOOPBACK as u32) != 0;
-                if up && !loopback && !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
+                if up
+                    && !loopback
+                    && !ifa.ifa_addr.is_null()
+                    && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET
+                {
                     let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
                     found = Some(Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)));
                     break;

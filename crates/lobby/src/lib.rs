@@ -10,9 +10,9 @@ pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod game_manager;
-pub mod matches;
 pub mod games_area;
 pub mod hub;
+pub mod matches;
 pub mod requests;
 pub mod rooms;
 pub mod server;
@@ -56,7 +56,10 @@ impl Lobby {
         }
         let aborted = db.abort_open_matches(now())?;
         if aborted > 0 {
-            tracing::warn!(aborted, "matches still open from the last run were recorded as aborted");
+            tracing::warn!(
+                aborted,
+                "matches still open from the last run were recorded as aborted"
+            );
         }
         let public_host =
             config.public_host.clone().unwrap_or_else(game_manager::detect_lan_address);

@@ -43,7 +43,12 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
         }
         Err(e) => {
             tracing::warn!(match_id, room = plan.room, error = %e, "game server did not start");
-            MatchExit { outcome: MatchOutcome::NeverStarted, exit_code: None, result: None, message: e.to_string() }
+            MatchExit {
+                outcome: MatchOutcome::NeverStarted,
+                exit_code: None,
+                result: None,
+                message: e.to_string(),
+            }
         }
     };
     tracing::info!(match_id, room = plan.room, outcome = exit.outcome.as_str(), "match ended");

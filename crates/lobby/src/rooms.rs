@@ -15,8 +15,8 @@ use std::sync::Mutex;
 
 use gamestore_package::Manifest;
 use gamestore_protocol::{
-    Activity, ChatMessage, ChatScope, ErrorCode, Event, GameStart, MatchEnded, RoomEventKind, RoomId,
-    RoomInfo, RoomState, RoomUpdate, WireError,
+    Activity, ChatMessage, ChatScope, ErrorCode, Event, GameStart, MatchEnded, RoomEventKind,
+    RoomId, RoomInfo, RoomState, RoomUpdate, WireError,
 };
 use gamestore_storage::AccountId;
 
@@ -67,7 +67,12 @@ impl Room {
             game: self.game.id.clone(),
             game_name: self.game.name.clone(),
             version: self.game.version.clone(),
-            host: self.members.iter().find(|m| m.account == self.host).map(|m| m.name.clone()).unwrap_or_default(),
+            host: self
+                .members
+                .iter()
+                .find(|m| m.account == self.host)
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
             members: self.members.iter().map(|m| m.name.clone()).collect(),
             capacity: self.capacity,
             min_players: self.game.manifest.min_players,
@@ -83,7 +88,11 @@ impl Room {
     }
 
     fn update(&self, event: RoomEventKind, player: Option<&str>) {
-        self.broadcast(Event::RoomUpdate(RoomUpdate { event, player: player.map(str::to_owned), room: self.info() }));
+        self.broadcast(Event::RoomUpdate(RoomUpdate {
+            event,
+            player: player.map(str::to_owned),
+            room: self.info(),
+        }));
     }
 
     fn is_open(&self) -> bool {
@@ -125,12 +134,21 @@ impl Rooms {
     pub fn join(&self, member: Member, id: RoomId) -> Result<RoomInfo, WireError> {
         let mut inner = self.inner();
         check_not_in_room(&inner, member.account)?;
-        let room = inner.rooms.get_mut(&id).ok_or_else(|| err(ErrorCode::RoomNotFound, format!("there is no room {id}")))?;
+        let room = inner
+            .rooms
+            .get_mut(&id)
+            .ok_or_else(|| err(ErrorCode::RoomNotFound, format!("there is no room {id}")))?;
         if room.state != RoomState::Waiting {
-            return Err(err(ErrorCode::RoomBusy, format!("room {id} is in a match; join when it is waiting again")));
+            return Err(err(
+                ErrorCode::RoomBusy,
+                format!("room {id} is in a match; join when it is waiting again"),
+            ));
         }
         if room.members.len() as u32 >= room.capacity {
-            return Err(err(ErrorCode::RoomFull, format!("room {id} is full ({} players)", room.capacity)));
+            return Err(err(
+                ErrorCode::RoomFull,
+                format!("room {id} is full ({} players)", room.capacity),
+            ));
         }
         Ok(join_locked(&mut inner, member, id))
     }
@@ -145,7 +163,9 @@ impl Rooms {
             .rooms
             .values()
             .filter(|r| r.game.id == game.id && r.is_open())
-            .max_by_key(|r| (r.game.version == game.version, r.members.len(), std::cmp::Reverse(r.id)))
+            .max_by_key(|r| {
+                (r.game.version == game.version, r.members.len(), std::cmp::Reverse(r.id))
+            })
             .map(|r| r.id);
         Ok(match best {
             Some(id) => join_locked(&mut inner, member, id),
@@ -156,7 +176,11 @@ impl Rooms {
     /// Leaves the player's room.
     pub fn leave(&self, account: AccountId) -> Result<(), WireError> {
         let mut inner = self.inner();
-        if leave_locked(&mut inner, account) { Ok(()) } else { Err(err(ErrorCode::NotInRoom, "you are not in a room")) }
+        if leave_locked(&mut inner, account) {
+            Ok(())
+        } else {
+            Err(err(ErrorCode::NotInRoom, "you are not in a room"))
+        }
     }
 
     /// A connection closed: its player leaves the room it joined through it.
@@ -175,7 +199,10 @@ impl Rooms {
     /// The host asks to start: checks and moves the room to `starting`.
     pub fn begin_start(&self, account: AccountId) -> Result<StartPlan, WireError> {
         let mut inner = self.inner();
-        let id = *inner.member_of.get(&account).ok_or_else(|| err(ErrorCode::NotInRoom, "you are not in a room"))?;
+        let id = *inner
+            .member_of
+            .get(&account)
+            .ok_or_else(|| err(ErrorCode::NotInRoom, "you are not in a room"))?;
         let room = inner.rooms.get_mut(&id).expect("member_of points at a room");
         if room.host != account {
             return Err(err(ErrorCode::NotHost, "only the room's host can start the match"));
@@ -187,7 +214,11 @@ impl Rooms {
         if (room.members.len() as u32) < needed {
             return Err(err(
                 ErrorCode::NotEnoughPlayers,
-                format!("{} needs at least {needed} players; the room has {}", room.game.name, room.members.len()),
+                format!(
+                    "{} needs at least {needed} players; the room has {}",
+                    room.game.name,
+                    room.members.len()
+                ),
             ));
         }
         room.state = RoomState::Starting;
@@ -222,9 +253,16 @@ impl Rooms {
     /// Sends a chat message to the player's room; returns false when not in one.
     pub fn chat(&self, account: AccountId, message: ChatMessage) -> Result<(), WireError> {
         let inner = self.inner();
-        let id = *inner.member_of.get(&account).ok_or_else(|| err(ErrorCode::NotInRoom, "you are not in a room"))?;
+        let id = *inner
+            .member_of
+            .get(&account)
+            .ok_or_else(|| err(ErrorCode::NotInRoom, "you are not in a room"))?;
         let room = &inner.rooms[&id];
-        room.broadcast(Event::Chat(ChatMessage { scope: ChatScope::Room, room: Some(id), ..message }));
+        room.broadcast(Event::Chat(ChatMessage {
+            scope: ChatScope::Room,
+            room: Some(id),
+            ..message
+        }));
         Ok(())
     }
 
@@ -250,7 +288,10 @@ impl Rooms {
 
 fn check_not_in_room(inner: &Inner, account: AccountId) -> Result<(), WireError> {
     match inner.member_of.get(&account) {
-        Some(id) => Err(err(ErrorCode::AlreadyInRoom, format!("you are already in room {id}; leave it first"))),
+        Some(id) => Err(err(
+            ErrorCode::AlreadyInRoom,
+            format!("you are already in room {id}; leave it first"),
+        )),
         None => Ok(()),
     }
 }
@@ -309,7 +350,11 @@ impl Rooms {
     /// Removes rooms left empty while their match ran, once it ended.
     pub fn close_if_empty(&self, id: RoomId) {
         let mut inner = self.inner();
-        if inner.rooms.get(&id).is_some_and(|r| r.members.is_empty() && r.state == RoomState::Waiting) {
+        if inner
+            .rooms
+            .get(&id)
+            .is_some_and(|r| r.members.is_empty() && r.state == RoomState::Waiting)
+        {
             inner.rooms.remove(&id);
         }
     }

@@ -53,7 +53,9 @@ pub async fn online(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
                 let doing = match &p.activity {
                     Activity::Idle => "idle".to_owned(),
                     Activity::InRoom { room, game } => format!("in room {room} ({game})"),
-                    Activity::InMatch { room, game, match_id } => format!("playing {game}: match {match_id} in room {room}"),
+                    Activity::InMatch { room, game, match_id } => {
+                        format!("playing {game}: match {match_id} in room {room}")
+                    }
                 };
                 vec![p.name.clone(), doing]
             })
@@ -61,4 +63,56 @@ pub async fn online(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
         print_table(&["PLAYER", "DOING"], &rows);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `history [--json]`
+pub async fn history(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+    let (client, _) = ctx.connect_session().await?;
+    let reply = client.call(gamestore_protocol::MatchHistory { limit: 50 }).await?;
+    if json {
+        print_json(&reply.matches)?;
+    } else if reply.matches.is_empty() {
+        outln!("No matches played yet.");
+    } else {
+        let rows: Vec<Vec<String>> = reply
+            .matches
+            .iter()
+            .map(|m| {
+                let winner =
+                    m.result.as_ref().and_then(|r| r.get("winner")).and_then(|w| w.as_str());
+                let outcome = match (m.outcome.as_deref(), winner) {
+                    (None, _) => "running".to_owned(),
+                    (Some("completed"), Some(w)) => format!("completed, {w} won"),
+                    (Some(o), _) => o.replace('_', " "),
+                };
+                vec![
+                    m.match_id.to_string(),
+                    format!("{} {}", m.game, m.version),
+                    m.players.join(", "),
+                    format_time(m.started_at),
+                    m.duration_secs.map(|d| format!("{d}s")).unwrap_or_else(|| "-".into()),
+                    outcome,
+                ]
+            })
+            .collect();
+        print_table(&["MATCH", "GAME", "PLAYERS", "STARTED (UTC)", "DURATION", "OUTCOME"], &rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM`.
+fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
 }

@@ -84,6 +84,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List my matches
+    History {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// List players online and what they are doing
     Online {
         /// Print JSON
@@ -135,11 +141,20 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Uninstall { id } => library::uninstall(&ctx, &id).await,
         Command::Rooms { json } => lobby::rooms(&ctx, json).await,
         Command::Online { json } => lobby::online(&ctx, json).await,
+        Command::History { json } => lobby::history(&ctx, json).await,
         Command::Play { game, start_when, json } => {
-            play::play(&ctx, play::PlayOptions { target: play::Target::Game(game), start_when, json }).await
+            play::play(
+                &ctx,
+                play::PlayOptions { target: play::Target::Game(game), start_when, json },
+            )
+            .await
         }
         Command::Join { room, start_when, json } => {
-            play::play(&ctx, play::PlayOptions { target: play::Target::Room(room), start_when, json }).await
+            play::play(
+                &ctx,
+                play::PlayOptions { target: play::Target::Room(room), start_when, json },
+            )
+            .await
         }
     }
 }

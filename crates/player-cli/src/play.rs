@@ -17,8 +17,8 @@ use gamestore_client::launcher::client_command;
 use gamestore_client::library::Library;
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{
-    Event, GameClientExited, GameStart, GameStartNotify, MatchEnded, MatchOutcome, QuickPlay, RoomEventKind,
-    RoomInfo, RoomJoin, RoomState,
+    Event, GameClientExited, GameStart, GameStartNotify, MatchEnded, MatchOutcome, QuickPlay,
+    RoomEventKind, RoomInfo, RoomJoin, RoomState,
 };
 use serde_json::json;
 
@@ -63,7 +63,12 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
         let outcome = install(&client, &library, game, None, true).await?;
         if outcome.bytes_transferred > 0 {
             say(json, "installed", json!(outcome), || {
-                format!("installed {} {} ({})", outcome.id, outcome.version, human_bytes(outcome.bytes_transferred))
+                format!(
+                    "installed {} {} ({})",
+                    outcome.id,
+                    outcome.version,
+                    human_bytes(outcome.bytes_transferred)
+                )
             });
         }
     }
@@ -85,7 +90,9 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     // The room plays an exact version; have it installed before the match.
     let outcome = install(&client, &library, &room.game, Some(&room.version), false).await?;
     if outcome.bytes_transferred > 0 {
-        say(json, "installed", json!(outcome), || format!("installed {} {}", outcome.id, outcome.version));
+        say(json, "installed", json!(outcome), || {
+            format!("installed {} {}", outcome.id, outcome.version)
+        });
     }
     let start_when = options.start_when.unwrap_or(room.min_players).max(1);
     let me = session.user.clone();
@@ -101,21 +108,35 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
                 if update.event == RoomEventKind::Ended {
                     start_sent = false;
                 }
-                say(json, "room_update", json!(update), || describe_update(&update.event, update.player.as_deref(), &update.room));
+                say(json, "room_update", json!(update), || {
+                    describe_update(&update.event, update.player.as_deref(), &update.room)
+                });
                 maybe_start(&client, &current, &me, start_when, &mut start_sent, json).await?;
             }
             Event::Chat(chat) => {
-                say(json, "chat", json!(chat), || format!("[{}] {}: {}", scope_name(&chat), chat.from, chat.text));
+                say(json, "chat", json!(chat), || {
+                    format!("[{}] {}: {}", scope_name(&chat), chat.from, chat.text)
+                });
             }
             Event::GameStart(start) => {
-                say(json, "game_start", json!({"match_id": start.match_id, "host": start.host, "port": start.port, "players": start.players}), || {
-                    format!("match {} starting: game server at {}:{}", start.match_id, start.host, start.port)
-                });
+                say(
+                    json,
+                    "game_start",
+                    json!({"match_id": start.match_id, "host": start.host, "port": start.port, "players": start.players}),
+                    || {
+                        format!(
+                            "match {} starting: game server at {}:{}",
+                            start.match_id, start.host, start.port
+                        )
+                    },
+                );
                 return run_client(&client, &mut events, &library, &me, start, json).await;
             }
             Event::MatchEnded(ended) => {
                 // Our room's start failed before any GAME_START.
-                say(json, "match_ended", json!(ended), || format!("match did not start: {}", ended.message));
+                say(json, "match_ended", json!(ended), || {
+                    format!("match did not start: {}", ended.message)
+                });
                 bail!("the match could not start: {}", ended.message);
             }
             Event::SessionRevoked(r) => bail!("session ended: {}", r.reason),
@@ -138,7 +159,9 @@ fn describe_update(event: &RoomEventKind, player: Option<&str>, room: &RoomInfo)
         RoomEventKind::Joined => format!("{who} joined the room {count}"),
         RoomEventKind::Left => format!("{who} left the room {count}"),
         RoomEventKind::HostChanged => format!("{who} is now the host"),
-        RoomEventKind::Starting => "the host started the match; starting the game server...".to_owned(),
+        RoomEventKind::Starting => {
+            "the host started the match; starting the game server...".to_owned()
+        }
         RoomEventKind::Started => "the game server is up".to_owned(),
         RoomEventKind::Ended => format!("the room is waiting again {count}"),
     }
@@ -161,7 +184,9 @@ async fn maybe_start(
     }
     *start_sent = true;
     client.call(GameStartNotify {}).await?;
-    say(json, "starting", json!({"room": room.id}), || format!("starting the match with {} players", room.members.len()));
+    say(json, "starting", json!({"room": room.id}), || {
+        format!("starting the match with {} players", room.members.len())
+    });
     Ok(())
 }
 
@@ -177,7 +202,9 @@ async fn run_client(
 ) -> anyhow::Result<ExitCode> {
     let game_dir = library.version_dir(&start.game, &start.version);
     let mut ended: Option<MatchEnded> = None;
-    let code = match client_command(&game_dir, &start, me).and_then(|mut c| c.spawn().map_err(Into::into)) {
+    let code = match client_command(&game_dir, &start, me)
+        .and_then(|mut c| c.spawn().map_err(Into::into))
+    {
         Ok(mut child) => {
             // Keep listening to the lobby while the game runs.
             let status = loop {
@@ -194,7 +221,9 @@ async fn run_client(
             status.and_then(|s| s.code())
         }
         Err(e) => {
-            say(json, "client_error", json!({"message": e.to_string()}), || format!("cannot start the game client: {e:#}"));
+            say(json, "client_error", json!({"message": e.to_string()}), || {
+                format!("cannot start the game client: {e:#}")
+            });
             None
         }
     };
@@ -212,7 +241,9 @@ async fn run_client(
     };
     say(json, "match_ended", json!(ended), || {
         let mut line = format!("match {} ended: {}", ended.match_id, ended.message);
-        if let Some(winner) = ended.result.as_ref().and_then(|r| r.get("winner")).and_then(|w| w.as_str()) {
+        if let Some(winner) =
+            ended.result.as_ref().and_then(|r| r.get("winner")).and_then(|w| w.as_str())
+        {
             line.push_str(&format!(" (winner: {winner})"));
         }
         line
@@ -221,7 +252,10 @@ async fn run_client(
         bail!("the match ended badly ({}): {}", ended.outcome.as_str(), ended.message);
     }
     if code != Some(0) {
-        bail!("the game client exited with {}", code.map_or("a signal".to_owned(), |c| format!("code {c}")));
+        bail!(
+            "the game client exited with {}",
+            code.map_or("a signal".to_owned(), |c| format!("code {c}"))
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -242,6 +276,8 @@ async fn wait_for_end(
     };
     match tokio::time::timeout(MATCH_END_WAIT, wait).await {
         Ok(result) => result,
-        Err(_) => bail!("the match did not end within {}s of the game client", MATCH_END_WAIT.as_secs()),
+        Err(_) => {
+            bail!("the match did not end within {}s of the game client", MATCH_END_WAIT.as_secs())
+        }
     }
 }

@@ -192,6 +192,8 @@ requests! {
     "GAME_START_NOTIFY" => GameStartNotify(GameStartNotify) -> MatchStarting;
     /// Player: my game client for this match has exited.
     "GAME_CLIENT_EXITED" => GameClientExited(GameClientExited) -> Empty;
+    /// Player: my matches, newest first.
+    "MATCH_HISTORY" => MatchHistory(MatchHistory) -> MatchHistoryReply;
 }
 
 events! {

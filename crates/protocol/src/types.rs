@@ -527,3 +527,37 @@ pub struct MatchEnded {
     /// For people: what happened.
     pub message: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchHistory {
+    /// At most this many matches (default 50, at most 500).
+    #[serde(default = "default_history_limit")]
+    pub limit: u32,
+}
+
+fn default_history_limit() -> u32 {
+    50
+}
+
+/// One match in a player's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchSummary {
+    pub match_id: i64,
+    pub game: String,
+    pub game_name: String,
+    pub version: String,
+    pub players: Vec<String>,
+    pub started_at: i64,
+    /// Null while the match runs.
+    pub ended_at: Option<i64>,
+    pub duration_secs: Option<i64>,
+    /// Null while the match runs; else as in MATCH_ENDED.
+    pub outcome: Option<String>,
+    /// What the game server reported, if anything.
+    pub result: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchHistoryReply {
+    pub matches: Vec<MatchSummary>,
+}

@@ -50,7 +50,10 @@ impl Storage {
         )?;
         let id = tx.last_insert_rowid();
         for player in players {
-            tx.execute("INSERT INTO match_players (match_id, account_id) VALUES (?1, ?2)", params![id, player])?;
+            tx.execute(
+                "INSERT INTO match_players (match_id, account_id) VALUES (?1, ?2)",
+                params![id, player],
+            )?;
         }
         tx.commit()?;
         Ok(id)
@@ -125,7 +128,8 @@ impl Storage {
              WHERE p.match_id = ?1 ORDER BY a.name COLLATE NOCASE",
         )?;
         for m in &mut matches {
-            m.players = players.query_map(params![m.id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            m.players =
+                players.query_map(params![m.id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         }
         Ok(matches)
     }
@@ -164,7 +168,12 @@ mod tests {
         db.publish_version(&new, None).unwrap();
         assert!(!db.has_played(ann.id, "chess").unwrap());
         let m1 = db.begin_match("chess", "1.0.0", 1, &[ann.id, bob.id], 10).unwrap();
-        let end = MatchEnd { ended_at: 20, outcome: "completed".into(), exit_code: Some(0), result: None };
+        let end = MatchEnd {
+            ended_at: 20,
+            outcome: "completed".into(),
+            exit_code: Some(0),
+            result: None,
+        };
         db.end_match(m1, &end).unwrap();
         let m2 = db.begin_match("chess", "1.0.0", 1, &[ann.id], 30).unwrap();
         assert_eq!(db.abort_open_matches(40).unwrap(), 1);

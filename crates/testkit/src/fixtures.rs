@@ -64,3 +64,17 @@ pub fn set_version(dir: &Path, version: &str) {
     manifest["version"] = version.into();
     fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
 }
+
+/// Copies a folder tree (files keep their permissions).
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod child;
 mod cli;
 pub mod fixtures;
 mod lobby;
+mod packages;
 mod raw;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 pub use child::{ChildGuard, Output};
 pub use cli::Cli;
 pub use lobby::{LobbyOptions, TestLobby};
+pub use packages::{game_package, game_variant, workspace_root};
 pub use raw::RawConn;
 
 /// Default time limit for a command or an awaited event in tests.

@@ -14,6 +14,8 @@ pub struct RawConn {
     stream: TcpStream,
     buf: Vec<u8>,
     next_id: u32,
+    /// Events that arrived while waiting for a reply, oldest first.
+    queued: std::collections::VecDeque<ServerMessage>,
 }
 
 impl RawConn {
@@ -21,7 +23,7 @@ impl RawConn {
         let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect to the lobby");
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        RawConn { stream, buf: Vec::new(), next_id: 1 }
+        RawConn { stream, buf: Vec::new(), next_id: 1, queued: Default::default() }
     }
 
     /// Connects and completes the HELLO handshake.
@@ -48,17 +50,26 @@ impl RawConn {
         let json = RequestFrame { id, request: request.into() }.encode();
         self.send_bytes(&Frame::Message(json).to_bytes()).expect("send request");
         loop {
-            match self.recv() {
+            match self.read_message() {
                 Some(ServerMessage::Reply { id: got, result }) if got == id => return result,
                 Some(ServerMessage::Reply { id: 0, result }) => return result,
+                Some(event @ ServerMessage::Event(_)) => self.queued.push_back(event),
                 Some(_) => continue,
                 None => panic!("connection closed while waiting for the reply to request {id}"),
             }
         }
     }
 
-    /// The next server message, or `None` once the server closed the connection.
+    /// The next server message (events queued during a call first), or
+    /// `None` once the server closed the connection.
     pub fn recv(&mut self) -> Option<ServerMessage> {
+        match self.queued.pop_front() {
+            Some(message) => Some(message),
+            None => self.read_message(),
+        }
+    }
+
+    fn read_message(&mut self) -> Option<ServerMessage> {
         loop {
             match Frame::decode(&self.buf) {
                 Ok((Frame::Message(json), used)) => {
@@ -133,5 +144,31 @@ impl RawConn {
         .expect("upload accepted");
         let frame = Frame::Binary { id: upload_id, data: send.to_vec() };
         self.send_bytes(&frame.to_bytes()).expect("send chunk");
+    }
+}
+
+impl RawConn {
+    /// Reads messages until an event matching `want` arrives (replies and
+    /// other events are skipped); panics if the connection closes first or
+    /// nothing matches within the test timeout.
+    #[track_caller]
+    pub fn expect_event<T>(
+        &mut self,
+        what: &str,
+        mut want: impl FnMut(&gamestore_protocol::Event) -> Option<T>,
+    ) -> T {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            match self.recv() {
+                Some(ServerMessage::Event(event)) => {
+                    if let Some(found) = want(&event) {
+                        return found;
+                    }
+                }
+                Some(_) => {}
+                None => panic!("connection closed while waiting for {what}"),
+            }
+        }
     }
 }

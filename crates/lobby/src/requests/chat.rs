@@ -20,13 +20,25 @@ pub fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?.clone();
     let text = request.text.trim();
     if text.is_empty() || text.chars().count() > MAX_CHARS {
-        return Err(WireError::new(ErrorCode::InvalidMessage, format!("messages are 1 to {MAX_CHARS} characters")));
+        return Err(WireError::new(
+            ErrorCode::InvalidMessage,
+            format!("messages are 1 to {MAX_CHARS} characters"),
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(WireError::new(ErrorCode::InvalidMessage, "messages cannot contain control characters"));
+        return Err(WireError::new(
+            ErrorCode::InvalidMessage,
+            "messages cannot contain control characters",
+        ));
     }
     check_rate(conn, account.id)?;
-    let message = ChatMessage { scope: request.scope, room: None, from: account.name, text: text.to_owned(), at: now() };
+    let message = ChatMessage {
+        scope: request.scope,
+        room: None,
+        from: account.name,
+        text: text.to_owned(),
+        at: now(),
+    };
     match request.scope {
         ChatScope::Lobby => conn.lobby.hub.broadcast_to_players(&Event::Chat(message)),
         ChatScope::Room => conn.lobby.rooms.chat(account.id, message)?,

@@ -13,7 +13,11 @@ pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     let plan = conn.lobby.rooms.begin_start(account)?;
     let (game, version, room) = (plan.game.id.clone(), plan.game.version.clone(), plan.room);
     let players: Vec<i64> = plan.players.iter().map(|(id, _)| *id).collect();
-    let match_id = match conn.lobby.db(move |db| db.begin_match(&game, &version, room as i64, &players, now())).await {
+    let match_id = match conn
+        .lobby
+        .db(move |db| db.begin_match(&game, &version, room as i64, &players, now()))
+        .await
+    {
         Ok(id) => id,
         Err(e) => {
             conn.lobby.rooms.ended(
@@ -39,8 +43,12 @@ pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
 pub fn client_exited(conn: &Conn, report: GameClientExited) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?;
     match report.code {
-        Some(0) => tracing::debug!(player = %account.name, match_id = report.match_id, "game client finished"),
-        code => tracing::info!(player = %account.name, match_id = report.match_id, ?code, "game client failed"),
+        Some(0) => {
+            tracing::debug!(player = %account.name, match_id = report.match_id, "game client finished")
+        }
+        code => {
+            tracing::info!(player = %account.name, match_id = report.match_id, ?code, "game client failed")
+        }
     }
     Ok(Empty {})
 }

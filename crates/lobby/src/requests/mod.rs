@@ -10,6 +10,7 @@ mod chat;
 mod game_download;
 mod game_start;
 mod game_upload;
+mod history;
 mod my_games;
 mod rooms;
 mod store;
@@ -68,6 +69,7 @@ pub async fn dispatch(
         Request::ChatSend(r) => reply(chat::send(conn, r)?),
         Request::GameStartNotify(_) => reply(game_start::start(conn).await?),
         Request::GameClientExited(r) => reply(game_start::client_exited(conn, r)?),
+        Request::MatchHistory(r) => reply(history::history(conn, r).await?),
         Request::GameDownload(r) => {
             game_download::game_download(conn, id, r).await?;
             Ok(None)

@@ -29,23 +29,31 @@ pub fn list(conn: &Conn) -> Result<RoomListReply, WireError> {
 
 fn member(conn: &Conn) -> Result<Member, WireError> {
     let account = conn.require(Role::Player)?;
-    Ok(Member { account: account.id, name: account.name.clone(), conn: conn.id, outbox: conn.outbox.clone() })
+    Ok(Member {
+        account: account.id,
+        name: account.name.clone(),
+        conn: conn.id,
+        outbox: conn.outbox.clone(),
+    })
 }
 
 /// The latest version of a listed game, ready for a room.
 async fn room_game(conn: &Conn, id: &str) -> Result<RoomGame, WireError> {
     let game = visible_game(conn, id).await?;
     if !game.listed {
-        return Err(WireError::new(ErrorCode::GameDelisted, format!("{id} is delisted: no new rooms")));
+        return Err(WireError::new(
+            ErrorCode::GameDelisted,
+            format!("{id} is delisted: no new rooms"),
+        ));
     }
     let (key, version) = (game.id.clone(), game.latest_version.clone());
-    let record = conn
-        .lobby
-        .db(move |db| db.game_version(&key, &version))
-        .await?
-        .ok_or_else(|| WireError::new(ErrorCode::Internal, "the latest version has no record"))?;
-    let manifest: Manifest = serde_json::from_str(&record.manifest)
-        .map_err(|e| WireError::new(ErrorCode::Internal, format!("stored manifest is damaged: {e}")))?;
+    let record =
+        conn.lobby.db(move |db| db.game_version(&key, &version)).await?.ok_or_else(|| {
+            WireError::new(ErrorCode::Internal, "the latest version has no record")
+        })?;
+    let manifest: Manifest = serde_json::from_str(&record.manifest).map_err(|e| {
+        WireError::new(ErrorCode::Internal, format!("stored manifest is damaged: {e}"))
+    })?;
     Ok(RoomGame {
         game_dir: conn.lobby.games.files_dir(&game.id, &record.version),
         id: game.id,

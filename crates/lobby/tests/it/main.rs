@@ -5,5 +5,6 @@
 mod accounts;
 mod frames;
 mod install;
+mod matches;
 mod publish;
 mod sessions;

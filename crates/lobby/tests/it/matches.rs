@@ -1,0 +1,489 @@
+//! Rooms, chat and matches (flow P3, seed §3C): the Game Manager spawns the
+//! game server, every launcher spawns its game client, which connects to it
+//! directly. Played with the sample `test` game and variants of it.
+
+use std::collections::BTreeSet;
+use std::thread;
+
+use gamestore_protocol::{
+    ChatScope, ChatSend, ErrorCode, Event, GameStartNotify, Login, MatchOutcome, QuickPlay,
+    Register, RoomCreate, RoomEventKind, RoomJoin, RoomState,
+};
+use gamestore_testkit::{
+    Cli, LobbyOptions, Output, RawConn, TestLobby, game_package, game_variant,
+};
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse";
+
+struct World {
+    lobby: TestLobby,
+    tmp: tempfile::TempDir,
+    dev: Cli,
+}
+
+fn world_with(args: &[&str]) -> World {
+    let lobby = TestLobby::start_with(LobbyOptions {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
+    dev.sign_up("dana", PASSWORD);
+    World { lobby, tmp, dev }
+}
+
+fn publish(w: &World, folder: &std::path::Path) {
+    w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
+}
+
+fn player(w: &World, name: &str) -> Cli {
+    let cli = Cli::player(&w.lobby, &w.tmp.path().join(name)).env("GAMESTORE_BOT", "1");
+    cli.sign_up(name, PASSWORD);
+    cli
+}
+
+/// Runs the commands at the same time and returns their outputs in order.
+fn run_together(runs: Vec<(Cli, Vec<String>)>) -> Vec<Output> {
+    let handles: Vec<_> = runs
+        .into_iter()
+        .map(|(cli, args)| {
+            thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                cli.run(&args)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// The JSON event lines of `play --json` with the given type.
+fn events_of(out: &Output, kind: &str) -> Vec<Value> {
+    out.stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == kind)
+        .map(|v| v["data"].clone())
+        .collect()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn two_players_play_a_match_through_the_lobby() {
+    let w = world_with(&[]);
+    publish(&w, &game_package("test"));
+    let ann = player(&w, "ann");
+    let bob = player(&w, "bob");
+
+    let play = args(&["play", "test", "--start-when", "2", "--json"]);
+    let outs = run_together(vec![(ann.clone(), play.clone()), (bob.clone(), play)]);
+    for out in &outs {
+        out.ok();
+    }
+    // Both got the same GAME_START, and the match completed.
+    let starts: Vec<Value> = outs.iter().map(|o| events_of(o, "game_start")[0].clone()).collect();
+    assert_eq!(starts[0]["port"], starts[1]["port"]);
+    assert_eq!(starts[0]["host"], "127.0.0.1");
+    let ended = events_of(&outs[0], "match_ended");
+    assert_eq!(ended[0]["outcome"], "completed", "{}", outs[0]);
+    // The game client really talked to the game server (its own output).
+    assert!(
+        outs[0].stdout.contains("greeted") && outs[1].stdout.contains("greeted"),
+        "{}",
+        outs[0]
+    );
+
+    // The match is in both histories.
+    for cli in [&ann, &bob] {
+        let history = cli.run(&["history", "--json"]).ok().json();
+        assert_eq!(history.as_array().unwrap().len(), 1);
+        assert_eq!(history[0]["game"], "test");
+        assert_eq!(history[0]["outcome"], "completed");
+        let players: BTreeSet<&str> =
+            history[0]["players"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        assert_eq!(players, BTreeSet::from(["ann", "bob"]));
+    }
+    // The port is free again and the room is gone with its players.
+    let port = starts[0]["port"].as_u64().unwrap() as u16;
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("game port released");
+    assert!(ann.run(&["rooms", "--json"]).ok().json().as_array().unwrap().is_empty());
+}
+
+#[test]
+fn three_rooms_play_at_once_on_different_ports() {
+    let w = world_with(&[]);
+    let duel = game_variant(w.tmp.path(), "test", |m| {
+        m["id"] = "duel".into();
+        m["min_players"] = 2.into();
+        m["max_players"] = 2.into();
+    });
+    publish(&w, &duel);
+    let runs: Vec<(Cli, Vec<String>)> = (0..6)
+        .map(|i| {
+            (player(&w, &format!("p{i}")), args(&["play", "duel", "--start-when", "2", "--json"]))
+        })
+        .collect();
+    let outs = run_together(runs);
+    let mut ports = BTreeSet::new();
+    let mut matches = BTreeSet::new();
+    for out in &outs {
+        out.ok();
+        let start = &events_of(out, "game_start")[0];
+        ports.insert(start["port"].as_u64().unwrap());
+        matches.insert(start["match_id"].as_i64().unwrap());
+    }
+    assert_eq!(matches.len(), 3, "three matches");
+    assert_eq!(ports.len(), 3, "on three ports");
+}
+
+/// A variant of `test` whose server misbehaves with `fault`, waiting for
+/// exactly one player whatever the room's size.
+fn faulty(w: &World, id: &str, fault: &str) -> std::path::PathBuf {
+    game_variant(w.tmp.path(), "test", |m| {
+        m["id"] = id.into();
+        let command = m["server"]["command"].as_array_mut().unwrap();
+        for arg in command.iter_mut() {
+            if arg == "{players}" {
+                *arg = "1".into();
+            }
+        }
+        command.push("--fault".into());
+        command.push(fault.into());
+    })
+}
+
+fn raw_player(w: &World, name: &str) -> RawConn {
+    let mut conn = RawConn::hello(w.lobby.addr);
+    conn.call(Register::new(name, PASSWORD)).unwrap();
+    conn.call(Login::new(name, PASSWORD)).unwrap();
+    conn
+}
+
+/// The host (a raw connection) makes a room for `game`; a CLI player joins
+/// it and runs the game client; the host starts. Returns the MATCH_ENDED
+/// outcome and message, and the joining player's output. Checks the room
+/// is waiting again afterwards.
+fn play_faulty_match(
+    w: &World,
+    game: &str,
+    with_client: bool,
+) -> (MatchOutcome, String, Option<Output>) {
+    let mut host = raw_player(w, &format!("host-{game}"));
+    let room: Value = host.call(RoomCreate { game: game.into() }).unwrap();
+    let room_id = room["id"].as_u64().unwrap();
+    let joiner = with_client.then(|| {
+        let cli = player(w, &format!("guest-{game}"));
+        let handle = thread::spawn(move || cli.run(&["join", &room_id.to_string()]));
+        host.expect_event("the guest joining", |e| match e {
+            Event::RoomUpdate(u)
+                if u.event == RoomEventKind::Joined && u.room.members.len() == 2 =>
+            {
+                Some(())
+            }
+            _ => None,
+        });
+        handle
+    });
+    host.call(GameStartNotify {}).unwrap();
+    let (outcome, message) = host.expect_event("MATCH_ENDED", |e| match e {
+        Event::MatchEnded(m) => Some((m.outcome, m.message.clone())),
+        _ => None,
+    });
+    let state = host.expect_event("the room waiting again", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::Ended => Some(u.room.state),
+        _ => None,
+    });
+    assert_eq!(state, RoomState::Waiting);
+    (outcome, message, joiner.map(|h| h.join().unwrap()))
+}
+
+#[test]
+fn failing_game_servers_are_reported_and_the_room_recovers() {
+    let w = world_with(&["--game-start-timeout", "2", "--max-match-secs", "3"]);
+    for (id, fault) in [("crasher", "crash"), ("mute", "no-listen"), ("stuck", "hang")] {
+        publish(&w, &faulty(&w, id, fault));
+    }
+
+    let (outcome, message, out) = play_faulty_match(&w, "crasher", true);
+    assert_eq!(outcome, MatchOutcome::Failed, "{message}");
+    assert!(message.contains("exit code 3"), "{message}");
+    assert_play_failed(&out.unwrap(), "failed");
+
+    let (outcome, message, _) = play_faulty_match(&w, "mute", false);
+    assert_eq!(outcome, MatchOutcome::NeverStarted, "{message}");
+    assert!(message.contains("did not accept connections"), "{message}");
+
+    let (outcome, message, out) = play_faulty_match(&w, "stuck", true);
+    assert_eq!(outcome, MatchOutcome::Timeout, "{message}");
+    assert_play_failed(&out.unwrap(), "timeout");
+
+    // A CLI player whose match never starts gets a clear error too.
+    let solo = player(&w, "solo");
+    solo.run(&["play", "mute"]).fails_with("could not start");
+}
+
+/// `play`/`join` failed, and its last stderr line is its own `error:` line
+/// naming `what` (the game client's output shares stderr before it).
+#[track_caller]
+fn assert_play_failed(out: &Output, what: &str) {
+    assert!(!out.success(), "{out}");
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: ") && last.contains(what), "{out}");
+}
+
+#[test]
+fn room_refusals_have_codes() {
+    let w = world_with(&[]);
+    let duel = game_variant(w.tmp.path(), "test", |m| {
+        m["id"] = "duel".into();
+        m["min_players"] = 2.into();
+        m["max_players"] = 2.into();
+    });
+    publish(&w, &duel);
+    let mut ann = raw_player(&w, "ann");
+    let mut bob = raw_player(&w, "bob");
+    let mut cat = raw_player(&w, "cat");
+
+    assert_eq!(ann.call(RoomJoin { room: 999 }).unwrap_err().code, ErrorCode::RoomNotFound);
+    assert_eq!(
+        ann.call(RoomCreate { game: "nope".into() }).unwrap_err().code,
+        ErrorCode::GameNotFound
+    );
+    let room: Value = ann.call(RoomCreate { game: "duel".into() }).unwrap();
+    let id = room["id"].as_u64().unwrap();
+    assert_eq!(
+        ann.call(RoomCreate { game: "duel".into() }).unwrap_err().code,
+        ErrorCode::AlreadyInRoom
+    );
+    // Starting alone: the game needs two.
+    assert_eq!(ann.call(GameStartNotify {}).unwrap_err().code, ErrorCode::NotEnoughPlayers);
+    bob.call(RoomJoin { room: id }).unwrap();
+    assert_eq!(cat.call(RoomJoin { room: id }).unwrap_err().code, ErrorCode::RoomFull);
+    assert_eq!(bob.call(GameStartNotify {}).unwrap_err().code, ErrorCode::NotHost);
+    assert_eq!(cat.call(GameStartNotify {}).unwrap_err().code, ErrorCode::NotInRoom);
+
+    // The host leaves: bob becomes host.
+    ann.call(gamestore_protocol::RoomLeave {}).unwrap();
+    let host = bob.expect_event("host change", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::HostChanged => Some(u.room.host.clone()),
+        _ => None,
+    });
+    assert_eq!(host, "bob");
+
+    // A delisted game: no new rooms, no quick play.
+    w.dev.run(&["delist", "duel"]).ok();
+    assert_eq!(
+        cat.call(RoomCreate { game: "duel".into() }).unwrap_err().code,
+        ErrorCode::GameDelisted
+    );
+    assert_eq!(
+        cat.call(QuickPlay { game: "duel".into() }).unwrap_err().code,
+        ErrorCode::GameDelisted
+    );
+    let dev_home = w.tmp.path().join("cat-cli");
+    let cat_cli = Cli::player(&w.lobby, &dev_home);
+    cat_cli.sign_up("cat2", PASSWORD);
+    cat_cli.run(&["play", "duel"]).fails_with("GAME_DELISTED");
+}
+
+#[test]
+fn chat_reaches_room_members_and_the_lobby_in_order() {
+    let w = world_with(&[]);
+    publish(&w, &game_package("test"));
+    let mut ann = raw_player(&w, "ann");
+    let mut bob = raw_player(&w, "bob");
+    let mut cat = raw_player(&w, "cat");
+    let room: Value = ann.call(RoomCreate { game: "test".into() }).unwrap();
+    bob.call(RoomJoin { room: room["id"].as_u64().unwrap() }).unwrap();
+
+    for i in 0..5 {
+        ann.call(ChatSend { scope: ChatScope::Room, text: format!("room {i}") }).unwrap();
+    }
+    bob.call(ChatSend { scope: ChatScope::Lobby, text: "hello lobby".into() }).unwrap();
+    for i in 0..5 {
+        let text = bob.expect_event("room chat", |e| match e {
+            Event::Chat(c) if c.scope == ChatScope::Room => Some(c.text.clone()),
+            _ => None,
+        });
+        assert_eq!(text, format!("room {i}"));
+    }
+    // Cat is not in the room: it sees only the lobby message.
+    let (from, text) = cat.expect_event("lobby chat", |e| match e {
+        Event::Chat(c) => Some((c.from.clone(), c.text.clone())),
+        _ => None,
+    });
+    assert_eq!((from.as_str(), text.as_str()), ("bob", "hello lobby"));
+
+    // Limits.
+    let long = "x".repeat(501);
+    assert_eq!(
+        cat.call(ChatSend { scope: ChatScope::Lobby, text: long }).unwrap_err().code,
+        ErrorCode::InvalidMessage
+    );
+    assert_eq!(
+        cat.call(ChatSend { scope: ChatScope::Lobby, text: "a\u{7}b".into() }).unwrap_err().code,
+        ErrorCode::InvalidMessage
+    );
+    assert_eq!(
+        cat.call(ChatSend { scope: ChatScope::Room, text: "hi".into() }).unwrap_err().code,
+        ErrorCode::NotInRoom
+    );
+    let mut limited = false;
+    for i in 0..20 {
+        if let Err(e) = cat.call(ChatSend { scope: ChatScope::Lobby, text: format!("spam {i}") }) {
+            assert_eq!(e.code, ErrorCode::RateLimited);
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "20 messages in a row were not rate limited");
+}
+
+#[test]
+fn presence_shows_what_players_do() {
+    let w = world_with(&[]);
+    publish(&w, &game_package("test"));
+    let mut ann = raw_player(&w, "ann");
+    let _bob = raw_player(&w, "bob");
+    let room: Value = ann.call(RoomCreate { game: "test".into() }).unwrap();
+    let watcher = player(&w, "watcher");
+    let online = watcher.run(&["online", "--json"]).ok().json();
+    let find = |name: &str| {
+        online.as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap()
+    };
+    assert_eq!(find("ann")["activity"]["state"], "in_room");
+    assert_eq!(find("ann")["activity"]["room"], room["id"]);
+    assert_eq!(find("bob")["activity"]["state"], "idle");
+    let rooms = watcher.run(&["rooms", "--json"]).ok().json();
+    assert_eq!(rooms[0]["host"], "ann");
+    assert_eq!(rooms[0]["state"], "waiting");
+    assert_eq!(rooms[0]["version"], "1.0.0");
+}
+
+/// A host alone in a room for `test`, started: the server waits for a
+/// player who never comes. Returns the connection and the server's port.
+fn lonely_match(w: &World, name: &str) -> (RawConn, u16) {
+    let mut host = raw_player(w, name);
+    host.call(RoomCreate { game: "test".into() }).unwrap();
+    host.call(GameStartNotify {}).unwrap();
+    let port = host.expect_event("GAME_START", |e| match e {
+        Event::GameStart(s) => Some(s.port),
+        _ => None,
+    });
+    (host, port)
+}
+
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn a_lobby_killed_mid_match_takes_its_game_servers_along() {
+    let mut w = world_with(&[]);
+    publish(&w, &game_package("test"));
+    let (_host, port) = lonely_match(&w, "ann");
+    assert!(!port_is_free(port), "the game server listens");
+    w.lobby.kill9();
+    gamestore_testkit::wait_until("the orphaned game server to die", || port_is_free(port));
+
+    w.lobby.restart();
+    let mut ann = RawConn::hello(w.lobby.addr);
+    ann.call(Login::new("ann", PASSWORD)).unwrap();
+    let history = ann.call(gamestore_protocol::MatchHistory { limit: 10 }).unwrap();
+    assert_eq!(history["matches"][0]["outcome"], "aborted", "{history}");
+}
+
+#[test]
+fn sigterm_mid_match_stops_and_records_it() {
+    let mut w = world_with(&[]);
+    publish(&w, &game_package("test"));
+    let (mut host, port) = lonely_match(&w, "ann");
+    let status = w.lobby.terminate();
+    assert!(status.success(), "{status}\n{}", w.lobby.log());
+    let outcome = host.expect_event("MATCH_ENDED", |e| match e {
+        Event::MatchEnded(m) => Some(m.outcome),
+        _ => None,
+    });
+    assert_eq!(outcome, MatchOutcome::Aborted);
+    assert!(port_is_free(port), "the game server is gone once the lobby has exited");
+}
+
+#[test]
+fn a_member_who_disconnects_leaves_the_room() {
+    let w = world_with(&[]);
+    publish(&w, &game_package("test"));
+    let mut ann = raw_player(&w, "ann");
+    let room: Value = ann.call(RoomCreate { game: "test".into() }).unwrap();
+    let mut bob = raw_player(&w, "bob");
+    bob.call(RoomJoin { room: room["id"].as_u64().unwrap() }).unwrap();
+    drop(ann);
+    let (event, host, members) = bob.expect_event("ann leaving", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::HostChanged => {
+            Some((u.event, u.room.host.clone(), u.room.members.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(
+        (event, host.as_str(), members),
+        (RoomEventKind::HostChanged, "bob", vec!["bob".to_owned()])
+    );
+}
+
+/// A game server that reports what it can see of the lobby's machine
+/// (no braces: they are placeholders in a manifest).
+const SNOOP: &str = r#"
+import json, os, resource, socket, sys
+port, data_dir = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port)); s.listen()
+s.accept()[0].close()  # the lobby's readiness probe
+open("scratch.txt", "w").write("the working folder is writable")
+report = dict(
+    saw_db=os.path.exists(os.path.join(data_dir, "lobby.db")),
+    data_dir_entries=sorted(os.listdir(data_dir)) if os.path.isdir(data_dir) else None,
+    core_limit=resource.getrlimit(resource.RLIMIT_CORE)[0],
+    summary="snooped",
+)
+tmp = os.environ["GAMESTORE_RESULT_FILE"] + ".tmp"
+json.dump(report, open(tmp, "w")); os.rename(tmp, os.environ["GAMESTORE_RESULT_FILE"])
+"#;
+
+#[test]
+fn game_servers_run_sandboxed_without_the_lobby_data() {
+    let w = world_with(&["--sandbox", "on"]);
+    let data_dir = w.lobby.data_dir().canonicalize().unwrap();
+    let snoop = game_variant(w.tmp.path(), "test", |m| {
+        m["id"] = "snoop".into();
+        m["server"]["command"] = serde_json::json!([
+            "/usr/bin/python3",
+            "-c",
+            SNOOP,
+            "{port}",
+            data_dir.to_str().unwrap()
+        ]);
+    });
+    publish(&w, &snoop);
+    let mut host = raw_player(&w, "ann");
+    host.call(RoomCreate { game: "snoop".into() }).unwrap();
+    host.call(GameStartNotify {}).unwrap();
+    let ended = host.expect_event("MATCH_ENDED", |e| match e {
+        Event::MatchEnded(m) => Some(m.clone()),
+        _ => None,
+    });
+    assert_eq!(ended.outcome, MatchOutcome::Completed, "{}", ended.message);
+    let report = ended.result.expect("result file");
+    assert_eq!(report["saw_db"], false, "{report}");
+    assert_eq!(report["core_limit"], 0, "{report}");
+    // Only its own working folder and its package show through.
+    let entries: Vec<&str> = report["data_dir_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(entries.iter().all(|e| ["games", "matches"].contains(e)), "{report}");
+    assert!(data_dir.join(format!("matches/{}/scratch.txt", ended.match_id)).exists());
+}
