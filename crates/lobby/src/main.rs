@@ -81,6 +81,14 @@ struct Args {
     #[arg(long, env = "GAMESTORE_SANDBOX", value_name = "MODE")]
     sandbox: Option<SandboxMode>,
 
+    /// Argon2id memory per password hash, in KiB [default: 19456]
+    #[arg(long, env = "GAMESTORE_PASSWORD_HASH_KIB", value_name = "KIB")]
+    password_hash_kib: Option<u32>,
+
+    /// Argon2id passes per password hash [default: 2]
+    #[arg(long, env = "GAMESTORE_PASSWORD_HASH_PASSES", value_name = "N")]
+    password_hash_passes: Option<u32>,
+
     /// Optional TOML file with any of these settings, keys spelled like the
     /// flags with underscores (listen = "0.0.0.0:8888", data_dir = ...)
     #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
@@ -106,6 +114,8 @@ struct FileConfig {
     game_start_timeout: Option<u64>,
     max_match_secs: Option<u64>,
     sandbox: Option<SandboxMode>,
+    password_hash_kib: Option<u32>,
+    password_hash_passes: Option<u32>,
 }
 
 /// `--sandbox` values.
@@ -191,6 +201,12 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             SandboxMode::On => Sandbox::Required,
             SandboxMode::Off => Sandbox::Off,
         };
+    }
+    if let Some(kib) = args.password_hash_kib.or(file.password_hash_kib) {
+        config.password_hashing.memory_kib = kib.max(8);
+    }
+    if let Some(passes) = args.password_hash_passes.or(file.password_hash_passes) {
+        config.password_hashing.iterations = passes.max(1);
     }
 
     let runtime = tokio::runtime::Runtime::new()?;
