@@ -74,6 +74,17 @@ enum Command {
         #[arg(value_name = "GAME")]
         id: String,
     },
+    /// Show a game's reviews, newest first
+    Reviews {
+        #[arg(value_name = "GAME")]
+        game: String,
+        /// Page number (20 reviews per page)
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,5 +104,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Games { json } => games::games(&ctx, json).await,
         Command::Delist { id } => games::set_listed(&ctx, &id, false).await,
         Command::Relist { id } => games::set_listed(&ctx, &id, true).await,
+        Command::Reviews { game, page, json } => {
+            gamestore_client::reviews::list(&ctx, &game, page, json).await
+        }
     }
 }

@@ -3,6 +3,7 @@
 mod library;
 mod lobby;
 mod play;
+mod review;
 mod store;
 
 use std::process::ExitCode;
@@ -84,6 +85,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rate and review a game you have played (again to edit your review)
+    Review {
+        #[arg(value_name = "GAME")]
+        game: String,
+        /// Stars, 1 to 5
+        #[arg(
+            long,
+            value_name = "N",
+            required_unless_present = "resend",
+            conflicts_with = "resend"
+        )]
+        rating: Option<u8>,
+        /// Optional text, up to 1000 characters
+        #[arg(long, value_name = "TEXT", default_value = "", conflicts_with = "resend")]
+        text: String,
+        /// Send the review kept from an attempt that failed
+        #[arg(long)]
+        resend: bool,
+    },
+    /// Show a game's reviews, newest first
+    Reviews {
+        #[arg(value_name = "GAME")]
+        game: String,
+        /// Page number (20 reviews per page)
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// List my matches
     History {
         /// Print JSON
@@ -142,6 +173,16 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Rooms { json } => lobby::rooms(&ctx, json).await,
         Command::Online { json } => lobby::online(&ctx, json).await,
         Command::History { json } => lobby::history(&ctx, json).await,
+        Command::Review { game, rating, text, resend } => {
+            let input = match rating {
+                Some(rating) if !resend => review::ReviewInput::New { rating, text },
+                _ => review::ReviewInput::Resend,
+            };
+            review::review(&ctx, &game, input).await
+        }
+        Command::Reviews { game, page, json } => {
+            gamestore_client::reviews::list(&ctx, &game, page, json).await
+        }
         Command::Play { game, start_when, json } => {
             play::play(
                 &ctx,

@@ -81,6 +81,12 @@ error_codes! {
     NotEnoughPlayers = "NOT_ENOUGH_PLAYERS",
     /// The game server could not be started (no free port, spawn failure, never listened).
     GameServerFailed = "GAME_SERVER_FAILED",
+    /// Only players who have played the game may review it.
+    NotPlayed = "NOT_PLAYED",
+    /// A rating must be a whole number from 1 to 5.
+    InvalidRating = "INVALID_RATING",
+    /// A review text is too long or has control characters.
+    InvalidReview = "INVALID_REVIEW",
     /// A chat message is empty, too long or has control characters.
     InvalidMessage = "INVALID_MESSAGE",
     /// No game has this id (or it is not visible to the caller).

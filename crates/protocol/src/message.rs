@@ -194,6 +194,10 @@ requests! {
     "GAME_CLIENT_EXITED" => GameClientExited(GameClientExited) -> Empty;
     /// Player: my matches, newest first.
     "MATCH_HISTORY" => MatchHistory(MatchHistory) -> MatchHistoryReply;
+    /// Player: rate and review a game I have played (a second call edits it).
+    "REVIEW_SUBMIT" => ReviewSubmit(ReviewSubmit) -> ReviewSubmitted;
+    /// A game's reviews, newest first, a page at a time.
+    "REVIEW_LIST" => ReviewList(ReviewList) -> ReviewListReply;
 }
 
 events! {

@@ -561,3 +561,47 @@ pub struct MatchSummary {
 pub struct MatchHistoryReply {
     pub matches: Vec<MatchSummary>,
 }
+
+/// Longest review text, in characters.
+pub const MAX_REVIEW_CHARS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSubmit {
+    pub game: String,
+    /// 1 to 5.
+    pub rating: u8,
+    /// Optional text, at most [`MAX_REVIEW_CHARS`] characters.
+    #[serde(default)]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSubmitted {
+    pub review: Review,
+    /// False when this edited the player's earlier review.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewList {
+    pub game: String,
+    #[serde(default)]
+    pub offset: u32,
+    /// At most this many (default 20, at most 100).
+    #[serde(default = "default_review_page")]
+    pub limit: u32,
+}
+
+fn default_review_page() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewListReply {
+    pub game: String,
+    pub reviews: Vec<Review>,
+    /// All reviews of the game.
+    pub total: u32,
+    /// Average rating, one decimal; null when unrated.
+    pub rating: Option<f64>,
+}

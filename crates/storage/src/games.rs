@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use crate::{AccountId, Result, Storage, StorageError, conflict_on_unique};
 
 /// A game as the store shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GameRecord {
     pub id: String,
     pub owner_id: AccountId,
@@ -27,6 +27,9 @@ pub struct GameRecord {
     pub updated_at: i64,
     /// Every version, in publishing order (which is semver order).
     pub versions: Vec<String>,
+    /// Average rating, one decimal; `None` until reviewed.
+    pub rating: Option<f64>,
+    pub reviews: u32,
 }
 
 /// One published version.
@@ -57,7 +60,9 @@ pub struct NewVersion {
 }
 
 const GAME_COLUMNS: &str = "g.id, g.owner_id, a.name, g.name, g.description, g.kind, g.min_players,
-     g.max_players, g.latest_version, g.listed, g.created_at, g.updated_at";
+     g.max_players, g.latest_version, g.listed, g.created_at, g.updated_at,
+     (SELECT ROUND(AVG(r.rating), 1) FROM reviews r WHERE r.game_id = g.id),
+     (SELECT COUNT(*) FROM reviews r WHERE r.game_id = g.id)";
 
 const VERSION_COLUMNS: &str =
     "game_id, version, manifest, files, package_size, package_sha256, unpacked_bytes, published_at";
@@ -90,6 +95,8 @@ fn game_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GameRecord> {
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
         versions: Vec::new(),
+        rating: row.get(12)?,
+        reviews: row.get(13)?,
     })
 }
 

@@ -16,6 +16,7 @@ mod accounts;
 mod games;
 mod matches;
 mod migrations;
+mod reviews;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,6 +27,7 @@ use rusqlite::Connection;
 pub use accounts::{Account, AccountId, Role, SessionRecord};
 pub use games::{GameRecord, NewVersion, VersionRecord};
 pub use matches::{MatchEnd, MatchRecord};
+pub use reviews::ReviewRecord;
 
 /// What can go wrong in storage. Callers map these to wire errors.
 #[derive(Debug, thiserror::Error)]

@@ -70,6 +70,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (match_id, account_id)
     );
     CREATE INDEX match_players_by_account ON match_players(account_id);",
+    // 4: reviews, one per player per game.
+    "CREATE TABLE reviews (
+        game_id    TEXT    NOT NULL REFERENCES games(id),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        rating     INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+        text       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (game_id, account_id)
+    );
+    CREATE INDEX reviews_by_game_time ON reviews(game_id, updated_at);",
 ];
 
 /// The schema version this build writes.

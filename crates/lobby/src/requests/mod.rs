@@ -12,6 +12,7 @@ mod game_start;
 mod game_upload;
 mod history;
 mod my_games;
+mod reviews;
 mod rooms;
 mod store;
 
@@ -70,6 +71,8 @@ pub async fn dispatch(
         Request::GameStartNotify(_) => reply(game_start::start(conn).await?),
         Request::GameClientExited(r) => reply(game_start::client_exited(conn, r)?),
         Request::MatchHistory(r) => reply(history::history(conn, r).await?),
+        Request::ReviewSubmit(r) => reply(reviews::submit(conn, r).await?),
+        Request::ReviewList(r) => reply(reviews::list(conn, r).await?),
         Request::GameDownload(r) => {
             game_download::game_download(conn, id, r).await?;
             Ok(None)

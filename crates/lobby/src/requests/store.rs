@@ -20,8 +20,8 @@ pub fn summary(game: GameRecord) -> GameSummary {
         max_players: game.max_players,
         listed: game.listed,
         versions: game.versions,
-        rating: None,
-        reviews: 0,
+        rating: game.rating,
+        reviews: game.reviews,
         created_at: game.created_at,
         updated_at: game.updated_at,
     }
@@ -51,5 +51,8 @@ pub async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, 
             unpacked_bytes: v.unpacked_bytes,
         })
         .collect();
-    Ok(GameInfoReply { game: summary(game), versions, recent_reviews: Vec::new() })
+    let id = game.id.clone();
+    let (recent, _) = conn.lobby.db(move |db| db.reviews_of(&id, 0, 5)).await?;
+    let recent_reviews = recent.into_iter().map(super::reviews::wire_review).collect();
+    Ok(GameInfoReply { game: summary(game), versions, recent_reviews })
 }

@@ -7,4 +7,5 @@ mod frames;
 mod install;
 mod matches;
 mod publish;
+mod reviews;
 mod sessions;

@@ -1,0 +1,82 @@
+//! REVIEW_SUBMIT and REVIEW_LIST: ratings and reviews (flow P4).
+//!
+//! Only a player with a recorded match of a game may review it, once; a
+//! second submission edits the review (its creation time stays).
+
+use gamestore_protocol::{
+    ErrorCode, MAX_REVIEW_CHARS, Review, ReviewList, ReviewListReply, ReviewSubmit,
+    ReviewSubmitted, WireError,
+};
+use gamestore_storage::{ReviewRecord, Role};
+
+use super::game_download::visible_game;
+use crate::connection::Conn;
+use crate::now;
+
+pub fn wire_review(r: ReviewRecord) -> Review {
+    Review {
+        player: r.player,
+        rating: r.rating,
+        text: r.text,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+/// The review text as stored: trimmed, bounded, no control characters
+/// other than line breaks.
+fn clean_text(text: &str) -> Result<String, WireError> {
+    let text = text.trim();
+    if text.chars().count() > MAX_REVIEW_CHARS {
+        return Err(WireError::new(
+            ErrorCode::InvalidReview,
+            format!(
+                "a review is at most {MAX_REVIEW_CHARS} characters; this one has {}",
+                text.chars().count()
+            ),
+        ));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(WireError::new(
+            ErrorCode::InvalidReview,
+            "a review cannot contain control characters",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+pub async fn submit(conn: &Conn, request: ReviewSubmit) -> Result<ReviewSubmitted, WireError> {
+    let player = conn.require(Role::Player)?.id;
+    if !(1..=5).contains(&request.rating) {
+        return Err(WireError::new(
+            ErrorCode::InvalidRating,
+            format!("ratings are 1 to 5 stars, not {}", request.rating),
+        ));
+    }
+    let text = clean_text(&request.text)?;
+    let game = visible_game(conn, &request.game).await?;
+    let id = game.id.clone();
+    if !conn.lobby.db(move |db| db.has_played(player, &id)).await? {
+        return Err(WireError::new(
+            ErrorCode::NotPlayed,
+            format!("play a match of {} before reviewing it", game.name),
+        ));
+    }
+    let (id, rating) = (game.id.clone(), request.rating);
+    let (record, created) =
+        conn.lobby.db(move |db| db.upsert_review(&id, player, rating, &text, now())).await?;
+    tracing::info!(game = %game.id, player = %record.player, rating, created, "review saved");
+    Ok(ReviewSubmitted { review: wire_review(record), created })
+}
+
+pub async fn list(conn: &Conn, request: ReviewList) -> Result<ReviewListReply, WireError> {
+    let game = visible_game(conn, &request.game).await?;
+    let (id, offset, limit) = (game.id.clone(), request.offset, request.limit.clamp(1, 100));
+    let (reviews, total) = conn.lobby.db(move |db| db.reviews_of(&id, offset, limit)).await?;
+    Ok(ReviewListReply {
+        game: game.id,
+        reviews: reviews.into_iter().map(wire_review).collect(),
+        total,
+        rating: game.rating,
+    })
+}

@@ -1,0 +1,67 @@
+//! `review GAME --rating N [--text T]` and `review GAME --resend`.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use gamestore_client::cli::Context;
+use gamestore_client::outln;
+use gamestore_client::reviews::{Draft, Drafts};
+use gamestore_protocol::ReviewSubmit;
+
+/// What to send.
+pub enum ReviewInput {
+    New {
+        rating: u8,
+        text: String,
+    },
+    /// The draft kept from a failed attempt.
+    Resend,
+}
+
+pub async fn review(ctx: &Context, game: &str, input: ReviewInput) -> anyhow::Result<ExitCode> {
+    // Whose drafts: the saved session's player, even if the lobby is down.
+    let Some(session) = ctx.home.load_session(ctx.role)? else {
+        bail!(
+            "not logged in as a player; run `gamestore-player login --user NAME` (NOT_LOGGED_IN)"
+        );
+    };
+    let drafts = Drafts::new(ctx.home.root(), &session.user);
+    let draft = match input {
+        ReviewInput::New { rating, text } => {
+            let draft = Draft { game: game.to_owned(), rating, text };
+            drafts.save(&draft)?;
+            draft
+        }
+        ReviewInput::Resend => match drafts.load(game) {
+            Some(draft) => draft,
+            None => bail!("there is no kept review of {game} to send"),
+        },
+    };
+    let sent = async {
+        let (client, _) = ctx.connect_session().await?;
+        let reply = client
+            .call(ReviewSubmit {
+                game: draft.game.clone(),
+                rating: draft.rating,
+                text: draft.text.clone(),
+            })
+            .await?;
+        anyhow::Ok(reply)
+    }
+    .await;
+    match sent {
+        Ok(reply) => {
+            drafts.remove(game);
+            let verb = if reply.created { "saved" } else { "updated" };
+            outln!(
+                "{verb} your review of {game}: {} star{}",
+                reply.review.rating,
+                if reply.review.rating == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.context(format!(
+            "your review is kept; send it again with `gamestore-player review {game} --resend`"
+        ))),
+    }
+}
