@@ -1,6 +1,7 @@
 //! `gamestore-dev`: the Game Store developer client.
 
 mod games;
+mod new;
 mod publish;
 
 use std::path::PathBuf;
@@ -43,6 +44,19 @@ enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Create a new game folder from a template (see its README to build and publish)
+    New {
+        dir: PathBuf,
+        /// The template
+        #[arg(long, value_enum)]
+        template: new::Template,
+        /// Game id [default: from the folder name]
+        #[arg(long)]
+        id: Option<String>,
+        /// Display name [default: from the id]
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Check a game folder's config.json and list every problem
     Validate {
@@ -100,6 +114,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Logout => cli::logout(&ctx).await,
         Command::Whoami { json } => cli::whoami(&ctx, json).await,
         Command::Validate { dir, json } => publish::validate(&dir, json),
+        Command::New { dir, template, id, name } => new::new(&dir, template, id, name),
         Command::Publish { dir, json } => publish::publish(&ctx, &dir, json).await,
         Command::Games { json } => games::games(&ctx, json).await,
         Command::Delist { id } => games::set_listed(&ctx, &id, false).await,

@@ -487,3 +487,40 @@ fn game_servers_run_sandboxed_without_the_lobby_data() {
     assert!(entries.iter().all(|e| ["games", "matches"].contains(e)), "{report}");
     assert!(data_dir.join(format!("matches/{}/scratch.txt", ended.match_id)).exists());
 }
+
+#[test]
+fn a_game_made_from_the_cli_template_builds_publishes_and_plays() {
+    let w = world_with(&[]);
+    let dir = w.tmp.path().join("tictac");
+    w.dev.run(&["new", dir.to_str().unwrap(), "--template", "cli", "--name", "Tic Tac"]).ok();
+    // Before building, the only problems are the programs still to be built.
+    let out = w.dev.run(&["validate", dir.to_str().unwrap()]);
+    out.fails_with("2 problems");
+    assert!(
+        out.stdout.contains("server.command[0]") && out.stdout.contains("client.command[0]"),
+        "{out}"
+    );
+    // Build as its README says (sharing a target folder across test runs).
+    let target = gamestore_testkit::workspace_root().join("target/template-build");
+    let status = std::process::Command::new(dir.join("package.sh"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    w.dev.run(&["validate", dir.to_str().unwrap()]).ok();
+    publish(&w, &dir);
+    let info = w.dev.run(&["games", "--json"]).ok().json();
+    assert_eq!(
+        (info[0]["id"].as_str(), info[0]["name"].as_str()),
+        (Some("tictac"), Some("Tic Tac"))
+    );
+
+    let play = args(&["play", "tictac", "--start-when", "2", "--json"]);
+    let outs = run_together(vec![(player(&w, "ann"), play.clone()), (player(&w, "bob"), play)]);
+    for out in &outs {
+        out.ok();
+        assert_eq!(events_of(out, "match_ended")[0]["outcome"], "completed", "{out}");
+    }
+    // An existing folder is not overwritten.
+    w.dev.run(&["new", dir.to_str().unwrap(), "--template", "gui"]).fails_with("not empty");
+}
