@@ -524,3 +524,32 @@ fn a_game_made_from_the_cli_template_builds_publishes_and_plays() {
     // An existing folder is not overwritten.
     w.dev.run(&["new", dir.to_str().unwrap(), "--template", "gui"]).fails_with("not empty");
 }
+
+#[test]
+fn every_sample_game_plays_a_bot_match_through_the_lobby() {
+    let w = world_with(&[]);
+    // (game, players, extra server flags that shorten a match)
+    let games: [(&str, usize, &[&str]); 3] = [
+        ("connect4", 2, &[]),
+        ("pong", 2, &["--points", "1", "--tick-hz", "240"]),
+        ("arena", 3, &["--rounds", "1", "--tick-hz", "120"]),
+    ];
+    for (id, players, fast) in games {
+        let package = game_variant(w.tmp.path(), id, |m| {
+            let command = m["server"]["command"].as_array_mut().unwrap();
+            command.extend(fast.iter().map(|f| Value::from(*f)));
+        });
+        w.dev.run(&["validate", package.to_str().unwrap()]).ok();
+        publish(&w, &package);
+        let n = players.to_string();
+        let runs = (0..players)
+            .map(|i| (player(&w, &format!("{id}{i}")), args(&["play", id, "--start-when", &n, "--json"])))
+            .collect();
+        for out in run_together(runs) {
+            out.ok();
+            let ended = &events_of(&out, "match_ended")[0];
+            assert_eq!(ended["outcome"], "completed", "{id}: {out}");
+            assert!(ended["result"]["summary"].is_string(), "{id} reported a result: {ended}");
+        }
+    }
+}
