@@ -196,6 +196,12 @@ impl Rooms {
         }
     }
 
+    /// The game of the player's room, if they are in one.
+    pub fn game_of(&self, account: AccountId) -> Option<String> {
+        let inner = self.inner();
+        inner.member_of.get(&account).and_then(|id| inner.rooms.get(id)).map(|r| r.game.id.clone())
+    }
+
     /// The host asks to start: checks and moves the room to `starting`.
     pub fn begin_start(&self, account: AccountId) -> Result<StartPlan, WireError> {
         let mut inner = self.inner();

@@ -108,6 +108,11 @@ impl std::fmt::Display for Output {
     }
 }
 
+/// Runs `command` to completion with no input, killing it after `timeout`.
+pub fn run_command(command: Command, timeout: Duration) -> Output {
+    run(command, "", timeout)
+}
+
 /// Runs `command` to completion with `stdin`, killing it after `timeout`.
 pub fn run(mut command: Command, stdin: &str, timeout: Duration) -> Output {
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());

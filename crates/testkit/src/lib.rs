@@ -16,7 +16,7 @@ mod raw;
 
 use std::path::PathBuf;
 
-pub use child::{ChildGuard, Output};
+pub use child::{ChildGuard, Output, run_command};
 pub use cli::Cli;
 pub use lobby::{LobbyOptions, TestLobby};
 pub use packages::{game_package, game_variant, workspace_root};

@@ -1,6 +1,6 @@
 //! GAME_START_NOTIFY (the host pressing 's') and GAME_CLIENT_EXITED.
 
-use gamestore_protocol::{Empty, GameClientExited, MatchStarting, WireError};
+use gamestore_protocol::{Empty, ErrorCode, GameClientExited, MatchStarting, WireError};
 use gamestore_storage::Role;
 
 use crate::connection::Conn;
@@ -10,6 +10,16 @@ use crate::{auth, matches, now};
 /// Replies at once; GAME_START (or MATCH_ENDED on failure) follows as events.
 pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     let account = conn.require(Role::Player)?.id;
+    // A delisted game finishes the matches it has but starts no new ones.
+    if let Some(game) = conn.lobby.rooms.game_of(account) {
+        let key = game.clone();
+        if conn.lobby.db(move |db| db.game(&key)).await?.is_some_and(|g| !g.listed) {
+            return Err(WireError::new(
+                ErrorCode::GameDelisted,
+                format!("{game} was delisted by its developer: no new matches"),
+            ));
+        }
+    }
     let plan = conn.lobby.rooms.begin_start(account)?;
     let (game, version, room) = (plan.game.id.clone(), plan.game.version.clone(), plan.room);
     let players: Vec<i64> = plan.players.iter().map(|(id, _)| *id).collect();

@@ -543,7 +543,9 @@ fn every_sample_game_plays_a_bot_match_through_the_lobby() {
         publish(&w, &package);
         let n = players.to_string();
         let runs = (0..players)
-            .map(|i| (player(&w, &format!("{id}{i}")), args(&["play", id, "--start-when", &n, "--json"])))
+            .map(|i| {
+                (player(&w, &format!("{id}{i}")), args(&["play", id, "--start-when", &n, "--json"]))
+            })
             .collect();
         for out in run_together(runs) {
             out.ok();
@@ -552,4 +554,69 @@ fn every_sample_game_plays_a_bot_match_through_the_lobby() {
             assert!(ended["result"]["summary"].is_string(), "{id} reported a result: {ended}");
         }
     }
+}
+
+/// Runs the `test` game's client by hand for a GAME_START, as a launcher would.
+fn run_test_client(start: &gamestore_protocol::GameStart, name: &str) -> Output {
+    let client = game_package("test").join("bin/test-client");
+    let mut command = std::process::Command::new(client);
+    command.args([
+        "--host",
+        &start.host,
+        "--port",
+        &start.port.to_string(),
+        "--name",
+        name,
+        "--token",
+        &start.token,
+    ]);
+    gamestore_testkit::run_command(command, gamestore_testkit::TIMEOUT)
+}
+
+#[test]
+fn a_running_match_survives_delisting_and_a_member_leaving() {
+    let w = world_with(&[]);
+    publish(&w, &game_package("test"));
+    let mut ann = raw_player(&w, "ann");
+    let mut bob = raw_player(&w, "bob");
+    let room: Value = ann.call(RoomCreate { game: "test".into() }).unwrap();
+    bob.call(RoomJoin { room: room["id"].as_u64().unwrap() }).unwrap();
+    ann.call(GameStartNotify {}).unwrap();
+    let start = ann.expect_event("GAME_START", |e| match e {
+        Event::GameStart(s) => Some(s.clone()),
+        _ => None,
+    });
+
+    // Mid-match: the game is delisted and bob's launcher disconnects.
+    w.dev.run(&["delist", "test"]).ok();
+    drop(bob);
+    let (state, members) = ann.expect_event("bob leaving", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::Left => {
+            Some((u.room.state, u.room.members.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!((state, members), (RoomState::Playing, vec!["ann".to_owned()]));
+
+    // The match itself goes on: both game clients still play it out.
+    let (a, b) = (start.clone(), start.clone());
+    let clients = [
+        thread::spawn(move || run_test_client(&a, "ann")),
+        thread::spawn(move || run_test_client(&b, "bob")),
+    ];
+    for client in clients {
+        client.join().unwrap().ok();
+    }
+    let ended = ann.expect_event("MATCH_ENDED", |e| match e {
+        Event::MatchEnded(m) => Some(m.clone()),
+        _ => None,
+    });
+    assert_eq!(ended.outcome, MatchOutcome::Completed, "{}", ended.message);
+    // But no new match can start for a delisted game, in this room or a new one.
+    assert_eq!(ann.call(GameStartNotify {}).unwrap_err().code, ErrorCode::GameDelisted);
+    let mut cat = raw_player(&w, "cat");
+    assert_eq!(
+        cat.call(RoomCreate { game: "test".into() }).unwrap_err().code,
+        ErrorCode::GameDelisted
+    );
 }
