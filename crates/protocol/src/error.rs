@@ -79,8 +79,6 @@ error_codes! {
     NotHost = "NOT_HOST",
     /// Fewer members than the game needs.
     NotEnoughPlayers = "NOT_ENOUGH_PLAYERS",
-    /// The game server could not be started (no free port, spawn failure, never listened).
-    GameServerFailed = "GAME_SERVER_FAILED",
     /// Only players who have played the game may review it.
     NotPlayed = "NOT_PLAYED",
     /// A rating must be a whole number from 1 to 5.

@@ -20,3 +20,21 @@ pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN};
 pub use message::{Call, Event, Request, RequestFrame, ServerMessage};
 pub use types::*;
+
+#[cfg(test)]
+mod docs {
+    /// docs/PROTOCOL.md names every request, event and error code.
+    #[test]
+    fn protocol_doc_covers_every_message_and_code() {
+        let doc = include_str!("../../../docs/PROTOCOL.md");
+        let codes = crate::ErrorCode::ALL.iter().map(|c| c.as_str());
+        let missing: Vec<&str> = crate::Request::NAMES
+            .iter()
+            .chain(crate::Event::NAMES)
+            .copied()
+            .chain(codes)
+            .filter(|name| !doc.contains(&format!("`{name}`")))
+            .collect();
+        assert!(missing.is_empty(), "docs/PROTOCOL.md does not document: {missing:?}");
+    }
+}
