@@ -25,19 +25,33 @@ pub use raw::RawConn;
 /// Default time limit for a command or an awaited event in tests.
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Path of a workspace binary built next to the running test executable
-/// (`cargo nextest run --workspace` and `cargo test --workspace` build them all).
+/// Path of a workspace binary built next to the running test executable.
+/// `cargo nextest run` builds only test targets, so a missing binary is
+/// built here once (under a lock shared by concurrent test processes).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test-binary>
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo nextest run --workspace` (or build it first)",
-        path.display()
-    );
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    let path = profile_dir.join(name);
+    if !path.exists() {
+        build_binaries(profile_dir);
+    }
+    assert!(path.exists(), "{} is not built; run `cargo build --workspace --bins` first", path.display());
     path
+}
+
+fn build_binaries(profile_dir: &std::path::Path) {
+    let target_dir = profile_dir.parent().expect("target directory");
+    let lock = std::fs::File::create(target_dir.join(".testkit-build.lock")).expect("lock file");
+    // SAFETY: flock on an open descriptor; released when `lock` is dropped.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    let mut command = std::process::Command::new(env!("CARGO"));
+    command.args(["build", "--workspace", "--bins"]).env("CARGO_TARGET_DIR", target_dir);
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        command.arg("--release");
+    }
+    let status = command.current_dir(packages::workspace_root()).status().expect("run cargo build");
+    assert!(status.success(), "building the workspace binaries failed");
 }
 
 /// Polls `condition` until it holds, panicking with `what` after [`TIMEOUT`].
