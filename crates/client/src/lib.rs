@@ -13,6 +13,7 @@ pub mod home;
 pub mod install;
 pub mod launcher;
 pub mod library;
+pub mod menu;
 pub mod reviews;
 pub mod transfer;
 

@@ -13,7 +13,7 @@ use gamestore_protocol::ReviewList;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Context, print_json, rating_text};
-use crate::outln;
+use crate::{LobbyClient, outln};
 
 /// A review not yet accepted by the lobby.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +52,19 @@ impl Drafts {
         serde_json::from_slice(&fs::read(self.path(game)).ok()?).ok()
     }
 
+    /// Every kept draft, by game id.
+    pub fn all(&self) -> Vec<Draft> {
+        let mut drafts: Vec<Draft> = fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+            .collect();
+        drafts.sort_by(|a: &Draft, b: &Draft| a.game.cmp(&b.game));
+        drafts
+    }
+
     pub fn remove(&self, game: &str) {
         let _ = fs::remove_file(self.path(game));
     }
@@ -59,8 +72,18 @@ impl Drafts {
 
 /// `reviews GAME [--page N] [--json]`, for players and developers.
 pub async fn list(ctx: &Context, game: &str, page: u32, json: bool) -> anyhow::Result<ExitCode> {
-    const PER_PAGE: u32 = 20;
     let (client, _) = ctx.connect_session().await?;
+    show(&client, game, page, json).await
+}
+
+/// Prints a page of reviews as `reviews` does, on an open connection.
+pub async fn show(
+    client: &LobbyClient,
+    game: &str,
+    page: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    const PER_PAGE: u32 = 20;
     let page = page.max(1);
     let reply = client
         .call(ReviewList { game: game.to_owned(), offset: (page - 1) * PER_PAGE, limit: PER_PAGE })

@@ -3,12 +3,17 @@
 use std::process::ExitCode;
 
 use gamestore_client::cli::{Context, print_json, print_table, rating_text};
-use gamestore_client::outln;
+use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{GameDelist, GameRelist, MyGames};
 
 /// `games [--json]`
 pub async fn games(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
+    show_games(&client, json).await
+}
+
+/// Prints my games as `games` does, on an open connection.
+pub async fn show_games(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
     let reply = client.call(MyGames {}).await?;
     if json {
         print_json(&reply.games)?;
@@ -39,6 +44,15 @@ pub async fn games(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 /// `delist GAME` and `relist GAME`.
 pub async fn set_listed(ctx: &Context, id: &str, listed: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
+    set_listed_with(&client, id, listed).await
+}
+
+/// Delists or relists as `delist`/`relist` do, on an open connection.
+pub async fn set_listed_with(
+    client: &LobbyClient,
+    id: &str,
+    listed: bool,
+) -> anyhow::Result<ExitCode> {
     let game = if listed {
         client.call(GameRelist { id: id.to_owned() }).await?
     } else {

@@ -1,6 +1,7 @@
 //! `gamestore-dev`: the Game Store developer client.
 
 mod games;
+mod menu;
 mod new;
 mod publish;
 
@@ -12,13 +13,15 @@ use gamestore_client::cli::{self, Context, GlobalArgs, PasswordArgs};
 use gamestore_protocol::Role;
 
 /// Publish, update and delist games on a Game Store lobby.
+///
+/// Without a subcommand it opens an interactive menu.
 #[derive(Debug, Parser)]
-#[command(name = "gamestore-dev", version, arg_required_else_help = true)]
+#[command(name = "gamestore-dev", version)]
 struct Args {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,7 +111,10 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(args.global, Role::Developer, "gamestore-dev")?;
-    match args.command {
+    let Some(command) = args.command else {
+        return menu::run(ctx).await;
+    };
+    match command {
         Command::Register { user, password } => cli::register(&ctx, &user, &password).await,
         Command::Login { user, password } => cli::login(&ctx, &user, &password).await,
         Command::Logout => cli::logout(&ctx).await,

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use gamestore_client::cli::{Context, human_bytes, print_json};
-use gamestore_client::outln;
 use gamestore_client::transfer::{progress_bar, upload_package};
+use gamestore_client::{LobbyClient, outln};
 use gamestore_package::{Manifest, pack_dir, sha256_file};
 use gamestore_protocol::GameUpload;
 
@@ -58,8 +58,18 @@ pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
 
 /// `publish DIR [--json]`
 pub async fn publish(ctx: &Context, dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let manifest = check(dir, false)?;
+    check(dir, false)?;
     let (client, _) = ctx.connect_session().await?;
+    publish_with(&client, dir, json).await
+}
+
+/// Validates, packs and uploads as `publish` does, on an open connection.
+pub async fn publish_with(
+    client: &LobbyClient,
+    dir: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let manifest = check(dir, false)?;
 
     let zip = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
     let summary = {
@@ -75,7 +85,7 @@ pub async fn publish(ctx: &Context, dir: &Path, json: bool) -> anyhow::Result<Ex
     let header =
         GameUpload { id: manifest.id.clone(), version: manifest.version.to_string(), size, sha256 };
     let bar = progress_bar(size, &format!("uploading {} {}", manifest.id, manifest.version));
-    let reply = upload_package(&client, header, zip.path(), &bar).await;
+    let reply = upload_package(client, header, zip.path(), &bar).await;
     bar.finish_and_clear();
     let reply = reply?;
     if json {

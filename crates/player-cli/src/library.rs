@@ -6,7 +6,7 @@ use anyhow::bail;
 use gamestore_client::cli::{Context, human_bytes, print_json, print_table};
 use gamestore_client::install::install as install_game;
 use gamestore_client::library::Library;
-use gamestore_client::outln;
+use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::StoreList;
 use serde::Serialize;
 
@@ -14,7 +14,17 @@ use serde::Serialize;
 pub async fn install(ctx: &Context, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let (client, session) = ctx.connect_session().await?;
     let library = Library::new(ctx.home.root(), &session.user);
-    let outcome = install_game(&client, &library, id, None, true).await?;
+    install_with(&client, &library, id, json).await
+}
+
+/// Installs or updates as `install` does, on an open connection.
+pub async fn install_with(
+    client: &LobbyClient,
+    library: &Library,
+    id: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let outcome = install_game(client, library, id, None, true).await?;
     if json {
         print_json(&outcome)?;
     } else {
@@ -50,6 +60,15 @@ struct LibraryItem {
 pub async fn library(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let (client, session) = ctx.connect_session().await?;
     let library = Library::new(ctx.home.root(), &session.user);
+    show_library(&client, &library, json).await
+}
+
+/// Prints the library as `library` does, on an open connection.
+pub async fn show_library(
+    client: &LobbyClient,
+    library: &Library,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let store = client.call(StoreList {}).await?;
     let items: Vec<LibraryItem> = library
         .installed()

@@ -3,12 +3,17 @@
 use std::process::ExitCode;
 
 use gamestore_client::cli::{Context, print_json, print_table};
-use gamestore_client::outln;
+use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{Activity, OnlineList, RoomList, RoomState};
 
 /// `rooms [--json]`
 pub async fn rooms(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
+    show_rooms(&client, json).await
+}
+
+/// Prints the rooms as `rooms` does, on an open connection.
+pub async fn show_rooms(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
     let reply = client.call(RoomList {}).await?;
     if json {
         print_json(&reply.rooms)?;
@@ -42,6 +47,11 @@ pub async fn rooms(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 /// `online [--json]`
 pub async fn online(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
+    show_online(&client, json).await
+}
+
+/// Prints who is online as `online` does, on an open connection.
+pub async fn show_online(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
     let reply = client.call(OnlineList {}).await?;
     if json {
         print_json(&reply.players)?;
@@ -68,6 +78,11 @@ pub async fn online(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 /// `history [--json]`
 pub async fn history(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
+    show_history(&client, json).await
+}
+
+/// Prints my matches as `history` does, on an open connection.
+pub async fn show_history(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
     let reply = client.call(gamestore_protocol::MatchHistory { limit: 50 }).await?;
     if json {
         print_json(&reply.matches)?;

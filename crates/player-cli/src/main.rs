@@ -2,6 +2,7 @@
 
 mod library;
 mod lobby;
+mod menu;
 mod play;
 mod review;
 mod store;
@@ -13,13 +14,15 @@ use gamestore_client::cli::{self, Context, GlobalArgs, PasswordArgs};
 use gamestore_protocol::Role;
 
 /// The Game Store launcher: browse the store, install games, meet in rooms and play.
+///
+/// Without a subcommand it opens an interactive menu.
 #[derive(Debug, Parser)]
-#[command(name = "gamestore-player", version, arg_required_else_help = true)]
+#[command(name = "gamestore-player", version)]
 struct Args {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,7 +163,10 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ctx = Context::new(args.global, Role::Player, "gamestore-player")?;
-    match args.command {
+    let Some(command) = args.command else {
+        return menu::run(ctx).await;
+    };
+    match command {
         Command::Register { user, password } => cli::register(&ctx, &user, &password).await,
         Command::Login { user, password } => cli::login(&ctx, &user, &password).await,
         Command::Logout => cli::logout(&ctx).await,

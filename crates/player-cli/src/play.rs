@@ -145,14 +145,18 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     }
 }
 
-fn scope_name(chat: &gamestore_protocol::ChatMessage) -> String {
+pub(crate) fn scope_name(chat: &gamestore_protocol::ChatMessage) -> String {
     match chat.room {
         Some(room) => format!("room {room}"),
         None => "lobby".to_owned(),
     }
 }
 
-fn describe_update(event: &RoomEventKind, player: Option<&str>, room: &RoomInfo) -> String {
+pub(crate) fn describe_update(
+    event: &RoomEventKind,
+    player: Option<&str>,
+    room: &RoomInfo,
+) -> String {
     let who = player.unwrap_or("?");
     let count = format!("({}/{})", room.members.len(), room.capacity);
     match event {

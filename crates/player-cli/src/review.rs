@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use gamestore_client::cli::Context;
-use gamestore_client::outln;
 use gamestore_client::reviews::{Draft, Drafts};
+use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::ReviewSubmit;
 
 /// What to send.
@@ -39,29 +39,33 @@ pub async fn review(ctx: &Context, game: &str, input: ReviewInput) -> anyhow::Re
     };
     let sent = async {
         let (client, _) = ctx.connect_session().await?;
-        let reply = client
-            .call(ReviewSubmit {
-                game: draft.game.clone(),
-                rating: draft.rating,
-                text: draft.text.clone(),
-            })
-            .await?;
-        anyhow::Ok(reply)
+        send(&client, &drafts, &draft).await
     }
     .await;
     match sent {
-        Ok(reply) => {
-            drafts.remove(game);
-            let verb = if reply.created { "saved" } else { "updated" };
-            outln!(
-                "{verb} your review of {game}: {} star{}",
-                reply.review.rating,
-                if reply.review.rating == 1 { "" } else { "s" }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e.context(format!(
             "your review is kept; send it again with `gamestore-player review {game} --resend`"
         ))),
     }
+}
+
+/// Sends a draft saved in `drafts` and removes it once the lobby accepts it.
+pub async fn send(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> anyhow::Result<()> {
+    let reply = client
+        .call(ReviewSubmit {
+            game: draft.game.clone(),
+            rating: draft.rating,
+            text: draft.text.clone(),
+        })
+        .await?;
+    drafts.remove(&draft.game);
+    let verb = if reply.created { "saved" } else { "updated" };
+    outln!(
+        "{verb} your review of {}: {} star{}",
+        draft.game,
+        reply.review.rating,
+        if reply.review.rating == 1 { "" } else { "s" }
+    );
+    Ok(())
 }

@@ -3,12 +3,17 @@
 use std::process::ExitCode;
 
 use gamestore_client::cli::{Context, print_json, print_table, rating_text};
-use gamestore_client::outln;
+use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::StoreList;
 
 /// `store [--json]`
 pub async fn store(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
+    show_store(&client, json).await
+}
+
+/// Prints the store as `store` does, on an open connection.
+pub async fn show_store(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
     let reply = client.call(StoreList {}).await?;
     if json {
         print_json(&reply.games)?;
@@ -43,6 +48,11 @@ pub async fn store(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 /// `info GAME [--json]`
 pub async fn info(ctx: &Context, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
+    show_info(&client, id, json).await
+}
+
+/// Prints a game's details as `info` does, on an open connection.
+pub async fn show_info(client: &LobbyClient, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let info = client.call(gamestore_protocol::GameInfo { id: id.to_owned() }).await?;
     if json {
         print_json(&info)?;

@@ -1,0 +1,376 @@
+//! The player's interactive menu (`gamestore-player` without a subcommand):
+//! account, store, library, lobby and rooms, reviews, history, all on one
+//! lobby connection. Screens reuse the subcommands' printing; the room
+//! screen is in [`room`].
+
+mod room;
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use gamestore_client::cli::{Context, human_bytes};
+use gamestore_client::install::install;
+use gamestore_client::library::Library;
+use gamestore_client::menu::{LineKind, Menu, Notice, Quit, Watch};
+use gamestore_client::reviews::{Draft, Drafts};
+use gamestore_client::{LobbyClient, SavedSession, outln};
+use gamestore_protocol::{
+    ChatScope, ChatSend, Event, GameSummary, MAX_REVIEW_CHARS, QuickPlay, RoomCreate, RoomInfo,
+    RoomJoin, RoomList, RoomState, StoreList,
+};
+
+use crate::{library, lobby, review, store};
+
+/// Runs the menu until the user quits.
+pub async fn run(ctx: Context) -> anyhow::Result<ExitCode> {
+    let menu = Menu::start(ctx, room::describe).await?;
+    let _ = main_menu(&menu).await;
+    menu.close();
+    outln!("bye");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn main_menu(menu: &Menu) -> Result<(), Quit> {
+    loop {
+        let Some(session) = menu.link.session() else {
+            match menu.choose("Main menu", &["Log in", "Register"], "Quit").await? {
+                Some(0) => menu.act(menu.login()).await?,
+                Some(_) => menu.act(menu.register()).await?,
+                None => return Ok(()),
+            };
+            continue;
+        };
+        let options =
+            ["Store", "Library", "Lobby: rooms, chat, who is online", "Reviews", "Account"];
+        let title = format!("Main menu ({})", session.user);
+        match menu.choose(&title, &options, "Quit").await? {
+            Some(0) => store_menu(menu).await?,
+            Some(1) => library_menu(menu).await?,
+            Some(2) => lobby_menu(menu).await?,
+            Some(3) => reviews_menu(menu).await?,
+            Some(_) => account_menu(menu).await?,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The connection and the player's installed games, for one action.
+async fn player(
+    menu: &Menu,
+) -> anyhow::Result<(std::sync::Arc<LobbyClient>, SavedSession, Library)> {
+    let (client, session) = menu.link.session_client().await?;
+    let library = Library::new(menu.link.context().home.root(), &session.user);
+    Ok((client, session, library))
+}
+
+async fn store_menu(menu: &Menu) -> Result<(), Quit> {
+    let options = ["List games", "Game details", "Install or update a game"];
+    while let Some(choice) = menu.choose("Store", &options, "Back").await? {
+        menu.act(async {
+            let (client, _, library) = player(menu).await?;
+            match choice {
+                0 => {
+                    store::show_store(&client, false).await?;
+                }
+                1 => {
+                    if let Some(game) = pick_store_game(menu, &client, "Details of").await? {
+                        store::show_info(&client, &game.id, false).await?;
+                    }
+                }
+                _ => {
+                    if let Some(game) = pick_store_game(menu, &client, "Install").await? {
+                        library::install_with(&client, &library, &game.id, false).await?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn library_menu(menu: &Menu) -> Result<(), Quit> {
+    let options = ["List installed games", "Play a game", "Update a game", "Uninstall a game"];
+    while let Some(choice) = menu.choose("Library", &options, "Back").await? {
+        let entered = menu
+            .act(async {
+                let (client, _, library) = player(menu).await?;
+                if choice == 0 {
+                    library::show_library(&client, &library, false).await?;
+                    return Ok(None);
+                }
+                let Some(id) = pick_installed(menu, &library).await? else { return Ok(None) };
+                match choice {
+                    1 => return open_room(menu, &client, &library, &id, Opening::QuickPlay).await,
+                    2 => {
+                        library::install_with(&client, &library, &id, false).await?;
+                    }
+                    _ => {
+                        if !library.uninstall(&id)? {
+                            bail!("{id} is not installed");
+                        }
+                        outln!("uninstalled {id}");
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        if let Some(Some((room, watch))) = entered {
+            room::enter(menu, room, watch).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn lobby_menu(menu: &Menu) -> Result<(), Quit> {
+    let options =
+        ["Who is online", "Rooms: list and join", "Create a room", "Quick play", "Lobby chat"];
+    while let Some(choice) = menu.choose("Lobby", &options, "Back").await? {
+        if choice == 4 {
+            lobby_chat(menu).await?;
+            continue;
+        }
+        let entered = menu
+            .act(async {
+                let (client, _, library) = player(menu).await?;
+                match choice {
+                    0 => {
+                        lobby::show_online(&client, false).await?;
+                        Ok(None)
+                    }
+                    1 => join_room(menu, &client, &library).await,
+                    _ => {
+                        let title = if choice == 2 { "Create a room for" } else { "Quick play" };
+                        let Some(game) = pick_store_game(menu, &client, title).await? else {
+                            return Ok(None);
+                        };
+                        let how = if choice == 2 { Opening::Create } else { Opening::QuickPlay };
+                        open_room(menu, &client, &library, &game.id, how).await
+                    }
+                }
+            })
+            .await?;
+        if let Some(Some((room, watch))) = entered {
+            room::enter(menu, room, watch).await?;
+        }
+    }
+    Ok(())
+}
+
+/// How to get into a room for a game.
+#[derive(Clone, Copy)]
+enum Opening {
+    Create,
+    QuickPlay,
+}
+
+/// Installs or updates `game`, then makes or finds a room for it.
+async fn open_room(
+    menu: &Menu,
+    client: &LobbyClient,
+    library: &Library,
+    game: &str,
+    how: Opening,
+) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
+    let outcome = install(client, library, game, None, true).await?;
+    if outcome.bytes_transferred > 0 {
+        outln!(
+            "installed {} {} ({})",
+            outcome.id,
+            outcome.version,
+            human_bytes(outcome.bytes_transferred)
+        );
+    }
+    // Watch before the room exists, so that nobody's arrival is missed.
+    let watch = menu.watch();
+    let room = match how {
+        Opening::Create => client.call(RoomCreate { game: game.to_owned() }).await?,
+        Opening::QuickPlay => client.call(QuickPlay { game: game.to_owned() }).await?,
+    };
+    Ok(Some((room, watch)))
+}
+
+/// Lists the rooms and joins the one picked, installing its version first.
+async fn join_room(
+    menu: &Menu,
+    client: &LobbyClient,
+    library: &Library,
+) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
+    let rooms = client.call(RoomList {}).await?.rooms;
+    if rooms.is_empty() {
+        outln!("No open rooms. Create one, or use quick play.");
+        return Ok(None);
+    }
+    let items: Vec<String> = rooms
+        .iter()
+        .map(|r| {
+            let state = match r.state {
+                RoomState::Waiting => "waiting",
+                RoomState::Starting => "starting",
+                RoomState::Playing => "playing",
+            };
+            format!(
+                "Room {}: {} {}, host {}, {}/{} players, {state}",
+                r.id,
+                r.game_name,
+                r.version,
+                r.host,
+                r.members.len(),
+                r.capacity
+            )
+        })
+        .collect();
+    let Some(i) = menu.pick("Join a room", &items).await? else { return Ok(None) };
+    let chosen = &rooms[i];
+    // The room plays an exact version: have it before joining.
+    let outcome = install(client, library, &chosen.game, Some(&chosen.version), false).await?;
+    if outcome.bytes_transferred > 0 {
+        outln!("installed {} {}", outcome.id, outcome.version);
+    }
+    let watch = menu.watch();
+    let room = client.call(RoomJoin { room: chosen.id }).await?;
+    Ok(Some((room, watch)))
+}
+
+/// Lobby-wide chat until `l`.
+async fn lobby_chat(menu: &Menu) -> Result<(), Quit> {
+    outln!("");
+    outln!("== Lobby chat ==");
+    outln!("Type a message and Enter to send it to everyone in the lobby; l alone goes back.");
+    loop {
+        let line = menu.ask("lobby chat> ", LineKind::Text).await?;
+        let text = line.trim();
+        match text {
+            "" => continue,
+            "l" => return Ok(()),
+            _ => {}
+        }
+        menu.act(async {
+            let (client, _) = menu.link.session_client().await?;
+            client.call(ChatSend { scope: ChatScope::Lobby, text: text.to_owned() }).await?;
+            Ok(())
+        })
+        .await?;
+    }
+}
+
+async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
+    let options = ["Read a game's reviews", "Write or edit my review", "Send a kept review"];
+    while let Some(choice) = menu.choose("Reviews", &options, "Back").await? {
+        menu.act(async {
+            let (client, session) = menu.link.session_client().await?;
+            let drafts = Drafts::new(menu.link.context().home.root(), &session.user);
+            match choice {
+                0 => {
+                    if let Some(game) = pick_store_game(menu, &client, "Reviews of").await? {
+                        gamestore_client::reviews::show(&client, &game.id, 1, false).await?;
+                    }
+                }
+                1 => {
+                    let Some(game) = pick_store_game(menu, &client, "Review").await? else {
+                        return Ok(());
+                    };
+                    let Some(rating) =
+                        menu.ask_number("stars, 1 to 5 (empty to go back): ", 1, 5).await?
+                    else {
+                        return Ok(());
+                    };
+                    let text = menu
+                        .ask(
+                            &format!("text (optional, up to {MAX_REVIEW_CHARS} characters): "),
+                            LineKind::Text,
+                        )
+                        .await?;
+                    let draft = Draft {
+                        game: game.id.clone(),
+                        rating: rating as u8,
+                        text: text.trim().to_owned(),
+                    };
+                    drafts.save(&draft)?;
+                    send_review(&client, &drafts, &draft).await?;
+                }
+                _ => {
+                    let kept = drafts.all();
+                    if kept.is_empty() {
+                        outln!("No kept review: every review you wrote was sent.");
+                        return Ok(());
+                    }
+                    let items: Vec<String> = kept
+                        .iter()
+                        .map(|d| format!("{}: {} stars, {:?}", d.game, d.rating, d.text))
+                        .collect();
+                    if let Some(i) = menu.pick("Send a kept review", &items).await? {
+                        send_review(&client, &drafts, &kept[i]).await?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn send_review(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> anyhow::Result<()> {
+    review::send(client, drafts, draft).await.map_err(|e| {
+        e.context("your review is kept: send it again with Reviews, Send a kept review")
+    })
+}
+
+async fn account_menu(menu: &Menu) -> Result<(), Quit> {
+    let options = ["Who am I", "My match history", "Log out"];
+    while let Some(choice) = menu.choose("Account", &options, "Back").await? {
+        menu.act(async {
+            match choice {
+                0 => menu.whoami().await,
+                1 => {
+                    let (client, _) = menu.link.session_client().await?;
+                    lobby::show_history(&client, false).await?;
+                    Ok(())
+                }
+                _ => menu.logout().await,
+            }
+        })
+        .await?;
+        if menu.link.session().is_none() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Lets the user pick a listed game.
+async fn pick_store_game(
+    menu: &Menu,
+    client: &LobbyClient,
+    title: &str,
+) -> anyhow::Result<Option<GameSummary>> {
+    let games = client.call(StoreList {}).await?.games;
+    if games.is_empty() {
+        outln!("The store is empty: no game is listed yet.");
+        return Ok(None);
+    }
+    let items: Vec<String> =
+        games.iter().map(|g| format!("{} ({} {}, {})", g.name, g.id, g.version, g.kind)).collect();
+    Ok(menu.pick(title, &items).await?.map(|i| games[i].clone()))
+}
+
+/// Lets the user pick an installed game.
+async fn pick_installed(menu: &Menu, library: &Library) -> anyhow::Result<Option<String>> {
+    let installed = library.installed();
+    if installed.is_empty() {
+        outln!("No game installed yet: install one from the store.");
+        return Ok(None);
+    }
+    let items: Vec<String> = installed.iter().map(|g| format!("{} {}", g.id, g.version)).collect();
+    Ok(menu.pick("Which game", &items).await?.map(|i| installed[i].id.clone()))
+}
+
+/// True for notices that mean this connection's room membership is gone.
+fn connection_gone(notice: &Notice) -> bool {
+    matches!(
+        notice,
+        Notice::Lost { .. } | Notice::Event(Event::SessionRevoked(_)) | Notice::SessionEnded
+    )
+}
