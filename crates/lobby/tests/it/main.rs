@@ -6,6 +6,7 @@ mod accounts;
 mod frames;
 mod install;
 mod matches;
+mod menus;
 mod publish;
 mod reviews;
 mod sessions;

@@ -1,0 +1,394 @@
+//! The interactive menus of `gamestore-player` and `gamestore-dev`, driven
+//! through a real pseudo-terminal (a tmux pane per user: keys in with
+//! send-keys, the screen out with capture-pane), plus one scripted run with
+//! piped input.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gamestore_testkit::{Cli, TIMEOUT, TestLobby, game_package};
+
+const PASSWORD: &str = "correct horse";
+
+/// One program running in its own tmux server (so tests never share one),
+/// killed with everything in it when dropped, even on failure.
+struct Screen {
+    socket: String,
+    _config: tempfile::TempDir,
+}
+
+impl Screen {
+    /// Runs `command` (program, arguments and environment) in a 200×50 pane.
+    fn start(name: &str, command: &Command) -> Screen {
+        let config = tempfile::tempdir().unwrap();
+        let conf = config.path().join("tmux.conf");
+        // The pane stays after the program exits, so its last words and exit
+        // status can be read.
+        std::fs::write(&conf, "set -g remain-on-exit on\nset -g history-limit 20000\n").unwrap();
+        let socket = format!("gamestore-menus-{}-{name}", std::process::id());
+        let mut tmux = Command::new("tmux");
+        tmux.args(["-L", &socket, "-f"])
+            .arg(&conf)
+            .args(["new-session", "-d", "-s", "main", "-x", "200", "-y", "50"])
+            .args(env_argv(command));
+        let screen = Screen { socket, _config: config };
+        let status = tmux.status().expect("run tmux");
+        assert!(status.success(), "tmux new-session failed");
+        screen
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux")
+    }
+
+    /// Types `text` and Enter.
+    fn line(&self, text: &str) {
+        self.typed(text);
+        self.key("Enter");
+    }
+
+    /// Types `text` without Enter.
+    fn typed(&self, text: &str) {
+        if !text.is_empty() {
+            assert!(self.tmux(&["send-keys", "-t", "main", "-l", text]).status.success());
+        }
+    }
+
+    /// Presses a key by its tmux name (`Enter`, `C-d`, `C-c`).
+    fn key(&self, key: &str) {
+        assert!(self.tmux(&["send-keys", "-t", "main", key]).status.success());
+    }
+
+    /// Everything the pane showed, scrollback included, wrapped lines joined.
+    fn text(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", "main"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The last line that is not empty: the prompt and what is typed on it.
+    fn last_line(&self) -> String {
+        self.text().lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim_end().to_owned()
+    }
+
+    /// Waits until `what` is on the screen `times` times in all.
+    #[track_caller]
+    fn wait_for_times(&self, what: &str, times: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let text = self.text();
+            if text.matches(what).count() >= times {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what:?} (×{times}) on screen {}:\n{text}",
+                self.socket
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[track_caller]
+    fn wait_for(&self, what: &str) {
+        self.wait_for_times(what, 1);
+    }
+
+    /// Waits until the line being edited reads `line`.
+    #[track_caller]
+    fn wait_for_prompt(&self, line: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.last_line() != line {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the prompt {line:?}; screen:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The program's exit status once it has exited.
+    #[track_caller]
+    fn wait_exit(&self) -> i32 {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let out = self.tmux(&["display-message", "-p", "-t", "main", "#{pane_dead_status}"]);
+            let status = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if let Ok(code) = status.parse() {
+                return code;
+            }
+            assert!(Instant::now() < deadline, "the program did not exit:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        // Ends the pane's program (SIGHUP) and any game client it started.
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// `env -u A -u B K=V program args...` for a prepared command.
+fn env_argv(command: &Command) -> Vec<OsString> {
+    let mut removed = Vec::new();
+    let mut set = Vec::new();
+    for (key, value) in command.get_envs() {
+        match value {
+            None => {
+                removed.push(OsString::from("-u"));
+                removed.push(key.to_owned());
+            }
+            Some(value) => {
+                let mut pair = key.to_owned();
+                pair.push("=");
+                pair.push(value);
+                set.push(pair);
+            }
+        }
+    }
+    let mut argv = vec![OsString::from("env")];
+    argv.extend(removed);
+    argv.extend(set);
+    argv.push(command.get_program().to_owned());
+    argv.extend(command.get_args().map(ToOwned::to_owned));
+    argv
+}
+
+/// A lobby with the test game published.
+fn lobby_with_test_game(tmp: &Path) -> TestLobby {
+    let lobby = TestLobby::start();
+    let dev = Cli::dev(&lobby, &tmp.join("dev"));
+    dev.sign_up("dana", PASSWORD);
+    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
+    lobby
+}
+
+/// A player's menu in a pane; its game clients play by themselves.
+fn player_menu(lobby: &TestLobby, home: &Path, name: &str) -> Screen {
+    let cli = Cli::player(lobby, home).env("GAMESTORE_BOT", "1");
+    Screen::start(name, &cli.command(&[]))
+}
+
+#[test]
+fn players_meet_chat_and_play_from_the_menus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lobby = lobby_with_test_game(tmp.path());
+    let ann_home = tmp.path().join("ann");
+    Cli::player(&lobby, &ann_home)
+        .run_with_stdin(
+            &["register", "--user", "ann", "--password-stdin"],
+            &format!("{PASSWORD}\n"),
+        )
+        .ok();
+    // Bob is logged in already: his menu resumes the saved session.
+    let bob_home = tmp.path().join("bob");
+    Cli::player(&lobby, &bob_home).sign_up("bob", PASSWORD);
+
+    // Ann logs in from the menu; a letter is not a choice.
+    let ann = player_menu(&lobby, &ann_home, "ann");
+    ann.wait_for("not logged in");
+    ann.wait_for_prompt("main menu>");
+    ann.line("x");
+    ann.wait_for("\"x\" is not a choice: type a number from 0 to 2");
+    ann.line("1");
+    ann.wait_for("user name");
+    ann.line("ann");
+    ann.wait_for("password:");
+    ann.line(PASSWORD);
+    ann.wait_for("logged in as ann (player)");
+    ann.wait_for_prompt("main menu (ann)>");
+
+    // Store: out of range is re-asked; then install the test game.
+    ann.line("1");
+    ann.wait_for_prompt("store>");
+    ann.line("9");
+    ann.wait_for("\"9\" is not a choice: type a number from 0 to 3");
+    ann.line("3");
+    ann.wait_for("1) Test Game (test 1.0.0, cli)");
+    ann.line("1");
+    ann.wait_for("installed test 1.0.0");
+    ann.wait_for_prompt("store>");
+    ann.line("0");
+
+    // Lobby: an empty answer is re-asked; then create a room.
+    ann.wait_for_prompt("main menu (ann)>");
+    ann.line("3");
+    ann.wait_for_prompt("lobby>");
+    ann.line("");
+    ann.wait_for("nothing chosen: type a number from 0 to 5");
+    ann.line("3");
+    ann.wait_for_prompt("create a room for>");
+    ann.line("1");
+    ann.wait_for("== Room 1: Test Game 1.0.0 ==");
+    ann.wait_for_prompt("room 1>");
+
+    // Ann starts typing; Bob joins by the menu meanwhile.
+    ann.typed("hello b");
+    ann.wait_for_prompt("room 1> hello b");
+    let bob = player_menu(&lobby, &bob_home, "bob");
+    bob.wait_for("logged in as bob (player)");
+    bob.wait_for_prompt("main menu (bob)>");
+    bob.line("3");
+    bob.wait_for_prompt("lobby>");
+    bob.line("2");
+    bob.wait_for("1) Room 1: Test Game 1.0.0, host ann, 1/16 players, waiting");
+    bob.line("1");
+    bob.wait_for("2/16 players, waiting: ann (host), bob");
+    bob.wait_for_prompt("room 1>");
+
+    // Ann sees Bob arrive, and her half-typed line is intact.
+    ann.wait_for("bob joined the room (2/16)");
+    ann.wait_for_prompt("room 1> hello b");
+
+    // Chat both ways.
+    ann.line("ob");
+    for screen in [&ann, &bob] {
+        screen.wait_for("[room 1] ann: hello bob");
+    }
+    bob.line("hi ann");
+    for screen in [&ann, &bob] {
+        screen.wait_for("[room 1] bob: hi ann");
+    }
+
+    // Only the host may start; Ann presses s.
+    bob.line("s");
+    bob.wait_for("error: only the room's host can start the match");
+    ann.line("s");
+    for screen in [&ann, &bob] {
+        screen.wait_for("match 1 starting: game server at 127.0.0.1:");
+        // The game client ran in the terminal and talked to the game server.
+        screen.wait_for("greeted: Hello");
+        screen.wait_for("your game client finished");
+        screen.wait_for("back in the room. ");
+        screen.wait_for("match 1 ended");
+        screen.wait_for("the room is waiting again (2/16)");
+        screen.wait_for_prompt("room 1>");
+    }
+    // The room screen works again after the match.
+    bob.line("gg");
+    ann.wait_for("[room 1] bob: gg");
+
+    // Ctrl-D leaves cleanly; the saved session stays for next time.
+    ann.key("C-d");
+    ann.wait_for("bye");
+    assert_eq!(ann.wait_exit(), 0);
+    assert!(ann_home.join("session-player.json").exists(), "the session was kept");
+    // The lobby removed Ann from the room with her connection.
+    bob.wait_for("ann left the room (1/16)");
+    bob.wait_for("bob is now the host");
+}
+
+#[test]
+fn developer_registers_and_publishes_from_the_menu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lobby = TestLobby::start();
+    let home = tmp.path().join("dev");
+    let dev = Cli::dev(&lobby, &home);
+    let screen = Screen::start("dev", &dev.command(&[]));
+    screen.wait_for_prompt("main menu>");
+    screen.line("2");
+    screen.line("dana");
+    screen.wait_for("password (8 to 128 characters):");
+    screen.line(PASSWORD);
+    screen.wait_for("password again:");
+    screen.line(PASSWORD);
+    screen.wait_for("registered developer account dana and logged in");
+    screen.wait_for_prompt("main menu (dana)>");
+    screen.line("publish");
+    screen.wait_for("\"publish\" is not a choice: type a number from 0 to 4");
+
+    // A broken folder is refused with its problems, and the menu goes on.
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("config.json"), r#"{"id": "Bad Id"}"#).unwrap();
+    screen.line("2");
+    screen.wait_for("game folder to publish");
+    screen.line(broken.to_str().unwrap());
+    screen.wait_for("problems in config.json");
+    screen.wait_for_prompt("main menu (dana)>");
+
+    let package = game_package("test");
+    screen.line("2");
+    screen.wait_for_times("game folder to publish", 2);
+    screen.line(package.to_str().unwrap());
+    screen.wait_for("is a valid package: test 1.0.0");
+    screen.wait_for("published test 1.0.0");
+    screen.wait_for_prompt("main menu (dana)>");
+
+    // My games shows it, with its versions.
+    screen.line("1");
+    screen.wait_for_prompt("my games>");
+    screen.line("2");
+    screen.wait_for("1) Test Game (test 1.0.0, listed)");
+    screen.line("1");
+    screen.wait_for("versions:");
+    screen.wait_for("No reviews yet.");
+    screen.wait_for_prompt("my games>");
+
+    // Ctrl-C at a prompt leaves.
+    screen.key("C-c");
+    screen.wait_for("bye");
+    assert_eq!(screen.wait_exit(), 0);
+
+    let games = dev.run(&["games", "--json"]).ok().json();
+    assert_eq!(games[0]["id"], "test");
+    assert_eq!(games[0]["listed"], true);
+}
+
+#[test]
+fn menu_reconnects_after_a_lobby_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lobby = lobby_with_test_game(tmp.path());
+    let home = tmp.path().join("ann");
+    Cli::player(&lobby, &home).sign_up("ann", PASSWORD);
+    let ann = player_menu(&lobby, &home, "ann-restart");
+    ann.wait_for_prompt("main menu (ann)>");
+    ann.line("3");
+    ann.line("4");
+    ann.wait_for_prompt("quick play>");
+    ann.line("1");
+    ann.wait_for_prompt("room 1>");
+
+    lobby.restart();
+    ann.wait_for("connection lost");
+    ann.wait_for("you are no longer in room 1");
+    ann.wait_for("reconnected as ann");
+    ann.wait_for_prompt("lobby>");
+    // The session goes on over the new connection.
+    ann.line("1");
+    ann.wait_for("PLAYER");
+    ann.wait_for("ann     idle");
+}
+
+#[test]
+fn menu_reads_piped_input_for_scripts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lobby = lobby_with_test_game(tmp.path());
+    let player = Cli::player(&lobby, &tmp.path().join("ann"));
+    player
+        .run_with_stdin(
+            &["register", "--user", "ann", "--password-stdin"],
+            &format!("{PASSWORD}\n"),
+        )
+        .ok();
+    // Log in, a bad answer, the store list, who am I, quit.
+    let script = format!("1\nann\n{PASSWORD}\nx\n1\n1\n0\n5\n1\n0\n0\n");
+    let out = player.run_with_stdin(&[], &script).ok().clone();
+    for expected in [
+        "logged in as ann (player)",
+        "\"x\" is not a choice",
+        "Test Game",
+        "ann (player) on",
+        "bye",
+    ] {
+        assert!(out.stdout.contains(expected), "missing {expected:?}: {out}");
+    }
+    // The end of the input leaves too.
+    let out = player.run_with_stdin(&[], "1\n").ok().clone();
+    assert!(out.stdout.contains("== Store =="), "{out}");
+    assert!(out.stdout.ends_with("bye\n"), "{out}");
+}
