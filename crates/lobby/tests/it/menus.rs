@@ -280,6 +280,30 @@ fn players_meet_chat_and_play_from_the_menus() {
     // The lobby removed Ann from the room with her connection.
     bob.wait_for("ann left the room (1/16)");
     bob.wait_for("bob is now the host");
+
+    // Bob leaves the room and reviews the game he has just played.
+    bob.line("l");
+    bob.wait_for("you left room 1");
+    bob.wait_for_prompt("lobby>");
+    bob.line("0");
+    bob.wait_for_prompt("main menu (bob)>");
+    bob.line("4");
+    bob.wait_for_prompt("reviews>");
+    bob.line("2");
+    bob.wait_for_prompt("review>");
+    bob.line("1");
+    bob.wait_for("stars, 1 to 5");
+    bob.line("five");
+    bob.wait_for("\"five\" is not a number from 1 to 5; try again");
+    bob.line("4");
+    bob.wait_for("text (optional");
+    bob.line("fun to test");
+    bob.wait_for("saved your review of test: 4 stars");
+    bob.line("1");
+    bob.wait_for_prompt("reviews of>");
+    bob.line("1");
+    bob.wait_for("****  bob");
+    bob.wait_for("      fun to test");
 }
 
 #[test]
@@ -328,6 +352,18 @@ fn developer_registers_and_publishes_from_the_menu() {
     screen.wait_for("versions:");
     screen.wait_for("No reviews yet.");
     screen.wait_for_prompt("my games>");
+
+    // A new game from the terminal template.
+    screen.line("0");
+    screen.wait_for_prompt("main menu (dana)>");
+    screen.line("3");
+    screen.wait_for("folder for the new game");
+    screen.line(tmp.path().join("tictac").to_str().unwrap());
+    screen.wait_for_prompt("template>");
+    screen.line("1");
+    screen.wait_for("Tictac (tictac), from the cli template");
+    assert!(tmp.path().join("tictac/config.json").exists());
+    screen.wait_for_prompt("main menu (dana)>");
 
     // Ctrl-C at a prompt leaves.
     screen.key("C-c");
