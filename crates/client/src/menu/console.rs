@@ -87,8 +87,9 @@ impl Console {
         let withdrawing = Arc::new(AtomicU64::new(0));
         listen_for_interrupts(interrupt.clone(), withdrawing.clone())?;
         let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-        let (backend, printer) =
-            if terminal { start_editor(withdrawing.clone())? } else { start_plain() };
+        // A terminal the editor cannot drive (TERM=dumb) is read plainly too.
+        let editor = if terminal { start_editor(withdrawing.clone()).ok() } else { None };
+        let (backend, printer) = editor.unwrap_or_else(start_plain);
         Ok(Console { backend, printer, interrupt, withdrawing, next_id: AtomicU64::new(1) })
     }
 

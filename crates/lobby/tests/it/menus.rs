@@ -24,8 +24,7 @@ impl Screen {
     fn start(name: &str, command: &Command) -> Screen {
         let config = tempfile::tempdir().unwrap();
         let conf = config.path().join("tmux.conf");
-        // The pane stays after the program exits, so its last words and exit
-        // status can be read.
+        // The pane stays after the program exits, so its last words can be read.
         std::fs::write(&conf, "set -g remain-on-exit on\nset -g history-limit 20000\n").unwrap();
         let socket = format!("gamestore-menus-{}-{name}", std::process::id());
         let mut tmux = Command::new("tmux");
@@ -109,19 +108,14 @@ impl Screen {
         }
     }
 
-    /// The program's exit status once it has exited.
+    /// The program's exit status once it has exited (the shell around it
+    /// prints it; see [`env_argv`]).
     #[track_caller]
     fn wait_exit(&self) -> i32 {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let out = self.tmux(&["display-message", "-p", "-t", "main", "#{pane_dead_status}"]);
-            let status = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if let Ok(code) = status.parse() {
-                return code;
-            }
-            assert!(Instant::now() < deadline, "the program did not exit:\n{}", self.text());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_for("[exited with ");
+        let text = self.text();
+        let status = text.rsplit("[exited with ").next().unwrap();
+        status.split(']').next().unwrap().parse().expect("exit status")
     }
 }
 
@@ -132,7 +126,9 @@ impl Drop for Screen {
     }
 }
 
-/// `env -u A -u B K=V program args...` for a prepared command.
+/// `sh -c '"$@"; echo "[exited with $?]"' sh env -u A K=V program args...`
+/// for a prepared command: its environment as `env` arguments, and its exit
+/// status printed when it ends.
 fn env_argv(command: &Command) -> Vec<OsString> {
     let mut removed = Vec::new();
     let mut set = Vec::new();
@@ -150,7 +146,8 @@ fn env_argv(command: &Command) -> Vec<OsString> {
             }
         }
     }
-    let mut argv = vec![OsString::from("env")];
+    let mut argv: Vec<OsString> =
+        ["sh", "-c", "\"$@\"; echo \"[exited with $?]\"", "sh", "env"].map(OsString::from).into();
     argv.extend(removed);
     argv.extend(set);
     argv.push(command.get_program().to_owned());

@@ -40,8 +40,13 @@ async fn main_menu(menu: &Menu) -> Result<(), Quit> {
             };
             continue;
         };
-        let options =
-            ["Store", "Library", "Lobby: rooms, chat, who is online", "Reviews", "Account"];
+        let options = [
+            "Store",
+            "Library",
+            "Lobby: rooms, chat, who is online",
+            "Reviews",
+            "Account and match history",
+        ];
         let title = format!("Main menu ({})", session.user);
         match menu.choose(&title, &options, "Quit").await? {
             Some(0) => store_menu(menu).await?,
