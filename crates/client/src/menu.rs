@@ -154,6 +154,8 @@ impl Menu {
             },
             () = self.console.interrupted() => {
                 outln!("interrupted");
+                // The action may have stopped in the middle of a transfer.
+                self.link.renew("interrupted");
                 Ok(None)
             }
         }

@@ -61,6 +61,8 @@ struct State {
     /// connection is not taken for the loss of the current one.
     generation: u64,
     reconnecting: bool,
+    /// Why the menu dropped the current connection itself, if it did.
+    dropped: Option<String>,
 }
 
 impl Link {
@@ -167,6 +169,16 @@ impl Link {
         Ok(session.user)
     }
 
+    /// Drops the current connection and makes a new one, as after a
+    /// network cut: used when an action was stopped halfway, which may have
+    /// left a transfer half sent.
+    pub fn renew(&self, why: &str) {
+        let mut state = self.inner.state.lock().unwrap();
+        if state.client.take().is_some() {
+            state.dropped = Some(why.to_owned());
+        }
+    }
+
     /// Drops the connection (the lobby logs the connection out; the saved
     /// session stays for the next start).
     pub fn close(&self) {
@@ -211,6 +223,7 @@ impl Link {
             state.generation += 1;
             state.client = Some(client.clone());
             state.session = session;
+            state.dropped = None;
             state.generation
         };
         let _keepalive = client.keepalive();
@@ -222,10 +235,12 @@ impl Link {
                 last = Some(event.clone());
                 let _ = link.inner.notices.send(Notice::Event(event));
             }
-            let reason = match last {
-                Some(Event::ServerShutdown(s)) => s.message,
-                Some(Event::SessionRevoked(r)) => format!("session ended: {}", r.reason),
-                _ => "the connection closed".to_owned(),
+            let dropped = link.inner.state.lock().unwrap().dropped.take();
+            let reason = match (dropped, last) {
+                (Some(why), _) => why,
+                (None, Some(Event::ServerShutdown(s))) => s.message,
+                (None, Some(Event::SessionRevoked(r))) => format!("session ended: {}", r.reason),
+                (None, _) => "the connection closed".to_owned(),
             };
             link.lost(generation, reason).await;
         });

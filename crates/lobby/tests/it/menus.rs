@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gamestore_testkit::{Cli, TIMEOUT, TestLobby, game_package};
+use gamestore_testkit::{Cli, LobbyOptions, TIMEOUT, TestLobby, game_package};
 
 const PASSWORD: &str = "correct horse";
 
@@ -126,9 +126,10 @@ impl Drop for Screen {
     }
 }
 
-/// `sh -c '"$@"; echo "[exited with $?]"' sh env -u A K=V program args...`
-/// for a prepared command: its environment as `env` arguments, and its exit
-/// status printed when it ends.
+/// `sh -c 'trap : INT; "$@"; echo "[exited with $?]"' sh env -u A K=V
+/// program args...` for a prepared command: its environment as `env`
+/// arguments, and its exit status printed when it ends (the shell outlives
+/// a Ctrl-C meant for the program).
 fn env_argv(command: &Command) -> Vec<OsString> {
     let mut removed = Vec::new();
     let mut set = Vec::new();
@@ -147,7 +148,9 @@ fn env_argv(command: &Command) -> Vec<OsString> {
         }
     }
     let mut argv: Vec<OsString> =
-        ["sh", "-c", "\"$@\"; echo \"[exited with $?]\"", "sh", "env"].map(OsString::from).into();
+        ["sh", "-c", "trap : INT; \"$@\"; echo \"[exited with $?]\"", "sh", "env"]
+            .map(OsString::from)
+            .into();
     argv.extend(removed);
     argv.extend(set);
     argv.push(command.get_program().to_owned());
@@ -395,6 +398,42 @@ fn menu_reconnects_after_a_lobby_restart() {
     ann.line("1");
     ann.wait_for("PLAYER");
     ann.wait_for("ann     idle");
+}
+
+#[test]
+fn ctrl_c_stops_a_slow_install_and_the_menu_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lobby = TestLobby::start_with(LobbyOptions {
+        args: vec!["--download-rate".into(), "20000".into()],
+        ..Default::default()
+    });
+    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
+    dev.sign_up("dana", PASSWORD);
+    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
+    let home = tmp.path().join("ann");
+    Cli::player(&lobby, &home).sign_up("ann", PASSWORD);
+    let ann = player_menu(&lobby, &home, "ann-interrupt");
+    ann.wait_for_prompt("main menu (ann)>");
+    ann.line("1");
+    ann.wait_for_prompt("store>");
+    ann.line("3");
+    ann.wait_for_prompt("install>");
+    ann.line("1");
+    // At 20 kB/s the download takes half a minute: stop it.
+    ann.wait_for("downloading test 1.0.0");
+    ann.key("C-c");
+    ann.wait_for("interrupted");
+    ann.wait_for("reconnected as ann");
+    ann.wait_for_prompt("store>");
+    // Nothing half-installed shows up.
+    ann.line("0");
+    ann.wait_for_prompt("main menu (ann)>");
+    ann.line("2");
+    ann.wait_for_prompt("library>");
+    ann.line("1");
+    ann.wait_for("No game installed yet");
+    ann.key("C-d");
+    assert_eq!(ann.wait_exit(), 0);
 }
 
 #[test]
