@@ -148,7 +148,7 @@ impl Menu {
                 Ok(value) => Ok(Some(value)),
                 Err(e) if e.downcast_ref::<Quit>().is_some() => Err(Quit),
                 Err(e) => {
-                    outln!("error: {}", format!("{e:#}").replace('\n', " "));
+                    outln!("error: {}", one_line(&e));
                     Ok(None)
                 }
             },
@@ -303,6 +303,20 @@ pub fn describe_common(notice: &Notice) -> Option<String> {
     })
 }
 
+/// An error and its causes on one line, without repeating a cause that an
+/// outer message already quotes.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
+}
+
 /// The prompt for a screen: its title, lowercase.
 fn prompt_name(title: &str) -> String {
     let title = title.trim();
@@ -349,6 +363,16 @@ mod tests {
         check("x", Err("\"x\" is not a choice"));
         check("-1", Err("\"-1\" is not a choice"));
         check("1.5", Err("\"1.5\" is not a choice"));
+    }
+
+    #[test]
+    fn errors_on_one_line() {
+        let refused = || std::io::Error::other("connection refused");
+        let quoted = anyhow::Error::new(refused()).context("cannot reach x: connection refused");
+        assert_eq!(one_line(&quoted), "cannot reach x: connection refused");
+        let chained = anyhow::Error::new(refused()).context("cannot reach x");
+        assert_eq!(one_line(&chained), "cannot reach x: connection refused");
+        assert_eq!(one_line(&anyhow::anyhow!("two\nlines")), "two lines");
     }
 
     #[test]

@@ -70,15 +70,19 @@ impl Link {
     /// cannot be reached is not an error here: the first action retries.
     pub async fn open(ctx: Context) -> (Link, mpsc::UnboundedReceiver<Notice>, Option<String>) {
         let (notices, receiver) = mpsc::unbounded_channel();
+        // Logged in as far as the menu is concerned, even if the lobby
+        // cannot be reached yet: actions resume the session once it can.
+        let saved = ctx.home.load_session(ctx.role).ok().flatten();
+        let session = saved.filter(|s| s.server == ctx.global.server);
         let link = Link {
             inner: Arc::new(Inner {
                 ctx,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State { session, ..State::default() }),
                 notices,
                 settled: Notify::new(),
             }),
         };
-        let problem = link.connect_once().await.err().map(|e| format!("{e:#}"));
+        let problem = link.connect_once().await.err().map(|e| super::one_line(&e));
         (link, receiver, problem)
     }
 
@@ -262,7 +266,7 @@ impl Link {
         let outcome = loop {
             match self.connect_once().await {
                 Ok(()) => break Ok(()),
-                Err(e) if Instant::now() + pause >= deadline => break Err(format!("{e:#}")),
+                Err(e) if Instant::now() + pause >= deadline => break Err(super::one_line(&e)),
                 Err(_) => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(MAX_BACKOFF);

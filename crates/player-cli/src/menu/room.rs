@@ -11,7 +11,7 @@
 use gamestore_client::install::install;
 use gamestore_client::launcher::client_command;
 use gamestore_client::library::Library;
-use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch};
+use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch, one_line};
 use gamestore_client::outln;
 use gamestore_protocol::{
     ChatScope, ChatSend, Event, GameClientExited, GameStart, GameStartNotify, RoomInfo, RoomLeave,
@@ -235,7 +235,7 @@ async fn play(
             }
         },
         Err(e) => {
-            outln!("error: cannot start the game client: {}", format!("{e:#}").replace('\n', " "));
+            outln!("error: cannot start the game client: {}", one_line(&e));
             None
         }
     };
