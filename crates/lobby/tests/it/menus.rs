@@ -15,31 +15,34 @@ const PASSWORD: &str = "correct horse";
 /// One program running in its own tmux server (so tests never share one),
 /// killed with everything in it when dropped, even on failure.
 struct Screen {
-    socket: String,
-    _config: tempfile::TempDir,
+    /// The tmux server's socket, in `_dir` (removed with it).
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Screen {
     /// Runs `command` (program, arguments and environment) in a 200×50 pane.
     fn start(name: &str, command: &Command) -> Screen {
-        let config = tempfile::tempdir().unwrap();
-        let conf = config.path().join("tmux.conf");
+        let dir = tempfile::Builder::new().prefix(&format!("menus-{name}-")).tempdir().unwrap();
+        let conf = dir.path().join("tmux.conf");
         // The pane stays after the program exits, so its last words can be read.
         std::fs::write(&conf, "set -g remain-on-exit on\nset -g history-limit 20000\n").unwrap();
-        let socket = format!("gamestore-menus-{}-{name}", std::process::id());
+        let socket = dir.path().join("tmux.sock");
         let mut tmux = Command::new("tmux");
-        tmux.args(["-L", &socket, "-f"])
+        tmux.arg("-S")
+            .arg(&socket)
+            .arg("-f")
             .arg(&conf)
             .args(["new-session", "-d", "-s", "main", "-x", "200", "-y", "50"])
             .args(env_argv(command));
-        let screen = Screen { socket, _config: config };
+        let screen = Screen { socket, _dir: dir };
         let status = tmux.status().expect("run tmux");
         assert!(status.success(), "tmux new-session failed");
         screen
     }
 
     fn tmux(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux")
+        Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("run tmux")
     }
 
     /// Types `text` and Enter.
@@ -83,7 +86,7 @@ impl Screen {
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what:?} (×{times}) on screen {}:\n{text}",
-                self.socket
+                self.socket.display()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
