@@ -14,8 +14,8 @@ use gamestore_client::library::Library;
 use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch, one_line};
 use gamestore_client::outln;
 use gamestore_protocol::{
-    ChatScope, ChatSend, Event, GameClientExited, GameStart, GameStartNotify, RoomInfo, RoomLeave,
-    RoomState,
+    ChatScope, ChatSend, Event, GameClientExited, GameStart, GameStartNotify, RoomEventKind,
+    RoomInfo, RoomLeave, RoomState,
 };
 
 use super::connection_gone;
@@ -29,6 +29,12 @@ pub fn describe(notice: &Notice) -> Option<String> {
     let Notice::Event(event) = notice else { return None };
     Some(match event {
         Event::Chat(chat) => format!("[{}] {}: {}", scope_name(chat), chat.from, chat.text),
+        // Alone in a new room: the room screen says it all.
+        Event::RoomUpdate(update)
+            if update.event == RoomEventKind::Joined && update.room.members.len() == 1 =>
+        {
+            return None;
+        }
         Event::RoomUpdate(update) => {
             describe_update(&update.event, update.player.as_deref(), &update.room)
         }
