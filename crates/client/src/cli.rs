@@ -178,6 +178,44 @@ impl Context {
     }
 }
 
+/// The account commands both programs have.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AccountCommand {
+    /// Create an account
+    Register {
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Log in and save the session in the home folder
+    Login {
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// End the saved session
+    Logout,
+    /// Show who the saved session belongs to
+    Whoami {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl AccountCommand {
+    pub async fn run(self, ctx: &Context) -> anyhow::Result<ExitCode> {
+        match self {
+            AccountCommand::Register { user, password } => register(ctx, &user, &password).await,
+            AccountCommand::Login { user, password } => login(ctx, &user, &password).await,
+            AccountCommand::Logout => logout(ctx).await,
+            AccountCommand::Whoami { json } => whoami(ctx, json).await,
+        }
+    }
+}
+
 /// `register --user U`
 pub async fn register(
     ctx: &Context,

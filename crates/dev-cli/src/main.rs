@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gamestore_client::cli::{self, Context, GlobalArgs, PasswordArgs};
+use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs};
 use gamestore_protocol::Role;
 
 /// Publish, update and delist games on a Game Store lobby.
@@ -26,28 +26,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a developer account
-    Register {
-        #[arg(long, value_name = "NAME")]
-        user: String,
-        #[command(flatten)]
-        password: PasswordArgs,
-    },
-    /// Log in and save the session in the home folder
-    Login {
-        #[arg(long, value_name = "NAME")]
-        user: String,
-        #[command(flatten)]
-        password: PasswordArgs,
-    },
-    /// End the saved session
-    Logout,
-    /// Show who the saved session belongs to
-    Whoami {
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-    },
+    #[command(flatten)]
+    Account(AccountCommand),
     /// Create a new game folder from a template (see its README to build and publish)
     New {
         dir: PathBuf,
@@ -115,10 +95,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return menu::run(ctx).await;
     };
     match command {
-        Command::Register { user, password } => cli::register(&ctx, &user, &password).await,
-        Command::Login { user, password } => cli::login(&ctx, &user, &password).await,
-        Command::Logout => cli::logout(&ctx).await,
-        Command::Whoami { json } => cli::whoami(&ctx, json).await,
+        Command::Account(command) => command.run(&ctx).await,
         Command::Validate { dir, json } => publish::validate(&dir, json),
         Command::New { dir, template, id, name } => new::new(&dir, template, id, name),
         Command::Publish { dir, json } => publish::publish(&ctx, &dir, json).await,

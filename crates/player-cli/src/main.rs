@@ -10,7 +10,7 @@ mod store;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gamestore_client::cli::{self, Context, GlobalArgs, PasswordArgs};
+use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs};
 use gamestore_protocol::Role;
 
 /// The Game Store launcher: browse the store, install games, meet in rooms and play.
@@ -27,28 +27,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a player account
-    Register {
-        #[arg(long, value_name = "NAME")]
-        user: String,
-        #[command(flatten)]
-        password: PasswordArgs,
-    },
-    /// Log in and save the session in the home folder
-    Login {
-        #[arg(long, value_name = "NAME")]
-        user: String,
-        #[command(flatten)]
-        password: PasswordArgs,
-    },
-    /// End the saved session
-    Logout,
-    /// Show who the saved session belongs to
-    Whoami {
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-    },
+    #[command(flatten)]
+    Account(AccountCommand),
     /// List the games in the store
     Store {
         /// Print JSON
@@ -167,10 +147,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return menu::run(ctx).await;
     };
     match command {
-        Command::Register { user, password } => cli::register(&ctx, &user, &password).await,
-        Command::Login { user, password } => cli::login(&ctx, &user, &password).await,
-        Command::Logout => cli::logout(&ctx).await,
-        Command::Whoami { json } => cli::whoami(&ctx, json).await,
+        Command::Account(command) => command.run(&ctx).await,
         Command::Store { json } => store::store(&ctx, json).await,
         Command::Info { id, json } => store::info(&ctx, &id, json).await,
         Command::Install { id, json } => library::install(&ctx, &id, json).await,
