@@ -119,11 +119,15 @@ fn query_games(
     let sql = format!(
         "SELECT {GAME_COLUMNS} FROM games g JOIN accounts a ON a.id = g.owner_id {filter} ORDER BY g.name COLLATE NOCASE, g.id"
     );
-    let mut games: Vec<GameRecord> = conn
+    // One read transaction for the games and their versions: a consistent
+    // view, and one lock instead of one per statement.
+    let tx = conn.unchecked_transaction()?;
+    let mut games: Vec<GameRecord> = tx
         .prepare_cached(&sql)?
         .query_map(args, game_from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    fill_versions(conn, &mut games)?;
+    fill_versions(&tx, &mut games)?;
+    tx.commit()?;
     Ok(games)
 }
 

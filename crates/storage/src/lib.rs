@@ -76,6 +76,11 @@ impl Storage {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Query plans that do not depend on bound values: otherwise SQLite
+        // marks statements with `col = ?` terms to be re-planned whenever
+        // their bindings are cleared, and every cached statement would be
+        // parsed again on each use.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         migrations::migrate(&mut conn)?;
         Ok(Storage { conn: Arc::new(Mutex::new(conn)) })
     }
