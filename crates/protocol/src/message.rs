@@ -41,6 +41,16 @@ struct Envelope {
     data: Value,
 }
 
+/// [`Envelope`] borrowing its parts, for encoding without copying `data`.
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u32>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: &'a Value,
+}
+
 /// Decodes `data` into `T`, treating an absent `data` as an empty object so
 /// that requests without fields may omit it.
 fn decode_data<T: DeserializeOwned>(data: Value) -> Result<T, serde_json::Error> {
@@ -293,20 +303,16 @@ impl ServerMessage {
 
     /// JSON bytes for a message frame.
     pub fn encode(&self) -> Vec<u8> {
-        let envelope = match self {
-            ServerMessage::Reply { id, result: Ok(data) } => {
-                Envelope { id: Some(*id), kind: "OK".into(), data: data.clone() }
-            }
-            ServerMessage::Reply { id, result: Err(error) } => Envelope {
-                id: Some(*id),
-                kind: "ERROR".into(),
-                data: serde_json::to_value(error).expect("error serializes"),
-            },
-            ServerMessage::Event(event) => {
-                Envelope { id: None, kind: event.name().into(), data: event.data() }
-            }
+        let encode = |id, kind, data: &Value| {
+            serde_json::to_vec(&EnvelopeRef { id, kind, data }).expect("envelope serializes")
         };
-        serde_json::to_vec(&envelope).expect("envelope serializes")
+        match self {
+            ServerMessage::Reply { id, result: Ok(data) } => encode(Some(*id), "OK", data),
+            ServerMessage::Reply { id, result: Err(error) } => {
+                encode(Some(*id), "ERROR", &serde_json::to_value(error).expect("error serializes"))
+            }
+            ServerMessage::Event(event) => encode(None, event.name(), &event.data()),
+        }
     }
 
     /// Parses the JSON of a message frame sent by the server.
