@@ -3,15 +3,25 @@
 //! [`FrameReader`] buffers what the socket delivers and hands out whole
 //! frames. A clean end of stream between frames is `Ok(None)`; an end of
 //! stream inside a frame is [`ReadError::UnexpectedEof`].
+//!
+//! Small frames are cut out of a shared buffer. The payload of a large binary
+//! frame (a transfer chunk) is read from the socket straight into its own
+//! buffer once the frame's header has arrived, so transfer bytes are copied
+//! once, not again out of the shared buffer.
 
 use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::frame::{Frame, FrameError};
+use crate::frame::{Frame, FrameError, MAX_FRAME_LEN};
 
 /// Initial read buffer size; idle connections keep no more than this.
 const INITIAL_BUFFER: usize = 4 * 1024;
+/// Binary frames with at least this many payload bytes are read straight
+/// into their own buffer.
+const DIRECT_PAYLOAD: usize = 16 * 1024;
+/// Header bytes of a binary frame: length, kind, request id.
+const BINARY_HEADER: usize = 9;
 
 /// Why no frame could be read.
 #[derive(Debug, thiserror::Error)]
@@ -29,16 +39,35 @@ pub enum ReadError {
 pub struct FrameReader<R> {
     inner: R,
     buf: Vec<u8>,
+    /// A large binary frame being read: its request id, payload length, and
+    /// the payload so far. Kept here (not in a local) so that a cancelled
+    /// `read_frame` loses nothing.
+    direct: Option<(u32, usize, Vec<u8>)>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> FrameReader<R> {
-        FrameReader { inner, buf: Vec::new() }
+        FrameReader { inner, buf: Vec::new(), direct: None }
     }
 
     /// The next frame, or `None` at a clean end of stream.
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, ReadError> {
         loop {
+            if let Some((id, len, data)) = &mut self.direct {
+                while data.len() < *len {
+                    let want = (*len - data.len()) as u64;
+                    if (&mut self.inner).take(want).read_buf(data).await? == 0 {
+                        return Err(ReadError::UnexpectedEof);
+                    }
+                }
+                let (id, data) = (*id, std::mem::take(data));
+                self.direct = None;
+                return Ok(Some(Frame::Binary { id, data }));
+            }
+            self.start_direct();
+            if self.direct.is_some() {
+                continue;
+            }
             match Frame::decode(&self.buf) {
                 Ok((frame, used)) => {
                     self.buf.drain(..used);
@@ -64,6 +93,32 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// The underlying stream.
     pub fn get_ref(&self) -> &R {
         &self.inner
+    }
+
+    /// When the buffer starts with the header of a large binary frame that
+    /// has not fully arrived, moves its payload so far into its own buffer
+    /// and leaves the rest to be read straight into it.
+    fn start_direct(&mut self) {
+        if self.buf.len() < BINARY_HEADER || self.buf[4] != crate::frame::KIND_BINARY {
+            return;
+        }
+        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        // Bad lengths are left to `Frame::decode` to report; whole frames to
+        // be cut out of the buffer as usual.
+        if !(BINARY_HEADER - 4 + DIRECT_PAYLOAD..=MAX_FRAME_LEN).contains(&len)
+            || self.buf.len() >= 4 + len
+        {
+            return;
+        }
+        let id = u32::from_be_bytes([self.buf[5], self.buf[6], self.buf[7], self.buf[8]]);
+        let payload = len - (BINARY_HEADER - 4);
+        let mut data = Vec::with_capacity(payload);
+        data.extend_from_slice(&self.buf[BINARY_HEADER..]);
+        self.buf.clear();
+        if self.buf.capacity() > 4 * INITIAL_BUFFER {
+            self.buf = Vec::new();
+        }
+        self.direct = Some((id, payload, data));
     }
 }
 
@@ -107,6 +162,59 @@ mod tests {
         }
         writer.await.unwrap();
         assert!(reader.read_frame().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn large_frames_back_to_back_with_messages() {
+        let frames: Vec<Frame> = (0..6u8)
+            .map(|i| {
+                if i % 2 == 0 {
+                    Frame::Binary { id: i.into(), data: vec![i; 200_000 + i as usize] }
+                } else {
+                    Frame::Message(format!("{{\"n\":{i}}}").into_bytes())
+                }
+            })
+            .collect();
+        let bytes: Vec<u8> = frames.iter().flat_map(Frame::to_bytes).collect();
+        for chunk in [1, 9, 4096, 65_536, 300_000] {
+            let (mut tx, rx) = tokio::io::duplex(chunk.max(64));
+            let bytes = bytes.clone();
+            let writer = tokio::spawn(async move {
+                for piece in bytes.chunks(chunk) {
+                    tx.write_all(piece).await.unwrap();
+                }
+            });
+            let mut reader = FrameReader::new(rx);
+            for expected in &frames {
+                assert_eq!(
+                    reader.read_frame().await.unwrap().as_ref(),
+                    Some(expected),
+                    "chunk {chunk}"
+                );
+            }
+            writer.await.unwrap();
+            assert!(reader.read_frame().await.unwrap().is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_read_loses_nothing() {
+        let frame = Frame::Binary { id: 5, data: (0..100_000u32).map(|i| i as u8).collect() };
+        let bytes = frame.to_bytes();
+        let (mut tx, rx) = tokio::io::duplex(1 << 20);
+        let mut reader = FrameReader::new(rx);
+        tx.write_all(&bytes[..50_000]).await.unwrap();
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(20), reader.read_frame());
+        assert!(cut.await.is_err(), "the frame is not complete yet");
+        tx.write_all(&bytes[50_000..]).await.unwrap();
+        assert_eq!(reader.read_frame().await.unwrap(), Some(frame));
+    }
+
+    #[tokio::test]
+    async fn eof_inside_a_large_frame_is_an_error() {
+        let bytes = Frame::Binary { id: 1, data: vec![1; 100_000] }.to_bytes();
+        let mut reader = FrameReader::new(&bytes[..60_000]);
+        assert!(matches!(reader.read_frame().await, Err(ReadError::UnexpectedEof)));
     }
 
     #[tokio::test]

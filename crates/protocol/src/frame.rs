@@ -25,7 +25,7 @@ pub const MAX_FRAME_LEN: usize = 1024 * 1024 + 64;
 pub const MAX_CHUNK_LEN: usize = 256 * 1024;
 
 const KIND_MESSAGE: u8 = 1;
-const KIND_BINARY: u8 = 2;
+pub(crate) const KIND_BINARY: u8 = 2;
 
 /// One decoded frame.
 #[derive(Clone, PartialEq, Eq)]
