@@ -242,12 +242,18 @@ fn package_test_game(work: &Path) -> anyhow::Result<PathBuf> {
 
 fn transfer_rows(rows: &mut Vec<Row>, t: &transfer::TransferResult) {
     let s = "transfer";
-    let raw = |row: Row| row.reference("loopback copy", t.raw_mb_s);
+    let raw = |row: Row| row.reference("loopback copy, best", t.raw_mb_s);
     let size = format!("{:.0} MB zip, {} files", t.zip_bytes as f64 / 1e6, t.files);
     rows.push(raw(Row::new(s, format!("upload ({size})"), t.upload_mb_s, "MB/s")));
     rows.push(raw(Row::new(s, "publish (upload + unpack + verify)", t.publish_mb_s, "MB/s")));
     rows.push(
-        raw(Row::new(s, "download", t.download_mb_s, "MB/s")).target(Target::RatioAtLeast(0.7)),
+        raw(Row::new(
+            s,
+            format!("download (best of {})", t.download_runs_mb_s.len()),
+            t.download_mb_s,
+            "MB/s",
+        ))
+        .target(Target::RatioAtLeast(0.7)),
     );
     rows.push(raw(Row::new(s, "install (download + verify + unpack)", t.install_mb_s, "MB/s")));
 }

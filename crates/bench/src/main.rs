@@ -178,7 +178,7 @@ fn options(args: Args) -> Options {
             files: args.package_files.unwrap_or(pick(q, 40, 300)),
             changed_bytes: args.changed_kib * 1024,
             seed: args.seed,
-            repeats: 3,
+            repeats: 5,
         },
         clients: ClientsOptions {
             clients: args.clients.unwrap_or(pick(q, 300, 10_000)),

@@ -55,6 +55,11 @@ pub fn median(samples: &[f64]) -> f64 {
     sorted.get(sorted.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
 }
 
+/// The largest of a few measurements (0 for none).
+pub fn best(samples: &[f64]) -> f64 {
+    samples.iter().copied().fold(0.0, f64::max)
+}
+
 /// Bytes per second in MB/s (10^6 bytes).
 pub fn mb_per_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / d.as_secs_f64().max(1e-9) / 1e6
