@@ -165,7 +165,10 @@ impl Conn {
             let result = requests::dispatch(self, id, request).await;
             match result {
                 Ok(Some(data)) => {
-                    self.outbox.send(&ServerMessage::Reply { id, result: Ok(data) }).await;
+                    let json = ServerMessage::encode_ok_json(id, &data);
+                    let mut frame = Vec::with_capacity(json.len() + 5);
+                    gamestore_protocol::frame::encode_message(&json, &mut frame);
+                    self.outbox.send_bytes(frame).await;
                 }
                 // The handler replied itself (a download stream).
                 Ok(None) => {}

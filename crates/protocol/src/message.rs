@@ -301,6 +301,19 @@ impl ServerMessage {
         ServerMessage::Reply { id, result: Err(error) }
     }
 
+    /// JSON bytes of an `OK` reply to request `id` whose data is already
+    /// encoded: `data_json` must be one JSON value (as `serde_json::to_vec`
+    /// makes it). The same bytes as [`ServerMessage::encode`] of
+    /// [`ServerMessage::ok`], without building a JSON tree first.
+    pub fn encode_ok_json(id: u32, data_json: &[u8]) -> Vec<u8> {
+        let head = format!("{{\"id\":{id},\"type\":\"OK\",\"data\":");
+        let mut out = Vec::with_capacity(head.len() + data_json.len() + 1);
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(data_json);
+        out.push(b'}');
+        out
+    }
+
     /// JSON bytes for a message frame.
     pub fn encode(&self) -> Vec<u8> {
         let encode = |id, kind, data: &Value| {
@@ -390,6 +403,14 @@ mod tests {
         for message in messages {
             assert_eq!(ServerMessage::decode(&message.encode()), Ok(message));
         }
+    }
+
+    #[test]
+    fn ok_replies_from_encoded_data_are_the_same_bytes() {
+        let data = SessionRevoked { reason: "a \"quoted\" reason".into() };
+        let bytes = ServerMessage::encode_ok_json(9, &serde_json::to_vec(&data).unwrap());
+        assert_eq!(bytes, ServerMessage::ok(9, &data).encode());
+        assert_eq!(ServerMessage::decode(&bytes), Ok(ServerMessage::ok(9, &data)));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Request handlers, one module per concept, and the dispatch table.
 //!
 //! A handler takes the connection and its typed request and returns its
-//! typed reply or a [`WireError`]; [`dispatch`] turns the reply into the
-//! `OK` data. A handler that streams its own reply (a download) returns
-//! `Ok(None)` through [`streamed`].
+//! typed reply or a [`WireError`]; [`dispatch`] encodes the reply as the
+//! `OK` data's JSON. A handler that streams its own reply (a download)
+//! returns `Ok(None)`.
 
 mod account;
 mod chat;
@@ -18,16 +18,16 @@ mod store;
 
 use gamestore_protocol::{ErrorCode, Request, WireError};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::connection::Conn;
 
-/// Handles one request. `Ok(None)` means the handler already replied.
+/// Handles one request and returns the JSON of its `OK` data. `Ok(None)`
+/// means the handler already replied.
 pub async fn dispatch(
     conn: &mut Conn,
     id: u32,
     request: Request,
-) -> Result<Option<Value>, WireError> {
+) -> Result<Option<Vec<u8>>, WireError> {
     match request {
         Request::Hello(_) => {
             Err(WireError::new(ErrorCode::BadRequest, "HELLO was already received"))
@@ -80,8 +80,9 @@ pub async fn dispatch(
     }
 }
 
-fn reply<T: Serialize>(body: T) -> Result<Option<Value>, WireError> {
-    serde_json::to_value(body)
+/// The reply's JSON, encoded straight from its type (no JSON tree between).
+fn reply<T: Serialize>(body: T) -> Result<Option<Vec<u8>>, WireError> {
+    serde_json::to_vec(&body)
         .map(Some)
         .map_err(|e| WireError::new(ErrorCode::Internal, format!("reply did not serialize: {e}")))
 }
