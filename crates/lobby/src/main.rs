@@ -212,9 +212,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let lobby = Lobby::open(config).context("cannot open the data directory")?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let shutdown = shutdown_signal()?;
         tracing::info!(data_dir = %lobby.config.data_dir.display(), "listening on {addr}");
@@ -222,6 +220,22 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Pending connections the kernel queues before the lobby accepts them.
+/// The usual 128 overflows when thousands of clients connect at once (say,
+/// reconnecting after a restart), and each dropped handshake costs its client
+/// a one-second retry.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 fn parse_port_range(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u16>> {
