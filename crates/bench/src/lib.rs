@@ -296,6 +296,7 @@ fn clients_rows(rows: &mut Vec<Row>, c: &swarm::ClientsResult) {
     );
     rows.push(Row::new(s, "request p99", c.requests_ms.p99, "ms").target(Target::Below(5.0)));
     rows.push(Row::new(s, "request max", c.requests_ms.max, "ms"));
+    rows.push(Row::new(s, "request p50, one client, one at a time", c.sequential_ms.p50, "ms"));
 }
 
 fn fanout_rows(rows: &mut Vec<Row>, f: &fanout::FanoutResult) {

@@ -32,7 +32,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::accounts::{PASSWORD, connect, new_developer};
+use crate::accounts::{PASSWORD, connect, new_developer, new_player};
 use crate::generated_game::{GameSpec, generate};
 use crate::lobby::Server;
 use crate::stats::{Summary, ms};
@@ -43,6 +43,8 @@ const PHASE_TIMEOUT: Duration = Duration::from_secs(900);
 const CONNECT_PARALLEL: usize = 128;
 /// Requests a worker has in flight at once while setting up.
 const SETUP_PARALLEL: usize = 64;
+/// Requests in the one-client-at-a-time measurement.
+const SEQUENTIAL_REQUESTS: usize = 300;
 /// Wait after the last login before reading the lobby's memory, so that
 /// buffers freed by the login burst are counted as freed.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -95,6 +97,10 @@ pub struct ClientsResult {
     pub load_errors: usize,
     pub requests_ms: Summary,
     pub requests_by_type_ms: BTreeMap<String, Summary>,
+    /// The same mix from one client, one request at a time (the idle
+    /// clients connected, no other requests).
+    pub sequential_ms: Summary,
+    pub sequential_by_type_ms: BTreeMap<String, Summary>,
 }
 
 /// One command to a worker.
@@ -194,6 +200,12 @@ pub async fn run(
     let (rooms_reply, _) =
         phase(&mut workers, |w| Command::Rooms { count: share(rooms, n, w), games: games.clone() })
             .await?;
+    // The same mix from one client, one request at a time: what a request
+    // costs with the idle clients connected but no other requests.
+    let probe = new_player(&server.addr, &format!("{tag}seq")).await?;
+    let sequential = sequential(&probe, &games, SEQUENTIAL_REQUESTS).await?;
+    drop(probe);
+
     let load_clients = options.load_clients.min(login.ok).max(1);
     crate::progress(&format!(
         "clients: {} requests/s from {load_clients} clients for {}s",
@@ -248,12 +260,36 @@ pub async fn run(
         load_achieved_rate: requests.len() as f64 / load_time.as_secs_f64().max(1e-9),
         load_errors: load.failed,
         requests_ms: Summary::of_ms(&requests),
-        requests_by_type_ms: load
-            .samples
-            .iter()
-            .map(|(k, v)| (k.clone(), Summary::of_ms(v)))
-            .collect(),
+        requests_by_type_ms: by_type(&load.samples),
+        sequential_ms: Summary::of_ms(&sequential.values().flatten().copied().collect::<Vec<_>>()),
+        sequential_by_type_ms: by_type(&sequential),
     })
+}
+
+fn by_type(samples: &BTreeMap<String, Vec<f64>>) -> BTreeMap<String, Summary> {
+    samples.iter().map(|(k, v)| (k.clone(), Summary::of_ms(v))).collect()
+}
+
+/// Sends the request mix from `client`, one request at a time.
+async fn sequential(
+    client: &LobbyClient,
+    games: &[String],
+    count: usize,
+) -> anyhow::Result<BTreeMap<String, Vec<f64>>> {
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for i in 0..count {
+        let started = Instant::now();
+        let kind = match i % 3 {
+            0 => client.call(StoreList {}).await.map(drop).map(|()| "STORE_LIST"),
+            1 => client.call(RoomList {}).await.map(drop).map(|()| "ROOM_LIST"),
+            _ => {
+                let id = games[i % games.len()].clone();
+                client.call(GameInfo { id }).await.map(drop).map(|()| "GAME_INFO")
+            }
+        }?;
+        samples.entry(kind.to_owned()).or_default().push(ms(started.elapsed()));
+    }
+    Ok(samples)
 }
 
 /// Item `index`'s share when `total` is split over `parts`.

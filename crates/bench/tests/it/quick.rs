@@ -101,6 +101,7 @@ fn quick_run_measures_every_scenario() {
     let requests = c["requests_ms"]["count"].as_u64().unwrap();
     assert!(requests >= 300, "200 requests/s for 2 s: {c}");
     ordered(&c["requests_ms"], requests, "request latency");
+    ordered(&c["sequential_ms"], 300, "one request at a time");
     for kind in ["STORE_LIST", "ROOM_LIST", "GAME_INFO"] {
         assert!(c["requests_by_type_ms"][kind]["count"].as_u64().unwrap() > 0, "{kind}: {c}");
     }
