@@ -36,7 +36,11 @@ pub fn bin(name: &str) -> PathBuf {
     if !path.exists() {
         build_binaries(profile_dir);
     }
-    assert!(path.exists(), "{} is not built; run `cargo build --workspace --bins` first", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` first",
+        path.display()
+    );
     path
 }
 
