@@ -330,7 +330,12 @@ impl GameProcess {
             if tokio::time::Instant::now() >= deadline {
                 return Err(StartError::NeverListened(timeout));
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Most servers listen within milliseconds: look often at first,
+            // then back off to spare a slow starter's CPU.
+            let waited = timeout
+                .saturating_sub(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            let pause = if waited < Duration::from_millis(100) { 1 } else { 10 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
 

@@ -72,7 +72,13 @@ impl Outbox {
     /// Queues an event without waiting; a peer too slow to take it is
     /// disconnected. False when the event was not queued.
     pub fn push_event(&self, event: Event) -> bool {
-        match self.tx.try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event)))) {
+        self.push_frame(frame_bytes(&ServerMessage::Event(event)))
+    }
+
+    /// [`Outbox::push_event`] for an event already encoded as a frame, so a
+    /// broadcast encodes once for all its recipients.
+    pub fn push_frame(&self, frame: Vec<u8>) -> bool {
+        match self.tx.try_send(Outgoing::Frame(frame)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!("closing a connection too slow to take its events");
@@ -99,6 +105,14 @@ impl Outbox {
     /// Stops the connection at once, dropping whatever is queued.
     pub fn kill(&self) {
         self.kill.notify_one();
+    }
+}
+
+/// Pushes one event to several connections, encoding it once.
+pub fn push_to_all<'a>(outboxes: impl Iterator<Item = &'a Outbox>, event: &Event) {
+    let frame = frame_bytes(&ServerMessage::Event(event.clone()));
+    for outbox in outboxes {
+        outbox.push_frame(frame.clone());
     }
 }
 
@@ -176,9 +190,7 @@ impl Hub {
             .filter(|o| o.is_player)
             .flat_map(|o| o.conns.iter().map(|(_, outbox)| outbox.clone()))
             .collect();
-        for outbox in outboxes {
-            outbox.push_event(event.clone());
-        }
+        push_to_all(outboxes.iter(), event);
     }
 
     /// Closes every connection of `account` except `keep`, telling each why.

@@ -82,9 +82,7 @@ impl Room {
     }
 
     fn broadcast(&self, event: Event) {
-        for member in &self.members {
-            member.outbox.push_event(event.clone());
-        }
+        crate::hub::push_to_all(self.members.iter().map(|m| &m.outbox), &event);
     }
 
     fn update(&self, event: RoomEventKind, player: Option<&str>) {
