@@ -101,6 +101,16 @@ impl Lobby {
         }
     }
 
+    /// Runs a read-only storage call inline. Reads go through the storage's
+    /// read-only connection and never wait on a write or its sync to disk, so
+    /// they are short enough for an async thread (no blocking-pool trip).
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Storage) -> Result<T, StorageError>,
+    ) -> Result<T, WireError> {
+        f(&self.db).map_err(storage_error)
+    }
+
     /// Runs CPU-heavy password work on a blocking thread, a few at a time.
     pub async fn password_work<T, F>(&self, f: F) -> Result<T, WireError>
     where

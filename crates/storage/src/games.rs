@@ -134,17 +134,17 @@ fn query_games(
 impl Storage {
     /// The game with this id, listed or not.
     pub fn game(&self, id: &str) -> Result<Option<GameRecord>> {
-        Ok(query_games(&self.conn(), "WHERE g.id = ?1", params![id])?.pop())
+        Ok(query_games(&self.reader(), "WHERE g.id = ?1", params![id])?.pop())
     }
 
     /// Listed games, by name.
     pub fn listed_games(&self) -> Result<Vec<GameRecord>> {
-        query_games(&self.conn(), "WHERE g.listed = 1", [])
+        query_games(&self.reader(), "WHERE g.listed = 1", [])
     }
 
     /// Games owned by `owner`, by name.
     pub fn games_of(&self, owner: AccountId) -> Result<Vec<GameRecord>> {
-        query_games(&self.conn(), "WHERE g.owner_id = ?1", params![owner])
+        query_games(&self.reader(), "WHERE g.owner_id = ?1", params![owner])
     }
 
     /// One version of a game.
@@ -152,7 +152,7 @@ impl Storage {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM game_versions WHERE game_id = ?1 AND version = ?2"
         );
-        Ok(self.conn().query_row(&sql, params![game_id, version], version_from_row).optional()?)
+        Ok(self.reader().query_row(&sql, params![game_id, version], version_from_row).optional()?)
     }
 
     /// Every version of a game, in publishing order.
@@ -160,7 +160,7 @@ impl Storage {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM game_versions WHERE game_id = ?1 ORDER BY published_at, rowid"
         );
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows =
             stmt.query_map(params![game_id], version_from_row)?.collect::<rusqlite::Result<_>>()?;

@@ -51,6 +51,10 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Storage {
     conn: Arc<Mutex<Connection>>,
+    /// A second, read-only connection: in WAL mode its reads never wait for
+    /// a write (or its sync to disk) on `conn`. The same as `conn` for an
+    /// in-memory database.
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -62,16 +66,22 @@ impl std::fmt::Debug for Storage {
 impl Storage {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Storage> {
-        let conn = Connection::open(path)?;
-        Storage::setup(conn)
+        let conn = Arc::new(Mutex::new(Storage::setup(Connection::open(path)?)?));
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let reader = Connection::open_with_flags(path, flags)?;
+        reader.busy_timeout(Duration::from_secs(5))?;
+        reader.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        Ok(Storage { conn, reader: Arc::new(Mutex::new(reader)) })
     }
 
     /// A private in-memory database, for tests.
     pub fn open_in_memory() -> Result<Storage> {
-        Storage::setup(Connection::open_in_memory()?)
+        let conn = Arc::new(Mutex::new(Storage::setup(Connection::open_in_memory()?)?));
+        Ok(Storage { reader: conn.clone(), conn })
     }
 
-    fn setup(mut conn: Connection) -> Result<Storage> {
+    fn setup(mut conn: Connection) -> Result<Connection> {
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -82,7 +92,7 @@ impl Storage {
         // parsed again on each use.
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         migrations::migrate(&mut conn)?;
-        Ok(Storage { conn: Arc::new(Mutex::new(conn)) })
+        Ok(conn)
     }
 
     /// The connection, for the duration of one method.
@@ -90,6 +100,12 @@ impl Storage {
         // A panic while holding the lock leaves SQLite consistent (every
         // change is one transaction), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The read-only connection, for methods that only read. They are short
+    /// and never wait on a write, so async callers may run them inline.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

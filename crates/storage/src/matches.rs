@@ -79,7 +79,7 @@ impl Storage {
     /// True when `player` took part in a match of `game_id` that started.
     pub fn has_played(&self, player: AccountId, game_id: &str) -> Result<bool> {
         let found: Option<i64> = self
-            .conn()
+            .reader()
             .query_row(
                 "SELECT m.id FROM matches m JOIN match_players p ON p.match_id = m.id
                  WHERE p.account_id = ?1 AND m.game_id = ?2 AND m.outcome IS NOT 'never_started' LIMIT 1",
@@ -92,7 +92,7 @@ impl Storage {
 
     /// The matches `player` took part in, newest first, at most `limit`.
     pub fn matches_of(&self, player: AccountId, limit: u32) -> Result<Vec<MatchRecord>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, m.game_id, COALESCE(g.name, m.game_id), m.version, m.room_id, m.started_at,
                     m.ended_at, m.outcome, m.exit_code, m.result

@@ -65,7 +65,7 @@ impl Storage {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<ReviewRecord>, u32)> {
-        let conn = self.conn();
+        let conn = self.reader();
         let total: u32 = conn.query_row(
             "SELECT COUNT(*) FROM reviews WHERE game_id = ?1",
             params![game_id],

@@ -23,7 +23,7 @@ use crate::connection::Conn;
 pub async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError> {
     let account = conn.account()?.clone();
     let key = id.to_owned();
-    let game = conn.lobby.db(move |db| db.game(&key)).await?;
+    let game = conn.lobby.read(move |db| db.game(&key))?;
     match game {
         None => Err(WireError::new(ErrorCode::GameNotFound, format!("no game has the id {id:?}"))),
         Some(game) if !game.listed && game.owner_id != account.id => Err(WireError::new(
@@ -37,7 +37,7 @@ pub async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError
 async fn version(conn: &Conn, id: &str, version: &str) -> Result<VersionRecord, WireError> {
     visible_game(conn, id).await?;
     let (key, v) = (id.to_owned(), version.to_owned());
-    conn.lobby.db(move |db| db.game_version(&key, &v)).await?.ok_or_else(|| {
+    conn.lobby.read(move |db| db.game_version(&key, &v))?.ok_or_else(|| {
         WireError::new(ErrorCode::VersionNotFound, format!("{id} has no version {version:?}"))
     })
 }

@@ -13,7 +13,7 @@ pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     // A delisted game finishes the matches it has but starts no new ones.
     if let Some(game) = conn.lobby.rooms.game_of(account) {
         let key = game.clone();
-        if conn.lobby.db(move |db| db.game(&key)).await?.is_some_and(|g| !g.listed) {
+        if conn.lobby.read(move |db| db.game(&key))?.is_some_and(|g| !g.listed) {
             return Err(WireError::new(
                 ErrorCode::GameDelisted,
                 format!("{game} was delisted by its developer: no new matches"),

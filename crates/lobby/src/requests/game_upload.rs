@@ -86,7 +86,7 @@ async fn precheck(conn: &Conn, owner_id: i64, header: &GameUpload) -> Result<Ver
         ));
     }
     let id = header.id.clone();
-    let game = conn.lobby.db(move |db| db.game(&id)).await?;
+    let game = conn.lobby.read(move |db| db.game(&id))?;
     if let Some(game) = game {
         check_owner_and_order(&game, owner_id, &version)?;
     }
@@ -277,7 +277,7 @@ async fn publish(
     // Final check and commit, one publish at a time.
     let _guard = conn.lobby.publish_lock.lock().await;
     let id = manifest.id.clone();
-    let current = conn.lobby.db(move |db| db.game(&id)).await?;
+    let current = conn.lobby.read(move |db| db.game(&id))?;
     if let Some(game) = &current {
         check_owner_and_order(game, owner_id, &version)?;
     }

@@ -8,7 +8,7 @@ use crate::connection::Conn;
 pub async fn history(conn: &Conn, request: MatchHistory) -> Result<MatchHistoryReply, WireError> {
     let player = conn.require(Role::Player)?.id;
     let limit = request.limit.clamp(1, 500);
-    let records = conn.lobby.db(move |db| db.matches_of(player, limit)).await?;
+    let records = conn.lobby.read(move |db| db.matches_of(player, limit))?;
     let matches = records
         .into_iter()
         .map(|m| {

@@ -14,14 +14,14 @@ use crate::now;
 
 pub async fn my_games(conn: &Conn) -> Result<GameListReply, WireError> {
     let owner = conn.require(Role::Developer)?.id;
-    let games = conn.lobby.db(move |db| db.games_of(owner)).await?;
+    let games = conn.lobby.read(move |db| db.games_of(owner))?;
     Ok(GameListReply { games: games.into_iter().map(summary).collect() })
 }
 
 pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSummary, WireError> {
     let owner = conn.require(Role::Developer)?.id;
     let lookup = id.clone();
-    let Some(game) = conn.lobby.db(move |db| db.game(&lookup)).await? else {
+    let Some(game) = conn.lobby.read(move |db| db.game(&lookup))? else {
         return Err(WireError::new(ErrorCode::GameNotFound, format!("no game has the id {id:?}")));
     };
     if game.owner_id != owner {
@@ -33,6 +33,6 @@ pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSum
     let key = id.clone();
     conn.lobby.db(move |db| db.set_listed(&key, listed, now())).await?;
     tracing::info!(game = %id, listed, "listing changed");
-    let game = conn.lobby.db(move |db| db.game(&id)).await?;
+    let game = conn.lobby.read(move |db| db.game(&id))?;
     game.map(summary).ok_or_else(|| WireError::new(ErrorCode::Internal, "game vanished"))
 }

@@ -56,7 +56,7 @@ pub async fn submit(conn: &Conn, request: ReviewSubmit) -> Result<ReviewSubmitte
     let text = clean_text(&request.text)?;
     let game = visible_game(conn, &request.game).await?;
     let id = game.id.clone();
-    if !conn.lobby.db(move |db| db.has_played(player, &id)).await? {
+    if !conn.lobby.read(move |db| db.has_played(player, &id))? {
         return Err(WireError::new(
             ErrorCode::NotPlayed,
             format!("play a match of {} before reviewing it", game.name),
@@ -72,7 +72,7 @@ pub async fn submit(conn: &Conn, request: ReviewSubmit) -> Result<ReviewSubmitte
 pub async fn list(conn: &Conn, request: ReviewList) -> Result<ReviewListReply, WireError> {
     let game = visible_game(conn, &request.game).await?;
     let (id, offset, limit) = (game.id.clone(), request.offset, request.limit.clamp(1, 100));
-    let (reviews, total) = conn.lobby.db(move |db| db.reviews_of(&id, offset, limit)).await?;
+    let (reviews, total) = conn.lobby.read(move |db| db.reviews_of(&id, offset, limit))?;
     Ok(ReviewListReply {
         game: game.id,
         reviews: reviews.into_iter().map(wire_review).collect(),

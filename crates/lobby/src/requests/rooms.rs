@@ -47,10 +47,10 @@ async fn room_game(conn: &Conn, id: &str) -> Result<RoomGame, WireError> {
         ));
     }
     let (key, version) = (game.id.clone(), game.latest_version.clone());
-    let record =
-        conn.lobby.db(move |db| db.game_version(&key, &version)).await?.ok_or_else(|| {
-            WireError::new(ErrorCode::Internal, "the latest version has no record")
-        })?;
+    let record = conn
+        .lobby
+        .read(move |db| db.game_version(&key, &version))?
+        .ok_or_else(|| WireError::new(ErrorCode::Internal, "the latest version has no record"))?;
     let manifest: Manifest = serde_json::from_str(&record.manifest).map_err(|e| {
         WireError::new(ErrorCode::Internal, format!("stored manifest is damaged: {e}"))
     })?;

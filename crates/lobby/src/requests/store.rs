@@ -30,7 +30,7 @@ pub fn summary(game: GameRecord) -> GameSummary {
 /// Every listed game; anyone logged in may browse.
 pub async fn store_list(conn: &Conn) -> Result<GameListReply, WireError> {
     conn.account()?;
-    let games = conn.lobby.db(|db| db.listed_games()).await?;
+    let games = conn.lobby.read(|db| db.listed_games())?;
     Ok(GameListReply { games: games.into_iter().map(summary).collect() })
 }
 
@@ -38,7 +38,7 @@ pub async fn store_list(conn: &Conn) -> Result<GameListReply, WireError> {
 pub async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, WireError> {
     let game = super::game_download::visible_game(conn, &request.id).await?;
     let id = game.id.clone();
-    let versions = conn.lobby.db(move |db| db.version_records(&id)).await?;
+    let versions = conn.lobby.read(move |db| db.version_records(&id))?;
     let versions = versions
         .into_iter()
         .map(|v| VersionInfo {
@@ -52,7 +52,7 @@ pub async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, 
         })
         .collect();
     let id = game.id.clone();
-    let (recent, _) = conn.lobby.db(move |db| db.reviews_of(&id, 0, 5)).await?;
+    let (recent, _) = conn.lobby.read(move |db| db.reviews_of(&id, 0, 5))?;
     let recent_reviews = recent.into_iter().map(super::reviews::wire_review).collect();
     Ok(GameInfoReply { game: summary(game), versions, recent_reviews })
 }
