@@ -11,10 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gamestore_protocol::{
-    Call, ErrorCode, Event, Frame, FrameReader, Hello, PROTOCOL_VERSION, Ping, RequestFrame,
-    ServerMessage, WireError,
+    Call, ErrorCode, Event, Frame, FrameReader, Hello, PROTOCOL_VERSION, Ping, RawServerMessage,
+    RequestFrame, WireError,
 };
-use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -55,7 +54,10 @@ impl ClientError {
     }
 }
 
-type Pending = HashMap<u32, oneshot::Sender<Result<Value, ClientError>>>;
+/// A reply's `OK` data, still JSON: decoded straight into the reply type.
+pub type RawReply = Box<serde_json::value::RawValue>;
+
+type Pending = HashMap<u32, oneshot::Sender<Result<RawReply, ClientError>>>;
 
 #[derive(Default)]
 struct Shared {
@@ -142,7 +144,7 @@ impl LobbyClient {
         &self,
         request: C,
         stream: Option<mpsc::Sender<Vec<u8>>>,
-    ) -> Result<(u32, oneshot::Receiver<Result<Value, ClientError>>), ClientError> {
+    ) -> Result<(u32, oneshot::Receiver<Result<RawReply, ClientError>>), ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
@@ -216,13 +218,13 @@ impl LobbyClient {
     }
 
     /// Decodes a reply obtained through [`LobbyClient::start`].
-    pub fn decode<C: Call>(value: Value) -> Result<C::Reply, ClientError> {
+    pub fn decode<C: Call>(value: RawReply) -> Result<C::Reply, ClientError> {
         decode_reply::<C>(value)
     }
 }
 
-fn decode_reply<C: Call>(value: Value) -> Result<C::Reply, ClientError> {
-    serde_json::from_value(value)
+fn decode_reply<C: Call>(value: RawReply) -> Result<C::Reply, ClientError> {
+    serde_json::from_str(value.get())
         .map_err(|e| ClientError::Protocol(format!("bad reply to {}: {e}", C::NAME)))
 }
 
@@ -233,13 +235,13 @@ async fn read_loop(
 ) {
     let reason = loop {
         match reader.read_frame().await {
-            Ok(Some(Frame::Message(json))) => match ServerMessage::decode(&json) {
-                Ok(ServerMessage::Reply { id: 0, result: Err(error) }) => {
+            Ok(Some(Frame::Message(json))) => match RawServerMessage::decode(&json) {
+                Ok(RawServerMessage::Reply { id: 0, result: Err(error) }) => {
                     // A connection-level refusal (busy, bad frame): it ends the connection.
                     fail_all(&shared, ClientError::Refused(error.clone()));
                     break error.message;
                 }
-                Ok(ServerMessage::Reply { id, result }) => {
+                Ok(RawServerMessage::Reply { id, result }) => {
                     let waiter = {
                         let mut shared = shared.lock().unwrap();
                         // A download's data follows its OK; after an error
@@ -253,7 +255,7 @@ async fn read_loop(
                         let _ = waiter.send(result.map_err(ClientError::Refused));
                     }
                 }
-                Ok(ServerMessage::Event(event)) => {
+                Ok(RawServerMessage::Event(event)) => {
                     let _ = events.send(event);
                 }
                 Err(e) => break format!("the lobby sent a bad message: {e}"),

@@ -36,8 +36,7 @@ pub async fn upload_package(
     let size = header.size;
     let (upload_id, ready) = client.start(header, None).await?;
     let ready = ready.await.map_err(|_| ClientError::Closed("connection closed".into()))??;
-    let ready: gamestore_protocol::UploadReady = serde_json::from_value(ready)
-        .map_err(|e| ClientError::Protocol(format!("bad GAME_UPLOAD reply: {e}")))?;
+    let ready = LobbyClient::decode::<GameUpload>(ready)?;
     let chunk = (ready.max_chunk as usize).clamp(1, MAX_CHUNK_LEN);
 
     let mut file = tokio::fs::File::open(zip).await?;

@@ -18,7 +18,7 @@ pub mod types;
 pub use connection::{FrameReader, ReadError, write_frame};
 pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN};
-pub use message::{Call, Event, Request, RequestFrame, ServerMessage};
+pub use message::{Call, Event, RawServerMessage, Request, RequestFrame, ServerMessage};
 pub use types::*;
 
 #[cfg(test)]

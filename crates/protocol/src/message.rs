@@ -345,6 +345,53 @@ impl ServerMessage {
     }
 }
 
+/// A server message whose `OK` data is left as raw JSON, for clients that
+/// decode it straight into the reply type (no `Value` tree in between).
+#[derive(Debug)]
+pub enum RawServerMessage {
+    Reply { id: u32, result: Result<Box<serde_json::value::RawValue>, WireError> },
+    Event(Event),
+}
+
+/// [`Envelope`] borrowing its `data` as raw JSON.
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(default)]
+    id: Option<u32>,
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+}
+
+impl RawServerMessage {
+    /// Parses the JSON of a message frame sent by the server; like
+    /// [`ServerMessage::decode`] but leaves an `OK`'s data undecoded.
+    pub fn decode(json: &[u8]) -> Result<RawServerMessage, String> {
+        let envelope: RawEnvelope<'_> =
+            serde_json::from_slice(json).map_err(|e| format!("not a message: {e}"))?;
+        let data = envelope.data.map(|d| d.get()).unwrap_or("null");
+        match (envelope.id, envelope.kind.as_ref()) {
+            (Some(id), "OK") => {
+                let raw = serde_json::value::RawValue::from_string(data.to_owned())
+                    .map_err(|e| format!("bad OK: {e}"))?;
+                Ok(RawServerMessage::Reply { id, result: Ok(raw) })
+            }
+            (Some(id), "ERROR") => {
+                let error: WireError =
+                    serde_json::from_str(data).map_err(|e| format!("bad ERROR: {e}"))?;
+                Ok(RawServerMessage::Reply { id, result: Err(error) })
+            }
+            (Some(_), other) => Err(format!("reply of unknown type {other:?}")),
+            (None, kind) => {
+                let value: Value =
+                    serde_json::from_str(data).map_err(|e| format!("bad {kind}: {e}"))?;
+                Event::from_parts(kind, value).map(RawServerMessage::Event)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,6 +458,36 @@ mod tests {
         let bytes = ServerMessage::encode_ok_json(9, &serde_json::to_vec(&data).unwrap());
         assert_eq!(bytes, ServerMessage::ok(9, &data).encode());
         assert_eq!(ServerMessage::decode(&bytes), Ok(ServerMessage::ok(9, &data)));
+    }
+
+    #[test]
+    fn raw_decoding_agrees_with_decoding() {
+        let messages = [
+            ServerMessage::ok(1, &Empty {}),
+            ServerMessage::ok(9, &serde_json::json!({"games": [{"id": "x"}]})),
+            ServerMessage::error(2, WireError::new(ErrorCode::WrongPassword, "wrong password")),
+            ServerMessage::Event(SessionRevoked { reason: "elsewhere".into() }.into()),
+        ];
+        for message in messages {
+            let raw = RawServerMessage::decode(&message.encode()).unwrap();
+            match (raw, message) {
+                (
+                    RawServerMessage::Reply { id, result: Ok(raw) },
+                    ServerMessage::Reply { id: want, result: Ok(value) },
+                ) => {
+                    assert_eq!(id, want);
+                    assert_eq!(serde_json::from_str::<Value>(raw.get()).unwrap(), value);
+                }
+                (
+                    RawServerMessage::Reply { id, result: Err(e) },
+                    ServerMessage::Reply { id: want, result: Err(w) },
+                ) => {
+                    assert_eq!((id, e), (want, w));
+                }
+                (RawServerMessage::Event(e), ServerMessage::Event(w)) => assert_eq!(e, w),
+                (raw, want) => panic!("{raw:?} decoded differently from {want:?}"),
+            }
+        }
     }
 
     #[test]
