@@ -199,6 +199,21 @@ impl Menu {
         Watch { receiver: rx, slot: self.watcher.clone() }
     }
 
+    /// The logged-in session, showing the "Log in / Register" screen until
+    /// there is one; `None` when the user quits from that screen.
+    pub async fn session_or_login(&self) -> Result<Option<crate::SavedSession>, Quit> {
+        loop {
+            if let Some(session) = self.link.session() {
+                return Ok(Some(session));
+            }
+            match self.choose("Main menu", &["Log in", "Register"], "Quit").await? {
+                Some(0) => self.act(self.login()).await?,
+                Some(_) => self.act(self.register()).await?,
+                None => return Ok(None),
+            };
+        }
+    }
+
     /// Asks for a name and password and logs in.
     pub async fn login(&self) -> anyhow::Result<()> {
         let Some(user) = self.ask_text("user name (empty to go back): ").await? else {

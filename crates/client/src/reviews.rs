@@ -70,6 +70,25 @@ impl Drafts {
     }
 }
 
+/// `reviews GAME [--page N] [--json]`, the same in both programs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReviewsArgs {
+    #[arg(value_name = "GAME")]
+    pub game: String,
+    /// Page number (20 reviews per page)
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ReviewsArgs {
+    pub async fn run(self, ctx: &Context) -> anyhow::Result<ExitCode> {
+        list(ctx, &self.game, self.page, self.json).await
+    }
+}
+
 /// `reviews GAME [--page N] [--json]`, for players and developers.
 pub async fn list(ctx: &Context, game: &str, page: u32, json: bool) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;

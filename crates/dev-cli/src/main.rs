@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs};
+use gamestore_client::reviews::ReviewsArgs;
 use gamestore_protocol::Role;
 
 /// Publish, update and delist games on a Game Store lobby.
@@ -72,16 +73,7 @@ enum Command {
         id: String,
     },
     /// Show a game's reviews, newest first
-    Reviews {
-        #[arg(value_name = "GAME")]
-        game: String,
-        /// Page number (20 reviews per page)
-        #[arg(long, default_value_t = 1)]
-        page: u32,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-    },
+    Reviews(ReviewsArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,8 +94,6 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Games { json } => games::games(&ctx, json).await,
         Command::Delist { id } => games::set_listed(&ctx, &id, false).await,
         Command::Relist { id } => games::set_listed(&ctx, &id, true).await,
-        Command::Reviews { game, page, json } => {
-            gamestore_client::reviews::list(&ctx, &game, page, json).await
-        }
+        Command::Reviews(args) => args.run(&ctx).await,
     }
 }

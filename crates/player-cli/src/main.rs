@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs};
+use gamestore_client::reviews::ReviewsArgs;
 use gamestore_protocol::Role;
 
 /// The Game Store launcher: browse the store, install games, meet in rooms and play.
@@ -88,16 +89,7 @@ enum Command {
         resend: bool,
     },
     /// Show a game's reviews, newest first
-    Reviews {
-        #[arg(value_name = "GAME")]
-        game: String,
-        /// Page number (20 reviews per page)
-        #[arg(long, default_value_t = 1)]
-        page: u32,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-    },
+    Reviews(ReviewsArgs),
     /// List my matches
     History {
         /// Print JSON
@@ -163,9 +155,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             review::review(&ctx, &game, input).await
         }
-        Command::Reviews { game, page, json } => {
-            gamestore_client::reviews::list(&ctx, &game, page, json).await
-        }
+        Command::Reviews(args) => args.run(&ctx).await,
         Command::Play { game, start_when, json } => {
             play::play(
                 &ctx,

@@ -32,13 +32,8 @@ pub async fn run(ctx: Context) -> anyhow::Result<ExitCode> {
 
 async fn main_menu(menu: &Menu) -> Result<(), Quit> {
     loop {
-        let Some(session) = menu.link.session() else {
-            match menu.choose("Main menu", &["Log in", "Register"], "Quit").await? {
-                Some(0) => menu.act(menu.login()).await?,
-                Some(_) => menu.act(menu.register()).await?,
-                None => return Ok(()),
-            };
-            continue;
+        let Some(session) = menu.session_or_login().await? else {
+            return Ok(());
         };
         let options = [
             "Store",
