@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use gamestore_client::cli::{Context, print_json, print_table};
 use gamestore_client::{LobbyClient, outln};
-use gamestore_protocol::{Activity, OnlineList, RoomList, RoomState};
+use gamestore_protocol::{Activity, OnlineList, RoomList};
 
 /// `rooms [--json]`
 pub async fn rooms(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
@@ -24,11 +24,7 @@ pub async fn show_rooms(client: &LobbyClient, json: bool) -> anyhow::Result<Exit
             .rooms
             .iter()
             .map(|r| {
-                let state = match r.state {
-                    RoomState::Waiting => "waiting",
-                    RoomState::Starting => "starting",
-                    RoomState::Playing => "playing",
-                };
+                let state = r.state.as_str();
                 vec![
                     r.id.to_string(),
                     format!("{} {}", r.game, r.version),

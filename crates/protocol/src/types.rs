@@ -355,6 +355,17 @@ pub enum RoomState {
     Playing,
 }
 
+impl RoomState {
+    /// The state as it is spelled on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomState::Waiting => "waiting",
+            RoomState::Starting => "starting",
+            RoomState::Playing => "playing",
+        }
+    }
+}
+
 /// A room as members and the room list see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomInfo {

@@ -4,21 +4,32 @@ use gamestore_testkit::{Cli, TestLobby, game_package};
 
 const PASSWORD: &str = "correct horse";
 
+/// A lobby where the developer dana has published the `test` game.
+fn lobby_with_test_game() -> (TestLobby, tempfile::TempDir, Cli) {
+    let lobby = TestLobby::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
+    dev.sign_up("dana", PASSWORD);
+    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
+    (lobby, tmp, dev)
+}
+
+/// A signed-up player whose game clients play by themselves.
+fn bot_player(lobby: &TestLobby, tmp: &tempfile::TempDir, name: &str) -> Cli {
+    let cli = Cli::player(lobby, &tmp.path().join(name)).env("GAMESTORE_BOT", "1");
+    cli.sign_up(name, PASSWORD);
+    cli
+}
+
 fn play_once(player: &Cli) {
     player.run(&["play", "test", "--start-when", "1"]).ok();
 }
 
 #[test]
 fn only_players_who_played_review_and_a_second_review_edits() {
-    let lobby = TestLobby::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
-    dev.sign_up("dana", PASSWORD);
-    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
-    let ann = Cli::player(&lobby, &tmp.path().join("ann")).env("GAMESTORE_BOT", "1");
-    ann.sign_up("ann", PASSWORD);
-    let bob = Cli::player(&lobby, &tmp.path().join("bob")).env("GAMESTORE_BOT", "1");
-    bob.sign_up("bob", PASSWORD);
+    let (lobby, tmp, dev) = lobby_with_test_game();
+    let ann = bot_player(&lobby, &tmp, "ann");
+    let bob = bot_player(&lobby, &tmp, "bob");
 
     ann.run(&["review", "test", "--rating", "5"]).fails_with("NOT_PLAYED");
     play_once(&ann);
@@ -54,13 +65,8 @@ fn only_players_who_played_review_and_a_second_review_edits() {
 
 #[test]
 fn bad_ratings_and_texts_are_refused() {
-    let lobby = TestLobby::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
-    dev.sign_up("dana", PASSWORD);
-    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
-    let ann = Cli::player(&lobby, &tmp.path().join("ann")).env("GAMESTORE_BOT", "1");
-    ann.sign_up("ann", PASSWORD);
+    let (lobby, tmp, _dev) = lobby_with_test_game();
+    let ann = bot_player(&lobby, &tmp, "ann");
     play_once(&ann);
     ann.run(&["review", "test", "--rating", "0"]).fails_with("INVALID_RATING");
     ann.run(&["review", "test", "--rating", "6"]).fails_with("INVALID_RATING");
@@ -74,13 +80,8 @@ fn bad_ratings_and_texts_are_refused() {
 
 #[test]
 fn a_review_typed_while_the_lobby_is_down_is_kept_and_resent() {
-    let mut lobby = TestLobby::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
-    dev.sign_up("dana", PASSWORD);
-    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
-    let ann = Cli::player(&lobby, &tmp.path().join("ann")).env("GAMESTORE_BOT", "1");
-    ann.sign_up("ann", PASSWORD);
+    let (mut lobby, tmp, _dev) = lobby_with_test_game();
+    let ann = bot_player(&lobby, &tmp, "ann");
     play_once(&ann);
 
     lobby.kill9();

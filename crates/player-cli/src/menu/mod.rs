@@ -16,7 +16,7 @@ use gamestore_client::reviews::{Draft, Drafts};
 use gamestore_client::{LobbyClient, SavedSession, outln};
 use gamestore_protocol::{
     ChatScope, ChatSend, Event, GameSummary, MAX_REVIEW_CHARS, QuickPlay, RoomCreate, RoomInfo,
-    RoomJoin, RoomList, RoomState, StoreList,
+    RoomJoin, RoomList, StoreList,
 };
 
 use crate::{library, lobby, review, store};
@@ -205,11 +205,7 @@ async fn join_room(
     let items: Vec<String> = rooms
         .iter()
         .map(|r| {
-            let state = match r.state {
-                RoomState::Waiting => "waiting",
-                RoomState::Starting => "starting",
-                RoomState::Playing => "playing",
-            };
+            let state = r.state.as_str();
             format!(
                 "Room {}: {} {}, host {}, {}/{} players, {state}",
                 r.id,
