@@ -7,16 +7,17 @@
 //! owns the socket's write half and batches small frames into one write.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gamestore_protocol::{
-    ErrorCode, Frame, FrameReader, PROTOCOL_VERSION, ReadError, Request, RequestFrame,
-    ServerMessage, ServerShutdown, WireError,
+    ErrorCode, Frame, FrameReader, MAX_FRAME_LEN, PROTOCOL_VERSION, ReadError, Request,
+    RequestFrame, ServerMessage, ServerShutdown, WireError,
 };
 use gamestore_storage::Account;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::Lobby;
 use crate::hub::{ConnId, Outbox, Outgoing};
@@ -26,6 +27,10 @@ use crate::shutdown::Shutdown;
 /// Frames queued for one client before event delivery gives up on it.
 const OUTBOX_CAPACITY: usize = 256;
 
+/// Largest frame accepted before HELLO: an anonymous connection may make
+/// the lobby buffer at most this much (a HELLO is well under 1 KiB).
+pub const PRE_HELLO_MAX_FRAME: usize = 64 * 1024;
+
 /// A logged-in connection's identity.
 #[derive(Debug, Clone)]
 pub struct SessionState {
@@ -34,50 +39,72 @@ pub struct SessionState {
 }
 
 /// The state of one connection, handed to request handlers.
+///
+/// `Conn` is also the connection's guard: it owns the connection's place in
+/// the hub (through `session`), its room membership and its connection
+/// permit, and dropping it releases all three, whether the connection ended
+/// normally, through an early return, or by a panic in a handler.
 pub struct Conn {
     pub lobby: Arc<Lobby>,
     pub id: ConnId,
     pub reader: FrameReader<OwnedReadHalf>,
     pub outbox: Outbox,
     pub session: Option<SessionState>,
-    kill: Arc<Notify>,
+    /// The lobby's shutdown signal; long handlers wait on it beside their work.
+    pub shutdown: Shutdown,
+    /// The connection's slot under the lobby's connection cap.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Leaving the hub first: no event is queued for a connection that is
+        // going away.
+        if let Some(session) = self.session.take() {
+            self.lobby.hub.detach(session.account.id, self.id);
+        }
+        self.lobby.rooms.disconnected(self.id);
+        // Flush what is queued (an error reply) and close; a full queue is
+        // dropped at once. The writer's deadline bounds either.
+        self.outbox.close();
+    }
 }
 
 /// Serves one accepted socket until it closes, the session is revoked or the
-/// lobby shuts down.
-pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdown: Shutdown) {
+/// lobby shuts down. `permit` is the connection's slot; it is freed when the
+/// connection's state is.
+pub async fn serve(
+    lobby: Arc<Lobby>,
+    id: ConnId,
+    socket: TcpStream,
+    shutdown: Shutdown,
+    permit: OwnedSemaphorePermit,
+) {
     let (read, write) = socket.into_split();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-    let kill = Arc::new(Notify::new());
-    let writer = tokio::spawn(write_loop(write, rx, kill.clone()));
-    let mut conn = Conn {
-        lobby,
-        id,
-        reader: FrameReader::new(read),
-        outbox: Outbox::new(tx, kill.clone()),
-        session: None,
-        kill,
-    };
+    let outbox = Outbox::new(tx);
+    let deadline = lobby.config.timeouts.idle;
+    let writer = tokio::spawn(write_loop(write, rx, outbox.clone(), deadline));
+    let mut reader = FrameReader::new(read);
+    reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
+    let mut conn = Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit };
 
-    if conn.handshake(&mut shutdown).await {
-        conn.request_loop(&mut shutdown).await;
+    if conn.handshake().await {
+        conn.reader.set_max_frame_len(MAX_FRAME_LEN);
+        conn.request_loop().await;
     }
-    if let Some(session) = conn.session.take() {
-        conn.lobby.hub.detach(session.account.id, conn.id);
-    }
-    conn.lobby.rooms.disconnected(conn.id);
-    conn.outbox.close();
     drop(conn);
     let _ = writer.await;
 }
 
 impl Conn {
     /// Waits for HELLO. False when the connection should close.
-    async fn handshake(&mut self, shutdown: &mut Shutdown) -> bool {
+    async fn handshake(&mut self) -> bool {
         let timeout = self.lobby.config.timeouts.handshake;
         let frame = tokio::select! {
             frame = tokio::time::timeout(timeout, self.reader.read_frame()) => frame,
-            _ = shutdown.recv() => return false,
+            _ = self.shutdown.recv() => return false,
+            _ = self.outbox.killed() => return false,
         };
         let json = match frame {
             Ok(Ok(Some(Frame::Message(json)))) => json,
@@ -124,17 +151,17 @@ impl Conn {
         }
     }
 
-    async fn request_loop(&mut self, shutdown: &mut Shutdown) {
+    async fn request_loop(&mut self) {
         let idle = self.lobby.config.timeouts.idle;
         loop {
             let frame = tokio::select! {
                 frame = tokio::time::timeout(idle, self.reader.read_frame()) => frame,
-                _ = shutdown.recv() => {
+                _ = self.shutdown.recv() => {
                     let event = ServerShutdown { message: "the lobby is shutting down".into() };
                     self.outbox.close_with(event.into());
                     return;
                 }
-                _ = self.kill.notified() => return,
+                _ = self.outbox.killed() => return,
             };
             let json = match frame {
                 Ok(Ok(Some(Frame::Message(json)))) => json,
@@ -162,6 +189,10 @@ impl Conn {
                 },
             };
             let name = request.name();
+            #[cfg(feature = "fault-injection")]
+            if std::env::var("GAMESTORE_FAULT_PANIC_ON").is_ok_and(|on| on == name) {
+                panic!("fault injection: {name} handler panics");
+            }
             let result = requests::dispatch(self, id, request).await;
             match result {
                 Ok(Some(data)) => {
@@ -223,26 +254,108 @@ impl Conn {
             .map(|s| &s.account)
             .ok_or_else(|| WireError::new(ErrorCode::NotLoggedIn, "log in first"))
     }
-}
 
-async fn write_loop(write: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, kill: Arc<Notify>) {
-    let mut out = BufWriter::with_capacity(64 * 1024, write);
-    while let Some(item) = rx.recv().await {
-        let ok = match item {
-            Outgoing::Frame(bytes) | Outgoing::Bulk(bytes, _) => {
-                let written = out.write_all(&bytes).await.is_ok();
-                // Flush once nothing else is queued: small frames share a write.
-                written && (!rx.is_empty() || out.flush().await.is_ok())
-            }
-            Outgoing::Close => {
-                let _ = out.flush().await;
-                false
-            }
-        };
-        if !ok {
-            break;
+    /// Completes when a long handler must stop: the lobby is shutting down
+    /// or this connection was killed (too slow, or its writer gave up).
+    pub async fn interrupted(&self) {
+        tokio::select! {
+            _ = self.shutdown.recv() => {}
+            _ = self.outbox.killed() => {}
         }
     }
-    let _ = out.shutdown().await;
-    kill.notify_one();
+}
+
+/// Why the writer stopped.
+enum WriterEnd {
+    /// Asked to close, or every sender is gone: flush and close gracefully.
+    Closed,
+    /// Killed: drop the queue and reset the socket.
+    Killed,
+    /// The client did not take a write within the deadline.
+    Stalled,
+    /// The socket failed.
+    Lost,
+}
+
+/// Owns the socket's write half. Every write has a deadline (the idle
+/// timeout): a client that does not drain its socket for that long is
+/// closed, which frees its slot and wakes whatever waits to send to it.
+async fn write_loop(
+    write: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Outgoing>,
+    outbox: Outbox,
+    deadline: Duration,
+) {
+    let mut out = BufWriter::with_capacity(64 * 1024, write);
+    let end = loop {
+        let item = tokio::select! {
+            biased;
+            _ = outbox.killed() => break WriterEnd::Killed,
+            item = rx.recv() => item,
+        };
+        let bytes = match item {
+            Some(Outgoing::Frame(bytes)) => bytes,
+            // The permit is held until the bytes are written.
+            Some(Outgoing::Bulk(bytes, _permit)) => {
+                match write_within(&mut out, &bytes, rx.is_empty(), deadline, &outbox).await {
+                    Ok(()) => continue,
+                    Err(end) => break end,
+                }
+            }
+            Some(Outgoing::Close) | None => break WriterEnd::Closed,
+        };
+        if let Err(end) = write_within(&mut out, &bytes, rx.is_empty(), deadline, &outbox).await {
+            break end;
+        }
+    };
+    // Nothing more will be written: whatever is still queued goes now.
+    rx.close();
+    drop(rx);
+    match end {
+        WriterEnd::Closed => {
+            let _ = tokio::time::timeout(deadline, async {
+                let _ = out.flush().await;
+                let _ = out.shutdown().await;
+            })
+            .await;
+        }
+        WriterEnd::Stalled | WriterEnd::Killed => {
+            if matches!(end, WriterEnd::Stalled) {
+                outbox.report_slow("its socket did not drain within the idle timeout");
+            }
+            // A reset frees the socket's buffers now instead of after the
+            // kernel gives up on a peer that does not read.
+            let _ = out.get_ref().as_ref().set_zero_linger();
+        }
+        WriterEnd::Lost => {}
+    }
+    drop(out);
+    // Wakes the reader and anything waiting to send.
+    outbox.kill();
+}
+
+/// Writes `bytes` (flushing when nothing else is queued, so small frames
+/// share a write) unless the deadline passes or the connection is killed.
+async fn write_within(
+    out: &mut BufWriter<OwnedWriteHalf>,
+    bytes: &[u8],
+    flush: bool,
+    deadline: Duration,
+    outbox: &Outbox,
+) -> Result<(), WriterEnd> {
+    let write = async {
+        out.write_all(bytes).await?;
+        if flush {
+            out.flush().await?;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::select! {
+        written = tokio::time::timeout(deadline, write) => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(WriterEnd::Lost),
+            Err(_) => Err(WriterEnd::Stalled),
+        },
+        _ = outbox.killed() => Err(WriterEnd::Killed),
+    }
 }

@@ -7,11 +7,14 @@
 //! stalling the sender.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gamestore_protocol::{Event, ServerMessage};
 use gamestore_storage::AccountId;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
+
+use crate::shutdown::Signal;
 
 /// Identifies one connection for its lifetime.
 pub type ConnId = u64;
@@ -28,45 +31,73 @@ pub enum Outgoing {
     Close,
 }
 
+/// What every clone of one connection's [`Outbox`] shares.
+#[derive(Debug)]
+struct OutboxShared {
+    /// Raised to stop the connection at once: its writer drops the queue
+    /// and resets the socket, its reader and handlers stop waiting.
+    kill: Signal,
+    /// Set once this client was found too slow, so it is reported once.
+    reported_slow: AtomicBool,
+    /// KiB of transfer data that may wait in the queue.
+    bulk_budget: Arc<tokio::sync::Semaphore>,
+}
+
 /// The sending side of one connection.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<Outgoing>,
-    /// Wakes the connection's reader so it stops too.
-    kill: Arc<Notify>,
-    /// KiB of transfer data that may wait in the queue.
-    bulk_budget: Arc<tokio::sync::Semaphore>,
+    shared: Arc<OutboxShared>,
 }
 
 /// Transfer data queued per connection at most, in KiB.
 const BULK_BUDGET_KIB: usize = 4 * 1024;
 
 impl Outbox {
-    pub fn new(tx: mpsc::Sender<Outgoing>, kill: Arc<Notify>) -> Outbox {
-        let bulk_budget = Arc::new(tokio::sync::Semaphore::new(BULK_BUDGET_KIB));
-        Outbox { tx, kill, bulk_budget }
+    pub fn new(tx: mpsc::Sender<Outgoing>) -> Outbox {
+        let shared = OutboxShared {
+            kill: Signal::new(),
+            reported_slow: AtomicBool::new(false),
+            bulk_budget: Arc::new(tokio::sync::Semaphore::new(BULK_BUDGET_KIB)),
+        };
+        Outbox { tx, shared: Arc::new(shared) }
     }
 
     /// Queues transfer data, waiting while more than a few MiB are queued.
-    /// False when the connection is gone.
+    /// False when the connection is gone or killed.
     pub async fn send_bulk(&self, bytes: Vec<u8>) -> bool {
         let kib = (bytes.len().div_ceil(1024)).clamp(1, BULK_BUDGET_KIB) as u32;
-        let Ok(permit) = self.bulk_budget.clone().acquire_many_owned(kib).await else {
-            return false;
+        let queued = async {
+            let Ok(permit) = self.shared.bulk_budget.clone().acquire_many_owned(kib).await else {
+                return false;
+            };
+            self.tx.send(Outgoing::Bulk(bytes, permit)).await.is_ok()
         };
-        self.tx.send(Outgoing::Bulk(bytes, permit)).await.is_ok()
+        self.unless_killed(queued).await
     }
 
     /// Queues a message, waiting for room (used for replies and transfers,
     /// whose producer is the connection itself). False when the connection
-    /// is gone.
+    /// is gone or killed.
     pub async fn send(&self, message: &ServerMessage) -> bool {
         self.send_bytes(frame_bytes(message)).await
     }
 
-    /// Queues already encoded frames, waiting for room.
+    /// Queues already encoded frames, waiting for room. The wait ends when
+    /// the connection is killed (its writer gives up on a client that does
+    /// not drain within the idle timeout), so a reply never waits forever.
     pub async fn send_bytes(&self, bytes: Vec<u8>) -> bool {
-        self.tx.send(Outgoing::Frame(bytes)).await.is_ok()
+        self.unless_killed(async { self.tx.send(Outgoing::Frame(bytes)).await.is_ok() }).await
+    }
+
+    async fn unless_killed(&self, send: impl std::future::Future<Output = bool>) -> bool {
+        if self.is_killed() {
+            return false;
+        }
+        tokio::select! {
+            sent = send => sent,
+            _ = self.shared.kill.fired() => false,
+        }
     }
 
     /// Queues an event without waiting; a peer too slow to take it is
@@ -81,11 +112,19 @@ impl Outbox {
         match self.tx.try_send(Outgoing::Frame(frame)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!("closing a connection too slow to take its events");
+                self.report_slow("its queue of events is full");
                 self.kill();
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Logs, once per connection, that this client is too slow and is
+    /// being closed.
+    pub fn report_slow(&self, why: &str) {
+        if !self.shared.reported_slow.swap(true, Ordering::AcqRel) {
+            tracing::warn!(why, "closing a connection too slow to take what it is sent");
         }
     }
 
@@ -95,16 +134,28 @@ impl Outbox {
         self.close();
     }
 
-    /// Asks the writer to flush and close, then the reader to stop.
+    /// Asks the writer to flush and close, then the reader to stop. A
+    /// connection whose queue is full is killed instead.
     pub fn close(&self) {
         if self.tx.try_send(Outgoing::Close).is_err() {
             self.kill();
         }
     }
 
-    /// Stops the connection at once, dropping whatever is queued.
+    /// Stops the connection at once: the writer drops whatever is queued
+    /// and resets the socket; the reader and any waiting handler stop.
     pub fn kill(&self) {
-        self.kill.notify_one();
+        self.shared.kill.fire();
+    }
+
+    /// Whether [`Outbox::kill`] was called (or the writer gave up).
+    pub fn is_killed(&self) -> bool {
+        self.shared.kill.is_fired()
+    }
+
+    /// Waits until the connection is killed.
+    pub async fn killed(&self) {
+        self.shared.kill.fired().await
     }
 }
 

@@ -8,17 +8,17 @@ use std::time::Duration;
 use gamestore_protocol::{ErrorCode, ServerMessage, WireError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::Lobby;
 use crate::connection;
 use crate::hub::frame_bytes;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Shutdown, Signal};
 
 /// Serves `listener` until `shutdown` completes, then tells every connection
 /// to close and waits (a bounded time) for them to finish.
 pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future) {
-    let (notify_shutdown, _) = broadcast::channel::<()>(1);
+    let notify_shutdown = Arc::new(Signal::new());
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let permits = Arc::new(Semaphore::new(lobby.config.limits.max_connections));
     let next_id = AtomicU64::new(1);
@@ -41,13 +41,21 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
             };
             let id = next_id.fetch_add(1, Ordering::Relaxed);
             let lobby = lobby.clone();
-            let shutdown = Shutdown::new(notify_shutdown.subscribe());
+            let shutdown = Shutdown::new(notify_shutdown.clone());
             let done = shutdown_complete_tx.clone();
             tokio::spawn(async move {
                 tracing::debug!(conn = id, %peer, "connected");
-                connection::serve(lobby, id, socket, shutdown).await;
+                // A panic in a handler ends that connection's task only: the
+                // connection's state is released as the task unwinds, and
+                // the panic is reported here, once.
+                let task = tokio::spawn(connection::serve(lobby, id, socket, shutdown, permit));
+                if let Err(e) = task.await
+                    && e.is_panic()
+                {
+                    let panic = panic_message(e.into_panic());
+                    tracing::error!(conn = id, %peer, panic, "a request handler panicked; closed that connection");
+                }
                 tracing::debug!(conn = id, "disconnected");
-                drop(permit);
                 drop(done);
             });
         }
@@ -60,19 +68,46 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
 
     // Stop and record running matches first, so members hear about it.
     lobby.game_manager.shutdown().await;
-    drop(notify_shutdown);
+    notify_shutdown.fire();
     drop(shutdown_complete_tx);
     if tokio::time::timeout(Duration::from_secs(5), shutdown_complete_rx.recv()).await.is_err() {
         tracing::warn!("some connections did not close in time");
     }
 }
 
-/// Tells a client over the connection limit why it is being closed.
+/// Tells a client over the connection limit why it is being closed. The
+/// socket is closed gracefully (what the client sent is read and dropped) so
+/// that the client reads the reason instead of a reset; all of it within a
+/// couple of seconds.
 async fn refuse_busy(mut socket: TcpStream) {
     let reply = ServerMessage::error(
         0,
         WireError::new(ErrorCode::ServerBusy, "the lobby is full; try again later"),
     );
-    let _ =
-        tokio::time::timeout(Duration::from_secs(2), socket.write_all(&frame_bytes(&reply))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        socket.write_all(&frame_bytes(&reply)).await?;
+        socket.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            let n = tokio::io::AsyncReadExt::read(&mut socket, &mut sink).await?;
+            if n == 0 {
+                break;
+            }
+            left = left.saturating_sub(n);
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
+
+/// The text a panic was raised with.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(text) => (*text).to_owned(),
+            Err(_) => "(no message)".to_owned(),
+        },
+    }
 }

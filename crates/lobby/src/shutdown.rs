@@ -1,35 +1,97 @@
-//! Shutdown you can await.
+//! Shutdown you can await, and the one-shot signal it is built on.
 //!
-//! The server holds a `broadcast::Sender<()>`; every connection task holds a
-//! [`Shutdown`] and stops at its next await point once the signal is sent.
-//! Each task also holds a clone of an `mpsc::Sender` whose only purpose is to
-//! be dropped: when the receiver sees the channel closed, every task is gone.
+//! The server holds a [`Signal`]; every connection task holds a
+//! [`Shutdown`] (a cheap clone) and stops at its next await point once the
+//! signal fires. Long handlers (uploads, downloads) wait on it beside their
+//! work, the way mini-redis passes `Shutdown` into `Subscribe::apply`. Each
+//! task also holds a clone of an `mpsc::Sender` whose only purpose is to be
+//! dropped: when the receiver sees the channel closed, every task is gone.
 
-use tokio::sync::broadcast;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
+
+/// A flag that is raised once and can be awaited by any number of tasks;
+/// waiting on a raised signal returns at once.
+#[derive(Debug, Default)]
+pub struct Signal {
+    fired: AtomicBool,
+    notify: Notify,
+}
+
+impl Signal {
+    pub fn new() -> Signal {
+        Signal::default()
+    }
+
+    /// Raises the signal and wakes every waiter. Later calls do nothing.
+    pub fn fire(&self) {
+        if !self.fired.swap(true, Ordering::AcqRel) {
+            self.notify.notify_waiters();
+        }
+    }
+
+    pub fn is_fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
+    /// Waits until the signal is raised.
+    pub async fn fired(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a `fire` in between is not missed.
+            notified.as_mut().enable();
+            if self.is_fired() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
 
 /// Listens for the server's shutdown signal.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Shutdown {
-    is_shutdown: bool,
-    notify: broadcast::Receiver<()>,
+    signal: Arc<Signal>,
 }
 
 impl Shutdown {
-    pub fn new(notify: broadcast::Receiver<()>) -> Shutdown {
-        Shutdown { is_shutdown: false, notify }
+    pub fn new(signal: Arc<Signal>) -> Shutdown {
+        Shutdown { signal }
     }
 
     pub fn is_shutdown(&self) -> bool {
-        self.is_shutdown
+        self.signal.is_fired()
     }
 
-    /// Waits for the signal (returns at once if it was already seen).
-    pub async fn recv(&mut self) {
-        if self.is_shutdown {
-            return;
+    /// Waits for the signal (returns at once if it was already given).
+    pub async fn recv(&self) {
+        self.signal.fired().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_waiter_wakes_and_late_waiters_return_at_once() {
+        let signal = Arc::new(Signal::new());
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let s = Shutdown::new(signal.clone());
+                tokio::spawn(async move { s.recv().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        signal.fire();
+        for w in waiters {
+            tokio::time::timeout(std::time::Duration::from_secs(5), w).await.unwrap().unwrap();
         }
-        // Lagged or closed both mean the server is going away.
-        let _ = self.notify.recv().await;
-        self.is_shutdown = true;
+        let late = Shutdown::new(signal.clone());
+        assert!(late.is_shutdown());
+        late.recv().await;
     }
 }

@@ -43,11 +43,20 @@ pub struct FrameReader<R> {
     /// the payload so far. Kept here (not in a local) so that a cancelled
     /// `read_frame` loses nothing.
     direct: Option<(u32, usize, Vec<u8>)>,
+    /// Longest frame accepted; at most [`MAX_FRAME_LEN`].
+    max_frame_len: usize,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> FrameReader<R> {
-        FrameReader { inner, buf: Vec::new(), direct: None }
+        FrameReader { inner, buf: Vec::new(), direct: None, max_frame_len: MAX_FRAME_LEN }
+    }
+
+    /// Accepts frames of at most `max` bytes from now on (capped at
+    /// [`MAX_FRAME_LEN`]); a longer one is refused from its header, before
+    /// its body is buffered. The lobby keeps this small until HELLO.
+    pub fn set_max_frame_len(&mut self, max: usize) {
+        self.max_frame_len = max.min(MAX_FRAME_LEN);
     }
 
     /// The next frame, or `None` at a clean end of stream.
@@ -68,7 +77,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if self.direct.is_some() {
                 continue;
             }
-            match Frame::decode(&self.buf) {
+            match Frame::decode_limited(&self.buf, self.max_frame_len) {
                 Ok((frame, used)) => {
                     self.buf.drain(..used);
                     if self.buf.is_empty() && self.buf.capacity() > 4 * INITIAL_BUFFER {
@@ -105,7 +114,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
         // Bad lengths are left to `Frame::decode` to report; whole frames to
         // be cut out of the buffer as usual.
-        if !(BINARY_HEADER - 4 + DIRECT_PAYLOAD..=MAX_FRAME_LEN).contains(&len)
+        if !(BINARY_HEADER - 4 + DIRECT_PAYLOAD..=self.max_frame_len).contains(&len)
             || self.buf.len() >= 4 + len
         {
             return;
@@ -222,6 +231,19 @@ mod tests {
         let bytes = Frame::Message(b"{\"a\":1}".to_vec()).to_bytes();
         let mut reader = FrameReader::new(&bytes[..bytes.len() - 1]);
         assert!(matches!(reader.read_frame().await, Err(ReadError::UnexpectedEof)));
+    }
+
+    #[tokio::test]
+    async fn a_lowered_limit_refuses_what_the_protocol_limit_allows() {
+        let big = Frame::Binary { id: 1, data: vec![0; 70_000] }.to_bytes();
+        let mut reader = FrameReader::new(&big[..]);
+        reader.set_max_frame_len(64 * 1024);
+        assert!(matches!(
+            reader.read_frame().await,
+            Err(ReadError::Frame(FrameError::OverLimit { len: 70_005, max: 65_536 }))
+        ));
+        let mut reader = FrameReader::new(&big[..]);
+        assert!(matches!(reader.read_frame().await, Ok(Some(Frame::Binary { .. }))));
     }
 
     #[tokio::test]

@@ -54,6 +54,9 @@ pub enum FrameError {
     Incomplete,
     #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME_LEN} bytes")]
     TooLarge(usize),
+    /// Longer than a limit the reader set below [`MAX_FRAME_LEN`].
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes at this point")]
+    OverLimit { len: usize, max: usize },
     #[error("empty frame")]
     Empty,
     #[error("unknown frame kind {0}")]
@@ -68,12 +71,22 @@ impl Frame {
     /// Returns the frame and how many bytes it used, or
     /// [`FrameError::Incomplete`] when `buf` does not hold a whole frame yet.
     pub fn decode(buf: &[u8]) -> Result<(Frame, usize), FrameError> {
+        Frame::decode_limited(buf, MAX_FRAME_LEN)
+    }
+
+    /// [`Frame::decode`] with a smaller limit than [`MAX_FRAME_LEN`] (the
+    /// lobby's limit before HELLO): a longer frame is
+    /// [`FrameError::TooLarge`] as soon as its length is known.
+    pub fn decode_limited(buf: &[u8], max_len: usize) -> Result<(Frame, usize), FrameError> {
         if buf.len() < 4 {
             return Err(FrameError::Incomplete);
         }
         let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
         if len > MAX_FRAME_LEN {
             return Err(FrameError::TooLarge(len));
+        }
+        if len > max_len {
+            return Err(FrameError::OverLimit { len, max: max_len });
         }
         if len == 0 {
             return Err(FrameError::Empty);
@@ -181,5 +194,21 @@ mod tests {
         check(&over.to_be_bytes(), FrameError::TooLarge(MAX_FRAME_LEN + 1));
         check(&[0, 0, 0, 1, 9], FrameError::UnknownKind(9));
         check(&[0, 0, 0, 3, 2, 0, 0], FrameError::ShortBinary);
+    }
+
+    #[test]
+    fn a_smaller_limit_refuses_longer_frames_from_their_header() {
+        let frame = Frame::Message(vec![b' '; 100]).to_bytes();
+        assert!(Frame::decode_limited(&frame, 101).is_ok());
+        assert_eq!(
+            Frame::decode_limited(&frame[..4], 100),
+            Err(FrameError::OverLimit { len: 101, max: 100 })
+        );
+        // A limit above the protocol's is the protocol's.
+        let over = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes();
+        assert_eq!(
+            Frame::decode_limited(&over, usize::MAX),
+            Err(FrameError::TooLarge(MAX_FRAME_LEN + 1))
+        );
     }
 }

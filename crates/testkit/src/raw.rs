@@ -103,6 +103,17 @@ impl RawConn {
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
+
+    /// A second handle on the socket, e.g. to write without reading.
+    pub fn try_clone_socket(&self) -> TcpStream {
+        self.stream.try_clone().expect("clone the socket")
+    }
+
+    /// The socket itself, for tests that read or write it directly (bytes
+    /// already buffered here are dropped).
+    pub fn into_socket(self) -> TcpStream {
+        self.stream
+    }
 }
 
 impl RawConn {

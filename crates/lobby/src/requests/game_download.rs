@@ -167,11 +167,22 @@ async fn send_piece(
         file = back;
         for frame in frames {
             let data = (frame.len() - 9) as u64;
-            if !conn.outbox.send_bulk(frame).await {
+            // A kill (a stalled reader, a revoked session) or shutdown ends
+            // the stream; the client sees an incomplete download.
+            let sent = tokio::select! {
+                sent = async {
+                    let queued = conn.outbox.send_bulk(frame).await;
+                    if queued {
+                        pace.sent(data).await;
+                    }
+                    queued
+                } => sent,
+                _ = conn.interrupted() => false,
+            };
+            if !sent {
                 return Ok(());
             }
             left -= data;
-            pace.sent(data).await;
         }
     }
     Ok(())

@@ -143,9 +143,17 @@ async fn receive(
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let idle = conn.lobby.config.timeouts.idle;
+    let (outbox, shutdown) = (conn.outbox.clone(), conn.shutdown.clone());
     let mut overflow = false;
     let done_id = loop {
-        let frame = match tokio::time::timeout(idle, conn.reader.read_frame()).await {
+        // Silence, shutdown or a kill abandon the upload (the staging
+        // folder goes with it).
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(idle, conn.reader.read_frame()) => frame,
+            _ = shutdown.recv() => return Err(Failure::Closed),
+            _ = outbox.killed() => return Err(Failure::Closed),
+        };
+        let frame = match frame {
             Ok(Ok(Some(frame))) => frame,
             _ => return Err(Failure::Closed),
         };

@@ -3,6 +3,7 @@
 //! by raw frames.
 
 mod accounts;
+mod connections;
 mod frames;
 mod install;
 mod matches;
