@@ -258,7 +258,26 @@ async fn read_loop(
                 Ok(RawServerMessage::Event(event)) => {
                     let _ = events.send(event);
                 }
-                Err(e) => break format!("the lobby sent a bad message: {e}"),
+                Err(e) => match unreadable_message_id(&json) {
+                    // Not JSON at all: the stream cannot be trusted any more.
+                    None => break format!("the lobby sent a bad message: {e}"),
+                    // An event this build does not know, or a known one with
+                    // values it does not know (a newer lobby): skipped.
+                    Some(None) => {}
+                    // A reply this build cannot read: that call fails, the
+                    // connection carries on.
+                    Some(Some(id)) => {
+                        let waiter = {
+                            let mut shared = shared.lock().unwrap();
+                            shared.streams.remove(&id);
+                            shared.pending.remove(&id)
+                        };
+                        if let Some(waiter) = waiter {
+                            let message = format!("the lobby's reply could not be read: {e}");
+                            let _ = waiter.send(Err(ClientError::Protocol(message)));
+                        }
+                    }
+                },
             },
             Ok(Some(Frame::Binary { id, data })) => {
                 let stream = shared.lock().unwrap().streams.get(&id).cloned();
@@ -281,6 +300,19 @@ async fn read_loop(
     }
 }
 
+/// For a server message that did not decode: `None` when it is not even a
+/// JSON object, otherwise its `id` (`None` for an event). Tolerant reading:
+/// only a broken stream ends the connection, never a message from a newer
+/// lobby.
+fn unreadable_message_id(json: &[u8]) -> Option<Option<u32>> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        id: Option<u32>,
+    }
+    serde_json::from_slice::<Envelope>(json).ok().map(|envelope| envelope.id)
+}
+
 fn fail_all(shared: &Mutex<Shared>, error: ClientError) {
     let mut shared = shared.lock().unwrap();
     let message = error.to_string();
@@ -288,5 +320,82 @@ fn fail_all(shared: &Mutex<Shared>, error: ClientError) {
     for (_, waiter) in shared.pending.drain() {
         let e = first.take().unwrap_or_else(|| ClientError::Closed(message.clone()));
         let _ = waiter.send(Err(e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gamestore_protocol::{ChatScope, Frame};
+    use tokio::net::TcpListener;
+
+    /// A lobby from the future: it adds fields, events, enum values and
+    /// error codes this build has never heard of.
+    async fn newer_lobby(listener: TcpListener) {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut reader = FrameReader::new(read);
+        let mut send = async |json: &str| {
+            let frame = Frame::Message(json.as_bytes().to_vec());
+            gamestore_protocol::write_frame(&mut write, &frame).await.unwrap();
+        };
+        let mut next_id = async || match reader.read_frame().await.unwrap() {
+            Some(Frame::Message(json)) => RequestFrame::decode(&json).unwrap().id,
+            other => panic!("expected a request, got {other:?}"),
+        };
+        let id = next_id().await;
+        send(&format!(
+            r#"{{"id":{id},"type":"OK","data":{{"protocol":1,"server":"gamestore-lobby/9.0","regions":["eu"]}}}}"#
+        ))
+        .await;
+        send(r#"{"type":"MOTD","data":{"text":"welcome"}}"#).await;
+        send(r#"{"type":"ROOM_UPDATE","data":{"event":"kicked","room":{}}}"#).await;
+        send(r#"{"type":"FRIEND_ONLINE"}"#).await;
+        send(r#"{"type":"CHAT","data":{"scope":"lobby","from":"ann","text":"hi","at":1,"badge":"gold"}}"#)
+            .await;
+        let id = next_id().await;
+        send(&format!(
+            r#"{{"id":{id},"type":"ERROR","data":{{"code":"SHINY_NEW_CODE","message":"try the new thing","hint":"x"}}}}"#
+        ))
+        .await;
+        let id = next_id().await;
+        send(&format!(r#"{{"id":{id},"type":"PARTIAL","data":{{}}}}"#)).await;
+        let id = next_id().await;
+        send(&format!(r#"{{"id":{id},"type":"OK","data":{{"extra":true}}}}"#)).await;
+        // Hold the connection until the client is done.
+        let _ = reader.read_frame().await;
+    }
+
+    #[tokio::test]
+    async fn unknown_events_fields_and_codes_from_a_newer_lobby_are_not_fatal() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(newer_lobby(listener));
+        let wait = Duration::from_secs(30);
+        let client = tokio::time::timeout(wait, LobbyClient::connect(&addr, "test"))
+            .await
+            .unwrap()
+            .expect("HELLO with an unknown field is fine");
+        assert_eq!(client.server, "gamestore-lobby/9.0");
+        let mut events = client.events().unwrap();
+        // The unknown events are skipped; the known one arrives, its unknown
+        // field ignored.
+        match tokio::time::timeout(wait, events.recv()).await.unwrap() {
+            Some(Event::Chat(chat)) => {
+                assert_eq!((chat.scope, chat.text.as_str()), (ChatScope::Lobby, "hi"))
+            }
+            other => panic!("expected the chat message, got {other:?}"),
+        }
+        // An unknown error code is shown with its message.
+        let error = client.call_with_timeout(Ping {}, wait).await.unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::Unknown));
+        assert!(error.to_string().contains("try the new thing"), "{error}");
+        // A reply of a kind this build does not know fails that call only.
+        let error = client.call_with_timeout(Ping {}, wait).await.unwrap_err();
+        assert!(matches!(error, ClientError::Protocol(_)), "{error:?}");
+        // And the connection still works.
+        client.call_with_timeout(Ping {}, wait).await.expect("the connection survived");
+        drop(client);
+        tokio::time::timeout(wait, server).await.unwrap().unwrap();
     }
 }
