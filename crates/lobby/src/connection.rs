@@ -84,7 +84,7 @@ pub async fn serve(
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let outbox = Outbox::new(tx);
     let deadline = lobby.config.timeouts.idle;
-    let writer = tokio::spawn(write_loop(write, rx, outbox.clone(), deadline));
+    let writer = tokio::spawn(write_loop(write, rx, outbox.clone(), deadline, shutdown.clone()));
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
     let mut conn = Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit };
@@ -277,15 +277,22 @@ enum WriterEnd {
     Lost,
 }
 
+/// How long a write may still take once the lobby is shutting down (the
+/// server waits a few seconds for every connection to finish).
+const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(1);
+
 /// Owns the socket's write half. Every write has a deadline (the idle
-/// timeout): a client that does not drain its socket for that long is
-/// closed, which frees its slot and wakes whatever waits to send to it.
+/// timeout, cut to [`SHUTDOWN_WRITE_GRACE`] at shutdown): a client that does
+/// not drain its socket for that long is closed, which frees its slot and
+/// wakes whatever waits to send to it.
 async fn write_loop(
     write: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outgoing>,
     outbox: Outbox,
     deadline: Duration,
+    shutdown: Shutdown,
 ) {
+    let stop = Stop { outbox: &outbox, shutdown: &shutdown, deadline };
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     let end = loop {
         let item = tokio::select! {
@@ -297,14 +304,14 @@ async fn write_loop(
             Some(Outgoing::Frame(bytes)) => bytes,
             // The permit is held until the bytes are written.
             Some(Outgoing::Bulk(bytes, _permit)) => {
-                match write_within(&mut out, &bytes, rx.is_empty(), deadline, &outbox).await {
+                match stop.write(&mut out, &bytes, rx.is_empty()).await {
                     Ok(()) => continue,
                     Err(end) => break end,
                 }
             }
             Some(Outgoing::Close) | None => break WriterEnd::Closed,
         };
-        if let Err(end) = write_within(&mut out, &bytes, rx.is_empty(), deadline, &outbox).await {
+        if let Err(end) = stop.write(&mut out, &bytes, rx.is_empty()).await {
             break end;
         }
     };
@@ -313,6 +320,8 @@ async fn write_loop(
     drop(rx);
     match end {
         WriterEnd::Closed => {
+            let deadline =
+                if shutdown.is_shutdown() { SHUTDOWN_WRITE_GRACE.min(deadline) } else { deadline };
             let _ = tokio::time::timeout(deadline, async {
                 let _ = out.flush().await;
                 let _ = out.shutdown().await;
@@ -334,28 +343,42 @@ async fn write_loop(
     outbox.kill();
 }
 
-/// Writes `bytes` (flushing when nothing else is queued, so small frames
-/// share a write) unless the deadline passes or the connection is killed.
-async fn write_within(
-    out: &mut BufWriter<OwnedWriteHalf>,
-    bytes: &[u8],
-    flush: bool,
+/// What ends a write early: a kill, the deadline, or shutdown's grace.
+struct Stop<'a> {
+    outbox: &'a Outbox,
+    shutdown: &'a Shutdown,
     deadline: Duration,
-    outbox: &Outbox,
-) -> Result<(), WriterEnd> {
-    let write = async {
-        out.write_all(bytes).await?;
-        if flush {
-            out.flush().await?;
+}
+
+impl Stop<'_> {
+    /// Writes `bytes` (flushing when nothing else is queued, so small frames
+    /// share a write) unless the deadline passes, the connection is killed,
+    /// or the lobby shuts down and the write outlasts the grace.
+    async fn write(
+        &self,
+        out: &mut BufWriter<OwnedWriteHalf>,
+        bytes: &[u8],
+        flush: bool,
+    ) -> Result<(), WriterEnd> {
+        let write = async {
+            out.write_all(bytes).await?;
+            if flush {
+                out.flush().await?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        let grace = async {
+            self.shutdown.recv().await;
+            tokio::time::sleep(SHUTDOWN_WRITE_GRACE).await;
+        };
+        tokio::select! {
+            written = tokio::time::timeout(self.deadline, write) => match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(WriterEnd::Lost),
+                Err(_) => Err(WriterEnd::Stalled),
+            },
+            _ = self.outbox.killed() => Err(WriterEnd::Killed),
+            _ = grace => Err(WriterEnd::Killed),
         }
-        Ok::<(), std::io::Error>(())
-    };
-    tokio::select! {
-        written = tokio::time::timeout(deadline, write) => match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(WriterEnd::Lost),
-            Err(_) => Err(WriterEnd::Stalled),
-        },
-        _ = outbox.killed() => Err(WriterEnd::Killed),
     }
 }

@@ -262,3 +262,16 @@ fn frames_before_hello_are_capped_small() {
     padded.send_bytes(&Frame::Message(json.into_bytes()).to_bytes()).unwrap();
     assert!(matches!(padded.recv(), Some(ServerMessage::Reply { id: 2, result: Ok(_) })));
 }
+
+#[test]
+fn a_stalled_download_does_not_hold_up_shutdown() {
+    // The default idle timeout (two minutes): shutdown must not wait for it.
+    let mut lobby = TestLobby::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = stored_package(tmp.path(), "big", 24 << 20);
+    publish_stored(&lobby, &zip, "big");
+    let _stalled = stalled_download(&lobby, "sam", "big");
+    assert!(lobby.terminate().success());
+    wait_until("the lobby's last log line", || lobby.log().contains("stopped"));
+    assert!(!lobby.log().contains("did not close in time"), "{}", lobby.log());
+}
