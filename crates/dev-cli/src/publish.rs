@@ -44,13 +44,12 @@ pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
         print_json(&manifest)?;
     } else {
         outln!(
-            "{} is a valid package: {} {} ({}, {}–{} players)",
+            "{} is a valid package: {} {} ({}, {})",
             dir.display(),
             manifest.id,
             manifest.version,
             manifest.kind,
-            manifest.min_players,
-            manifest.max_players
+            gamestore_client::cli::players_range(manifest.min_players, manifest.max_players)
         );
     }
     Ok(ExitCode::SUCCESS)

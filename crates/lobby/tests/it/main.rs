@@ -10,3 +10,5 @@ mod menus;
 mod publish;
 mod reviews;
 mod sessions;
+mod launch;
+mod programs;

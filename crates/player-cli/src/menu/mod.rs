@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use gamestore_client::cli::{Context, human_bytes};
-use gamestore_client::install::install;
+use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{LineKind, Menu, Notice, Quit, Watch};
 use gamestore_client::reviews::{Draft, Drafts};
@@ -79,7 +79,7 @@ async fn store_menu(menu: &Menu) -> Result<(), Quit> {
                 }
                 _ => {
                     if let Some(game) = pick_store_game(menu, &client, "Install").await? {
-                        library::install_with(&client, &library, &game.id, false).await?;
+                        library::install_with(&client, &library, &game.id, None, false).await?;
                     }
                 }
             }
@@ -97,14 +97,14 @@ async fn library_menu(menu: &Menu) -> Result<(), Quit> {
             .act(async {
                 let (client, _, library) = player(menu).await?;
                 if choice == 0 {
-                    library::show_library(&client, &library, false).await?;
+                    library::show_library(Some(&client), &library, false).await?;
                     return Ok(None);
                 }
                 let Some(id) = pick_installed(menu, &library).await? else { return Ok(None) };
                 match choice {
                     1 => return open_room(menu, &client, &library, &id, Opening::QuickPlay).await,
                     2 => {
-                        library::install_with(&client, &library, &id, false).await?;
+                        library::install_with(&client, &library, &id, None, false).await?;
                     }
                     _ => {
                         if !library.uninstall(&id)? {
@@ -165,7 +165,9 @@ enum Opening {
     QuickPlay,
 }
 
-/// Installs or updates `game`, then makes or finds a room for it.
+/// Makes a room for `game` (installing or updating it first, since the room
+/// plays the latest version) or finds one; the room screen then installs the
+/// room's exact version, which quick play may find older than the latest.
 async fn open_room(
     menu: &Menu,
     client: &LobbyClient,
@@ -173,14 +175,16 @@ async fn open_room(
     game: &str,
     how: Opening,
 ) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
-    let outcome = install(client, library, game, None, true).await?;
-    if outcome.bytes_transferred > 0 {
-        outln!(
-            "installed {} {} ({})",
-            outcome.id,
-            outcome.version,
-            human_bytes(outcome.bytes_transferred)
-        );
+    if let Opening::Create = how {
+        let outcome = install(client, library, game, None, OlderVersions::Remove).await?;
+        if outcome.bytes_transferred > 0 {
+            outln!(
+                "installed {} {} ({})",
+                outcome.id,
+                outcome.version,
+                human_bytes(outcome.bytes_transferred)
+            );
+        }
     }
     // Watch before the room exists, so that nobody's arrival is missed.
     let watch = menu.watch();
@@ -220,7 +224,8 @@ async fn join_room(
     let Some(i) = menu.pick("Join a room", &items).await? else { return Ok(None) };
     let chosen = &rooms[i];
     // The room plays an exact version: have it before joining.
-    let outcome = install(client, library, &chosen.game, Some(&chosen.version), false).await?;
+    let outcome =
+        install(client, library, &chosen.game, Some(&chosen.version), OlderVersions::Keep).await?;
     if outcome.bytes_transferred > 0 {
         outln!("installed {} {}", outcome.id, outcome.version);
     }
