@@ -12,3 +12,4 @@ mod reviews;
 mod sessions;
 mod launch;
 mod programs;
+mod review_drafts;

@@ -15,8 +15,8 @@ use gamestore_client::menu::{LineKind, Menu, Notice, Quit, Watch};
 use gamestore_client::reviews::{Draft, Drafts};
 use gamestore_client::{LobbyClient, SavedSession, outln};
 use gamestore_protocol::{
-    ChatScope, ChatSend, Event, GameSummary, MAX_REVIEW_CHARS, QuickPlay, RoomCreate, RoomInfo,
-    RoomJoin, RoomList, StoreList,
+    ChatScope, ChatSend, Event, GameSummary, MAX_REVIEW_CHARS, MatchHistory, QuickPlay, RoomCreate,
+    RoomInfo, RoomJoin, RoomList, StoreList,
 };
 
 use crate::{library, lobby, review, store};
@@ -272,6 +272,14 @@ async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
                     let Some(game) = pick_store_game(menu, &client, "Review").await? else {
                         return Ok(());
                     };
+                    // Tell a player who cannot review before asking for anything.
+                    if !has_played(&client, &game.id).await? {
+                        bail!(
+                            "you have not played {} yet: only players with a recorded match \
+                             may review it (NOT_PLAYED)",
+                            game.name
+                        );
+                    }
                     let Some(rating) =
                         menu.ask_number("stars, 1 to 5 (empty to go back): ", 1, 5).await?
                     else {
@@ -315,8 +323,22 @@ async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
 
 async fn send_review(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> anyhow::Result<()> {
     review::send(client, drafts, draft).await.map_err(|e| {
-        e.context("your review is kept: send it again with Reviews, Send a kept review")
+        if gamestore_client::reviews::worth_keeping(&e) {
+            e.context("your review is kept: send it again with Reviews, Send a kept review")
+        } else {
+            e
+        }
     })
+}
+
+/// Whether `player` has a recorded match of `game` that allows a review
+/// (any outcome but `never_started`, as the lobby counts it).
+async fn has_played(client: &LobbyClient, game: &str) -> anyhow::Result<bool> {
+    let history = client.call(MatchHistory { limit: 500 }).await?;
+    Ok(history
+        .matches
+        .iter()
+        .any(|m| m.game == game && m.outcome.as_deref() != Some("never_started")))
 }
 
 async fn account_menu(menu: &Menu) -> Result<(), Quit> {
