@@ -13,3 +13,4 @@ mod sessions;
 mod launch;
 mod programs;
 mod review_drafts;
+mod manifest;
