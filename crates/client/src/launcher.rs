@@ -74,3 +74,28 @@ pub fn client_launch(
         .kill_on_drop(true);
     Ok(ClientLaunch { command, program: expanded.argv[0].clone(), dir: game_dir.clone() })
 }
+
+/// Why a game of `kind` cannot show its window here, if it cannot: a `gui`
+/// client needs a display (`DISPLAY` or `WAYLAND_DISPLAY`). Checked before
+/// joining or starting a match, since a client that fails once the match
+/// has started forfeits it for everyone. `GAMESTORE_BOT` set to a headless
+/// mode (the sample games' bots, which open no window) lifts the check.
+pub fn display_problem(kind: gamestore_package::GameKind, name: &str) -> Option<String> {
+    if kind != gamestore_package::GameKind::Gui {
+        return None;
+    }
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    if set("DISPLAY") || set("WAYLAND_DISPLAY") {
+        return None;
+    }
+    let headless_bot = std::env::var("GAMESTORE_BOT").is_ok_and(|v| {
+        matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on" | "headless")
+    });
+    if headless_bot {
+        return None;
+    }
+    Some(format!(
+        "{name} is a gui game and opens a window, but there is no display here \
+         (DISPLAY and WAYLAND_DISPLAY are not set); run the launcher in a desktop session"
+    ))
+}

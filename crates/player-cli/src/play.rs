@@ -10,10 +10,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use gamestore_client::cli::{Context, human_bytes, players_range, plural};
 use gamestore_client::install::{OlderVersions, install};
-use gamestore_client::launcher::client_launch;
+use gamestore_client::launcher::{client_launch, display_problem};
 use gamestore_client::library::Library;
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{
@@ -62,14 +62,28 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     if let Target::Game(game) = &options.target {
         let info = client.call(GameInfo { id: game.clone() }).await?.game;
         check_start_when(options.start_when, info.min_players, info.max_players, &info.name)?;
+        if let Some(problem) = display_problem(info.kind, &info.name) {
+            bail!("{problem}");
+        }
     }
     let room: RoomInfo = match &options.target {
         Target::Game(game) => client.call(QuickPlay { game: game.clone() }).await?,
         Target::Room(id) => client.call(RoomJoin { room: *id }).await?,
     };
-    if let Err(e) =
-        check_start_when(options.start_when, room.min_players, room.capacity, &room.game_name)
-    {
+    // A room is known only once joined: leave it at once if it cannot work.
+    let refusal = match check_start_when(
+        options.start_when,
+        room.min_players,
+        room.capacity,
+        &room.game_name,
+    ) {
+        Err(e) => Some(e),
+        Ok(()) => match client.call(GameInfo { id: room.game.clone() }).await {
+            Ok(info) => display_problem(info.game.kind, &room.game_name).map(|p| anyhow!("{p}")),
+            Err(_) => None,
+        },
+    };
+    if let Some(e) = refusal {
         let _ = client.call(RoomLeave {}).await;
         return Err(e);
     }

@@ -16,6 +16,8 @@ pub struct Cli {
     env: Vec<(String, String)>,
     /// The working directory of every run (the test's own when `None`).
     cwd: Option<PathBuf>,
+    /// Variables removed from the test's environment for every run.
+    removed: Vec<String>,
 }
 
 impl Cli {
@@ -36,7 +38,14 @@ impl Cli {
             home: home.to_owned(),
             env: Vec::new(),
             cwd: None,
+            removed: Vec::new(),
         }
+    }
+
+    /// Removes an environment variable (e.g. `DISPLAY`) from every run.
+    pub fn env_remove(mut self, key: &str) -> Cli {
+        self.removed.push(key.to_owned());
+        self
     }
 
     /// Runs every command in `dir`, so a relative `home` is taken from there,
@@ -66,6 +75,9 @@ impl Cli {
             .env_remove("GAMESTORE_SERVER")
             .env_remove("GAMESTORE_HOME")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
+        for key in &self.removed {
+            command.env_remove(key);
+        }
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }

@@ -218,3 +218,32 @@ fn leftovers_of_killed_installs_are_cleaned_from_the_home() {
     assert!(left.is_empty(), "leftovers remain: {left:?}");
     assert!(games.join("1.1.0").is_dir(), "the installed version stays");
 }
+
+#[test]
+fn a_gui_game_without_a_display_is_refused_before_joining() {
+    let w = world();
+    let windowed = game_variant(w.tmp.path(), "test", |m| {
+        m["id"] = "windowed".into();
+        m["kind"] = "gui".into();
+    });
+    publish(&w, &windowed);
+    let mut host = raw_player(&w, "hana");
+    let room = host.call(RoomCreate { game: "windowed".into() }).unwrap();
+    // A launcher with no display, playing for itself (no headless bot).
+    let ann = Cli::player(&w.lobby, &w.tmp.path().join("ann"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("GAMESTORE_BOT");
+    ann.sign_up("ann", PASSWORD);
+
+    let out = ann.run(&["play", "windowed"]);
+    out.fails_with("no display");
+    let out = ann.run(&["join", &room["id"].to_string()]);
+    out.fails_with("no display");
+    // Nobody was left in a room, nothing was started, nothing installed.
+    let rooms = ann.run(&["rooms", "--json"]).ok().json();
+    assert_eq!(rooms.as_array().unwrap().len(), 1, "{rooms}");
+    assert_eq!(rooms[0]["members"], serde_json::json!(["hana"]), "{rooms}");
+    assert_eq!(rooms[0]["state"], "waiting");
+    assert!(!ann.home().join("games/ann/windowed").exists());
+}

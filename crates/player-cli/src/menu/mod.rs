@@ -15,8 +15,8 @@ use gamestore_client::menu::{LineKind, Menu, Notice, Quit, Watch};
 use gamestore_client::reviews::{Draft, Drafts};
 use gamestore_client::{LobbyClient, SavedSession, outln};
 use gamestore_protocol::{
-    ChatScope, ChatSend, Event, GameSummary, MAX_REVIEW_CHARS, MatchHistory, QuickPlay, RoomCreate,
-    RoomInfo, RoomJoin, RoomList, StoreList,
+    ChatScope, ChatSend, Event, GameInfo, GameSummary, MAX_REVIEW_CHARS, MatchHistory, QuickPlay,
+    RoomCreate, RoomInfo, RoomJoin, RoomList, StoreList,
 };
 
 use crate::{library, lobby, review, store};
@@ -175,6 +175,7 @@ async fn open_room(
     game: &str,
     how: Opening,
 ) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
+    refuse_without_display(client, game).await?;
     if let Opening::Create = how {
         let outcome = install(client, library, game, None, OlderVersions::Remove).await?;
         if outcome.bytes_transferred > 0 {
@@ -223,6 +224,7 @@ async fn join_room(
         .collect();
     let Some(i) = menu.pick("Join a room", &items).await? else { return Ok(None) };
     let chosen = &rooms[i];
+    refuse_without_display(client, &chosen.game).await?;
     // The room plays an exact version: have it before joining.
     let outcome =
         install(client, library, &chosen.game, Some(&chosen.version), OlderVersions::Keep).await?;
@@ -232,6 +234,16 @@ async fn join_room(
     let watch = menu.watch();
     let room = client.call(RoomJoin { room: chosen.id }).await?;
     Ok(Some((room, watch)))
+}
+
+/// Refuses, before joining or making a room, a `gui` game this launcher
+/// cannot show (no display): its client would fail once the match started.
+async fn refuse_without_display(client: &LobbyClient, game: &str) -> anyhow::Result<()> {
+    let info = client.call(GameInfo { id: game.to_owned() }).await?.game;
+    match gamestore_client::launcher::display_problem(info.kind, &info.name) {
+        Some(problem) => bail!("{problem}"),
+        None => Ok(()),
+    }
 }
 
 /// Lobby-wide chat until `l`.
