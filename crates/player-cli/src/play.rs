@@ -137,6 +137,15 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
                         describe_update(&update.event, update.player.as_deref(), &update.room)
                     });
                 }
+                if update.event == RoomEventKind::Delisted && current.state == RoomState::Waiting {
+                    // No match can start here any more: waiting would be forever.
+                    let _ = client.call(RoomLeave {}).await;
+                    bail!(
+                        "{} was delisted by its developer; you left room {}",
+                        current.game_name,
+                        current.id
+                    );
+                }
                 maybe_start(&client, &current, &me, start_when, &mut start_sent, json).await?;
             }
             Event::Chat(chat) => {
@@ -217,6 +226,13 @@ pub(crate) fn describe_update(
         }
         RoomEventKind::Started => "the game server is up".to_owned(),
         RoomEventKind::Ended => format!("the room is waiting again {count}"),
+        RoomEventKind::Delisted => format!(
+            "{} was delisted by its developer: no new match can start in this room",
+            room.game_name
+        ),
+        RoomEventKind::Relisted => {
+            format!("{} is listed again: matches can start in this room", room.game_name)
+        }
     }
 }
 

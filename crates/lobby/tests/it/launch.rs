@@ -247,3 +247,35 @@ fn a_gui_game_without_a_display_is_refused_before_joining() {
     assert_eq!(rooms[0]["state"], "waiting");
     assert!(!ann.home().join("games/ann/windowed").exists());
 }
+
+#[test]
+fn room_members_are_told_when_the_rooms_game_is_delisted() {
+    let w = world();
+    publish(&w, &game_package("test"));
+    let mut host = raw_player(&w, "hana");
+    host.call(RoomCreate { game: "test".into() }).unwrap();
+    let ann = player(&w, "ann");
+    // Ann waits in hana's room for a third player who never comes.
+    let play = std::thread::spawn({
+        let ann = ann.clone();
+        move || ann.run(&["play", "test", "--start-when", "3"])
+    });
+    host.expect_event("ann joining", |e| match e {
+        Event::RoomUpdate(u)
+            if u.event == RoomEventKind::Joined && u.player.as_deref() == Some("ann") =>
+        {
+            Some(())
+        }
+        _ => None,
+    });
+
+    w.dev.run(&["delist", "test"]).ok();
+    // Everyone in the room hears it at once.
+    host.expect_event("the delisting", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::Delisted => Some(()),
+        _ => None,
+    });
+    let out = play.join().unwrap();
+    out.fails_with("delisted");
+    assert!(out.stdout.contains("Test Game was delisted by its developer"), "{out}");
+}
