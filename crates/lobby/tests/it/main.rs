@@ -14,3 +14,4 @@ mod launch;
 mod programs;
 mod review_drafts;
 mod manifest;
+mod protocol_doc;
