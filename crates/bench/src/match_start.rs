@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use gamestore_client::LobbyClient;
-use gamestore_client::install::install;
+use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::launcher::client_command;
 use gamestore_client::library::Library;
 use gamestore_client::transfer::upload_package;
@@ -99,7 +99,7 @@ pub async fn run(
     for (i, client) in clients.iter().enumerate() {
         let name = format!("{tag}m{i}");
         let library = Library::new(&work.join(format!("home{i}")), &name);
-        install(client, &library, &game_id, None, false).await?;
+        install(client, &library, &game_id, None, OlderVersions::Keep).await?;
         let events = client.events().context("events taken twice")?;
         tokio::spawn(member(i, name, client.clone(), library, events, notes_tx.clone()));
     }

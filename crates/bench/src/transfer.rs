@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use gamestore_client::LobbyClient;
-use gamestore_client::install::install;
+use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::library::Library;
 use gamestore_client::transfer::upload_package;
 use gamestore_package::{pack_dir, sha256_file};
@@ -148,7 +148,7 @@ pub async fn run(
     crate::progress("transfer: installing");
     let library = Library::new(&work.join("player-home"), &player_name);
     let started = Instant::now();
-    let outcome = install(&player, &library, &id, None, false).await?;
+    let outcome = install(&player, &library, &id, None, OlderVersions::Keep).await?;
     let install_time = started.elapsed();
     ensure!(outcome.method == "full", "the first install was {:?}, not full", outcome.method);
     ensure!(
@@ -198,7 +198,7 @@ async fn delta(
     let published = publish(dev, id, "1.0.1", &packed).await?;
     crate::progress("delta: updating");
     let started = Instant::now();
-    let outcome = install(player, library, id, None, true).await?;
+    let outcome = install(player, library, id, None, OlderVersions::Remove).await?;
     let took = started.elapsed();
     ensure!(outcome.version == "1.0.1", "the update installed {}", outcome.version);
     Ok(DeltaResult {

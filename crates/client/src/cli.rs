@@ -333,3 +333,17 @@ pub fn human_bytes(bytes: u64) -> String {
     }
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
+
+/// "1 player", "2 to 4 players", "2 players".
+pub fn players_range(min: u32, max: u32) -> String {
+    match (min, max) {
+        (1, 1) => "1 player".to_owned(),
+        (min, max) if min == max => format!("{min} players"),
+        (min, max) => format!("{min} to {max} players"),
+    }
+}
+
+/// "1 player", "3 players".
+pub fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}

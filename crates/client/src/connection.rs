@@ -32,8 +32,10 @@ pub enum ClientError {
     /// The lobby answered with an error.
     #[error("{0}")]
     Refused(WireError),
-    #[error("cannot reach the lobby at {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    /// `cause` is part of the message and deliberately not a `source`, so
+    /// that a printed error chain names it once.
+    #[error("cannot reach the lobby at {addr}: {cause}")]
+    Connect { addr: String, cause: std::io::Error },
     #[error("connection to the lobby lost: {0}")]
     Closed(String),
     #[error("the lobby did not answer within {0:?}")]
@@ -45,6 +47,18 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// True when the lobby could not be reached or stopped answering, as
+    /// opposed to refusing: something a later retry may fix.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Connect { .. }
+                | ClientError::Closed(_)
+                | ClientError::Timeout(_)
+                | ClientError::Io(_)
+        )
+    }
+
     /// The lobby's error code, when the lobby refused.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
@@ -89,12 +103,12 @@ impl LobbyClient {
     pub async fn connect(addr: &str, client_name: &str) -> Result<LobbyClient, ClientError> {
         let socket = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(socket)) => socket,
-            Ok(Err(source)) => {
-                return Err(ClientError::Connect { addr: addr.to_owned(), source });
+            Ok(Err(cause)) => {
+                return Err(ClientError::Connect { addr: addr.to_owned(), cause });
             }
             Err(_) => {
-                let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
-                return Err(ClientError::Connect { addr: addr.to_owned(), source });
+                let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+                return Err(ClientError::Connect { addr: addr.to_owned(), cause });
             }
         };
         socket.set_nodelay(true)?;

@@ -43,6 +43,10 @@ pub struct Home {
 impl Home {
     /// `dir`, or the per-user default for `app` ("developer" or "player"):
     /// `$XDG_DATA_HOME/gamestore/<app>`, else `~/.local/share/gamestore/<app>`.
+    ///
+    /// The path is made absolute here, against the working directory, so a
+    /// relative `--home` still names the same folder once a game client is
+    /// started in its installed folder.
     pub fn resolve(dir: Option<&Path>, app: &str) -> anyhow::Result<Home> {
         let root = match dir {
             Some(dir) => dir.to_owned(),
@@ -59,6 +63,8 @@ impl Home {
                 base.join("gamestore").join(app)
             }
         };
+        let root = std::path::absolute(&root)
+            .with_context(|| format!("cannot resolve the home folder {}", root.display()))?;
         Ok(Home { root })
     }
 

@@ -47,14 +47,22 @@ pub struct InstallOutcome {
     pub previous: Option<String>,
 }
 
+/// What happens to the versions already installed once the new one is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OlderVersions {
+    /// Remove versions older than the one installed (an update).
+    Remove,
+    /// Keep them (a room plays an exact, possibly older, version).
+    Keep,
+}
+
 /// Installs `version` (default: the latest) of game `id` into `library`.
-/// With `replace_older`, older installed versions are removed afterwards.
 pub async fn install(
     client: &LobbyClient,
     library: &Library,
     id: &str,
     version: Option<&str>,
-    replace_older: bool,
+    older: OlderVersions,
 ) -> anyhow::Result<InstallOutcome> {
     let target = match version {
         Some(v) => v.to_owned(),
@@ -73,7 +81,7 @@ pub async fn install(
     }
     let files = client.call(GameFiles { id: id.to_owned(), version: target.clone() }).await?;
     fs::create_dir_all(library.game_dir(id))?;
-    library.clean_leftovers(id);
+    library.clean_leftovers(id, Some(&target));
     let staging = library.staging_dir(id, &target)?;
     let result = fill_staging(client, library, &files, previous.as_deref(), &staging).await;
     let (bytes, method) = match result {
@@ -92,7 +100,7 @@ pub async fn install(
     }
     let path = library.commit(&staging, id, &target, &files.files)?;
     let _ = fs::remove_file(library.partial_download(id, &target));
-    if replace_older {
+    if older == OlderVersions::Remove {
         for old in library.versions(id) {
             if old != target
                 && semver::Version::parse(&old).ok() < semver::Version::parse(&target).ok()

@@ -146,6 +146,15 @@ impl Library {
         Ok(())
     }
 
+    /// [`Library::clean_leftovers`] for every game of the player.
+    pub fn clean_all_leftovers(&self) {
+        for entry in fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            if let Some(id) = entry.file_name().to_str().filter(|_| entry.path().is_dir()) {
+                self.clean_leftovers(id, None);
+            }
+        }
+    }
+
     /// Removes every version of a game and its leftovers. False when nothing was installed.
     pub fn uninstall(&self, id: &str) -> anyhow::Result<bool> {
         let dir = self.game_dir(id);
@@ -157,11 +166,31 @@ impl Library {
         Ok(had)
     }
 
-    /// Removes staging folders left by interrupted installs of `id`.
-    pub fn clean_leftovers(&self, id: &str) {
+    /// Removes what interrupted installs of `id` left: staging folders of
+    /// installs no longer running, and partial downloads of versions that
+    /// are superseded (not `installing`, and not newer than the newest
+    /// installed version), which would never be resumed.
+    pub fn clean_leftovers(&self, id: &str, installing: Option<&str>) {
+        let newest = self.versions(id).first().and_then(|v| Version::parse(v).ok());
         for entry in fs::read_dir(self.game_dir(id)).into_iter().flatten().flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
+            if let Some(version) =
+                name.strip_prefix(".download-").and_then(|n| n.strip_suffix(".part"))
+            {
+                let superseded = match installing {
+                    Some(target) => version != target,
+                    None => match (Version::parse(version), &newest) {
+                        (Ok(v), Some(newest)) => v <= *newest,
+                        (Ok(_), None) => false,
+                        (Err(_), _) => true,
+                    },
+                };
+                if superseded {
+                    let _ = fs::remove_file(entry.path());
+                }
+                continue;
+            }
             if !name.starts_with(".staging-") {
                 continue;
             }

@@ -2,7 +2,9 @@
 //!
 //! A review is saved as a draft in the player's home before it is sent and
 //! removed once the lobby accepts it, so a review typed while the lobby is
-//! unreachable (or the session has expired) is not lost.
+//! unreachable (or the session has expired) is not lost. A refusal that a
+//! retry cannot fix (never played, a bad rating or text, a delisted game)
+//! removes the draft: [`worth_keeping`] tells the two apart.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,28 @@ use gamestore_protocol::ReviewList;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Context, print_json, rating_text};
-use crate::{LobbyClient, outln};
+use crate::{ClientError, LobbyClient, outln};
+
+/// True when sending a review failed in a way that sending it again, later
+/// and unchanged, may fix: the lobby could not be reached, the session
+/// expired or is missing (log in, then resend), or the lobby was busy.
+/// False for refusals about the review itself.
+pub fn worth_keeping(error: &anyhow::Error) -> bool {
+    use gamestore_protocol::ErrorCode;
+    match error.chain().find_map(|e| e.downcast_ref::<ClientError>()) {
+        // Failed before the lobby was asked (no saved session, ...).
+        None => true,
+        Some(ClientError::Refused(refusal)) => matches!(
+            refusal.code,
+            ErrorCode::InvalidSession
+                | ErrorCode::NotLoggedIn
+                | ErrorCode::RateLimited
+                | ErrorCode::Internal
+                | ErrorCode::ServerBusy
+        ),
+        Some(_) => true,
+    }
+}
 
 /// A review not yet accepted by the lobby.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,8 +140,12 @@ pub async fn show(
     }
     for r in &reply.reviews {
         let stars: String = "*".repeat(r.rating as usize);
-        let edited = if r.updated_at != r.created_at { " (edited)" } else { "" };
-        outln!("{stars:<5} {}{edited}", r.player);
+        let edited = if r.updated_at != r.created_at {
+            format!(", edited {}", utc_date(r.updated_at))
+        } else {
+            String::new()
+        };
+        outln!("{stars:<5} {} ({}{edited})", r.player, utc_date(r.created_at));
         for line in r.text.lines() {
             outln!("      {line}");
         }
@@ -128,4 +155,38 @@ pub async fn show(
         outln!("page {page} of {pages} (--page N)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-12-01`: the UTC date of a time in seconds since the Unix epoch
+/// (the days-to-civil conversion of the proleptic Gregorian calendar).
+pub fn utc_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_date;
+
+    #[test]
+    fn dates_of_known_times() {
+        for (secs, date) in [
+            (0, "1970-01-01"),
+            (951_782_400, "2000-02-29"),
+            (1_709_164_800, "2024-02-29"),
+            (1_764_547_199, "2025-11-30"),
+            (-86_400, "1969-12-31"),
+        ] {
+            assert_eq!(utc_date(secs), date, "{secs}");
+        }
+    }
 }

@@ -55,6 +55,9 @@ enum Command {
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+        /// List the files that would be sent (see .gamestoreignore), and send nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List my games with their versions and status
     Games {
@@ -90,7 +93,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Account(command) => command.run(&ctx).await,
         Command::Validate { dir, json } => publish::validate(&dir, json),
         Command::New { dir, template, id, name } => new::new(&dir, template, id, name),
-        Command::Publish { dir, json } => publish::publish(&ctx, &dir, json).await,
+        Command::Publish { dir, json, dry_run: true } => publish::dry_run(&dir, json),
+        Command::Publish { dir, json, dry_run: false } => publish::publish(&ctx, &dir, json).await,
         Command::Games { json } => games::games(&ctx, json).await,
         Command::Delist { id } => games::set_listed(&ctx, &id, false).await,
         Command::Relist { id } => games::set_listed(&ctx, &id, true).await,

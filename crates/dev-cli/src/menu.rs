@@ -119,11 +119,10 @@ async fn details(client: &LobbyClient, game: &GameSummary) -> anyhow::Result<()>
     let g = &info.game;
     outln!("{} ({}), {}", g.name, g.id, if g.listed { "listed" } else { "delisted" });
     outln!(
-        "  latest {}, {} game for {}–{} players, rating {}",
+        "  latest {}, {} game for {}, rating {}",
         g.version,
         g.kind,
-        g.min_players,
-        g.max_players,
+        gamestore_client::cli::players_range(g.min_players, g.max_players),
         rating_text(g.rating, g.reviews)
     );
     outln!("  versions:");

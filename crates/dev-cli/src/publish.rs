@@ -4,10 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use gamestore_client::cli::{Context, human_bytes, print_json};
+use gamestore_client::cli::{Context, human_bytes, plural, print_json};
 use gamestore_client::transfer::{progress_bar, upload_package};
 use gamestore_client::{LobbyClient, outln};
-use gamestore_package::{Manifest, pack_dir, sha256_file};
+use gamestore_package::{IGNORE_FILE, Manifest, pack_dir, package_files, sha256_file};
 use gamestore_protocol::GameUpload;
 
 /// Loads and checks a game folder's manifest, printing every problem.
@@ -44,15 +44,38 @@ pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
         print_json(&manifest)?;
     } else {
         outln!(
-            "{} is a valid package: {} {} ({}, {}–{} players)",
+            "{} is a valid package: {} {} ({}, {})",
             dir.display(),
             manifest.id,
             manifest.version,
             manifest.kind,
-            manifest.min_players,
-            manifest.max_players
+            gamestore_client::cli::players_range(manifest.min_players, manifest.max_players)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `publish DIR --dry-run [--json]`: what `publish` would send.
+pub fn dry_run(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let manifest = check(dir, json)?;
+    let files = package_files(dir)
+        .with_context(|| format!("cannot list the files of {}", dir.display()))?;
+    if json {
+        print_json(&files)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for file in &files {
+        outln!("{:>10}  {}", human_bytes(file.size), file.path);
+    }
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    outln!(
+        "{} {} would send {} ({}); nothing was sent. List what to leave out in {}/{IGNORE_FILE}.",
+        manifest.id,
+        manifest.version,
+        plural(files.len(), "file"),
+        human_bytes(total),
+        dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -81,6 +104,13 @@ pub async fn publish_with(
     };
     let size = std::fs::metadata(zip.path())?.len();
     let sha256 = sha256_file(zip.path())?;
+    if !json {
+        outln!(
+            "sending {} ({} unpacked; `publish --dry-run` lists them, {IGNORE_FILE} leaves files out)",
+            plural(summary.files as usize, "file"),
+            human_bytes(summary.total_bytes)
+        );
+    }
 
     let header =
         GameUpload { id: manifest.id.clone(), version: manifest.version.to_string(), size, sha256 };

@@ -171,6 +171,16 @@ impl Rooms {
         })
     }
 
+    /// The game `game` was delisted (or listed again): tells the members of
+    /// every room for it (ROOM_UPDATE `delisted` or `relisted`).
+    pub fn listing_changed(&self, game: &str, listed: bool) {
+        let inner = self.inner();
+        let event = if listed { RoomEventKind::Relisted } else { RoomEventKind::Delisted };
+        for room in inner.rooms.values().filter(|r| r.game.id == game) {
+            room.update(event, None);
+        }
+    }
+
     /// Leaves the player's room.
     pub fn leave(&self, account: AccountId) -> Result<(), WireError> {
         let mut inner = self.inner();

@@ -217,20 +217,7 @@ pub struct PackSummary {
 /// symlinks and special files (which are not followed), names [`extract`] would
 /// refuse, and a folder without `config.json`.
 pub fn pack_dir(dir: &Path, out: impl Write + Seek) -> Result<PackSummary, ArchiveError> {
-    let ignored = read_ignore_file(dir)?;
-    let skip = |rel: &str, is_dir: bool| {
-        let name = rel.rsplit('/').next().unwrap_or(rel);
-        name == ".git"
-            || (rel == "target" && is_dir)
-            || rel == IGNORE_FILE
-            || ignored.iter().any(|p| {
-                rel == p || rel.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with('/'))
-            })
-    };
-    let entries = walk(dir, &skip)?;
-    if !entries.iter().any(|e| !e.is_dir && e.rel == MANIFEST_FILE) {
-        return Err(ArchiveError::NoManifest);
-    }
+    let entries = package_entries(dir)?;
 
     let base = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
@@ -287,6 +274,82 @@ pub fn pack_dir(dir: &Path, out: impl Write + Seek) -> Result<PackSummary, Archi
         total_bytes: file_list.total_size(),
         file_list,
     })
+}
+
+/// A file [`pack_dir`] would put in the package.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackagedFile {
+    /// Package path: relative, `/`-separated.
+    pub path: String,
+    pub size: u64,
+}
+
+/// The files [`pack_dir`] would pack from `dir`, sorted by path, without
+/// packing anything: what `publish` will send.
+pub fn package_files(dir: &Path) -> Result<Vec<PackagedFile>, ArchiveError> {
+    Ok(package_entries(dir)?
+        .into_iter()
+        .filter(|e| !e.is_dir)
+        .map(|e| PackagedFile { path: e.rel, size: e.size })
+        .collect())
+}
+
+/// The entries of the package of `dir`: everything but `target/`, `.git`,
+/// the ignore file and what it lists.
+fn package_entries(dir: &Path) -> Result<Vec<crate::walk::WalkEntry>, ArchiveError> {
+    let ignored = read_ignore_file(dir)?;
+    let skip = |rel: &str, is_dir: bool| {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        name == ".git"
+            || (rel == "target" && is_dir)
+            || rel == IGNORE_FILE
+            || ignored.iter().any(|pattern| ignore_matches(pattern, rel))
+    };
+    let entries = walk(dir, &skip)?;
+    if !entries.iter().any(|e| !e.is_dir && e.rel == MANIFEST_FILE) {
+        return Err(ArchiveError::NoManifest);
+    }
+    Ok(entries)
+}
+
+/// Whether an ignore-file pattern covers the package path `rel` (a file or
+/// folder; a covered folder is skipped whole). A pattern with a `/` is
+/// matched against the whole path from the game folder (`logs/debug`,
+/// `assets/*.psd`); one without matches a name at any depth (`*.log`,
+/// `__pycache__`). `*` matches any run of characters other than `/`, `?`
+/// one such character.
+pub(crate) fn ignore_matches(pattern: &str, rel: &str) -> bool {
+    if pattern.contains('/') {
+        let parts: Vec<&str> = pattern.split('/').collect();
+        let names: Vec<&str> = rel.split('/').collect();
+        names.len() >= parts.len() && parts.iter().zip(&names).all(|(p, n)| glob_name(p, n))
+    } else {
+        rel.split('/').any(|name| glob_name(pattern, name))
+    }
+}
+
+/// `*` and `?` matching of one path component.
+fn glob_name(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Classic two-pointer wildcard match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
 }
 
 /// The paths listed in `dir/.gamestoreignore`, normalized (no leading `./` or
@@ -569,5 +632,34 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     {
         let _ = (path, mode);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod ignore_tests {
+    use super::ignore_matches;
+
+    #[test]
+    fn ignore_patterns() {
+        for (pattern, path, expect) in [
+            ("notes.txt", "notes.txt", true),
+            ("logs", "logs", true),
+            ("logs", "logs/a.log", true),
+            ("logs", "src/logs/a.log", true),
+            ("*.log", "server.log", true),
+            ("*.log", "bin/debug/x.log", true),
+            ("*.log", "server.log.txt", false),
+            ("src/*.rs", "src/main.rs", true),
+            ("src/*.rs", "lib/src/main.rs", false),
+            ("assets/raw", "assets/raw/big.psd", true),
+            ("assets/raw", "assets/rawer", false),
+            ("te?t", "test", true),
+            ("te?t", "tet", false),
+            ("*", "anything", true),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+        ] {
+            assert_eq!(ignore_matches(pattern, path), expect, "{pattern} vs {path}");
+        }
     }
 }

@@ -20,7 +20,9 @@ mod package_path;
 mod sha256;
 mod walk;
 
-pub use archive::{ArchiveError, IGNORE_FILE, PackSummary, extract, pack_dir};
+pub use archive::{
+    ArchiveError, IGNORE_FILE, PackSummary, PackagedFile, extract, pack_dir, package_files,
+};
 pub use command::{
     Command, ExpandError, ExpandedCommand, Placeholder, Placeholders, TemplateError,
     template_placeholders,

@@ -212,15 +212,30 @@ impl Manifest {
             };
             ManifestErrors::single("", message)
         })?;
-        let manifest = Manifest::parse(&bytes)?;
-        let problems: Vec<Problem> = [("server", &manifest.server), ("client", &manifest.client)]
-            .into_iter()
-            .filter_map(|(role, command)| {
-                let message = check_program_file(dir, &command.command[0]).err()?;
-                Some(Problem { field: format!("{role}.command[0]"), message })
-            })
-            .collect();
-        if problems.is_empty() { Ok(manifest) } else { Err(ManifestErrors { problems }) }
+        // The programs are checked even when fields are wrong, so that one
+        // run of `validate` reports every problem.
+        let parsed = Manifest::parse(&bytes);
+        let value: Option<Value> =
+            serde_json::from_slice(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).ok();
+        let mut problems = match &parsed {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.problems.clone(),
+        };
+        for role in ["server", "client"] {
+            let field = format!("{role}.command[0]");
+            let program = value.as_ref().and_then(|v| v[role]["command"][0].as_str());
+            let Some(program) = program else { continue };
+            if problems.iter().any(|p| p.field == field) {
+                continue;
+            }
+            if let Err(message) = check_program_file(dir, program) {
+                problems.push(Problem { field, message });
+            }
+        }
+        match parsed {
+            Ok(manifest) if problems.is_empty() => Ok(manifest),
+            _ => Err(ManifestErrors { problems }),
+        }
     }
 
     /// Whether a match with `players` players fits this game.

@@ -4,17 +4,24 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use gamestore_client::cli::{Context, human_bytes, print_json, print_table};
-use gamestore_client::install::install as install_game;
+use gamestore_client::install::{OlderVersions, install as install_game};
 use gamestore_client::library::Library;
-use gamestore_client::{LobbyClient, outln};
+use gamestore_client::{ClientError, LobbyClient, outln};
 use gamestore_protocol::StoreList;
 use serde::Serialize;
 
-/// `install GAME [--json]`: install, or update to the latest version.
-pub async fn install(ctx: &Context, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+/// `install GAME [--version V] [--json]`: install, or update to the latest
+/// version; with `--version`, that version, beside the ones installed.
+pub async fn install(
+    ctx: &Context,
+    id: &str,
+    version: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let (client, session) = ctx.connect_session().await?;
     let library = Library::new(ctx.home.root(), &session.user);
-    install_with(&client, &library, id, json).await
+    library.clean_all_leftovers();
+    install_with(&client, &library, id, version, json).await
 }
 
 /// Installs or updates as `install` does, on an open connection.
@@ -22,9 +29,14 @@ pub async fn install_with(
     client: &LobbyClient,
     library: &Library,
     id: &str,
+    version: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let outcome = install_game(client, library, id, None, true).await?;
+    let older = match version {
+        None => OlderVersions::Remove,
+        Some(_) => OlderVersions::Keep,
+    };
+    let outcome = install_game(client, library, id, version, older).await?;
     if json {
         print_json(&outcome)?;
     } else {
@@ -50,32 +62,52 @@ pub async fn install_with(
 struct LibraryItem {
     id: String,
     version: String,
-    /// Latest version in the store; null when the game is no longer listed.
+    /// Latest version in the store; null when the game is no longer listed
+    /// or the lobby could not be asked.
     latest: Option<String>,
+    /// False when the lobby could not be reached: `latest` is unknown.
+    latest_known: bool,
     update_available: bool,
     path: std::path::PathBuf,
 }
 
-/// `library [--json]`
+/// `library [--json]`: the installed games; with the lobby down, still the
+/// installed games, saying that the latest versions are unknown.
 pub async fn library(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
-    let (client, session) = ctx.connect_session().await?;
+    let Some(session) = ctx.home.load_session(ctx.role)? else {
+        // Connecting gives the usual "not logged in" error.
+        return ctx.connect_session().await.map(|_| ExitCode::SUCCESS);
+    };
     let library = Library::new(ctx.home.root(), &session.user);
-    show_library(&client, &library, json).await
+    library.clean_all_leftovers();
+    match ctx.connect_session().await {
+        Ok((client, _)) => show_library(Some(&client), &library, json).await,
+        Err(e) if e.downcast_ref::<ClientError>().is_some_and(ClientError::is_unreachable) => {
+            eprintln!("note: {e:#}; the latest versions are unknown");
+            show_library(None, &library, json).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
-/// Prints the library as `library` does, on an open connection.
+/// Prints the library as `library` does, on an open connection (or none,
+/// when the lobby is unreachable).
 pub async fn show_library(
-    client: &LobbyClient,
+    client: Option<&LobbyClient>,
     library: &Library,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = client.call(StoreList {}).await?;
+    let store = match client {
+        Some(client) => Some(client.call(StoreList {}).await?),
+        None => None,
+    };
     let items: Vec<LibraryItem> = library
         .installed()
         .into_iter()
         .map(|installed| {
-            let latest =
-                store.games.iter().find(|g| g.id == installed.id).map(|g| g.version.clone());
+            let latest = store.as_ref().and_then(|store| {
+                store.games.iter().find(|g| g.id == installed.id).map(|g| g.version.clone())
+            });
             let update_available = latest.as_ref().is_some_and(|l| {
                 semver::Version::parse(l).ok() > semver::Version::parse(&installed.version).ok()
             });
@@ -83,6 +115,7 @@ pub async fn show_library(
                 id: installed.id,
                 version: installed.version,
                 latest,
+                latest_known: store.is_some(),
                 update_available,
                 path: installed.path,
             }
@@ -99,6 +132,7 @@ pub async fn show_library(
             .iter()
             .map(|i| {
                 let status = match (&i.latest, i.update_available) {
+                    (None, _) if !i.latest_known => "latest version unknown".to_owned(),
                     (None, _) => "no longer in the store".to_owned(),
                     (Some(l), true) => format!("update to {l}: gamestore-player install {}", i.id),
                     (Some(_), false) => "up to date".to_owned(),
@@ -106,7 +140,9 @@ pub async fn show_library(
                 vec![
                     i.id.clone(),
                     i.version.clone(),
-                    i.latest.clone().unwrap_or_else(|| "-".into()),
+                    i.latest
+                        .clone()
+                        .unwrap_or_else(|| if i.latest_known { "-".into() } else { "?".into() }),
                     status,
                 ]
             })

@@ -48,6 +48,9 @@ enum Command {
     Install {
         #[arg(value_name = "GAME")]
         id: String,
+        /// Install this version instead of the latest (installed versions are kept)
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
@@ -108,7 +111,7 @@ enum Command {
         #[arg(value_name = "GAME")]
         game: String,
         /// As host, start the match once this many players are in the room
-        /// [default: the game's minimum]
+        /// (1 to the game's maximum) [default: the game's minimum]
         #[arg(long, value_name = "N")]
         start_when: Option<u32>,
         /// Print events as JSON lines
@@ -142,7 +145,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Account(command) => command.run(&ctx).await,
         Command::Store { json } => store::store(&ctx, json).await,
         Command::Info { id, json } => store::info(&ctx, &id, json).await,
-        Command::Install { id, json } => library::install(&ctx, &id, json).await,
+        Command::Install { id, version, json } => {
+            library::install(&ctx, &id, version.as_deref(), json).await
+        }
         Command::Library { json } => library::library(&ctx, json).await,
         Command::Uninstall { id } => library::uninstall(&ctx, &id).await,
         Command::Rooms { json } => lobby::rooms(&ctx, json).await,

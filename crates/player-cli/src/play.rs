@@ -10,15 +10,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
-use gamestore_client::cli::{Context, human_bytes};
-use gamestore_client::install::install;
-use gamestore_client::launcher::client_command;
+use anyhow::{Context as _, anyhow, bail};
+use gamestore_client::cli::{Context, human_bytes, players_range, plural};
+use gamestore_client::install::{OlderVersions, install};
+use gamestore_client::launcher::{client_launch, display_problem};
 use gamestore_client::library::Library;
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{
-    Event, GameClientExited, GameStart, GameStartNotify, MatchEnded, MatchOutcome, QuickPlay,
-    RoomEventKind, RoomInfo, RoomJoin, RoomState,
+    Event, GameClientExited, GameInfo, GameStart, GameStartNotify, MatchEnded, MatchOutcome,
+    QuickPlay, RoomEventKind, RoomInfo, RoomJoin, RoomLeave, RoomState,
 };
 use serde_json::json;
 
@@ -58,40 +58,61 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     let library = Library::new(ctx.home.root(), &session.user);
     let json = options.json;
 
-    // Install the latest version before looking for a room.
+    // What can never work is refused before joining anything.
     if let Target::Game(game) = &options.target {
-        let outcome = install(&client, &library, game, None, true).await?;
-        if outcome.bytes_transferred > 0 {
-            say(json, "installed", json!(outcome), || {
-                format!(
-                    "installed {} {} ({})",
-                    outcome.id,
-                    outcome.version,
-                    human_bytes(outcome.bytes_transferred)
-                )
-            });
+        let info = client.call(GameInfo { id: game.clone() }).await?.game;
+        check_start_when(options.start_when, info.min_players, info.max_players, &info.name)?;
+        if let Some(problem) = display_problem(info.kind, &info.name) {
+            bail!("{problem}");
         }
     }
     let room: RoomInfo = match &options.target {
         Target::Game(game) => client.call(QuickPlay { game: game.clone() }).await?,
         Target::Room(id) => client.call(RoomJoin { room: *id }).await?,
     };
+    // A room is known only once joined: leave it at once if it cannot work.
+    let refusal = match check_start_when(
+        options.start_when,
+        room.min_players,
+        room.capacity,
+        &room.game_name,
+    ) {
+        Err(e) => Some(e),
+        Ok(()) => match client.call(GameInfo { id: room.game.clone() }).await {
+            Ok(info) => display_problem(info.game.kind, &room.game_name).map(|p| anyhow!("{p}")),
+            Err(_) => None,
+        },
+    };
+    if let Some(e) = refusal {
+        let _ = client.call(RoomLeave {}).await;
+        return Err(e);
+    }
     say(json, "room", json!(room), || {
         format!(
-            "in room {} for {} {} ({}/{} players, host {})",
+            "in room {} for {} {} ({}, host {})",
             room.id,
             room.game_name,
             room.version,
-            room.members.len(),
-            room.capacity,
+            members_count(&room),
             room.host
         )
     });
-    // The room plays an exact version; have it installed before the match.
-    let outcome = install(&client, &library, &room.game, Some(&room.version), false).await?;
+    // The room plays an exact version: install that one, and only that one
+    // (quick play may have found a room on an older version).
+    let older = if room.version == room_latest(&client, &room.game).await {
+        OlderVersions::Remove
+    } else {
+        OlderVersions::Keep
+    };
+    let outcome = install(&client, &library, &room.game, Some(&room.version), older).await?;
     if outcome.bytes_transferred > 0 {
         say(json, "installed", json!(outcome), || {
-            format!("installed {} {}", outcome.id, outcome.version)
+            format!(
+                "installed {} {} ({})",
+                outcome.id,
+                outcome.version,
+                human_bytes(outcome.bytes_transferred)
+            )
         });
     }
     let start_when = options.start_when.unwrap_or(room.min_players).max(1);
@@ -108,9 +129,23 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
                 if update.event == RoomEventKind::Ended {
                     start_sent = false;
                 }
-                say(json, "room_update", json!(update), || {
-                    describe_update(&update.event, update.player.as_deref(), &update.room)
-                });
+                // Our own arrival was already said ("in room ...").
+                let own_join = update.event == RoomEventKind::Joined
+                    && update.player.as_deref() == Some(me.as_str());
+                if json || !own_join {
+                    say(json, "room_update", json!(update), || {
+                        describe_update(&update.event, update.player.as_deref(), &update.room)
+                    });
+                }
+                if update.event == RoomEventKind::Delisted && current.state == RoomState::Waiting {
+                    // No match can start here any more: waiting would be forever.
+                    let _ = client.call(RoomLeave {}).await;
+                    bail!(
+                        "{} was delisted by its developer; you left room {}",
+                        current.game_name,
+                        current.id
+                    );
+                }
                 maybe_start(&client, &current, &me, start_when, &mut start_sent, json).await?;
             }
             Event::Chat(chat) => {
@@ -145,6 +180,29 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     }
 }
 
+/// Refuses a `--start-when` the game's player counts can never reach.
+fn check_start_when(start_when: Option<u32>, min: u32, max: u32, game: &str) -> anyhow::Result<()> {
+    match start_when {
+        Some(n) if n == 0 || n > max => {
+            bail!("--start-when {n} is out of range: {game} is for {}", players_range(min, max))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The latest version of `game`, when the store says (it may be delisted).
+async fn room_latest(client: &LobbyClient, game: &str) -> String {
+    match client.call(GameInfo { id: game.to_owned() }).await {
+        Ok(info) => info.game.version,
+        Err(_) => String::new(),
+    }
+}
+
+/// "1/16 players" for a room.
+pub(crate) fn members_count(room: &RoomInfo) -> String {
+    format!("{}/{} players", room.members.len(), room.capacity)
+}
+
 pub(crate) fn scope_name(chat: &gamestore_protocol::ChatMessage) -> String {
     match chat.room {
         Some(room) => format!("room {room}"),
@@ -158,7 +216,7 @@ pub(crate) fn describe_update(
     room: &RoomInfo,
 ) -> String {
     let who = player.unwrap_or("?");
-    let count = format!("({}/{})", room.members.len(), room.capacity);
+    let count = format!("({})", members_count(room));
     match event {
         RoomEventKind::Joined => format!("{who} joined the room {count}"),
         RoomEventKind::Left => format!("{who} left the room {count}"),
@@ -168,6 +226,13 @@ pub(crate) fn describe_update(
         }
         RoomEventKind::Started => "the game server is up".to_owned(),
         RoomEventKind::Ended => format!("the room is waiting again {count}"),
+        RoomEventKind::Delisted => format!(
+            "{} was delisted by its developer: no new match can start in this room",
+            room.game_name
+        ),
+        RoomEventKind::Relisted => {
+            format!("{} is listed again: matches can start in this room", room.game_name)
+        }
     }
 }
 
@@ -189,7 +254,7 @@ async fn maybe_start(
     *start_sent = true;
     client.call(GameStartNotify {}).await?;
     say(json, "starting", json!({"room": room.id}), || {
-        format!("starting the match with {} players", room.members.len())
+        format!("starting the match with {}", plural(room.members.len(), "player"))
     });
     Ok(())
 }
@@ -206,9 +271,7 @@ async fn run_client(
 ) -> anyhow::Result<ExitCode> {
     let game_dir = library.version_dir(&start.game, &start.version);
     let mut ended: Option<MatchEnded> = None;
-    let code = match client_command(&game_dir, &start, me)
-        .and_then(|mut c| c.spawn().map_err(Into::into))
-    {
+    let code = match client_launch(&game_dir, &start, me).and_then(|c| c.spawn()) {
         Ok(mut child) => {
             // Keep listening to the lobby while the game runs.
             let status = loop {
@@ -225,9 +288,7 @@ async fn run_client(
             status.and_then(|s| s.code())
         }
         Err(e) => {
-            say(json, "client_error", json!({"message": e.to_string()}), || {
-                format!("cannot start the game client: {e:#}")
-            });
+            say(json, "client_error", json!({"message": e.to_string()}), || format!("{e:#}"));
             None
         }
     };

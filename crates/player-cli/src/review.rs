@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use gamestore_client::cli::Context;
-use gamestore_client::reviews::{Draft, Drafts};
+use gamestore_client::reviews::{Draft, Drafts, worth_keeping};
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::ReviewSubmit;
 
@@ -44,13 +44,15 @@ pub async fn review(ctx: &Context, game: &str, input: ReviewInput) -> anyhow::Re
     .await;
     match sent {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.context(format!(
+        Err(e) if worth_keeping(&e) => Err(e.context(format!(
             "your review is kept; send it again with `gamestore-player review {game} --resend`"
         ))),
+        Err(e) => Err(e),
     }
 }
 
-/// Sends a draft saved in `drafts` and removes it once the lobby accepts it.
+/// Sends a draft saved in `drafts` and removes it once the lobby accepts it,
+/// or refuses it for good (see [`worth_keeping`]).
 pub async fn send(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> anyhow::Result<()> {
     let reply = client
         .call(ReviewSubmit {
@@ -58,7 +60,17 @@ pub async fn send(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> anyho
             rating: draft.rating,
             text: draft.text.clone(),
         })
-        .await?;
+        .await
+        .map_err(anyhow::Error::from);
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(e) => {
+            if !worth_keeping(&e) {
+                drafts.remove(&draft.game);
+            }
+            return Err(e);
+        }
+    };
     drafts.remove(&draft.game);
     let verb = if reply.created { "saved" } else { "updated" };
     outln!(

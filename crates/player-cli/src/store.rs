@@ -61,12 +61,11 @@ pub async fn show_info(client: &LobbyClient, id: &str, json: bool) -> anyhow::Re
     let g = &info.game;
     outln!("{} ({})", g.name, g.id);
     outln!(
-        "  by {}, version {}, {} game for {}–{} players",
+        "  by {}, version {}, {} game for {}",
         g.author,
         g.version,
         g.kind,
-        g.min_players,
-        g.max_players
+        gamestore_client::cli::players_range(g.min_players, g.max_players)
     );
     outln!("  rating: {}", rating_text(g.rating, g.reviews));
     if !g.description.is_empty() {

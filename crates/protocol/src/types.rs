@@ -450,6 +450,11 @@ pub enum RoomEventKind {
     Starting,
     Started,
     Ended,
+    /// The room's game was delisted: no new match can start in it (a
+    /// running match finishes).
+    Delisted,
+    /// The room's game was listed again: matches can start again.
+    Relisted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,10 @@ pub struct Cli {
     server: String,
     home: PathBuf,
     env: Vec<(String, String)>,
+    /// The working directory of every run (the test's own when `None`).
+    cwd: Option<PathBuf>,
+    /// Variables removed from the test's environment for every run.
+    removed: Vec<String>,
 }
 
 impl Cli {
@@ -33,7 +37,22 @@ impl Cli {
             server: server.to_owned(),
             home: home.to_owned(),
             env: Vec::new(),
+            cwd: None,
+            removed: Vec::new(),
         }
+    }
+
+    /// Removes an environment variable (e.g. `DISPLAY`) from every run.
+    pub fn env_remove(mut self, key: &str) -> Cli {
+        self.removed.push(key.to_owned());
+        self
+    }
+
+    /// Runs every command in `dir`, so a relative `home` is taken from there,
+    /// as a user typing `--home h/p1` in a shell would.
+    pub fn current_dir(mut self, dir: &Path) -> Cli {
+        self.cwd = Some(dir.to_owned());
+        self
     }
 
     /// Adds an environment variable to every run.
@@ -56,6 +75,12 @@ impl Cli {
             .env_remove("GAMESTORE_SERVER")
             .env_remove("GAMESTORE_HOME")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
+        for key in &self.removed {
+            command.env_remove(key);
+        }
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
         command
     }
 
@@ -82,7 +107,11 @@ impl Cli {
     /// The session token `login` saved in this user's home.
     pub fn saved_token(&self) -> String {
         let role = if self.program.ends_with("gamestore-dev") { "developer" } else { "player" };
-        let path = self.home.join(format!("session-{role}.json"));
+        let home = match &self.cwd {
+            Some(dir) => dir.join(&self.home),
+            None => self.home.clone(),
+        };
+        let path = home.join(format!("session-{role}.json"));
         let session: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).expect("saved session")).unwrap();
         session["token"].as_str().unwrap().to_owned()

@@ -220,6 +220,12 @@ pub fn run_client<G: GuiGame>(
                     if game.outcome().is_some() {
                         continue;
                     }
+                    if quit_sent {
+                        // The server lets a quitting player go; the match
+                        // may go on without them. Leaving is a clean end.
+                        println!("You left the match.");
+                        return ExitCode::from(exit::OK);
+                    }
                     say!("error: lost the game server: {why}");
                     return ExitCode::from(exit::FAILURE);
                 }

@@ -33,6 +33,8 @@ pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSum
     let key = id.clone();
     conn.lobby.db(move |db| db.set_listed(&key, listed, now())).await?;
     tracing::info!(game = %id, listed, "listing changed");
+    // Players waiting in the game's rooms hear it now, not when they press `s`.
+    conn.lobby.rooms.listing_changed(&id, listed);
     let game = conn.lobby.read(move |db| db.game(&id))?;
     game.map(summary).ok_or_else(|| WireError::new(ErrorCode::Internal, "game vanished"))
 }

@@ -11,3 +11,8 @@ mod menus;
 mod publish;
 mod reviews;
 mod sessions;
+mod launch;
+mod programs;
+mod review_drafts;
+mod manifest;
+mod protocol_doc;

@@ -467,3 +467,21 @@ fn menu_reads_piped_input_for_scripts() {
     assert!(out.stdout.contains("== Store =="), "{out}");
     assert!(out.stdout.ends_with("bye\n"), "{out}");
 }
+
+#[test]
+fn menu_tells_a_player_who_never_played_before_asking_for_stars() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lobby = lobby_with_test_game(tmp.path());
+    let home = tmp.path().join("ann");
+    Cli::player(&lobby, &home).sign_up("ann", PASSWORD);
+    let ann = player_menu(&lobby, &home, "ann-review");
+    ann.wait_for_prompt("main menu (ann)>");
+    ann.line("4");
+    ann.wait_for_prompt("reviews>");
+    ann.line("2");
+    ann.wait_for_prompt("review>");
+    ann.line("1");
+    ann.wait_for("you have not played Test Game yet");
+    ann.wait_for_prompt("reviews>");
+    assert!(!ann.text().contains("stars, 1 to 5"), "asked for stars first:\n{}", ann.text());
+}

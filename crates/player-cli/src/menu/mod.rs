@@ -9,14 +9,14 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use gamestore_client::cli::{Context, human_bytes};
-use gamestore_client::install::install;
+use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{LineKind, Menu, Notice, Quit, Watch};
 use gamestore_client::reviews::{Draft, Drafts};
 use gamestore_client::{LobbyClient, SavedSession, outln};
 use gamestore_protocol::{
-    ChatScope, ChatSend, Event, GameSummary, MAX_REVIEW_CHARS, QuickPlay, RoomCreate, RoomInfo,
-    RoomJoin, RoomList, StoreList,
+    ChatScope, ChatSend, Event, GameInfo, GameSummary, MAX_REVIEW_CHARS, MatchHistory, QuickPlay,
+    RoomCreate, RoomInfo, RoomJoin, RoomList, StoreList,
 };
 
 use crate::{library, lobby, review, store};
@@ -79,7 +79,7 @@ async fn store_menu(menu: &Menu) -> Result<(), Quit> {
                 }
                 _ => {
                     if let Some(game) = pick_store_game(menu, &client, "Install").await? {
-                        library::install_with(&client, &library, &game.id, false).await?;
+                        library::install_with(&client, &library, &game.id, None, false).await?;
                     }
                 }
             }
@@ -97,14 +97,14 @@ async fn library_menu(menu: &Menu) -> Result<(), Quit> {
             .act(async {
                 let (client, _, library) = player(menu).await?;
                 if choice == 0 {
-                    library::show_library(&client, &library, false).await?;
+                    library::show_library(Some(&client), &library, false).await?;
                     return Ok(None);
                 }
                 let Some(id) = pick_installed(menu, &library).await? else { return Ok(None) };
                 match choice {
                     1 => return open_room(menu, &client, &library, &id, Opening::QuickPlay).await,
                     2 => {
-                        library::install_with(&client, &library, &id, false).await?;
+                        library::install_with(&client, &library, &id, None, false).await?;
                     }
                     _ => {
                         if !library.uninstall(&id)? {
@@ -165,7 +165,9 @@ enum Opening {
     QuickPlay,
 }
 
-/// Installs or updates `game`, then makes or finds a room for it.
+/// Makes a room for `game` (installing or updating it first, since the room
+/// plays the latest version) or finds one; the room screen then installs the
+/// room's exact version, which quick play may find older than the latest.
 async fn open_room(
     menu: &Menu,
     client: &LobbyClient,
@@ -173,14 +175,17 @@ async fn open_room(
     game: &str,
     how: Opening,
 ) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
-    let outcome = install(client, library, game, None, true).await?;
-    if outcome.bytes_transferred > 0 {
-        outln!(
-            "installed {} {} ({})",
-            outcome.id,
-            outcome.version,
-            human_bytes(outcome.bytes_transferred)
-        );
+    refuse_without_display(client, game).await?;
+    if let Opening::Create = how {
+        let outcome = install(client, library, game, None, OlderVersions::Remove).await?;
+        if outcome.bytes_transferred > 0 {
+            outln!(
+                "installed {} {} ({})",
+                outcome.id,
+                outcome.version,
+                human_bytes(outcome.bytes_transferred)
+            );
+        }
     }
     // Watch before the room exists, so that nobody's arrival is missed.
     let watch = menu.watch();
@@ -219,14 +224,26 @@ async fn join_room(
         .collect();
     let Some(i) = menu.pick("Join a room", &items).await? else { return Ok(None) };
     let chosen = &rooms[i];
+    refuse_without_display(client, &chosen.game).await?;
     // The room plays an exact version: have it before joining.
-    let outcome = install(client, library, &chosen.game, Some(&chosen.version), false).await?;
+    let outcome =
+        install(client, library, &chosen.game, Some(&chosen.version), OlderVersions::Keep).await?;
     if outcome.bytes_transferred > 0 {
         outln!("installed {} {}", outcome.id, outcome.version);
     }
     let watch = menu.watch();
     let room = client.call(RoomJoin { room: chosen.id }).await?;
     Ok(Some((room, watch)))
+}
+
+/// Refuses, before joining or making a room, a `gui` game this launcher
+/// cannot show (no display): its client would fail once the match started.
+async fn refuse_without_display(client: &LobbyClient, game: &str) -> anyhow::Result<()> {
+    let info = client.call(GameInfo { id: game.to_owned() }).await?.game;
+    match gamestore_client::launcher::display_problem(info.kind, &info.name) {
+        Some(problem) => bail!("{problem}"),
+        None => Ok(()),
+    }
 }
 
 /// Lobby-wide chat until `l`.
@@ -267,6 +284,14 @@ async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
                     let Some(game) = pick_store_game(menu, &client, "Review").await? else {
                         return Ok(());
                     };
+                    // Tell a player who cannot review before asking for anything.
+                    if !has_played(&client, &game.id).await? {
+                        bail!(
+                            "you have not played {} yet: only players with a recorded match \
+                             may review it (NOT_PLAYED)",
+                            game.name
+                        );
+                    }
                     let Some(rating) =
                         menu.ask_number("stars, 1 to 5 (empty to go back): ", 1, 5).await?
                     else {
@@ -310,8 +335,22 @@ async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
 
 async fn send_review(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> anyhow::Result<()> {
     review::send(client, drafts, draft).await.map_err(|e| {
-        e.context("your review is kept: send it again with Reviews, Send a kept review")
+        if gamestore_client::reviews::worth_keeping(&e) {
+            e.context("your review is kept: send it again with Reviews, Send a kept review")
+        } else {
+            e
+        }
     })
+}
+
+/// Whether `player` has a recorded match of `game` that allows a review
+/// (any outcome but `never_started`, as the lobby counts it).
+async fn has_played(client: &LobbyClient, game: &str) -> anyhow::Result<bool> {
+    let history = client.call(MatchHistory { limit: 500 }).await?;
+    Ok(history
+        .matches
+        .iter()
+        .any(|m| m.game == game && m.outcome.as_deref() != Some("never_started")))
 }
 
 async fn account_menu(menu: &Menu) -> Result<(), Quit> {

@@ -8,8 +8,8 @@
 //! If the lobby connection drops, the lobby has removed the player from the
 //! room: the screen says so and returns to the lobby menu.
 
-use gamestore_client::install::install;
-use gamestore_client::launcher::client_command;
+use gamestore_client::install::{OlderVersions, install};
+use gamestore_client::launcher::client_launch;
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch, one_line};
 use gamestore_client::outln;
@@ -74,7 +74,8 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
         .act(async {
             let client = menu.link.client().await?;
             let outcome =
-                install(&client, &library, &room.game, Some(&room.version), false).await?;
+                install(&client, &library, &room.game, Some(&room.version), OlderVersions::Keep)
+                    .await?;
             if outcome.bytes_transferred > 0 {
                 outln!("installed {} {}", outcome.id, outcome.version);
             }
@@ -169,7 +170,10 @@ async fn typed(menu: &Menu, room: &RoomInfo, text: &str) -> Result<bool, Quit> {
             menu.act(async {
                 let client = menu.link.client().await?;
                 client.call(GameStartNotify {}).await?;
-                outln!("starting the match with {} players", room.members.len());
+                outln!(
+                    "starting the match with {}",
+                    gamestore_client::cli::plural(room.members.len(), "player")
+                );
                 Ok(())
             })
             .await?;
@@ -226,7 +230,7 @@ async fn play(
 ) -> bool {
     let mut gone = false;
     let game_dir = library.version_dir(&start.game, &start.version);
-    let spawned = client_command(&game_dir, start, me).and_then(|mut c| Ok(c.spawn()?));
+    let spawned = client_launch(&game_dir, start, me).and_then(|c| c.spawn());
     let code = match spawned {
         Ok(mut child) => loop {
             tokio::select! {
@@ -241,7 +245,7 @@ async fn play(
             }
         },
         Err(e) => {
-            outln!("error: cannot start the game client: {}", one_line(&e));
+            outln!("error: {}", one_line(&e));
             None
         }
     };

@@ -57,3 +57,44 @@ fn the_window_shows_the_riders() {
     })
     .unwrap_or_else(|e| panic!("{e}; client output:\n{}", windowed.output()));
 }
+
+/// A player who presses Esc leaves a match that goes on without them, and
+/// the client exits 0 (a voluntary end, as games/README.md promises).
+/// Needs Xvfb and xdotool (to press the key in the window).
+#[test]
+fn escape_leaves_the_match_with_exit_0() {
+    let display =
+        Display::start().unwrap_or_else(|e| panic!("the window test needs a display: {e}"));
+    let (_server, port) = start_server(SERVER, &["--players", "3", "--token", "q"], &[]);
+    let mut command = Command::new(CLIENT);
+    command
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--name", "leaver"])
+        .args(["--token", "q"])
+        .env("DISPLAY", display.name())
+        .env_remove("GAMESTORE_BOT")
+        .stdin(Stdio::null());
+    let mut human = Proc::spawn("leaver", command);
+    human.wait_for("Joined the match", WAIT);
+    let _bots: Vec<Proc> =
+        ["ada", "ben"].iter().map(|n| start_bot(CLIENT, port, n, "q", &[])).collect();
+    human.wait_for("Match started", WAIT);
+
+    // Focus the window and hold Esc down (through the X test extension)
+    // until the client has seen it: the window reads key states once a
+    // frame, so a press and release within one frame would go unseen.
+    let xdotool = |args: &[&str]| {
+        let status = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", display.name())
+            .status()
+            .expect("run xdotool (install it to run this test)");
+        assert!(status.success(), "xdotool {args:?} failed");
+    };
+    xdotool(&["search", "--sync", "--name", "Arena - leaver", "windowfocus", "--sync", "%1"]);
+    xdotool(&["keydown", "Escape"]);
+    human.wait_for("Escape pressed", WAIT);
+    xdotool(&["keyup", "Escape"]);
+    let status = human.wait_exit(WAIT);
+    assert_eq!(status.code(), Some(0), "client output:\n{}", human.output());
+    assert!(!human.output().contains("error:"), "{}", human.output());
+}
