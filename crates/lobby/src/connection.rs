@@ -40,12 +40,17 @@ pub struct Conn {
     pub reader: FrameReader<OwnedReadHalf>,
     pub outbox: Outbox,
     pub session: Option<SessionState>,
+    /// The address of this machine the client connected to (the socket's
+    /// local address): the client can reach it, so game servers are
+    /// advertised on it when no `--public-host` is set.
+    pub local_addr: Option<std::net::SocketAddr>,
     kill: Arc<Notify>,
 }
 
 /// Serves one accepted socket until it closes, the session is revoked or the
 /// lobby shuts down.
 pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdown: Shutdown) {
+    let local_addr = socket.local_addr().ok();
     let (read, write) = socket.into_split();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let kill = Arc::new(Notify::new());
@@ -56,6 +61,7 @@ pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdow
         reader: FrameReader::new(read),
         outbox: Outbox::new(tx, kill.clone()),
         session: None,
+        local_addr,
         kill,
     };
 
@@ -65,7 +71,7 @@ pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdow
     if let Some(session) = conn.session.take() {
         conn.lobby.hub.detach(session.account.id, conn.id);
     }
-    conn.lobby.rooms.disconnected(conn.id);
+    conn.lobby.rooms.member_disconnected(conn.id);
     conn.outbox.close();
     drop(conn);
     let _ = writer.await;

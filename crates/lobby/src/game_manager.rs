@@ -48,8 +48,6 @@ pub struct GameManagerConfig {
     pub ports: RangeInclusive<u16>,
     /// The address game servers bind (`{host}` in their command).
     pub bind_host: String,
-    /// The address players are told to connect to.
-    pub public_host: String,
     /// Longest wait for a new game server to accept connections.
     pub start_timeout: Duration,
     /// Longest a match may run before its server is stopped.
@@ -132,10 +130,6 @@ impl GameManager {
             stop: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
         }))
-    }
-
-    pub fn public_host(&self) -> &str {
-        &self.config.public_host
     }
 
     /// Runs `task` (a match's lifecycle) under the manager, so shutdown can
@@ -500,34 +494,4 @@ fn bwrap_works() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// The first non-loopback IPv4 address of an interface that is up, the
-/// address other machines on the LAN can reach; loopback when there is none.
-pub fn detect_lan_address() -> String {
-    let mut found = None;
-    // SAFETY: getifaddrs/freeifaddrs pair; the list is only read in between.
-    unsafe {
-        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-        if libc::getifaddrs(&mut list) == 0 {
-            let mut cursor = list;
-            while !cursor.is_null() {
-                let ifa = &*cursor;
-                let up = ifa.ifa_flags & (libc::IFF_UP as u32) != 0;
-                let loopback = ifa.ifa_flags & (libc::IFF_LOOPBACK as u32) != 0;
-                if up
-                    && !loopback
-                    && !ifa.ifa_addr.is_null()
-                    && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET
-                {
-                    let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    found = Some(Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)));
-                    break;
-                }
-                cursor = ifa.ifa_next;
-            }
-            libc::freeifaddrs(list);
-        }
-    }
-    found.unwrap_or(Ipv4Addr::LOCALHOST).to_string()
 }

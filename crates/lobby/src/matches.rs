@@ -33,7 +33,8 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
                     room: plan.room,
                     game: plan.game.id.clone(),
                     version: plan.game.version.clone(),
-                    host: lobby.game_manager.public_host().to_owned(),
+                    // Filled per member with an address that member can reach.
+                    host: String::new(),
                     port: process.port.port,
                     token,
                     players: spec.players.clone(),

@@ -383,6 +383,10 @@ pub struct RoomInfo {
     /// The running match, when playing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_id: Option<i64>,
+    /// Members whose lobby connection dropped: their seat is kept for the
+    /// lobby's grace period, waiting for them to RESUME.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconnecting: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,6 +454,10 @@ pub enum RoomEventKind {
     Starting,
     Started,
     Ended,
+    /// A member's connection dropped; their seat is kept for a grace period.
+    Reconnecting,
+    /// A member came back (RESUME) within the grace period.
+    Reconnected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
