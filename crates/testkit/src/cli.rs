@@ -14,6 +14,8 @@ pub struct Cli {
     server: String,
     home: PathBuf,
     env: Vec<(String, String)>,
+    /// A command the program runs under (`ip netns exec NS`).
+    wrapper: Vec<String>,
 }
 
 impl Cli {
@@ -33,7 +35,14 @@ impl Cli {
             server: server.to_owned(),
             home: home.to_owned(),
             env: Vec::new(),
+            wrapper: Vec::new(),
         }
+    }
+
+    /// Runs the program under `wrapper` (say `ip netns exec NS`).
+    pub fn wrapped(mut self, wrapper: &[&str]) -> Cli {
+        self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
+        self
     }
 
     /// Adds an environment variable to every run.
@@ -48,7 +57,14 @@ impl Cli {
 
     /// The command, ready to spawn, for tests that need the process itself.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.program);
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.program);
+                command
+            }
+            None => Command::new(&self.program),
+        };
         command
             .args(["--server", &self.server, "--home"])
             .arg(&self.home)

@@ -7,6 +7,7 @@ mod frames;
 mod install;
 mod matches;
 mod menus;
+mod network;
 mod publish;
 mod reviews;
 mod sessions;
