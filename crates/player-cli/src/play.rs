@@ -20,7 +20,7 @@ use gamestore_client::install::install;
 use gamestore_client::launcher::client_command;
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Link, Notice, RECONNECT_FOR};
-use gamestore_client::outln;
+use gamestore_client::{ClientError, outln};
 use gamestore_protocol::{
     ErrorCode, Event, GameClientExited, GameStart, GameStartNotify, MatchEnded, MatchOutcome,
     QuickPlay, RoomEventKind, RoomInfo, RoomJoin, RoomLeave, RoomState,
@@ -140,6 +140,21 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     outcome
 }
 
+/// True when `e` is the lobby connection failing, not the lobby refusing.
+fn is_connection_loss(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ClientError>().is_some_and(is_lost)
+}
+
+fn is_lost(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Closed(_)
+            | ClientError::Io(_)
+            | ClientError::Timeout(_)
+            | ClientError::Connect { .. }
+    )
+}
+
 /// Longest wait for the lobby to take the seat back when `play` ends.
 const LEAVE_WAIT: Duration = Duration::from_secs(5);
 
@@ -229,13 +244,16 @@ async fn follow_link(link: &Link, notice: &Notice, room: u64, json: bool) -> any
                 format!("connection to the lobby lost ({reason}); reconnecting...")
             });
         }
-        Notice::Reconnected { .. } => match link.my_room().await? {
-            Some(kept) if kept.id == room => {
+        Notice::Reconnected { .. } => match link.my_room().await {
+            Ok(Some(kept)) if kept.id == room => {
                 say(json, "reconnected", json!({"room": room}), || {
                     format!("reconnected; your seat in room {room} was kept")
                 });
             }
-            _ => bail!(
+            // Cut again before it could check: the link reconnects again.
+            Err(e) if is_connection_loss(&e) => {}
+            Err(e) => return Err(e),
+            Ok(_) => bail!(
                 "reconnected, but the lobby no longer holds your seat in room {room} \
                  (it restarted, or the grace period for dropped players passed)"
             ),
@@ -294,7 +312,15 @@ async fn maybe_start(
         return Ok(());
     }
     *start_sent = true;
-    link.client().await?.call(GameStartNotify {}).await?;
+    match link.client().await?.call(GameStartNotify {}).await {
+        Ok(_) => {}
+        // The connection dropped: try again once the room is heard from anew.
+        Err(e) if is_lost(&e) => {
+            *start_sent = false;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     say(json, "starting", json!({"room": room.id}), || {
         format!("starting the match with {} players", room.members.len())
     });

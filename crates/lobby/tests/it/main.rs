@@ -10,4 +10,5 @@ mod menus;
 mod network;
 mod publish;
 mod reviews;
+mod seats;
 mod sessions;
