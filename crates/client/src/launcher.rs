@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::Context;
-use gamestore_package::{Manifest, Placeholders};
+use gamestore_package::{Manifest, Placeholders, Seat};
 use gamestore_protocol::GameStart;
 
 /// The game client command for `player` in the match `start`, installed at `game_dir`.
@@ -30,6 +30,9 @@ pub fn client_command(
         match_id: start.match_id.to_string(),
         token: start.token.clone(),
         game_dir: game_dir.to_owned(),
+        seat: seat_of(start, player),
+        room_id: start.room,
+        player_list: start.players.clone(),
     };
     let expanded =
         manifest.client.expand(&placeholders).context("cannot build the game client command")?;
@@ -43,4 +46,12 @@ pub fn client_command(
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
     Ok(command)
+}
+
+/// `{seat}` and `{player_id}` for `player`: the seat is the lobby's (else
+/// the player's place in the list); the id only comes from the lobby.
+fn seat_of(start: &GameStart, player: &str) -> Option<Seat> {
+    let index =
+        start.seat.or_else(|| start.players.iter().position(|p| p == player).map(|i| i as u32))?;
+    Some(Seat { index, player_id: start.player_id? })
 }

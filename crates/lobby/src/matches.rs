@@ -22,6 +22,7 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
         game_dir: plan.game.game_dir.clone(),
         players: plan.players.iter().map(|(_, name)| name.clone()).collect(),
         token: token.clone(),
+        room_id: plan.room,
     };
     let exit = match lobby.game_manager.start(&spec).await {
         Ok(mut process) => {
@@ -38,6 +39,9 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
                     port: process.port.port,
                     token,
                     players: spec.players.clone(),
+                    // Filled per member.
+                    seat: None,
+                    player_id: None,
                 },
             );
             process.wait().await

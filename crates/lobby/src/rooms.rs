@@ -311,7 +311,8 @@ impl Rooms {
             (None, Some(ip)) => ip.to_canonical().to_string(),
             (None, None) => std::net::Ipv4Addr::LOCALHOST.to_string(),
         };
-        GameStart { host, ..start.clone() }
+        let seat = start.players.iter().position(|name| *name == member.name).map(|i| i as u32);
+        GameStart { host, seat, player_id: Some(member.account), ..start.clone() }
     }
 
     /// A connection closed or changed accounts: its player leaves the room

@@ -482,6 +482,12 @@ pub struct GameStart {
     /// The match token the game server expects from its clients.
     pub token: String,
     pub players: Vec<String>,
+    /// This player's seat: 0-based, in joining order (`players[seat]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<u32>,
+    /// This player's numeric account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_id: Option<i64>,
 }
 
 impl std::fmt::Debug for GameStart {

@@ -100,6 +100,8 @@ fn start(room: u64) -> GameStart {
         port: 9100,
         token: "t".into(),
         players: vec!["ann".into(), "bob".into()],
+        seat: None,
+        player_id: None,
     }
 }
 
@@ -222,8 +224,14 @@ async fn each_member_is_told_the_address_their_own_connection_arrived_on() {
     let host_of = |peer: &mut Peer| {
         peer.events().into_iter().find(|(k, _)| k == "GAME_START").unwrap().1["host"].clone()
     };
-    assert_eq!(host_of(&mut ann), "10.0.1.1");
-    assert_eq!(host_of(&mut bob), "10.0.2.1", "IPv4-mapped addresses are told as IPv4");
+    let start_of =
+        |peer: &mut Peer| peer.events().into_iter().find(|(k, _)| k == "GAME_START").unwrap().1;
+    let (to_ann, to_bob) = (start_of(&mut ann), start_of(&mut bob));
+    assert_eq!(to_ann["host"], "10.0.1.1");
+    assert_eq!(to_bob["host"], "10.0.2.1", "IPv4-mapped addresses are told as IPv4");
+    // Each also learns their own seat (joining order) and account id.
+    assert_eq!((&to_ann["seat"], &to_ann["player_id"]), (&0.into(), &1.into()));
+    assert_eq!((&to_bob["seat"], &to_bob["player_id"]), (&1.into(), &2.into()));
 
     // --public-host wins for everyone.
     let fixed = super::Rooms::new(RoomsConfig {
