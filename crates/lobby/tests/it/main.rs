@@ -3,6 +3,7 @@
 //! by raw frames.
 
 mod accounts;
+mod foreign_games;
 mod frames;
 mod install;
 mod matches;
