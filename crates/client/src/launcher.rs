@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::Context;
-use gamestore_package::{Manifest, Placeholders};
+use gamestore_package::{Manifest, Placeholders, Seat};
 use gamestore_protocol::GameStart;
 
 /// The game client command for `player` in the match `start`, installed at `game_dir`.
@@ -60,6 +60,9 @@ pub fn client_launch(
         match_id: start.match_id.to_string(),
         token: start.token.clone(),
         game_dir: game_dir.to_owned(),
+        seat: seat_of(start, player),
+        room_id: start.room,
+        player_list: start.players.clone(),
     };
     let expanded =
         manifest.client.expand(&placeholders).context("cannot build the game client command")?;
@@ -98,4 +101,12 @@ pub fn display_problem(kind: gamestore_package::GameKind, name: &str) -> Option<
         "{name} is a gui game and opens a window, but there is no display here \
          (DISPLAY and WAYLAND_DISPLAY are not set); run the launcher in a desktop session"
     ))
+}
+
+/// `{seat}` and `{player_id}` for `player`: the seat is the lobby's (else
+/// the player's place in the list); the id only comes from the lobby.
+fn seat_of(start: &GameStart, player: &str) -> Option<Seat> {
+    let index =
+        start.seat.or_else(|| start.players.iter().position(|p| p == player).map(|i| i as u32))?;
+    Some(Seat { index, player_id: start.player_id? })
 }

@@ -15,7 +15,8 @@ pub struct LobbyConfig {
     /// Ports the Game Manager may give to game servers.
     pub game_ports: RangeInclusive<u16>,
     /// The address players are told to connect their game clients to;
-    /// `None` means auto-detect the LAN address.
+    /// `None` tells each player the address their own lobby connection
+    /// arrived on (reachable by them by construction).
     pub public_host: Option<String>,
     pub limits: Limits,
     pub timeouts: Timeouts,
@@ -71,6 +72,9 @@ pub struct Timeouts {
     pub idle: Duration,
     /// A session not used for this long stops working.
     pub session_ttl: Duration,
+    /// How long a room keeps the seat of a member whose connection dropped,
+    /// waiting for them to RESUME; zero to remove them at once.
+    pub seat_grace: Duration,
 }
 
 /// Argon2id cost parameters.
@@ -107,6 +111,7 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(10),
             idle: Duration::from_secs(120),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
+            seat_grace: Duration::from_secs(30),
         }
     }
 }

@@ -54,6 +54,10 @@ pub struct Conn {
     pub shutdown: Shutdown,
     /// The connection's slot under the lobby's connection cap.
     _permit: OwnedSemaphorePermit,
+    /// The address of this machine the client connected to (the socket's
+    /// local address): the client can reach it, so game servers are
+    /// advertised on it when no `--public-host` is set.
+    pub local_addr: Option<std::net::SocketAddr>,
 }
 
 impl Drop for Conn {
@@ -63,7 +67,7 @@ impl Drop for Conn {
         if let Some(session) = self.session.take() {
             self.lobby.hub.detach(session.account.id, self.id);
         }
-        self.lobby.rooms.disconnected(self.id);
+        self.lobby.rooms.member_disconnected(self.id);
         // Flush what is queued (an error reply) and close; a full queue is
         // dropped at once. The writer's deadline bounds either.
         self.outbox.close();
@@ -80,6 +84,7 @@ pub async fn serve(
     shutdown: Shutdown,
     permit: OwnedSemaphorePermit,
 ) {
+    let local_addr = socket.local_addr().ok();
     let (read, write) = socket.into_split();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let outbox = Outbox::new(tx);
@@ -87,7 +92,8 @@ pub async fn serve(
     let writer = tokio::spawn(write_loop(write, rx, outbox.clone(), deadline, shutdown.clone()));
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
-    let mut conn = Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit };
+    let mut conn =
+        Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit, local_addr };
 
     if conn.handshake().await {
         conn.reader.set_max_frame_len(MAX_FRAME_LEN);

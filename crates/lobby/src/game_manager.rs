@@ -25,7 +25,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gamestore_package::{Manifest, Placeholders};
+use gamestore_package::{Manifest, Placeholders, RESULT_PREFIX, ResultMode};
 use gamestore_protocol::MatchOutcome;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -48,8 +48,6 @@ pub struct GameManagerConfig {
     pub ports: RangeInclusive<u16>,
     /// The address game servers bind (`{host}` in their command).
     pub bind_host: String,
-    /// The address players are told to connect to.
-    pub public_host: String,
     /// Longest wait for a new game server to accept connections.
     pub start_timeout: Duration,
     /// Longest a match may run before its server is stopped.
@@ -68,6 +66,8 @@ pub struct MatchSpec {
     pub game_dir: PathBuf,
     pub players: Vec<String>,
     pub token: String,
+    /// The room the match is played from (`{room_id}`).
+    pub room_id: u64,
 }
 
 /// Why a game server could not be started.
@@ -134,10 +134,6 @@ impl GameManager {
         }))
     }
 
-    pub fn public_host(&self) -> &str {
-        &self.config.public_host
-    }
-
     /// Runs `task` (a match's lifecycle) under the manager, so shutdown can
     /// wait for it.
     pub fn track(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -173,6 +169,9 @@ impl GameManager {
             match_id: spec.match_id.to_string(),
             token: spec.token.clone(),
             game_dir: spec.game_dir.clone(),
+            seat: None,
+            room_id: spec.room_id,
+            player_list: spec.players.clone(),
         };
         let expanded = spec
             .manifest
@@ -222,6 +221,7 @@ impl GameManager {
             port,
             result_file,
             log_path,
+            result_mode: spec.manifest.result,
             max_match_time: self.config.max_match_time,
             stop: self.stop.subscribe(),
         };
@@ -291,6 +291,8 @@ pub struct GameProcess {
     pub port: PortLease,
     result_file: PathBuf,
     log_path: PathBuf,
+    /// Where the server reports its result: the result file or its output.
+    result_mode: ResultMode,
     max_match_time: Duration,
     stop: watch::Receiver<bool>,
 }
@@ -365,7 +367,7 @@ impl GameProcess {
             return MatchExit {
                 outcome: MatchOutcome::Timeout,
                 exit_code: None,
-                result: read_result(&self.result_file),
+                result: self.result(),
                 message: format!(
                     "the match ran past the {}s limit and was stopped",
                     limit.as_secs()
@@ -374,7 +376,7 @@ impl GameProcess {
         };
         // The server is gone; make sure nothing it started lingers.
         kill_group(self.pgid);
-        let result = read_result(&self.result_file);
+        let result = self.result();
         match status {
             Ok(status) if status.success() => MatchExit {
                 outcome: MatchOutcome::Completed,
@@ -416,6 +418,33 @@ impl GameProcess {
             },
         }
     }
+}
+
+impl GameProcess {
+    /// The result the server reported, the way its manifest says.
+    fn result(&self) -> Option<serde_json::Value> {
+        match self.result_mode {
+            ResultMode::File => read_result(&self.result_file),
+            ResultMode::Stdout => result_from_output(&self.log_path),
+        }
+    }
+}
+
+/// The last `RESULT {...}` line of the server's output (its log holds
+/// standard output and error), looking at the last 1 MiB only.
+fn result_from_output(log: &Path) -> Option<serde_json::Value> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(1 << 20))).ok()?;
+    let mut tail = Vec::new();
+    file.take(1 << 20).read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail).lines().rev().find_map(|line| {
+        let json = line.trim_end().strip_prefix(RESULT_PREFIX)?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).ok().filter(|_| json.len() <= 64 * 1024)?;
+        value.is_object().then_some(value)
+    })
 }
 
 fn describe(status: std::process::ExitStatus) -> String {
@@ -500,34 +529,4 @@ fn bwrap_works() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// The first non-loopback IPv4 address of an interface that is up, the
-/// address other machines on the LAN can reach; loopback when there is none.
-pub fn detect_lan_address() -> String {
-    let mut found = None;
-    // SAFETY: getifaddrs/freeifaddrs pair; the list is only read in between.
-    unsafe {
-        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-        if libc::getifaddrs(&mut list) == 0 {
-            let mut cursor = list;
-            while !cursor.is_null() {
-                let ifa = &*cursor;
-                let up = ifa.ifa_flags & (libc::IFF_UP as u32) != 0;
-                let loopback = ifa.ifa_flags & (libc::IFF_LOOPBACK as u32) != 0;
-                if up
-                    && !loopback
-                    && !ifa.ifa_addr.is_null()
-                    && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET
-                {
-                    let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    found = Some(Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)));
-                    break;
-                }
-                cursor = ifa.ifa_next;
-            }
-            libc::freeifaddrs(list);
-        }
-    }
-    found.unwrap_or(Ipv4Addr::LOCALHOST).to_string()
 }

@@ -61,24 +61,33 @@ impl Lobby {
                 "matches still open from the last run were recorded as aborted"
             );
         }
-        let public_host =
-            config.public_host.clone().unwrap_or_else(game_manager::detect_lan_address);
-        tracing::info!(%public_host, "players' game clients will connect to this address");
+        match &config.public_host {
+            Some(host) => {
+                tracing::info!(%host, "players' game clients will connect to this address")
+            }
+            None => tracing::info!(
+                "players' game clients will connect to the address their lobby connection \
+                 arrived on"
+            ),
+        }
         let game_manager = game_manager::GameManager::new(game_manager::GameManagerConfig {
             ports: config.game_ports.clone(),
             bind_host: config.matches.bind_host.clone(),
-            public_host,
             start_timeout: config.matches.start_timeout,
             max_match_time: config.matches.max_match_time,
             sandbox: config.matches.sandbox,
             data_dir: config.data_dir.clone(),
         })?;
+        let rooms = rooms::Rooms::new(rooms::RoomsConfig {
+            seat_grace: config.timeouts.seat_grace,
+            public_host: config.public_host.clone(),
+        });
         let password_permits = Semaphore::new(config.limits.concurrent_password_hashes.max(1));
         Ok(Arc::new(Lobby {
             config,
             db,
             hub: hub::Hub::default(),
-            rooms: rooms::Rooms::default(),
+            rooms,
             game_manager,
             chat_limits: Default::default(),
             games,

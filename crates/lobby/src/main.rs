@@ -31,8 +31,8 @@ struct Args {
     #[arg(long, env = "GAMESTORE_GAME_PORTS", value_name = "FROM-TO")]
     game_ports: Option<String>,
 
-    /// Host name or address players' game clients connect to
-    /// [default: the auto-detected LAN address]
+    /// Host name or address players' game clients connect to [default: for
+    /// each player, the address their lobby connection arrived on]
     #[arg(long, env = "GAMESTORE_PUBLIC_HOST", value_name = "HOST")]
     public_host: Option<String>,
 
@@ -89,6 +89,11 @@ struct Args {
     #[arg(long, env = "GAMESTORE_PASSWORD_HASH_PASSES", value_name = "N")]
     password_hash_passes: Option<u32>,
 
+    /// Seconds a room keeps the seat of a player whose lobby connection
+    /// dropped, for them to reconnect; 0 removes them at once [default: 30]
+    #[arg(long, env = "GAMESTORE_SEAT_GRACE", value_name = "SECS")]
+    seat_grace: Option<u64>,
+
     /// Optional TOML file with any of these settings, keys spelled like the
     /// flags with underscores (listen = "0.0.0.0:8888", data_dir = ...)
     #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
@@ -116,6 +121,7 @@ struct FileConfig {
     sandbox: Option<SandboxMode>,
     password_hash_kib: Option<u32>,
     password_hash_passes: Option<u32>,
+    seat_grace: Option<u64>,
 }
 
 /// `--sandbox` values.
@@ -207,6 +213,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(passes) = args.password_hash_passes.or(file.password_hash_passes) {
         config.password_hashing.iterations = passes.max(1);
+    }
+    if let Some(secs) = args.seat_grace.or(file.seat_grace) {
+        config.timeouts.seat_grace = Duration::from_secs(secs.min(24 * 3600));
     }
 
     let runtime = tokio::runtime::Runtime::new()?;

@@ -22,6 +22,7 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
         game_dir: plan.game.game_dir.clone(),
         players: plan.players.iter().map(|(_, name)| name.clone()).collect(),
         token: token.clone(),
+        room_id: plan.room,
     };
     let exit = match lobby.game_manager.start(&spec).await {
         Ok(mut process) => {
@@ -33,10 +34,14 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
                     room: plan.room,
                     game: plan.game.id.clone(),
                     version: plan.game.version.clone(),
-                    host: lobby.game_manager.public_host().to_owned(),
+                    // Filled per member with an address that member can reach.
+                    host: String::new(),
                     port: process.port.port,
                     token,
                     players: spec.players.clone(),
+                    // Filled per member.
+                    seat: None,
+                    player_id: None,
                 },
             );
             process.wait().await

@@ -3,15 +3,24 @@
 //! All room state lives in memory behind one mutex; every change pushes a
 //! ROOM_UPDATE to the room's members through their connections' outboxes
 //! (which never block). A player is in at most one room, through the
-//! connection that joined it: when that connection closes, they leave.
+//! connection that joined it.
+//!
+//! When that connection drops ([`Rooms::member_disconnected`]) the player
+//! keeps their seat for the lobby's grace period: the room lists them under
+//! `reconnecting`, and a RESUME on a new connection ([`Rooms::resume`])
+//! takes the seat back, with the GAME_START of a running match (or the
+//! MATCH_ENDED of one that ended meanwhile). The seat's timer is owned by
+//! the seat: coming back drops it; when it fires, the player leaves.
 //!
 //! States: `waiting` → (host starts, enough members) → `starting` (the Game
 //! Manager spawns the server) → `playing` (GAME_START sent) → back to
 //! `waiting` when the match ends or fails to start.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use gamestore_package::Manifest;
 use gamestore_protocol::{
@@ -29,6 +38,9 @@ pub struct Member {
     pub name: String,
     pub conn: ConnId,
     pub outbox: Outbox,
+    /// The local address the member's lobby connection arrived on: an
+    /// address of this machine that the member can reach by construction.
+    pub reach: Option<IpAddr>,
 }
 
 /// The version of a game a new room plays.
@@ -49,6 +61,45 @@ pub struct StartPlan {
     pub players: Vec<(AccountId, String)>,
 }
 
+/// How rooms treat their members.
+#[derive(Debug, Clone)]
+pub struct RoomsConfig {
+    /// How long a dropped member's seat is kept for them; zero to leave at once.
+    pub seat_grace: Duration,
+    /// The game server address every player is told (`--public-host`);
+    /// `None`: each player is told the address their own lobby connection
+    /// arrived on.
+    pub public_host: Option<String>,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        RoomsConfig { seat_grace: Duration::from_secs(30), public_host: None }
+    }
+}
+
+/// A seat kept for a member whose connection dropped.
+#[derive(Debug)]
+struct Away {
+    /// The connection that dropped; a timer only expires the seat it was set for.
+    conn: ConnId,
+    /// The end of a match the member missed while away, replayed on RESUME.
+    missed_end: Option<MatchEnded>,
+    /// Expires the seat; aborted when the seat is dropped (resumed or left).
+    _timer: SeatTimer,
+}
+
+/// The task that ends a kept seat; aborting it on drop keeps the seat's
+/// lifetime and its timer's in one place.
+#[derive(Debug)]
+struct SeatTimer(tokio::task::JoinHandle<()>);
+
+impl Drop for SeatTimer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[derive(Debug)]
 struct Room {
     id: RoomId,
@@ -58,6 +109,10 @@ struct Room {
     capacity: u32,
     state: RoomState,
     match_id: Option<i64>,
+    /// Members whose connection dropped, by account: their seat is kept.
+    away: HashMap<AccountId, Away>,
+    /// The running match's GAME_START (its `host` is filled per member).
+    start: Option<GameStart>,
 }
 
 impl Room {
@@ -78,11 +133,19 @@ impl Room {
             min_players: self.game.manifest.min_players,
             state: self.state,
             match_id: self.match_id,
+            reconnecting: self
+                .members
+                .iter()
+                .filter(|m| self.away.contains_key(&m.account))
+                .map(|m| m.name.clone())
+                .collect(),
         }
     }
 
+    /// Pushes `event` to the members who are connected.
     fn broadcast(&self, event: Event) {
-        crate::hub::push_to_all(self.members.iter().map(|m| &m.outbox), &event);
+        let present = self.members.iter().filter(|m| !self.away.contains_key(&m.account));
+        crate::hub::push_to_all(present.map(|m| &m.outbox), &event);
     }
 
     fn update(&self, event: RoomEventKind, player: Option<&str>) {
@@ -109,16 +172,26 @@ struct Inner {
 /// Every room of the lobby.
 #[derive(Debug, Default)]
 pub struct Rooms {
-    inner: Mutex<Inner>,
+    /// Shared with the seat timers, which hold it weakly.
+    inner: Arc<Mutex<Inner>>,
+    config: RoomsConfig,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
 }
 
+fn lock(inner: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
+    inner.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Rooms {
+    pub fn new(config: RoomsConfig) -> Rooms {
+        Rooms { inner: Arc::default(), config }
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     /// Makes a room for `game` with `member` as host.
@@ -191,7 +264,69 @@ impl Rooms {
         }
     }
 
-    /// A connection closed: its player leaves the room it joined through it.
+    /// A connection dropped: its player's seat is kept for the grace period
+    /// (shown as reconnecting), then they leave unless they RESUME first.
+    /// Must be called inside the Tokio runtime (it starts the seat's timer).
+    pub fn member_disconnected(&self, conn: ConnId) {
+        let grace = self.config.seat_grace;
+        if grace.is_zero() {
+            return self.disconnected(conn);
+        }
+        let mut inner = self.inner();
+        let rooms = Arc::downgrade(&self.inner);
+        for room in inner.rooms.values_mut() {
+            let dropped: Vec<(AccountId, String)> = room
+                .members
+                .iter()
+                .filter(|m| m.conn == conn && !room.away.contains_key(&m.account))
+                .map(|m| (m.account, m.name.clone()))
+                .collect();
+            for (account, name) in dropped {
+                let timer =
+                    SeatTimer(tokio::spawn(expire_seat(rooms.clone(), account, conn, grace)));
+                room.away.insert(account, Away { conn, missed_end: None, _timer: timer });
+                tracing::info!(room = room.id, player = %name, ?grace, "seat kept for a dropped player");
+                room.update(RoomEventKind::Reconnecting, Some(&name));
+            }
+        }
+    }
+
+    /// A RESUME on a new connection: if the player's seat is being kept,
+    /// it moves to this connection, the room hears `reconnected`, and the
+    /// player is sent what they missed: the MATCH_ENDED of a match that
+    /// ended meanwhile, then the GAME_START of the running match. Returns
+    /// the room when a seat was taken back.
+    pub fn resume(&self, member: Member) -> Option<RoomInfo> {
+        let mut inner = self.inner();
+        let id = *inner.member_of.get(&member.account)?;
+        let room = inner.rooms.get_mut(&id)?;
+        let away = room.away.remove(&member.account)?;
+        let seat = room.members.iter_mut().find(|m| m.account == member.account)?;
+        *seat = member.clone();
+        tracing::info!(room = id, player = %member.name, "seat taken back");
+        room.update(RoomEventKind::Reconnected, Some(&member.name));
+        if let Some(ended) = away.missed_end {
+            member.outbox.push_event(Event::MatchEnded(ended));
+        }
+        if let (RoomState::Playing, Some(start)) = (room.state, &room.start) {
+            member.outbox.push_event(Event::GameStart(self.start_for(start, &member)));
+        }
+        Some(room.info())
+    }
+
+    /// The GAME_START `member` gets: `start` with the address they can reach.
+    fn start_for(&self, start: &GameStart, member: &Member) -> GameStart {
+        let host = match (&self.config.public_host, member.reach) {
+            (Some(host), _) => host.clone(),
+            (None, Some(ip)) => ip.to_canonical().to_string(),
+            (None, None) => std::net::Ipv4Addr::LOCALHOST.to_string(),
+        };
+        let seat = start.players.iter().position(|name| *name == member.name).map(|i| i as u32);
+        GameStart { host, seat, player_id: Some(member.account), ..start.clone() }
+    }
+
+    /// A connection closed or changed accounts: its player leaves the room
+    /// it joined through it at once.
     pub fn disconnected(&self, conn: ConnId) {
         let mut inner = self.inner();
         let leaving: Vec<AccountId> = inner
@@ -244,14 +379,18 @@ impl Rooms {
         })
     }
 
-    /// The match's server listens: tell every member where.
+    /// The match's server listens: tell every member where, each with the
+    /// address they can reach (`start.host` is replaced per member).
     pub fn started(&self, id: RoomId, start: GameStart) {
         let mut inner = self.inner();
         let Some(room) = inner.rooms.get_mut(&id) else { return };
         room.state = RoomState::Playing;
         room.match_id = Some(start.match_id);
         room.update(RoomEventKind::Started, None);
-        room.broadcast(Event::GameStart(start));
+        for member in room.members.iter().filter(|m| !room.away.contains_key(&m.account)) {
+            member.outbox.push_event(Event::GameStart(self.start_for(&start, member)));
+        }
+        room.start = Some(start);
     }
 
     /// The match ended (or never started): tell the members, wait again.
@@ -260,6 +399,10 @@ impl Rooms {
         let Some(room) = inner.rooms.get_mut(&id) else { return };
         room.state = RoomState::Waiting;
         room.match_id = None;
+        room.start = None;
+        for away in room.away.values_mut() {
+            away.missed_end = Some(ended.clone());
+        }
         room.broadcast(Event::MatchEnded(ended));
         room.update(RoomEventKind::Ended, None);
     }
@@ -321,6 +464,8 @@ fn create_locked(inner: &mut Inner, member: Member, game: RoomGame) -> RoomInfo 
         members: Vec::new(),
         state: RoomState::Waiting,
         match_id: None,
+        away: HashMap::new(),
+        start: None,
     };
     inner.rooms.insert(id, room);
     tracing::info!(room = id, host = %member.name, "room created");
@@ -342,6 +487,8 @@ fn leave_locked(inner: &mut Inner, account: AccountId) -> bool {
     let room = inner.rooms.get_mut(&id).expect("member_of points at a room");
     let Some(index) = room.members.iter().position(|m| m.account == account) else { return false };
     let gone = room.members.remove(index);
+    // Drops a kept seat and with it its timer.
+    room.away.remove(&account);
     if room.members.is_empty() {
         // A running match keeps going until its server ends; the room just
         // has nobody left to tell.
@@ -360,6 +507,26 @@ fn leave_locked(inner: &mut Inner, account: AccountId) -> bool {
     true
 }
 
+/// Ends the seat kept for `account` after `grace`, unless it was taken
+/// back (or kept again for a later drop) meanwhile.
+async fn expire_seat(rooms: Weak<Mutex<Inner>>, account: AccountId, conn: ConnId, grace: Duration) {
+    tokio::time::sleep(grace).await;
+    let Some(rooms) = rooms.upgrade() else { return };
+    let mut inner = lock(&rooms);
+    let Some(id) = inner.member_of.get(&account).copied() else { return };
+    let still_away = inner
+        .rooms
+        .get(&id)
+        .and_then(|room| room.away.get(&account))
+        .is_some_and(|away| away.conn == conn);
+    if still_away {
+        tracing::info!(room = id, "a dropped player did not come back in time and left");
+        // Removing the seat drops this task's own handle; abort only takes
+        // effect at the next await, and there is none after this point.
+        leave_locked(&mut inner, account);
+    }
+}
+
 impl Rooms {
     /// Removes rooms left empty while their match ran, once it ended.
     pub fn close_if_empty(&self, id: RoomId) {
@@ -373,3 +540,6 @@ impl Rooms {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

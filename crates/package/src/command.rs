@@ -40,11 +40,19 @@ pub enum Placeholder {
     Token,
     /// `{game_dir}`: the absolute path of the installed game folder.
     GameDir,
+    /// `{seat}`: this client's seat, 0-based in joining order (client commands only).
+    Seat,
+    /// `{player_id}`: this client's numeric account id (client commands only).
+    PlayerId,
+    /// `{room_id}`: the number of the room the match is played from.
+    RoomId,
+    /// `{player_list}`: every player's name, comma-separated, in seat order.
+    PlayerList,
 }
 
 impl Placeholder {
     /// Every placeholder, in documentation order.
-    pub const ALL: [Placeholder; 7] = [
+    pub const ALL: [Placeholder; 11] = [
         Placeholder::Host,
         Placeholder::Port,
         Placeholder::Players,
@@ -52,7 +60,16 @@ impl Placeholder {
         Placeholder::MatchId,
         Placeholder::Token,
         Placeholder::GameDir,
+        Placeholder::Seat,
+        Placeholder::PlayerId,
+        Placeholder::RoomId,
+        Placeholder::PlayerList,
     ];
+
+    /// Placeholders that name one player, so only a client command (one
+    /// per player) can use them; the game server serves every player.
+    pub const PER_PLAYER: [Placeholder; 3] =
+        [Placeholder::Player, Placeholder::Seat, Placeholder::PlayerId];
 
     /// The name between the braces (`"match_id"`).
     pub fn name(self) -> &'static str {
@@ -64,6 +81,10 @@ impl Placeholder {
             Placeholder::MatchId => "match_id",
             Placeholder::Token => "token",
             Placeholder::GameDir => "game_dir",
+            Placeholder::Seat => "seat",
+            Placeholder::PlayerId => "player_id",
+            Placeholder::RoomId => "room_id",
+            Placeholder::PlayerList => "player_list",
         }
     }
 
@@ -84,7 +105,8 @@ pub enum TemplateError {
     /// `{name}` with a name the platform does not know.
     #[error(
         "unknown placeholder {{{0}}} (known: {{host}}, {{port}}, {{players}}, {{player}}, \
-         {{match_id}}, {{token}}, {{game_dir}}, and {{{{ or }}}} for a literal brace)"
+         {{match_id}}, {{token}}, {{game_dir}}, {{seat}}, {{player_id}}, {{room_id}}, \
+         {{player_list}}, and {{{{ or }}}} for a literal brace)"
     )]
     UnknownPlaceholder(String),
     /// A `{` with no `}` after it.
@@ -162,6 +184,21 @@ pub struct Placeholders {
     pub token: String,
     /// `{game_dir}`, and where a relative `command[0]` is looked up.
     pub game_dir: PathBuf,
+    /// `{seat}` and `{player_id}`: `None` for the game server.
+    pub seat: Option<Seat>,
+    /// `{room_id}`.
+    pub room_id: u64,
+    /// `{player_list}`: names in seat order, joined with commas.
+    pub player_list: Vec<String>,
+}
+
+/// One player's place in a match, for `{seat}` and `{player_id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seat {
+    /// 0-based, in joining order.
+    pub index: u32,
+    /// The player's numeric account id.
+    pub player_id: i64,
 }
 
 /// Why a command could not be expanded.
@@ -179,6 +216,12 @@ pub enum ExpandError {
     /// `{player}` is used but no player name was given.
     #[error("{{player}} is used but there is no player name (game servers have none)")]
     NoPlayer,
+    /// `{seat}` or `{player_id}` is used but no seat was given.
+    #[error(
+        "{{seat}} and {{player_id}} need the player's seat, which game servers do not have \
+         (and lobbies older than these placeholders do not send)"
+    )]
+    NoSeat,
     /// `{game_dir}` cannot be written as text.
     #[error("game folder path is not valid UTF-8: {0}")]
     GameDirNotUtf8(PathBuf),
@@ -243,6 +286,16 @@ impl Command {
                         Placeholder::MatchId => out.push_str(&values.match_id),
                         Placeholder::Token => out.push_str(&values.token),
                         Placeholder::GameDir => out.push_str(game_dir),
+                        Placeholder::Seat => {
+                            let seat = values.seat.ok_or(ExpandError::NoSeat)?;
+                            out.push_str(&seat.index.to_string())
+                        }
+                        Placeholder::PlayerId => {
+                            let seat = values.seat.ok_or(ExpandError::NoSeat)?;
+                            out.push_str(&seat.player_id.to_string())
+                        }
+                        Placeholder::RoomId => out.push_str(&values.room_id.to_string()),
+                        Placeholder::PlayerList => out.push_str(&values.player_list.join(",")),
                     },
                 }
             }
@@ -309,7 +362,8 @@ mod tests {
         assert_eq!(
             msg,
             "unknown placeholder {hots} (known: {host}, {port}, {players}, {player}, \
-             {match_id}, {token}, {game_dir}, and {{ or }} for a literal brace)"
+             {match_id}, {token}, {game_dir}, {seat}, {player_id}, {room_id}, {player_list}, \
+             and {{ or }} for a literal brace)"
         );
     }
 
@@ -322,6 +376,9 @@ mod tests {
             match_id: "m42".into(),
             token: "s3cret".into(),
             game_dir: game_dir.to_path_buf(),
+            seat: player.map(|_| Seat { index: 1, player_id: 4711 }),
+            room_id: 12,
+            player_list: vec!["zoe".into(), "alice".into(), "bob".into()],
         }
     }
 
@@ -390,6 +447,35 @@ mod tests {
         let cmd = command(&["x", "{player}"], &[]);
         let expanded = cmd.expand(&values(dir.path(), Some("{token}"))).unwrap();
         assert_eq!(expanded.argv[1], "{token}");
+    }
+
+    #[test]
+    fn placeholders_for_games_from_other_launchers() {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = command(
+            &["x", "--index", "{seat}", "--id={player_id}", "room{room_id}", "{player_list}"],
+            &[("PLAYERS", "{player_list}"), ("SEAT", "{seat}"), ("ROOM", "{room_id}")],
+        );
+        let expanded = cmd.expand(&values(dir.path(), Some("alice"))).unwrap();
+        assert_eq!(expanded.argv, ["x", "--index", "1", "--id=4711", "room12", "zoe,alice,bob"]);
+        assert_eq!(
+            expanded.env,
+            [
+                ("PLAYERS".to_owned(), "zoe,alice,bob".to_owned()),
+                ("ROOM".to_owned(), "12".to_owned()),
+                ("SEAT".to_owned(), "1".to_owned()),
+            ]
+        );
+        // The server has the room and the list, but no seat of its own.
+        let server = command(&["x", "{room_id}", "{player_list}"], &[]);
+        assert_eq!(
+            server.expand(&values(dir.path(), None)).unwrap().argv,
+            ["x", "12", "zoe,alice,bob"]
+        );
+        for per_player in ["{seat}", "{player_id}"] {
+            let cmd = command(&["x", per_player], &[]);
+            assert_eq!(cmd.expand(&values(dir.path(), None)), Err(ExpandError::NoSeat));
+        }
     }
 
     #[test]

@@ -24,13 +24,13 @@ pub use archive::{
     ArchiveError, IGNORE_FILE, PackSummary, PackagedFile, extract, pack_dir, package_files,
 };
 pub use command::{
-    Command, ExpandError, ExpandedCommand, Placeholder, Placeholders, TemplateError,
+    Command, ExpandError, ExpandedCommand, Placeholder, Placeholders, Seat, TemplateError,
     template_placeholders,
 };
 pub use filelist::{Delta, FileEntry, FileList, Mismatch};
 pub use manifest::{
     GameKind, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_PLAYERS, Manifest, ManifestErrors, Problem,
-    is_valid_game_id,
+    RESULT_PREFIX, ResultMode, is_valid_game_id,
 };
 pub use package_path::{MAX_DEPTH, MAX_PATH_BYTES, check_package_path};
 pub use sha256::{Sha256Reader, Sha256Writer, sha256_bytes, sha256_file, sha256_reader};

@@ -74,6 +74,33 @@ pub struct Manifest {
     pub server: Command,
     /// Started once per player by the launcher.
     pub client: Command,
+    /// How the game server reports the match's result (`"result"`,
+    /// optional: `"file"` by default).
+    #[serde(default, skip_serializing_if = "ResultMode::is_file")]
+    pub result: ResultMode,
+}
+
+/// The prefix of the standard output line that carries a match's result
+/// in [`ResultMode::Stdout`]: `RESULT {"winner": "ann"}`.
+pub const RESULT_PREFIX: &str = "RESULT ";
+
+/// How a game server reports the match's result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultMode {
+    /// A JSON object written to the file named by `GAMESTORE_RESULT_FILE`.
+    #[default]
+    File,
+    /// The last line of the server's standard output that starts with
+    /// [`RESULT_PREFIX`] followed by a JSON object, as games written for
+    /// simple launchers often print it.
+    Stdout,
+}
+
+impl ResultMode {
+    fn is_file(&self) -> bool {
+        *self == ResultMode::File
+    }
 }
 
 /// How the game client presents itself.
@@ -325,6 +352,7 @@ impl Checker {
         }
         let server = self.command(obj, "server", Role::Server);
         let client = self.command(obj, "client", Role::Client);
+        let result = self.result_mode(obj);
         Some(Manifest {
             id: id?,
             name: name?,
@@ -335,7 +363,27 @@ impl Checker {
             max_players: max_players?,
             server: server?,
             client: client?,
+            result: result?,
         })
+    }
+
+    /// The optional `result` field.
+    fn result_mode(&mut self, obj: &Map<String, Value>) -> Option<ResultMode> {
+        match obj.get("result") {
+            None => Some(ResultMode::File),
+            Some(Value::String(mode)) if mode == "file" => Some(ResultMode::File),
+            Some(Value::String(mode)) if mode == "stdout" => Some(ResultMode::Stdout),
+            Some(other) => {
+                self.problem(
+                    "result",
+                    format!(
+                        "expected \"file\" (GAMESTORE_RESULT_FILE) or \"stdout\" (a line \
+                         {RESULT_PREFIX:?} and a JSON object), found {other}"
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// The value of a required field, or a "missing" problem.
@@ -533,6 +581,19 @@ impl Checker {
                         field,
                         "{player} is not available to the game server, which serves all \
                          players (use it in the client command)",
+                    );
+                }
+                let per_player = [Placeholder::Seat, Placeholder::PlayerId];
+                if role == Role::Server
+                    && let Some(p) = used.iter().find(|p| per_player.contains(p))
+                {
+                    self.problem(
+                        field,
+                        format!(
+                            "{p} is not available to the game server, which serves all \
+                             players (use it in the client command; the server has \
+                             {{player_list}})"
+                        ),
                     );
                 }
             }

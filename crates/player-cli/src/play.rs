@@ -5,9 +5,13 @@
 //! are in (`--start-when`), runs the game client on GAME_START, tells the
 //! lobby when the client exits, and ends with the match's outcome: exit 0
 //! when the match completed and this player's client finished cleanly.
+//!
+//! A dropped lobby connection is resumed on a new one (the lobby keeps the
+//! room seat for a grace period); a `play` started while the player still
+//! has a seat (say, after the launcher was killed mid-match) carries on in
+//! that room, and the lobby sends the running match's GAME_START again.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -15,10 +19,11 @@ use gamestore_client::cli::{Context, human_bytes, players_range, plural};
 use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::launcher::{client_launch, display_problem};
 use gamestore_client::library::Library;
-use gamestore_client::{LobbyClient, outln};
+use gamestore_client::menu::{Link, Notice, RECONNECT_FOR};
+use gamestore_client::{ClientError, LobbyClient, outln};
 use gamestore_protocol::{
-    Event, GameClientExited, GameInfo, GameStart, GameStartNotify, MatchEnded, MatchOutcome,
-    QuickPlay, RoomEventKind, RoomInfo, RoomJoin, RoomLeave, RoomState,
+    ErrorCode, Event, GameClientExited, GameInfo, GameStart, GameStartNotify, MatchEnded,
+    MatchOutcome, QuickPlay, RoomEventKind, RoomInfo, RoomJoin, RoomLeave, RoomState,
 };
 use serde_json::json;
 
@@ -51,45 +56,78 @@ fn say(json: bool, kind: &str, data: serde_json::Value, text: impl FnOnce() -> S
 }
 
 pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCode> {
-    let (client, session) = ctx.connect_session().await?;
-    let client = Arc::new(client);
-    let _keepalive = client.keepalive();
-    let mut events = client.events().context("event stream already taken")?;
+    // The link resumes the session on a new connection when this one drops,
+    // and with it the room seat the lobby keeps for a while.
+    let (link, mut notices, problem) = Link::open(ctx.clone()).await;
+    if let Some(problem) = problem {
+        bail!("{problem}");
+    }
+    let Some(session) = link.session() else {
+        bail!(
+            "not logged in as a player; run `gamestore-player login --user NAME` ({})",
+            ErrorCode::NotLoggedIn
+        );
+    };
+    let client = link.client().await?;
     let library = Library::new(ctx.home.root(), &session.user);
     let json = options.json;
 
+    // A seat kept from a launcher that stopped (or lost its connection)
+    // mid-room or mid-match: carry on in that room.
+    let kept = link.my_room().await?;
+    if let Some(room) = &kept {
+        let wanted = match &options.target {
+            Target::Game(game) => room.game == *game,
+            Target::Room(id) => room.id == *id,
+        };
+        if !wanted {
+            bail!(
+                "you are in room {} for {}; leave it first ({})",
+                room.id,
+                room.game,
+                ErrorCode::AlreadyInRoom
+            );
+        }
+    }
+
     // What can never work is refused before joining anything.
-    if let Target::Game(game) = &options.target {
+    if let (Target::Game(game), None) = (&options.target, &kept) {
         let info = client.call(GameInfo { id: game.clone() }).await?.game;
         check_start_when(options.start_when, info.min_players, info.max_players, &info.name)?;
         if let Some(problem) = display_problem(info.kind, &info.name) {
             bail!("{problem}");
         }
     }
-    let room: RoomInfo = match &options.target {
-        Target::Game(game) => client.call(QuickPlay { game: game.clone() }).await?,
-        Target::Room(id) => client.call(RoomJoin { room: *id }).await?,
+    let room: RoomInfo = match (&kept, &options.target) {
+        (Some(room), _) => room.clone(),
+        (None, Target::Game(game)) => client.call(QuickPlay { game: game.clone() }).await?,
+        (None, Target::Room(id)) => client.call(RoomJoin { room: *id }).await?,
     };
-    // A room is known only once joined: leave it at once if it cannot work.
-    let refusal = match check_start_when(
-        options.start_when,
-        room.min_players,
-        room.capacity,
-        &room.game_name,
-    ) {
-        Err(e) => Some(e),
-        Ok(()) => match client.call(GameInfo { id: room.game.clone() }).await {
-            Ok(info) => display_problem(info.game.kind, &room.game_name).map(|p| anyhow!("{p}")),
-            Err(_) => None,
-        },
-    };
-    if let Some(e) = refusal {
-        let _ = client.call(RoomLeave {}).await;
-        return Err(e);
+    if kept.is_none() {
+        // A room is known only once joined: leave it at once if it cannot work.
+        let refusal = match check_start_when(
+            options.start_when,
+            room.min_players,
+            room.capacity,
+            &room.game_name,
+        ) {
+            Err(e) => Some(e),
+            Ok(()) => match client.call(GameInfo { id: room.game.clone() }).await {
+                Ok(info) => {
+                    display_problem(info.game.kind, &room.game_name).map(|p| anyhow!("{p}"))
+                }
+                Err(_) => None,
+            },
+        };
+        if let Some(e) = refusal {
+            let _ = client.call(RoomLeave {}).await;
+            return Err(e);
+        }
     }
     say(json, "room", json!(room), || {
         format!(
-            "in room {} for {} {} ({}, host {})",
+            "{} room {} for {} {} ({}, host {})",
+            if kept.is_some() { "back in" } else { "in" },
             room.id,
             room.game_name,
             room.version,
@@ -115,14 +153,59 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
             )
         });
     }
+    drop(client);
     let start_when = options.start_when.unwrap_or(room.min_players).max(1);
-    let me = session.user.clone();
+    let outcome =
+        in_room(&link, &mut notices, &library, &session.user, room, start_when, json).await;
+    // Done with the room: give the seat up now rather than have the lobby
+    // keep it for a player who is not coming back.
+    let leave =
+        async { link.client().await?.call(RoomLeave {}).await.map_err(anyhow::Error::from) };
+    let _ = tokio::time::timeout(LEAVE_WAIT, leave).await;
+    outcome
+}
+
+/// True when `e` is the lobby connection failing, not the lobby refusing.
+fn is_connection_loss(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ClientError>().is_some_and(is_lost)
+}
+
+fn is_lost(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Closed(_)
+            | ClientError::Io(_)
+            | ClientError::Timeout(_)
+            | ClientError::Connect { .. }
+    )
+}
+
+/// Longest wait for the lobby to take the seat back when `play` ends.
+const LEAVE_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits in `room`, starts the match as host, plays it.
+async fn in_room(
+    link: &Link,
+    notices: &mut tokio::sync::mpsc::UnboundedReceiver<Notice>,
+    library: &Library,
+    me: &str,
+    room: RoomInfo,
+    start_when: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let mut start_sent = false;
     let mut current = room;
-    maybe_start(&client, &current, &me, start_when, &mut start_sent, json).await?;
+    maybe_start(link, &current, me, start_when, &mut start_sent, json).await?;
 
     loop {
-        let event = events.recv().await.context("the lobby closed the connection")?;
+        let notice = notices.recv().await.context("the lobby connection ended")?;
+        let event = match notice {
+            Notice::Event(event) => event,
+            other => {
+                follow_link(link, &other, current.id, json).await?;
+                continue;
+            }
+        };
         match event {
             Event::RoomUpdate(update) => {
                 current = update.room.clone();
@@ -130,8 +213,8 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
                     start_sent = false;
                 }
                 // Our own arrival was already said ("in room ...").
-                let own_join = update.event == RoomEventKind::Joined
-                    && update.player.as_deref() == Some(me.as_str());
+                let own_join =
+                    update.event == RoomEventKind::Joined && update.player.as_deref() == Some(me);
                 if json || !own_join {
                     say(json, "room_update", json!(update), || {
                         describe_update(&update.event, update.player.as_deref(), &update.room)
@@ -139,14 +222,16 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
                 }
                 if update.event == RoomEventKind::Delisted && current.state == RoomState::Waiting {
                     // No match can start here any more: waiting would be forever.
-                    let _ = client.call(RoomLeave {}).await;
+                    if let Ok(client) = link.client().await {
+                        let _ = client.call(RoomLeave {}).await;
+                    }
                     bail!(
                         "{} was delisted by its developer; you left room {}",
                         current.game_name,
                         current.id
                     );
                 }
-                maybe_start(&client, &current, &me, start_when, &mut start_sent, json).await?;
+                maybe_start(link, &current, me, start_when, &mut start_sent, json).await?;
             }
             Event::Chat(chat) => {
                 say(json, "chat", json!(chat), || {
@@ -165,19 +250,61 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
                         )
                     },
                 );
-                return run_client(&client, &mut events, &library, &me, start, json).await;
+                return run_client(link, notices, library, me, start, json).await;
             }
-            Event::MatchEnded(ended) => {
+            Event::MatchEnded(ended) if ended.outcome == MatchOutcome::NeverStarted => {
                 // Our room's start failed before any GAME_START.
                 say(json, "match_ended", json!(ended), || {
                     format!("match did not start: {}", ended.message)
                 });
                 bail!("the match could not start: {}", ended.message);
             }
+            Event::MatchEnded(ended) => {
+                // Back from a drop: the match ended while we were away.
+                say(json, "match_ended", json!(ended), || {
+                    format!("match {} ended while you were away: {}", ended.match_id, ended.message)
+                });
+                if ended.outcome != MatchOutcome::Completed {
+                    bail!("the match ended badly ({}): {}", ended.outcome.as_str(), ended.message);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             Event::SessionRevoked(r) => bail!("session ended: {}", r.reason),
             Event::ServerShutdown(s) => bail!("{}", s.message),
         }
     }
+}
+
+/// Follows the link's own news while in room `room`: a lost connection is
+/// reported and waited out; once reconnected, the seat must have been kept.
+async fn follow_link(link: &Link, notice: &Notice, room: u64, json: bool) -> anyhow::Result<()> {
+    match notice {
+        Notice::Event(_) => {}
+        Notice::Lost { reason } => {
+            say(json, "connection_lost", json!({"reason": reason}), || {
+                format!("connection to the lobby lost ({reason}); reconnecting...")
+            });
+        }
+        Notice::Reconnected { .. } => match link.my_room().await {
+            Ok(Some(kept)) if kept.id == room => {
+                say(json, "reconnected", json!({"room": room}), || {
+                    format!("reconnected; your seat in room {room} was kept")
+                });
+            }
+            // Cut again before it could check: the link reconnects again.
+            Err(e) if is_connection_loss(&e) => {}
+            Err(e) => return Err(e),
+            Ok(_) => bail!(
+                "reconnected, but the lobby no longer holds your seat in room {room} \
+                 (it restarted, or the grace period for dropped players passed)"
+            ),
+        },
+        Notice::SessionEnded => bail!("the session has ended; log in again"),
+        Notice::Offline { reason } => {
+            bail!("lost the lobby for {}s: {reason}", RECONNECT_FOR.as_secs())
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a `--start-when` the game's player counts can never reach.
@@ -226,6 +353,10 @@ pub(crate) fn describe_update(
         }
         RoomEventKind::Started => "the game server is up".to_owned(),
         RoomEventKind::Ended => format!("the room is waiting again {count}"),
+        RoomEventKind::Reconnecting => {
+            format!("{who} lost their connection; their seat is kept while they reconnect")
+        }
+        RoomEventKind::Reconnected => format!("{who} is back {count}"),
         RoomEventKind::Delisted => format!(
             "{} was delisted by its developer: no new match can start in this room",
             room.game_name
@@ -238,7 +369,7 @@ pub(crate) fn describe_update(
 
 /// As host of a waiting room with enough members, starts the match once.
 async fn maybe_start(
-    client: &LobbyClient,
+    link: &Link,
     room: &RoomInfo,
     me: &str,
     start_when: u32,
@@ -252,7 +383,15 @@ async fn maybe_start(
         return Ok(());
     }
     *start_sent = true;
-    client.call(GameStartNotify {}).await?;
+    match link.client().await?.call(GameStartNotify {}).await {
+        Ok(_) => {}
+        // The connection dropped: try again once the room is heard from anew.
+        Err(e) if is_lost(&e) => {
+            *start_sent = false;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     say(json, "starting", json!({"room": room.id}), || {
         format!("starting the match with {}", plural(room.members.len(), "player"))
     });
@@ -262,8 +401,8 @@ async fn maybe_start(
 /// Runs the game client for `start`, reports its exit, waits for the
 /// match's end, and turns both into the exit code.
 async fn run_client(
-    client: &LobbyClient,
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    link: &Link,
+    notices: &mut tokio::sync::mpsc::UnboundedReceiver<Notice>,
     library: &Library,
     me: &str,
     start: GameStart,
@@ -273,14 +412,22 @@ async fn run_client(
     let mut ended: Option<MatchEnded> = None;
     let code = match client_launch(&game_dir, &start, me).and_then(|c| c.spawn()) {
         Ok(mut child) => {
-            // Keep listening to the lobby while the game runs.
+            // Keep listening to the lobby while the game runs. A dropped
+            // lobby connection does not touch the game connection: the
+            // link reconnects (a GAME_START sent again on resume is for
+            // the client already running).
             let status = loop {
                 tokio::select! {
                     status = child.wait() => break status.ok(),
-                    event = events.recv() => match event {
-                        Some(Event::MatchEnded(e)) if e.match_id == start.match_id => ended = Some(e),
-                        Some(Event::Chat(chat)) if !json => outln!("[{}] {}: {}", scope_name(&chat), chat.from, chat.text),
-                        Some(_) => {}
+                    notice = notices.recv() => match notice {
+                        Some(Notice::Event(Event::MatchEnded(e))) if e.match_id == start.match_id => ended = Some(e),
+                        Some(Notice::Event(Event::Chat(chat))) if !json => outln!("[{}] {}: {}", scope_name(&chat), chat.from, chat.text),
+                        Some(Notice::Event(_)) => {}
+                        Some(other) => {
+                            if let Err(e) = follow_link(link, &other, start.room, json).await {
+                                say(json, "lobby_lost", json!({"message": e.to_string()}), || format!("{e:#}"));
+                            }
+                        }
                         None => break child.wait().await.ok(),
                     },
                 }
@@ -292,7 +439,9 @@ async fn run_client(
             None
         }
     };
-    let _ = client.call(GameClientExited { match_id: start.match_id, code }).await;
+    if let Ok(client) = link.client().await {
+        let _ = client.call(GameClientExited { match_id: start.match_id, code }).await;
+    }
     if code != Some(0) {
         say(json, "client_exited", json!({"code": code}), || match code {
             Some(c) => format!("your game client exited with code {c}; you are back in the room"),
@@ -302,7 +451,7 @@ async fn run_client(
 
     let ended = match ended {
         Some(e) => e,
-        None => wait_for_end(events, start.match_id).await?,
+        None => wait_for_end(link, notices, &start, json).await?,
     };
     say(json, "match_ended", json!(ended), || {
         let mut line = format!("match {} ended: {}", ended.match_id, ended.message);
@@ -326,15 +475,20 @@ async fn run_client(
 }
 
 async fn wait_for_end(
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
-    match_id: i64,
+    link: &Link,
+    notices: &mut tokio::sync::mpsc::UnboundedReceiver<Notice>,
+    start: &GameStart,
+    json: bool,
 ) -> anyhow::Result<MatchEnded> {
     let wait = async {
-        while let Some(event) = events.recv().await {
-            if let Event::MatchEnded(e) = event {
-                if e.match_id == match_id {
+        while let Some(notice) = notices.recv().await {
+            match notice {
+                // Sent again on resume if it ended while the connection was down.
+                Notice::Event(Event::MatchEnded(e)) if e.match_id == start.match_id => {
                     return Ok(e);
                 }
+                Notice::Event(_) => {}
+                other => follow_link(link, &other, start.room, json).await?,
             }
         }
         bail!("the lobby closed the connection before the match ended")

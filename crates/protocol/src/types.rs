@@ -383,6 +383,10 @@ pub struct RoomInfo {
     /// The running match, when playing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_id: Option<i64>,
+    /// Members whose lobby connection dropped: their seat is kept for the
+    /// lobby's grace period, waiting for them to RESUME.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconnecting: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -455,6 +459,10 @@ pub enum RoomEventKind {
     Delisted,
     /// The room's game was listed again: matches can start again.
     Relisted,
+    /// A member's connection dropped; their seat is kept for a grace period.
+    Reconnecting,
+    /// A member came back (RESUME) within the grace period.
+    Reconnected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -479,6 +487,12 @@ pub struct GameStart {
     /// The match token the game server expects from its clients.
     pub token: String,
     pub players: Vec<String>,
+    /// This player's seat: 0-based, in joining order (`players[seat]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<u32>,
+    /// This player's numeric account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_id: Option<i64>,
 }
 
 impl std::fmt::Debug for GameStart {

@@ -18,6 +18,8 @@ pub struct Cli {
     cwd: Option<PathBuf>,
     /// Variables removed from the test's environment for every run.
     removed: Vec<String>,
+    /// A command the program runs under (`ip netns exec NS`).
+    wrapper: Vec<String>,
 }
 
 impl Cli {
@@ -39,6 +41,7 @@ impl Cli {
             env: Vec::new(),
             cwd: None,
             removed: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 
@@ -55,6 +58,12 @@ impl Cli {
         self
     }
 
+    /// Runs the program under `wrapper` (say `ip netns exec NS`).
+    pub fn wrapped(mut self, wrapper: &[&str]) -> Cli {
+        self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     /// Adds an environment variable to every run.
     pub fn env(mut self, key: &str, value: &str) -> Cli {
         self.env.push((key.to_owned(), value.to_owned()));
@@ -67,7 +76,14 @@ impl Cli {
 
     /// The command, ready to spawn, for tests that need the process itself.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.program);
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.program);
+                command
+            }
+            None => Command::new(&self.program),
+        };
         command
             .args(["--server", &self.server, "--home"])
             .arg(&self.home)

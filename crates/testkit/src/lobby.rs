@@ -17,6 +17,14 @@ pub struct LobbyOptions {
     pub args: Vec<String>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// A command the lobby runs under (`ip netns exec NS`), for tests that
+    /// build their own network namespaces.
+    pub wrapper: Vec<String>,
+    /// The address to listen on instead of `127.0.0.1:0`.
+    pub listen: Option<String>,
+    /// Leave `--public-host` and `--game-bind` to the lobby's defaults
+    /// (only inside a network namespace the test created).
+    pub own_addresses: bool,
 }
 
 /// A running lobby with its own temporary data folder.
@@ -38,7 +46,8 @@ impl TestLobby {
     pub fn start_with(options: LobbyOptions) -> TestLobby {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("server_data");
-        let (addr, child, log) = spawn(&data_dir, "127.0.0.1:0", &options);
+        let listen = options.listen.clone().unwrap_or_else(|| "127.0.0.1:0".to_owned());
+        let (addr, child, log) = spawn(&data_dir, &listen, &options);
         TestLobby { addr, data_dir, _tmp: Some(tmp), child, log, options }
     }
 
@@ -87,11 +96,19 @@ fn spawn(
     listen: &str,
     options: &LobbyOptions,
 ) -> (SocketAddr, ChildGuard, Arc<Mutex<String>>) {
-    let mut command = Command::new(bin("gamestore-lobby"));
+    let mut command = match options.wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(bin("gamestore-lobby"));
+            command
+        }
+        None => Command::new(bin("gamestore-lobby")),
+    };
+    command.args(["--listen", listen, "--data-dir"]).arg(data_dir);
+    if !options.own_addresses {
+        command.args(["--public-host", "127.0.0.1", "--game-bind", "127.0.0.1"]);
+    }
     command
-        .args(["--listen", listen, "--data-dir"])
-        .arg(data_dir)
-        .args(["--public-host", "127.0.0.1", "--game-bind", "127.0.0.1"])
         .args(["--game-ports", &game_ports()])
         .args(&options.args)
         .env("GAMESTORE_LOG", "info,gamestore_lobby=debug")

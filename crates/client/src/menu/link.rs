@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use gamestore_protocol::{
-    AccountReply, DevLogin, DevRegister, ErrorCode, Event, Login, Logout, Register, Role,
+    AccountReply, DevLogin, DevRegister, ErrorCode, Event, Login, Logout, Register, Role, RoomInfo,
+    RoomList,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -128,6 +129,17 @@ impl Link {
                 bail!("not logged in: log in from the account menu ({})", ErrorCode::NotLoggedIn)
             }
         }
+    }
+
+    /// The room this player has a seat in, if any: after a reconnection,
+    /// whether the lobby kept the seat (a RESUME within its grace period
+    /// takes it back before the lobby answers).
+    pub async fn my_room(&self) -> anyhow::Result<Option<RoomInfo>> {
+        let (client, session) = self.session_client().await?;
+        let rooms = client.call(RoomList {}).await?.rooms;
+        Ok(rooms.into_iter().find(|room| {
+            room.members.contains(&session.user) && !room.reconnecting.contains(&session.user)
+        }))
     }
 
     /// Registers an account of the program's role.

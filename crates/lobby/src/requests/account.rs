@@ -110,6 +110,11 @@ pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, Wi
         expires_at: record.expires_at,
     };
     join_session(conn, SessionState { account: record.account, token_hash });
+    // Back within the grace period: the kept room seat moves to this
+    // connection (its events are queued before this reply).
+    if let Ok(member) = super::rooms::member(conn) {
+        conn.lobby.rooms.resume(member);
+    }
     Ok(reply)
 }
 
@@ -118,6 +123,8 @@ pub async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
     let hash = session.token_hash.clone();
     conn.lobby.db(move |db| db.delete_session(&hash)).await?;
     leave_session(conn);
+    // Logging out gives up a seat kept for another (dropped) connection too.
+    let _ = conn.lobby.rooms.leave(session.account.id);
     conn.lobby.hub.revoke(
         session.account.id,
         None,

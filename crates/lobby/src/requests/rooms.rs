@@ -27,13 +27,14 @@ pub fn list(conn: &Conn) -> Result<RoomListReply, WireError> {
     Ok(RoomListReply { rooms: conn.lobby.rooms.list() })
 }
 
-fn member(conn: &Conn) -> Result<Member, WireError> {
+pub(super) fn member(conn: &Conn) -> Result<Member, WireError> {
     let account = conn.require(Role::Player)?;
     Ok(Member {
         account: account.id,
         name: account.name.clone(),
         conn: conn.id,
         outbox: conn.outbox.clone(),
+        reach: conn.local_addr.map(|a| a.ip()),
     })
 }
 

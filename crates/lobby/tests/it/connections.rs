@@ -21,6 +21,7 @@ fn lobby_with(args: &[&str], env: &[(&str, &str)]) -> TestLobby {
     TestLobby::start_with(LobbyOptions {
         args: args.iter().map(|a| a.to_string()).collect(),
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Default::default()
     })
 }
 

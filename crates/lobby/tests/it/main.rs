@@ -4,12 +4,15 @@
 
 mod accounts;
 mod connections;
+mod foreign_games;
 mod frames;
 mod install;
 mod matches;
 mod menus;
+mod network;
 mod publish;
 mod reviews;
+mod seats;
 mod sessions;
 mod launch;
 mod programs;

@@ -412,14 +412,21 @@ fn sigterm_mid_match_stops_and_records_it() {
 }
 
 #[test]
-fn a_member_who_disconnects_leaves_the_room() {
-    let w = world_with(&[]);
+fn a_member_who_disconnects_is_reconnecting_then_leaves_after_the_grace_period() {
+    let w = world_with(&["--seat-grace", "1"]);
     publish(&w, &game_package("test"));
     let mut ann = raw_player(&w, "ann");
     let room: Value = ann.call(RoomCreate { game: "test".into() }).unwrap();
     let mut bob = raw_player(&w, "bob");
     bob.call(RoomJoin { room: room["id"].as_u64().unwrap() }).unwrap();
     drop(ann);
+    let (members, reconnecting) = bob.expect_event("ann reconnecting", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::Reconnecting => {
+            Some((u.room.members.clone(), u.room.reconnecting.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!((members, reconnecting), (vec!["ann".into(), "bob".into()], vec!["ann".into()]));
     let (event, host, members) = bob.expect_event("ann leaving", |e| match e {
         Event::RoomUpdate(u) if u.event == RoomEventKind::HostChanged => {
             Some((u.event, u.room.host.clone(), u.room.members.clone()))
@@ -575,7 +582,7 @@ fn run_test_client(start: &gamestore_protocol::GameStart, name: &str) -> Output 
 
 #[test]
 fn a_running_match_survives_delisting_and_a_member_leaving() {
-    let w = world_with(&[]);
+    let w = world_with(&["--seat-grace", "0"]);
     publish(&w, &game_package("test"));
     let mut ann = raw_player(&w, "ann");
     let mut bob = raw_player(&w, "bob");

@@ -456,3 +456,40 @@ mod load_dir {
         check_dir(dir.path(), &[("kind", "expected \"cli\" or \"gui\"")]);
     }
 }
+
+#[test]
+fn placeholders_for_games_from_other_launchers_and_the_result_mode() {
+    // Every new placeholder works in the client's argv and env.
+    let client = edited(|m| {
+        m["client"]["command"] = json!(["bin/c", "--seat", "{seat}", "--id", "{player_id}"]);
+        m["client"]["env"] = json!({"ROOM": "{room_id}", "ALL": "{player_list}"});
+    });
+    check_value(client, &[]);
+    // The server has the room and the player list, but no seat of its own.
+    check_value(
+        edited(|m| {
+            m["server"]["command"] = json!(["bin/s", "{room_id}", "{player_list}", "{seat}"]);
+            m["server"]["env"] = json!({"ID": "{player_id}"});
+        }),
+        &[
+            ("server.command[3]", "{seat} is not available to the game server"),
+            ("server.env.ID", "{player_id} is not available to the game server"),
+        ],
+    );
+    // How the result is reported: the result file unless it says stdout.
+    let parse = |value: Value| Manifest::from_value(&value).map(|m| m.result);
+    assert_eq!(parse(valid()), Ok(ResultMode::File));
+    assert_eq!(parse(edited(|m| m["result"] = "file".into())), Ok(ResultMode::File));
+    assert_eq!(parse(edited(|m| m["result"] = "stdout".into())), Ok(ResultMode::Stdout));
+    check_value(
+        edited(|m| m["result"] = "exit_code".into()),
+        &[("result", "expected \"file\" (GAMESTORE_RESULT_FILE) or \"stdout\"")],
+    );
+    // A manifest without the field stays without it when stored.
+    let stored = serde_json::to_value(Manifest::from_value(&valid()).unwrap()).unwrap();
+    assert!(stored.get("result").is_none());
+    let stdout = Manifest::from_value(&edited(|m| m["result"] = "stdout".into())).unwrap();
+    let round_trip: Manifest =
+        serde_json::from_value(serde_json::to_value(&stdout).unwrap()).unwrap();
+    assert_eq!(round_trip.result, ResultMode::Stdout);
+}

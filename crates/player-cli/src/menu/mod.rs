@@ -25,6 +25,15 @@ use crate::{library, lobby, review, store};
 pub async fn run(ctx: Context) -> anyhow::Result<ExitCode> {
     let menu = Menu::start(ctx, room::describe).await?;
     let _ = main_menu(&menu).await;
+    // Quitting gives a room seat up at once; a dropped connection would
+    // have the lobby keep it for a while.
+    if menu.link.session().is_some() {
+        let leave = async {
+            let client = menu.link.client().await?;
+            client.call(gamestore_protocol::RoomLeave {}).await.map_err(anyhow::Error::from)
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), leave).await;
+    }
     menu.close();
     outln!("bye");
     Ok(ExitCode::SUCCESS)

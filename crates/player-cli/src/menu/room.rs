@@ -5,8 +5,9 @@
 //! new host, the match starting) is printed above the prompt. On GAME_START
 //! the prompt is withdrawn, the game client runs in the terminal, the lobby
 //! hears when it exits (GAME_CLIENT_EXITED), and the room screen comes back.
-//! If the lobby connection drops, the lobby has removed the player from the
-//! room: the screen says so and returns to the lobby menu.
+//! If the lobby connection drops, the lobby keeps the player's seat for a
+//! grace period: the screen stays while the link reconnects, and once it has,
+//! checks the seat was kept (else it says so and returns to the lobby menu).
 
 use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::launcher::client_launch;
@@ -135,7 +136,15 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                     outln!("== Room {}: {} {} ==", room.id, room.game_name, room.version);
                     outln!("back in the room. {}", members_line(&room));
                 }
-                notice if connection_gone(&notice) => {
+                Notice::Lost { .. } => {
+                    outln!("your seat in room {} is kept while the connection comes back", room.id);
+                }
+                Notice::Reconnected { .. } if seat_kept(menu, &mut room).await => {
+                    outln!("back in room {}. {}", room.id, members_line(&room));
+                }
+                notice
+                    if connection_gone(&notice) || matches!(notice, Notice::Reconnected { .. }) =>
+                {
                     if let Some(line) = pending.take() {
                         line.cancel().await;
                     }
@@ -150,10 +159,22 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
 
 fn removed(room: &RoomInfo) -> String {
     format!(
-        "you are no longer in room {}: the lobby removes players whose connection drops; \
-         back to the lobby menu",
+        "you are no longer in room {}: the lobby did not keep your seat (it restarted, or \
+         the connection was down too long); back to the lobby menu",
         room.id
     )
+}
+
+/// After a reconnection: whether the lobby kept this player's seat in
+/// `room` (updating it), which a RESUME within the grace period does.
+async fn seat_kept(menu: &Menu, room: &mut RoomInfo) -> bool {
+    match menu.link.my_room().await {
+        Ok(Some(kept)) if kept.id == room.id => {
+            *room = kept;
+            true
+        }
+        _ => false,
+    }
 }
 
 fn is_key(text: &str) -> bool {
@@ -239,6 +260,9 @@ async fn play(
                     Some(Notice::Event(Event::RoomUpdate(update))) if update.room.id == room.id => {
                         *room = update.room;
                     }
+                    // The game connection does not depend on the lobby's.
+                    Some(Notice::Lost { .. }) => {}
+                    Some(Notice::Reconnected { .. }) => gone = !seat_kept(menu, room).await,
                     Some(notice) if connection_gone(&notice) => gone = true,
                     _ => {}
                 },
