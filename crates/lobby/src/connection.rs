@@ -195,7 +195,10 @@ impl Conn {
                 },
             };
             let name = request.name();
-            #[cfg(feature = "fault-injection")]
+            // For the tests: GAMESTORE_FAULT_PANIC_ON=<REQUEST TYPE> makes that
+            // request's handling panic, to prove a panic is contained. Debug
+            // builds only: a release build has no such hook.
+            #[cfg(debug_assertions)]
             if std::env::var("GAMESTORE_FAULT_PANIC_ON").is_ok_and(|on| on == name) {
                 panic!("fault injection: {name} handler panics");
             }

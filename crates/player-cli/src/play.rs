@@ -124,17 +124,6 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
             return Err(e);
         }
     }
-    say(json, "room", json!(room), || {
-        format!(
-            "{} room {} for {} {} ({}, host {})",
-            if kept.is_some() { "back in" } else { "in" },
-            room.id,
-            room.game_name,
-            room.version,
-            members_count(&room),
-            room.host
-        )
-    });
     // The room plays an exact version: install that one, and only that one
     // (quick play may have found a room on an older version).
     let older = if room.version == room_latest(&client, &room.game).await {
@@ -153,6 +142,17 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
             )
         });
     }
+    say(json, "room", json!(room), || {
+        format!(
+            "{} room {} for {} {} ({}, host {})",
+            if kept.is_some() { "back in" } else { "in" },
+            room.id,
+            room.game_name,
+            room.version,
+            members_count(&room),
+            room.host
+        )
+    });
     drop(client);
     let start_when = options.start_when.unwrap_or(room.min_players).max(1);
     let outcome =

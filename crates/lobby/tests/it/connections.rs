@@ -92,7 +92,12 @@ fn wait_for_no_connections(lobby: &TestLobby) {
 
 #[test]
 fn a_panicking_handler_closes_only_its_connection_and_leaves_nothing_behind() {
-    let lobby = lobby_with(&["--max-connections", "3"], &[("GAMESTORE_FAULT_PANIC_ON", "WHOAMI")]);
+    // No seat grace: the test is about what the connection leaves behind,
+    // which the grace period would only delay.
+    let lobby = lobby_with(
+        &["--max-connections", "3", "--seat-grace", "0"],
+        &[("GAMESTORE_FAULT_PANIC_ON", "WHOAMI")],
+    );
     let tmp = tempfile::tempdir().unwrap();
     publish(&lobby, tmp.path(), "quiz", 10);
     wait_for_no_connections(&lobby);

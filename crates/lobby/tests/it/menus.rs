@@ -244,7 +244,7 @@ fn players_meet_chat_and_play_from_the_menus() {
     bob.wait_for_prompt("room 1>");
 
     // Ann sees Bob arrive, and her half-typed line is intact.
-    ann.wait_for("bob joined the room (2/16)");
+    ann.wait_for("bob joined the room (2/16 players)");
     ann.wait_for_prompt("room 1> hello b");
 
     // Chat both ways.
