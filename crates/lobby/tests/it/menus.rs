@@ -268,7 +268,7 @@ fn players_meet_chat_and_play_from_the_menus() {
         screen.wait_for("your game client finished");
         screen.wait_for("back in the room. ");
         screen.wait_for("match 1 ended");
-        screen.wait_for("the room is waiting again (2/16)");
+        screen.wait_for("the room is waiting again (2/16 players)");
         screen.wait_for_prompt("room 1>");
     }
     // The room screen works again after the match.
@@ -281,7 +281,7 @@ fn players_meet_chat_and_play_from_the_menus() {
     assert_eq!(ann.wait_exit(), 0);
     assert!(ann_home.join("session-player.json").exists(), "the session was kept");
     // The lobby removed Ann from the room with her connection.
-    bob.wait_for("ann left the room (1/16)");
+    bob.wait_for("ann left the room (1/16 players)");
     bob.wait_for("bob is now the host");
 
     // Bob leaves the room and reviews the game he has just played.
