@@ -40,12 +40,15 @@ pub struct Conn {
     pub reader: FrameReader<OwnedReadHalf>,
     pub outbox: Outbox,
     pub session: Option<SessionState>,
+    /// The client's address, for limits per source address.
+    pub peer: std::net::IpAddr,
     kill: Arc<Notify>,
 }
 
 /// Serves one accepted socket until it closes, the session is revoked or the
 /// lobby shuts down.
 pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdown: Shutdown) {
+    let peer = socket.peer_addr().map(|a| a.ip()).unwrap_or([0, 0, 0, 0].into());
     let (read, write) = socket.into_split();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let kill = Arc::new(Notify::new());
@@ -56,6 +59,7 @@ pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdow
         reader: FrameReader::new(read),
         outbox: Outbox::new(tx, kill.clone()),
         session: None,
+        peer,
         kill,
     };
 

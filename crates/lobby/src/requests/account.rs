@@ -4,6 +4,12 @@
 //! closes every connection still using the old one (SESSION_REVOKED). Several
 //! connections may share one session through RESUME (a launcher and the
 //! one-shot commands of the same player).
+//!
+//! Every credential path is throttled (see [`crate::limits`]): failed
+//! logins per account name and per source address, failed resumes per
+//! source address, registrations per source address. A login that fails
+//! answers `LOGIN_FAILED` whether the name exists or not, after checking a
+//! password hash either way, so neither the code nor the time tells which.
 
 use gamestore_protocol::{
     AccountReply, Credentials, Empty, ErrorCode, Resume, Role, SessionReply, SessionRevoked,
@@ -12,6 +18,7 @@ use gamestore_protocol::{
 use gamestore_storage::{self as storage, StorageError};
 
 use crate::connection::{Conn, SessionState};
+use crate::limits::{self, rate_limited};
 use crate::{auth, now};
 
 pub fn wire_role(role: storage::Role) -> Role {
@@ -29,8 +36,11 @@ pub async fn register(
     let Credentials { user, password } = credentials;
     auth::check_name(&user)?;
     auth::check_password(&password)?;
-    let cost = conn.lobby.config.password_hashing.clone();
-    let hash = conn.lobby.password_work(move || auth::hash_password(&password, &cost)).await??;
+    let address = limits::address_key(conn.peer);
+    let _counted = conn.lobby.limits.registrations.hit(&address).map_err(|wait| {
+        rate_limited("too many accounts were registered from your address", wait)
+    })?;
+    let hash = conn.lobby.passwords.hash(password).await?;
     let name = user.clone();
     let created = conn
         .lobby
@@ -55,20 +65,29 @@ pub async fn login(
     credentials: Credentials,
 ) -> Result<SessionReply, WireError> {
     let Credentials { user, password } = credentials;
+    let limiters = &conn.lobby.limits;
+    let by_address = limiters
+        .login_by_address
+        .attempt(&limits::address_key(conn.peer))
+        .map_err(|wait| rate_limited("too many failed logins from your address", wait))?;
+    let by_account = match limiters.login_by_account.attempt(&limits::account_key(role, &user)) {
+        Ok(hit) => hit,
+        Err(wait) => {
+            // Nothing was checked: this one does not count for the address.
+            limiters.login_by_address.forgive(by_address);
+            return Err(rate_limited("too many failed logins for this account", wait));
+        }
+    };
     let name = user.clone();
     let account = conn.lobby.db(move |db| db.find_account(role, &name)).await?;
-    let Some(account) = account else {
-        return Err(WireError::new(
-            ErrorCode::UnknownUser,
-            format!("no {} account is named {user:?}", wire_role(role)),
-        ));
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let matches = conn.lobby.passwords.verify(password, stored).await?;
+    let (Some(account), true) = (account, matches) else {
+        tracing::debug!(conn = conn.id, peer = %conn.peer, "login failed");
+        return Err(login_failed(role));
     };
-    let stored = account.password_hash.clone();
-    let matches =
-        conn.lobby.password_work(move || auth::verify_password(&password, &stored)).await?;
-    if !matches {
-        return Err(WireError::new(ErrorCode::WrongPassword, "wrong password"));
-    }
+    limiters.login_by_address.forgive(by_address);
+    limiters.login_by_account.forgive(by_account);
 
     let token = auth::new_token()?;
     let token_hash = auth::token_hash(&token);
@@ -91,11 +110,18 @@ pub async fn login(
 }
 
 pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, WireError> {
+    let throttle = &conn.lobby.limits.login_by_address;
+    let attempt = throttle
+        .attempt(&limits::address_key(conn.peer))
+        .map_err(|wait| rate_limited("too many failed logins from your address", wait))?;
     let token_hash = auth::token_hash(&request.token);
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
     let hash = token_hash.clone();
     let record = conn.lobby.db(move |db| db.touch_session(&hash, now, expires_at)).await?;
+    if record.is_some() {
+        throttle.forgive(attempt);
+    }
     let Some(record) = record else {
         return Err(WireError::new(
             ErrorCode::InvalidSession,
@@ -134,6 +160,14 @@ pub fn whoami(conn: &Conn) -> Result<WhoamiReply, WireError> {
         role: wire_role(account.role),
         created_at: account.created_at,
     })
+}
+
+/// The one answer to a refused login, whatever was wrong.
+fn login_failed(role: storage::Role) -> WireError {
+    WireError::new(
+        ErrorCode::LoginFailed,
+        format!("wrong {} name or password", wire_role(role)),
+    )
 }
 
 fn not_logged_in() -> WireError {
