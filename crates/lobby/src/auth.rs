@@ -164,9 +164,8 @@ impl PasswordPool {
                     let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(job) = job else { return };
                     // A panicking job loses its reply, not the thread.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        job(&mut memory)
-                    }));
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
                 }
             })?;
         }
@@ -183,7 +182,11 @@ impl PasswordPool {
 
     /// Checks `password` against `stored`, or against the dummy hash when
     /// the account does not exist (then always false), in the same time.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, WireError> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, WireError> {
         let exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy.clone());
         let matches = self.run(move |memory| verify_password(&password, &stored, memory)).await?;

@@ -64,10 +64,9 @@ impl MatchLimits {
                 ),
             ));
         }
-        let by_player = self
-            .by_player
-            .hit(&host)
-            .map_err(|wait| rate_limited("you started too many matches in the last minute", wait))?;
+        let by_player = self.by_player.hit(&host).map_err(|wait| {
+            rate_limited("you started too many matches in the last minute", wait)
+        })?;
         let by_room = match self.by_room.hit(&room) {
             Ok(hit) => hit,
             Err(wait) => {
@@ -161,7 +160,11 @@ async fn abandoned(lobby: Arc<Lobby>, room: RoomId, grace: Duration) -> String {
 
 /// Removes entries of `<data>/matches/` not touched for `retention`, except
 /// those of `live` matches. Returns how many were removed.
-pub fn remove_old_match_folders(data_dir: &Path, retention: Duration, live: &HashSet<i64>) -> usize {
+pub fn remove_old_match_folders(
+    data_dir: &Path,
+    retention: Duration,
+    live: &HashSet<i64>,
+) -> usize {
     let Ok(entries) = std::fs::read_dir(data_dir.join("matches")) else { return 0 };
     let now = SystemTime::now();
     let mut removed = 0;
@@ -182,7 +185,9 @@ pub fn remove_old_match_folders(data_dir: &Path, retention: Duration, live: &Has
         };
         match gone {
             Ok(()) => removed += 1,
-            Err(e) => tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove an old match folder"),
+            Err(e) => {
+                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove an old match folder")
+            }
         }
     }
     removed

@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_text_in_any_script() {
-        for text in ["gg wp", "Vier gewinnt — 2 Spieler", "日本語のゲーム", "مرحبا", "ok 👍🏽 ❤️"] {
+        for text in ["gg wp", "Vier gewinnt — 2 Spieler", "日本語のゲーム", "مرحبا", "ok 👍🏽 ❤️"]
+        {
             check_case(text, Lines::Single, Ok(()));
         }
         check_case("line one\nline two\r\nthree", Lines::Multi, Ok(()));

@@ -164,10 +164,7 @@ pub fn whoami(conn: &Conn) -> Result<WhoamiReply, WireError> {
 
 /// The one answer to a refused login, whatever was wrong.
 fn login_failed(role: storage::Role) -> WireError {
-    WireError::new(
-        ErrorCode::LoginFailed,
-        format!("wrong {} name or password", wire_role(role)),
-    )
+    WireError::new(ErrorCode::LoginFailed, format!("wrong {} name or password", wire_role(role)))
 }
 
 fn not_logged_in() -> WireError {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use gamestore_protocol::{
     ChatScope, ChatSend, DevLogin, DevRegister, ErrorCode, Event, GameStartNotify, Login,
-    MatchHistory, Register, Resume, ReviewSubmit, RoomCreate, WireError, Whoami,
+    MatchHistory, Register, Resume, ReviewSubmit, RoomCreate, Whoami, WireError,
 };
 use gamestore_testkit::{Cli, LobbyOptions, RawConn, TestLobby, game_package, game_variant};
 
@@ -184,14 +184,16 @@ fn failed_logins_and_resumes_are_throttled_per_address_and_per_account() {
         let reply = conn.call(DevLogin::new("dana", "guess guess"));
         assert_eq!(code(&reply), "LOGIN_FAILED", "attempt {i}: {reply:?}");
     }
-    let reply = RawConn::hello_from(lobby.addr, addr(0, 3, 30)).call(DevLogin::new("dana", PASSWORD));
+    let reply =
+        RawConn::hello_from(lobby.addr, addr(0, 3, 30)).call(DevLogin::new("dana", PASSWORD));
     assert_eq!(code(&reply), "RATE_LIMITED", "{reply:?}");
 
     // Others are untouched: ann logs in from her own address, and the
     // player account "dana" is not the developer "dana".
     let mut ann = RawConn::hello_from(lobby.addr, addr(0, 3, 40));
     ann.call(Login::new("ann", PASSWORD)).expect("ann logs in");
-    let token = owner.call(Login::new("ann", PASSWORD)).unwrap()["token"].as_str().unwrap().to_owned();
+    let token =
+        owner.call(Login::new("ann", PASSWORD)).unwrap()["token"].as_str().unwrap().to_owned();
     let reply = RawConn::hello_from(lobby.addr, addr(0, 3, 41)).call(Resume { token });
     assert_eq!(code(&reply), "OK", "{reply:?}");
 }

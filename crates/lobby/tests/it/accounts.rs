@@ -41,13 +41,13 @@ fn refusals_have_codes_and_one_error_line() {
     register(&player, "ANN", PASSWORD).fails_with("NAME_TAKEN");
     register(&player, "bad name!", PASSWORD).fails_with("INVALID_NAME");
     register(&player, "bob", "short").fails_with("INVALID_PASSWORD");
-    login(&player, "ann", "wrong password").fails_with("WRONG_PASSWORD");
-    login(&player, "nobody", PASSWORD).fails_with("UNKNOWN_USER");
+    login(&player, "ann", "wrong password").fails_with("LOGIN_FAILED");
+    login(&player, "nobody", PASSWORD).fails_with("LOGIN_FAILED");
     // Not logged in yet: commands that need a session say so.
     player.run(&["whoami"]).fails_with("NOT_LOGGED_IN");
     // A developer account of that name does not exist.
     let dev = Cli::dev(&lobby, home.path());
-    login(&dev, "ann", PASSWORD).fails_with("UNKNOWN_USER");
+    login(&dev, "ann", PASSWORD).fails_with("LOGIN_FAILED");
 }
 
 #[test]
