@@ -37,10 +37,20 @@ pub async fn register(
     auth::check_name(&user)?;
     auth::check_password(&password)?;
     let address = limits::address_key(conn.peer);
-    let _counted = conn.lobby.limits.registrations.hit(&address).map_err(|wait| {
-        rate_limited("too many accounts were registered from your address", wait)
-    })?;
-    let hash = conn.lobby.passwords.hash(password).await?;
+    let counted = match conn.lobby.limits.registrations.hit(&address) {
+        Ok(hit) => hit,
+        Err(wait) => {
+            let refusal = rate_limited("too many accounts were registered from your address", wait);
+            return Err(slowly(refusal).await);
+        }
+    };
+    let hash = match conn.lobby.passwords.hash(password).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            conn.lobby.limits.registrations.forgive(counted);
+            return Err(e);
+        }
+    };
     let name = user.clone();
     let created = conn
         .lobby
@@ -66,22 +76,38 @@ pub async fn login(
 ) -> Result<SessionReply, WireError> {
     let Credentials { user, password } = credentials;
     let limiters = &conn.lobby.limits;
-    let by_address = limiters
-        .login_by_address
-        .attempt(&limits::address_key(conn.peer))
-        .map_err(|wait| rate_limited("too many failed logins from your address", wait))?;
+    let by_address = match limiters.login_by_address.attempt(&limits::address_key(conn.peer)) {
+        Ok(hit) => hit,
+        Err(wait) => {
+            return Err(
+                slowly(rate_limited("too many failed logins from your address", wait)).await
+            );
+        }
+    };
     let by_account = match limiters.login_by_account.attempt(&limits::account_key(role, &user)) {
         Ok(hit) => hit,
         Err(wait) => {
             // Nothing was checked: this one does not count for the address.
             limiters.login_by_address.forgive(by_address);
-            return Err(rate_limited("too many failed logins for this account", wait));
+            return Err(slowly(rate_limited("too many failed logins for this account", wait)).await);
         }
     };
     let name = user.clone();
-    let account = conn.lobby.db(move |db| db.find_account(role, &name)).await?;
-    let stored = account.as_ref().map(|a| a.password_hash.clone());
-    let matches = conn.lobby.passwords.verify(password, stored).await?;
+    let checked = async {
+        let account = conn.lobby.db(move |db| db.find_account(role, &name)).await?;
+        let stored = account.as_ref().map(|a| a.password_hash.clone());
+        let matches = conn.lobby.passwords.verify(password, stored).await?;
+        Ok::<_, WireError>((account, matches))
+    };
+    let (account, matches) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Nothing was checked (busy, or a failure inside): no guess used.
+            limiters.login_by_address.forgive(by_address);
+            limiters.login_by_account.forgive(by_account);
+            return Err(e);
+        }
+    };
     let (Some(account), true) = (account, matches) else {
         tracing::debug!(conn = conn.id, peer = %conn.peer, "login failed");
         return Err(login_failed(role));
@@ -111,9 +137,14 @@ pub async fn login(
 
 pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, WireError> {
     let throttle = &conn.lobby.limits.login_by_address;
-    let attempt = throttle
-        .attempt(&limits::address_key(conn.peer))
-        .map_err(|wait| rate_limited("too many failed logins from your address", wait))?;
+    let attempt = match throttle.attempt(&limits::address_key(conn.peer)) {
+        Ok(hit) => hit,
+        Err(wait) => {
+            return Err(
+                slowly(rate_limited("too many failed logins from your address", wait)).await
+            );
+        }
+    };
     let token_hash = auth::token_hash(&request.token);
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
@@ -160,6 +191,17 @@ pub fn whoami(conn: &Conn) -> Result<WhoamiReply, WireError> {
         role: wire_role(account.role),
         created_at: account.created_at,
     })
+}
+
+/// How long a refused credential attempt waits for its answer. A client
+/// gets one answer at a time per connection, so this slows a flood to a
+/// trickle per connection instead of letting it spin the lobby's CPU on
+/// refusals.
+const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn slowly(refusal: WireError) -> WireError {
+    tokio::time::sleep(REFUSAL_DELAY).await;
+    refusal
 }
 
 /// The one answer to a refused login, whatever was wrong.
