@@ -42,7 +42,10 @@ fn refusals_have_codes_and_one_error_line() {
     register(&player, "bad name!", PASSWORD).fails_with("INVALID_NAME");
     register(&player, "bob", "short").fails_with("INVALID_PASSWORD");
     login(&player, "ann", "wrong password").fails_with("LOGIN_FAILED");
-    login(&player, "nobody", PASSWORD).fails_with("LOGIN_FAILED");
+    let unknown = login(&player, "nobody", PASSWORD);
+    unknown.fails_with("LOGIN_FAILED");
+    // The lobby does not say which was wrong; the client says what to do.
+    assert!(unknown.stderr.contains("register if you have no account"), "{unknown}");
     // Not logged in yet: commands that need a session say so.
     player.run(&["whoami"]).fails_with("NOT_LOGGED_IN");
     // A developer account of that name does not exist.
