@@ -169,7 +169,16 @@ impl PasswordPool {
                 }
             })?;
         }
-        let dummy = hash_password("not a password", &cost, &mut HashMemory::default())
+        // The dummy is hashed on a pool thread, in memory the pool keeps anyway.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dummy_cost = cost.clone();
+        let job: Job = Box::new(move |memory| {
+            let _ = tx.send(hash_password("not a password", &dummy_cost, memory));
+        });
+        jobs.send(job).map_err(|_| std::io::Error::other("no password thread"))?;
+        let dummy = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the dummy password hash failed"))?
             .map_err(|e| std::io::Error::other(e.message))?;
         Ok(PasswordPool { jobs, cost, dummy })
     }
