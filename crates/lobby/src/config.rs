@@ -125,7 +125,7 @@ impl Default for Limits {
             max_upload_bytes: 1 << 30,
             package: gamestore_package::Limits::default(),
             download_bytes_per_sec: 0,
-            password_hash_queue: 64,
+            password_hash_queue: 1024,
             login_failures_per_account: 10,
             login_failures_per_address: 30,
             registrations_per_address: 20,

@@ -203,12 +203,46 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
     }
 
     /// Reserves one attempt for `key`: counted as a failure unless
-    /// [`Throttle::forgive`]n. `Err` is how long the key stays blocked.
+    /// [`Throttle::forgive`]n, and counted from now, so that simultaneous
+    /// attempts cannot all pass before any has failed. For keys many
+    /// legitimate clients share at once (an address), use
+    /// [`Throttle::check`] and [`Throttle::fail`] instead. `Err` is how long
+    /// the key stays blocked.
     pub fn attempt(&self, key: &K) -> Result<Hit<K>, Duration> {
         self.attempt_at(key, Instant::now())
     }
 
     pub fn attempt_at(&self, key: &K, now: Instant) -> Result<Hit<K>, Duration> {
+        self.admit(key, now, true)
+    }
+
+    /// Whether `key` may try now, without counting anything: only
+    /// [`Throttle::fail`] counts. `Err` is how long the key stays blocked.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        self.check_at(key, Instant::now())
+    }
+
+    pub fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        self.admit(key, now, false).map(|_| ())
+    }
+
+    /// Counts a failed attempt for `key` (after [`Throttle::check`]).
+    pub fn fail(&self, key: &K) {
+        self.fail_at(key, Instant::now())
+    }
+
+    pub fn fail_at(&self, key: &K, now: Instant) {
+        if self.rate.unlimited() {
+            return;
+        }
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        make_room(&mut keys, now, self.rate.window, |a| {
+            a.window.events.is_empty() && a.blocked_until.is_none()
+        });
+        keys.entry(key.clone()).or_default().window.events.push_back(now);
+    }
+
+    fn admit(&self, key: &K, now: Instant, reserve: bool) -> Result<Hit<K>, Duration> {
         if self.rate.unlimited() {
             return Ok(Hit { key: None, at: now });
         }
@@ -230,6 +264,9 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
             // The budget starts afresh once the block is over.
             attempts.window.events.clear();
             return Err(block);
+        }
+        if !reserve {
+            return Ok(Hit { key: None, at: now });
         }
         attempts.window.events.push_back(now);
         Ok(Hit { key: Some(key.clone()), at: now })
@@ -397,6 +434,24 @@ mod tests {
         let now = Instant::now();
         let held: Vec<_> = (0..64).filter_map(|_| logins.attempt_at(&"ann", now).ok()).collect();
         assert_eq!(held.len(), 10);
+    }
+
+    #[test]
+    fn a_shared_key_counts_only_failures() {
+        let by_address = Throttle::new(Rate::per(30, 60 * SEC));
+        let now = Instant::now();
+        // A thousand users behind one address log in at once, successfully.
+        for _ in 0..1000 {
+            assert!(by_address.check_at(&"nat", now).is_ok());
+        }
+        // Thirty failures use the budget; the next try is blocked.
+        for _ in 0..30 {
+            by_address.check_at(&"nat", now).unwrap();
+            by_address.fail_at(&"nat", now);
+        }
+        assert_eq!(by_address.check_at(&"nat", now), Err(60 * SEC));
+        assert!(by_address.check_at(&"nat", now + 59 * SEC).is_err());
+        assert!(by_address.check_at(&"nat", now + 60 * SEC).is_ok());
     }
 
     #[test]

@@ -76,19 +76,16 @@ pub async fn login(
 ) -> Result<SessionReply, WireError> {
     let Credentials { user, password } = credentials;
     let limiters = &conn.lobby.limits;
-    let by_address = match limiters.login_by_address.attempt(&limits::address_key(conn.peer)) {
-        Ok(hit) => hit,
-        Err(wait) => {
-            return Err(
-                slowly(rate_limited("too many failed logins from your address", wait)).await
-            );
-        }
-    };
+    let address = limits::address_key(conn.peer);
+    // The address counts failures only (many people may share it); the
+    // account name counts every attempt from its start, so that however
+    // many arrive at once, at most its budget is checked.
+    if let Err(wait) = limiters.login_by_address.check(&address) {
+        return Err(slowly(rate_limited("too many failed logins from your address", wait)).await);
+    }
     let by_account = match limiters.login_by_account.attempt(&limits::account_key(role, &user)) {
         Ok(hit) => hit,
         Err(wait) => {
-            // Nothing was checked: this one does not count for the address.
-            limiters.login_by_address.forgive(by_address);
             return Err(slowly(rate_limited("too many failed logins for this account", wait)).await);
         }
     };
@@ -103,16 +100,15 @@ pub async fn login(
         Ok(checked) => checked,
         Err(e) => {
             // Nothing was checked (busy, or a failure inside): no guess used.
-            limiters.login_by_address.forgive(by_address);
             limiters.login_by_account.forgive(by_account);
             return Err(e);
         }
     };
     let (Some(account), true) = (account, matches) else {
         tracing::debug!(conn = conn.id, peer = %conn.peer, "login failed");
+        limiters.login_by_address.fail(&address);
         return Err(login_failed(role));
     };
-    limiters.login_by_address.forgive(by_address);
     limiters.login_by_account.forgive(by_account);
 
     let token = auth::new_token()?;
@@ -137,23 +133,17 @@ pub async fn login(
 
 pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, WireError> {
     let throttle = &conn.lobby.limits.login_by_address;
-    let attempt = match throttle.attempt(&limits::address_key(conn.peer)) {
-        Ok(hit) => hit,
-        Err(wait) => {
-            return Err(
-                slowly(rate_limited("too many failed logins from your address", wait)).await
-            );
-        }
-    };
+    let address = limits::address_key(conn.peer);
+    if let Err(wait) = throttle.check(&address) {
+        return Err(slowly(rate_limited("too many failed logins from your address", wait)).await);
+    }
     let token_hash = auth::token_hash(&request.token);
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
     let hash = token_hash.clone();
     let record = conn.lobby.db(move |db| db.touch_session(&hash, now, expires_at)).await?;
-    if record.is_some() {
-        throttle.forgive(attempt);
-    }
     let Some(record) = record else {
+        throttle.fail(&address);
         return Err(WireError::new(
             ErrorCode::InvalidSession,
             "the session has ended (expired, logged out, or logged in elsewhere); log in again",

@@ -133,7 +133,7 @@ fn unknown_users_and_wrong_passwords_get_the_same_answer_in_the_same_time() {
         (started.elapsed(), refusal)
     };
     let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
-    for i in 0..5 {
+    for i in 0..9 {
         let (t, w) = timed(Login::new("ann", &format!("wrong password {i}")));
         wrong.push(t);
         let (t, u) = timed(Login::new(&format!("nobody{i}"), PASSWORD));
@@ -147,9 +147,11 @@ fn unknown_users_and_wrong_passwords_get_the_same_answer_in_the_same_time() {
 
     wrong.sort();
     unknown.sort();
-    let ratio = unknown[2].as_secs_f64() / wrong[2].as_secs_f64();
-    println!("median login failure: wrong password {:?}, unknown user {:?}", wrong[2], unknown[2]);
-    assert!(ratio > 0.5, "an unknown user is answered {ratio:.3}× as fast as a wrong password");
+    let ratio = unknown[4].as_secs_f64() / wrong[4].as_secs_f64();
+    println!("median login failure: wrong password {:?}, unknown user {:?}", wrong[4], unknown[4]);
+    // Without a dummy check the ratio is about 0.005 (0.1 ms against 19 ms);
+    // the bound leaves room for a machine busy with other work.
+    assert!(ratio > 0.25, "an unknown user is answered {ratio:.3}× as fast as a wrong password");
 }
 
 #[test]
