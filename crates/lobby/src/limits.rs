@@ -3,11 +3,14 @@
 //!
 //! A [`Windows`] map allows at most `limit` events per key in any span of
 //! `window` (a true sliding window: the events themselves are kept, so no
-//! burst fits across a boundary). A [`Throttle`] counts credential attempts
-//! the same way, reserves each before the check runs (so a thousand
-//! simultaneous attempts cannot all slip past the count), forgives the ones
-//! that succeed, and once a key has used its budget blocks it for a span
-//! that doubles with every further block (one window, then 2, 4, 8, 16).
+//! burst fits across a boundary). A [`Throttle`] counts failed credential
+//! attempts the same way and, once a key has used its budget, blocks it for
+//! a span that doubles with every further block (one window, then 2, 4, 8,
+//! 16). For an account name it reserves each attempt before the check runs
+//! ([`Throttle::attempt`], so a thousand simultaneous guesses cannot all
+//! slip past the count) and forgives the ones that succeed; for an address,
+//! which many people may share, it counts failures only
+//! ([`Throttle::check`], [`Throttle::fail`]).
 //!
 //! Both are in memory and bounded: at most [`MAX_KEYS`] keys, idle keys
 //! pruned first. A restart forgets them; see docs/ARCHITECTURE.md.

@@ -379,3 +379,32 @@ fn hidden_and_direction_characters_are_refused_in_chat_reviews_and_game_names() 
         assert!(out.stderr.contains(field), "{out}");
     }
 }
+
+#[test]
+fn no_chat_burst_fits_across_the_rate_window() {
+    let lobby = lobby_with(&CHEAP_HASHES);
+    RawConn::hello(lobby.addr).call(Register::new("ann", PASSWORD)).unwrap();
+    let mut ann = player(&lobby, "ann");
+    let mut say = |text: &str| ann.call(ChatSend { scope: ChatScope::Lobby, text: text.into() });
+
+    // One message, then nine more just before the window of 10 s ends…
+    let first = Instant::now();
+    assert_eq!(code(&say("first")), "OK");
+    // The point of this test is the passage of time itself: it waits for
+    // the clock, not for another process.
+    thread::sleep((first + Duration::from_secs(9)).saturating_duration_since(Instant::now()));
+    for i in 0..9 {
+        assert_eq!(code(&say(&format!("late {i}"))), "OK");
+    }
+    // …and ten more just after it: only the first message has aged out.
+    thread::sleep(
+        (first + Duration::from_millis(10_300)).saturating_duration_since(Instant::now()),
+    );
+    let replies: Vec<_> = (0..10).map(|i| say(&format!("next {i}"))).collect();
+    let accepted = replies.iter().filter(|r| r.is_ok()).count();
+    println!("{accepted} of 10 accepted right after the window boundary");
+    assert_eq!(accepted, 1, "{replies:?}");
+    let refusal = replies.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::RateLimited);
+    assert!(refusal.retry_after.is_some_and(|s| (1..=9).contains(&s)), "{refusal:?}");
+}
