@@ -48,15 +48,6 @@ impl RawConn {
         conn
     }
 
-    /// Sends a request without waiting for its reply; returns its id.
-    pub fn send<C: Call>(&mut self, request: C) -> u32 {
-        let id = self.next_id;
-        self.next_id += 1;
-        let json = RequestFrame { id, request: request.into() }.encode();
-        self.send_bytes(&Frame::Message(json).to_bytes()).expect("send request");
-        id
-    }
-
     /// Connects and completes the HELLO handshake.
     pub fn hello(addr: SocketAddr) -> RawConn {
         let mut conn = RawConn::connect(addr);
