@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod fanout;
 pub mod generated_game;
 pub mod lobby;
+pub mod login_flood;
 pub mod match_start;
 pub mod raw_copy;
 pub mod report;
@@ -51,11 +52,20 @@ pub enum Scenario {
     Fanout,
     /// Host start until every game client is connected.
     Match,
+    /// A 64-connection wrong-password flood: lobby memory, guesses checked,
+    /// a bystander's login.
+    Flood,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] =
-        [Scenario::Transfer, Scenario::Delta, Scenario::Clients, Scenario::Fanout, Scenario::Match];
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Transfer,
+        Scenario::Delta,
+        Scenario::Clients,
+        Scenario::Fanout,
+        Scenario::Match,
+        Scenario::Flood,
+    ];
 }
 
 /// Everything a run needs.
@@ -74,6 +84,7 @@ pub struct Options {
     pub fanout: FanoutOptions,
     pub match_players: usize,
     pub match_repeats: usize,
+    pub flood: login_flood::FloodOptions,
     /// The packaged `test` game; built with scripts/package-games when absent.
     pub test_game: Option<PathBuf>,
     pub quick: bool,
@@ -98,6 +109,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             },
             game_ports: options.game_ports.clone(),
             extra_args: options.lobby_args.clone(),
+            deployed_password_cost: false,
         }),
     };
     let new_server = || -> anyhow::Result<Server> {
@@ -213,7 +225,70 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             Err(e) => record(&mut report, "match", None, e),
         }
     }
+    if wants(Scenario::Flood) {
+        let server = match (&options.server, &launch) {
+            (Some(addr), _) => Ok(Server::external(addr)),
+            (None, Some(launch)) => {
+                Server::start(&LobbyLaunch { deployed_password_cost: true, ..launch.clone() })
+            }
+            (None, None) => unreachable!("a launch is set up whenever no server is given"),
+        };
+        match server {
+            Ok(server) => match login_flood::run(&server, &tag, &options.flood).await {
+                Ok(result) => {
+                    flood_rows(&mut report.rows, &result);
+                    report.scenarios.insert("flood".into(), serde_json::to_value(&result)?);
+                }
+                Err(e) => record(&mut report, "flood", Some(&server), e),
+            },
+            Err(e) => record(&mut report, "flood", None, e),
+        }
+    }
     Ok(report)
+}
+
+fn flood_rows(rows: &mut Vec<Row>, f: &login_flood::FloodResult) {
+    let s = "flood";
+    let what = format!("{} connections, {:.0} s", f.connections, f.secs);
+    if let (Some(before), Some(peak)) = (f.rss_before_mib, f.rss_peak_mib) {
+        rows.push(Row::new(s, "lobby RSS before the flood", before, "MiB"));
+        rows.push(
+            Row::new(s, format!("lobby RSS peak, wrong-password flood ({what})"), peak, "MiB")
+                .reference("before", before)
+                .target(Target::Below(256.0)),
+        );
+    }
+    if let Some(after) = f.rss_after_mib {
+        rows.push(Row::new(s, "lobby RSS after the flood", after, "MiB"));
+    }
+    rows.push(
+        Row::new(
+            s,
+            "guesses checked at the account (10 a minute allowed)",
+            f.checked as f64,
+            "guesses",
+        )
+        .target(Target::Below(10.5)),
+    );
+    rows.push(Row::new(s, "guesses refused unchecked (RATE_LIMITED)", f.refused as f64, "guesses"));
+    rows.push(
+        Row::new(
+            s,
+            "another account's login during the flood, p50",
+            f.bystander_login_ms.p50,
+            "ms",
+        )
+        .target(Target::Below(1000.0)),
+    );
+    rows.push(
+        Row::new(
+            s,
+            "another account's login during the flood, max",
+            f.bystander_login_ms.max,
+            "ms",
+        )
+        .target(Target::Below(1000.0)),
+    );
 }
 
 /// Builds the sample `test` game with scripts/package-games into `work`.

@@ -23,6 +23,8 @@ pub struct LobbyLaunch {
     pub game_ports: String,
     /// Passed after the bench's own flags (later flags win).
     pub extra_args: Vec<String>,
+    /// Keep the lobby's own Argon2 cost instead of the bench's cheap one.
+    pub deployed_password_cost: bool,
 }
 
 /// `gamestore-lobby` next to this executable (where cargo builds both).
@@ -111,11 +113,18 @@ impl LobbyProcess {
             .arg(data.path().join("server_data"))
             .args(["--public-host", "127.0.0.1", "--game-bind", "127.0.0.1"])
             .args(["--game-ports", &launch.game_ports])
+            // Every bench client comes from 127.0.0.1 and one host starts
+            // every match: lift the per-address and per-player limits.
+            .args(["--registrations-per-addr", "0"])
+            .args(["--match-starts-per-player", "0", "--match-starts-per-room", "0"])
+            // Idle clients ping every 30 s; leave room for a slow machine.
+            .args(["--idle-timeout", "600"]);
+        if !launch.deployed_password_cost {
             // Cheap password hashing so that thousands of accounts can log
             // in quickly; the default cost is ~20 MiB and tens of ms each.
-            .args(["--password-hash-kib", "8", "--password-hash-passes", "1"])
-            // Idle clients ping every 30 s; leave room for a slow machine.
-            .args(["--idle-timeout", "600"])
+            command.args(["--password-hash-kib", "8", "--password-hash-passes", "1"]);
+        }
+        command
             .args(&launch.extra_args)
             .env_remove("GAMESTORE_CONFIG")
             .env("GAMESTORE_LOG", "info")

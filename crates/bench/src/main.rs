@@ -11,7 +11,7 @@ use gamestore_bench::{Options, Scenario};
 
 /// Benchmarks the Game Store against the real lobby on loopback: package
 /// transfers, delta updates, many idle clients with a request mix, chat
-/// fan-out and match start. Prints a table (ratios to references measured
+/// fan-out, match start and a wrong-password flood. Prints a table (ratios to references measured
 /// in the same run) and optionally writes JSON.
 ///
 /// Unless --server is given, each scenario starts its own gamestore-lobby
@@ -115,6 +115,10 @@ struct Args {
     #[arg(long, value_name = "N")]
     match_repeats: Option<usize>,
 
+    /// Seconds the wrong-password flood runs [default: 10; quick: 3]
+    #[arg(long, value_name = "SECS")]
+    flood_secs: Option<f64>,
+
     /// The packaged test game folder (scripts/package-games OUT test makes
     /// OUT/test) [default: packaged on the spot]
     #[arg(long, value_name = "DIR")]
@@ -195,6 +199,9 @@ fn options(args: Args) -> Options {
         },
         match_players: args.match_players.unwrap_or(pick(q, 2, 8)),
         match_repeats: args.match_repeats.unwrap_or(pick(q, 3, 20)),
+        flood: gamestore_bench::login_flood::FloodOptions {
+            secs: args.flood_secs.unwrap_or(pick(q, 3.0, 10.0)),
+        },
         test_game: args.test_game,
         quick: q,
     }

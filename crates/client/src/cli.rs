@@ -233,13 +233,25 @@ pub async fn register(
 }
 
 /// `login --user U`
+/// A refused login, with what to do next: the lobby does not say whether
+/// the name exists, so the hint covers both.
+pub fn login_refused(e: ClientError) -> anyhow::Error {
+    match &e {
+        ClientError::Refused(w) if w.code == gamestore_protocol::ErrorCode::LoginFailed => {
+            anyhow::anyhow!("{e}; check both, or register if you have no account yet")
+        }
+        _ => e.into(),
+    }
+}
+
 pub async fn login(ctx: &Context, user: &str, password: &PasswordArgs) -> anyhow::Result<ExitCode> {
     let password = read_password(password, false)?;
     let client = ctx.connect().await?;
     let reply = match ctx.role {
-        Role::Player => client.call(Login::new(user, password)).await?,
-        Role::Developer => client.call(DevLogin::new(user, password)).await?,
-    };
+        Role::Player => client.call(Login::new(user, password)).await,
+        Role::Developer => client.call(DevLogin::new(user, password)).await,
+    }
+    .map_err(login_refused)?;
     ctx.home.save_session(&SavedSession {
         server: ctx.global.server.clone(),
         user: reply.user.clone(),

@@ -34,6 +34,18 @@ pub struct MatchSettings {
     /// Longest a match may run.
     pub max_match_time: Duration,
     pub sandbox: crate::game_manager::Sandbox,
+    /// Matches one player may start per minute (0: no limit).
+    pub starts_per_player_per_minute: u32,
+    /// Matches one room may start per minute (0: no limit).
+    pub starts_per_room_per_minute: u32,
+    /// Game servers started by one player that may run at once (0: no limit).
+    pub game_servers_per_player: u32,
+    /// How long a match's server keeps running once every member of its
+    /// room has left.
+    pub abandoned_match_grace: Duration,
+    /// How long a match's folder (`<data>/matches/<id>`: its log and
+    /// result) is kept after the match ends.
+    pub match_retention: Duration,
 }
 
 impl Default for MatchSettings {
@@ -43,6 +55,11 @@ impl Default for MatchSettings {
             start_timeout: Duration::from_secs(10),
             max_match_time: Duration::from_secs(3600),
             sandbox: crate::game_manager::Sandbox::Auto,
+            starts_per_player_per_minute: 10,
+            starts_per_room_per_minute: 10,
+            game_servers_per_player: 2,
+            abandoned_match_grace: Duration::from_secs(60),
+            match_retention: Duration::from_secs(3 * 24 * 3600),
         }
     }
 }
@@ -60,6 +77,17 @@ pub struct Limits {
     pub package: gamestore_package::Limits,
     /// Download speed cap per connection in bytes per second; 0 for none.
     pub download_bytes_per_sec: u64,
+    /// Password checks that may wait for a hashing thread; more are told
+    /// RATE_LIMITED at once.
+    pub password_hash_queue: usize,
+    /// Failed logins per account name per minute before it is blocked
+    /// (for growing spans); 0 for no limit.
+    pub login_failures_per_account: u32,
+    /// Failed logins and session resumes per source address per minute
+    /// before it is blocked (for growing spans); 0 for no limit.
+    pub login_failures_per_address: u32,
+    /// Accounts one source address may register per hour; 0 for no limit.
+    pub registrations_per_address: u32,
 }
 
 /// How long the lobby waits for a peer.
@@ -97,10 +125,14 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 16_000,
-            concurrent_password_hashes: 4,
+            concurrent_password_hashes: 2,
             max_upload_bytes: 1 << 30,
             package: gamestore_package::Limits::default(),
             download_bytes_per_sec: 0,
+            password_hash_queue: 1024,
+            login_failures_per_account: 10,
+            login_failures_per_address: 30,
+            registrations_per_address: 20,
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct Conn {
     /// local address): the client can reach it, so game servers are
     /// advertised on it when no `--public-host` is set.
     pub local_addr: Option<std::net::SocketAddr>,
+    /// The client's address, for limits per source address.
+    pub peer: std::net::IpAddr,
 }
 
 impl Drop for Conn {
@@ -85,6 +87,7 @@ pub async fn serve(
     permit: OwnedSemaphorePermit,
 ) {
     let local_addr = socket.local_addr().ok();
+    let peer = socket.peer_addr().map(|a| a.ip()).unwrap_or([0, 0, 0, 0].into());
     let (read, write) = socket.into_split();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let outbox = Outbox::new(tx);
@@ -93,7 +96,7 @@ pub async fn serve(
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
     let mut conn =
-        Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit, local_addr };
+        Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit, local_addr, peer };
 
     if conn.handshake().await {
         conn.reader.set_max_frame_len(MAX_FRAME_LEN);

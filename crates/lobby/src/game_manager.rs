@@ -341,6 +341,28 @@ impl GameProcess {
         }
     }
 
+    /// Like [`GameProcess::wait`], but also stops the server when `stop`
+    /// completes (with the reason it gives): the match is then `aborted`.
+    pub async fn wait_unless(
+        &mut self,
+        stop: impl std::future::Future<Output = String>,
+    ) -> MatchExit {
+        let stopped = tokio::select! {
+            exit = self.wait() => return exit,
+            reason = stop => reason,
+        };
+        kill_group(self.pgid);
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.wait().await;
+        }
+        MatchExit {
+            outcome: MatchOutcome::Aborted,
+            exit_code: None,
+            result: read_result(&self.result_file),
+            message: stopped,
+        }
+    }
+
     /// Waits for the server to end: on its own, at the time limit, or at
     /// lobby shutdown. The port stays leased until `self` is dropped.
     pub async fn wait(&mut self) -> MatchExit {

@@ -12,18 +12,19 @@ pub mod connection;
 pub mod game_manager;
 pub mod games_area;
 pub mod hub;
+pub mod limits;
 pub mod matches;
 pub mod requests;
 pub mod rooms;
 pub mod server;
 pub mod shutdown;
+pub mod text;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gamestore_protocol::{ErrorCode, WireError};
 use gamestore_storage::{Storage, StorageError};
-use tokio::sync::Semaphore;
 
 pub use config::LobbyConfig;
 
@@ -36,12 +37,14 @@ pub struct Lobby {
     pub games: games_area::GamesArea,
     pub rooms: rooms::Rooms,
     pub game_manager: Arc<game_manager::GameManager>,
-    /// Recent chat sends per account, for the rate limit.
-    pub chat_limits: std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, u32)>>,
+    /// Rate limits on credentials, registrations and chat.
+    pub limits: limits::Limiters,
+    /// Fair use of game servers: match starts and servers per player.
+    pub match_limits: matches::MatchLimits,
     /// Serializes the final check-and-commit step of publishing.
     pub publish_lock: tokio::sync::Mutex<()>,
-    /// Bounds concurrent Argon2 computations.
-    password_permits: Semaphore,
+    /// Every password hash and check runs here, a few at a time.
+    pub passwords: auth::PasswordPool,
 }
 
 impl Lobby {
@@ -82,17 +85,32 @@ impl Lobby {
             seat_grace: config.timeouts.seat_grace,
             public_host: config.public_host.clone(),
         });
-        let password_permits = Semaphore::new(config.limits.concurrent_password_hashes.max(1));
+        let passwords = auth::PasswordPool::new(
+            config.limits.concurrent_password_hashes,
+            config.limits.password_hash_queue,
+            config.password_hashing.clone(),
+        )?;
+        let removed = matches::remove_old_match_folders(
+            &config.data_dir,
+            config.matches.match_retention,
+            &Default::default(),
+        );
+        if removed > 0 {
+            tracing::info!(removed, "removed match folders past their retention");
+        }
+        let limits = limits::Limiters::new(&config.limits);
+        let match_limits = matches::MatchLimits::new(&config.matches);
         Ok(Arc::new(Lobby {
             config,
             db,
             hub: hub::Hub::default(),
             rooms,
             game_manager,
-            chat_limits: Default::default(),
+            limits,
+            match_limits,
             games,
             publish_lock: tokio::sync::Mutex::new(()),
-            password_permits,
+            passwords,
         }))
     }
 
@@ -118,22 +136,6 @@ impl Lobby {
         f: impl FnOnce(&Storage) -> Result<T, StorageError>,
     ) -> Result<T, WireError> {
         f(&self.db).map_err(storage_error)
-    }
-
-    /// Runs CPU-heavy password work on a blocking thread, a few at a time.
-    pub async fn password_work<T, F>(&self, f: F) -> Result<T, WireError>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
-    {
-        let _permit = self
-            .password_permits
-            .acquire()
-            .await
-            .map_err(|_| WireError::new(ErrorCode::Internal, "the lobby is shutting down"))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| WireError::new(ErrorCode::Internal, format!("password task failed: {e}")))
     }
 }
 

@@ -94,6 +94,49 @@ struct Args {
     #[arg(long, env = "GAMESTORE_SEAT_GRACE", value_name = "SECS")]
     seat_grace: Option<u64>,
 
+    /// Password hashes computed at once; each holds its Argon2 memory
+    /// (--password-hash-kib) for good [default: 2]
+    #[arg(long, env = "GAMESTORE_PASSWORD_HASH_THREADS", value_name = "N")]
+    password_hash_threads: Option<usize>,
+
+    /// Failed logins per account name per minute before it is blocked for
+    /// 1, 2, 4, 8, then 16 minutes; 0 for no limit [default: 10]
+    #[arg(long, env = "GAMESTORE_LOGIN_FAILURES_PER_ACCOUNT", value_name = "N")]
+    login_failures_per_account: Option<u32>,
+
+    /// Failed logins and session resumes per source address per minute
+    /// before it is blocked for growing spans; 0 for no limit [default: 30]
+    #[arg(long, env = "GAMESTORE_LOGIN_FAILURES_PER_ADDR", value_name = "N")]
+    login_failures_per_addr: Option<u32>,
+
+    /// Accounts one source address may register per hour; 0 for no limit [default: 20]
+    #[arg(long, env = "GAMESTORE_REGISTRATIONS_PER_ADDR", value_name = "N")]
+    registrations_per_addr: Option<u32>,
+
+    /// Matches one player may start per minute; 0 for no limit [default: 10]
+    #[arg(long, env = "GAMESTORE_MATCH_STARTS_PER_PLAYER", value_name = "N")]
+    match_starts_per_player: Option<u32>,
+
+    /// Matches one room may start per minute; 0 for no limit [default: 10]
+    #[arg(long, env = "GAMESTORE_MATCH_STARTS_PER_ROOM", value_name = "N")]
+    match_starts_per_room: Option<u32>,
+
+    /// Game servers the matches one player started may run at once; 0 for
+    /// no limit [default: 2]
+    #[arg(long, env = "GAMESTORE_GAME_SERVERS_PER_PLAYER", value_name = "N")]
+    game_servers_per_player: Option<u32>,
+
+    /// Seconds a game server keeps running after every member of its room
+    /// left, before it is stopped [default: 60]
+    #[arg(long, env = "GAMESTORE_ABANDONED_MATCH_GRACE", value_name = "SECS")]
+    abandoned_match_grace_secs: Option<u64>,
+
+    /// Seconds a match's folder (<data>/matches/<id>: server log, result)
+    /// is kept after the match; older ones are also removed at start
+    /// [default: 259200, three days]
+    #[arg(long, env = "GAMESTORE_MATCH_RETENTION", value_name = "SECS")]
+    match_retention_secs: Option<u64>,
+
     /// Optional TOML file with any of these settings, keys spelled like the
     /// flags with underscores (listen = "0.0.0.0:8888", data_dir = ...)
     #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
@@ -122,6 +165,15 @@ struct FileConfig {
     password_hash_kib: Option<u32>,
     password_hash_passes: Option<u32>,
     seat_grace: Option<u64>,
+    password_hash_threads: Option<usize>,
+    login_failures_per_account: Option<u32>,
+    login_failures_per_addr: Option<u32>,
+    registrations_per_addr: Option<u32>,
+    match_starts_per_player: Option<u32>,
+    match_starts_per_room: Option<u32>,
+    game_servers_per_player: Option<u32>,
+    abandoned_match_grace_secs: Option<u64>,
+    match_retention_secs: Option<u64>,
 }
 
 /// `--sandbox` values.
@@ -216,6 +268,33 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(secs) = args.seat_grace.or(file.seat_grace) {
         config.timeouts.seat_grace = Duration::from_secs(secs.min(24 * 3600));
+    }
+    if let Some(n) = args.password_hash_threads.or(file.password_hash_threads) {
+        config.limits.concurrent_password_hashes = n.max(1);
+    }
+    if let Some(n) = args.login_failures_per_account.or(file.login_failures_per_account) {
+        config.limits.login_failures_per_account = n;
+    }
+    if let Some(n) = args.login_failures_per_addr.or(file.login_failures_per_addr) {
+        config.limits.login_failures_per_address = n;
+    }
+    if let Some(n) = args.registrations_per_addr.or(file.registrations_per_addr) {
+        config.limits.registrations_per_address = n;
+    }
+    if let Some(n) = args.match_starts_per_player.or(file.match_starts_per_player) {
+        config.matches.starts_per_player_per_minute = n;
+    }
+    if let Some(n) = args.match_starts_per_room.or(file.match_starts_per_room) {
+        config.matches.starts_per_room_per_minute = n;
+    }
+    if let Some(n) = args.game_servers_per_player.or(file.game_servers_per_player) {
+        config.matches.game_servers_per_player = n;
+    }
+    if let Some(secs) = args.abandoned_match_grace_secs.or(file.abandoned_match_grace_secs) {
+        config.matches.abandoned_match_grace = Duration::from_secs(secs);
+    }
+    if let Some(secs) = args.match_retention_secs.or(file.match_retention_secs) {
+        config.matches.match_retention = Duration::from_secs(secs);
     }
 
     let runtime = tokio::runtime::Runtime::new()?;

@@ -543,3 +543,15 @@ impl Rooms {
 
 #[cfg(test)]
 mod tests;
+impl Rooms {
+    /// The room the player is in, if any.
+    pub fn room_of(&self, account: AccountId) -> Option<RoomId> {
+        self.inner().member_of.get(&account).copied()
+    }
+
+    /// True when room `id` has no members left (or is gone): nobody is
+    /// there to play its match.
+    pub fn is_abandoned(&self, id: RoomId) -> bool {
+        self.inner().rooms.get(&id).is_none_or(|r| r.members.is_empty())
+    }
+}

@@ -123,6 +123,10 @@ error_codes! {
     PackageUnsupported = "PACKAGE_UNSUPPORTED",
     /// A package has no config.json at its root.
     PackageNoManifest = "PACKAGE_NO_MANIFEST",
+    /// Login refused: unknown user or wrong password (deliberately not told apart).
+    LoginFailed = "LOGIN_FAILED",
+    /// A limit on game servers (how many one player runs, how often matches start).
+    MatchLimit = "MATCH_LIMIT",
 }
 
 impl fmt::Display for ErrorCode {
@@ -137,11 +141,20 @@ impl fmt::Display for ErrorCode {
 pub struct WireError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `RATE_LIMITED`: whole seconds to wait before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl WireError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> WireError {
-        WireError { code, message: message.into() }
+        WireError { code, message: message.into(), retry_after: None }
+    }
+
+    /// Says how many seconds to wait before trying again.
+    pub fn with_retry_after(mut self, secs: u64) -> WireError {
+        self.retry_after = Some(secs);
+        self
     }
 }
 

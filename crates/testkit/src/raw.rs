@@ -26,6 +26,28 @@ impl RawConn {
         RawConn { stream, buf: Vec::new(), next_id: 1, queued: Default::default() }
     }
 
+    /// Connects from the loopback address `source` (any of 127.0.0.0/8),
+    /// as a client on another machine would appear to the lobby.
+    pub fn connect_from(addr: SocketAddr, source: std::net::Ipv4Addr) -> RawConn {
+        use socket2::{Domain, Socket, Type};
+        assert!(source.is_loopback(), "tests stay on loopback");
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        socket.bind(&SocketAddr::from((source, 0)).into()).expect("bind the source address");
+        socket.connect_timeout(&addr.into(), TIMEOUT).expect("connect to the lobby");
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        RawConn { stream, buf: Vec::new(), next_id: 1, queued: Default::default() }
+    }
+
+    /// [`RawConn::connect_from`] and the HELLO handshake.
+    pub fn hello_from(addr: SocketAddr, source: std::net::Ipv4Addr) -> RawConn {
+        let mut conn = RawConn::connect_from(addr, source);
+        let reply = conn.call(Hello { protocol: PROTOCOL_VERSION, client: "raw-test".into() });
+        assert!(reply.is_ok(), "HELLO refused: {reply:?}");
+        conn
+    }
+
     /// Connects and completes the HELLO handshake.
     pub fn hello(addr: SocketAddr) -> RawConn {
         let mut conn = RawConn::connect(addr);

@@ -62,7 +62,7 @@ fn quick_run_measures_every_scenario() {
         test_game.to_str().unwrap(),
     ]);
     out.ok();
-    for scenario in ["transfer", "delta", "clients", "fanout", "match"] {
+    for scenario in ["transfer", "delta", "clients", "fanout", "match", "flood"] {
         assert!(
             out.stdout.lines().any(|l| l.starts_with(scenario)),
             "no {scenario} row in the table: {out}"
@@ -117,6 +117,16 @@ fn quick_run_measures_every_scenario() {
     // Every client connects after its GAME_START.
     assert!(m["connected_all_ms"]["p50"].as_f64() >= m["game_start_all_ms"]["p50"].as_f64());
     positive(&m["server_startup_ms"]["p50"], "game server start-up");
+
+    // The flood: the account's budget was checked, the rest refused, the
+    // lobby's memory measured and a bystander served.
+    let flood = &s["flood"];
+    let checked = flood["checked"].as_u64().unwrap();
+    assert!((1..=10).contains(&checked), "{flood}");
+    positive(&flood["refused"], "refused guesses");
+    positive(&flood["rss_peak_mib"], "lobby memory under the flood");
+    let logins = flood["bystander_login_ms"]["count"].as_u64().unwrap();
+    ordered(&flood["bystander_login_ms"], logins, "the bystander's logins");
 
     // The headline rows carry their references and targets.
     let rows = report["rows"].as_array().unwrap();

@@ -156,9 +156,10 @@ impl Link {
         let ctx = &self.inner.ctx;
         let client = self.client().await?;
         let reply = match ctx.role {
-            Role::Player => client.call(Login::new(user, password)).await?,
-            Role::Developer => client.call(DevLogin::new(user, password)).await?,
-        };
+            Role::Player => client.call(Login::new(user, password)).await,
+            Role::Developer => client.call(DevLogin::new(user, password)).await,
+        }
+        .map_err(crate::cli::login_refused)?;
         let session = SavedSession {
             server: ctx.global.server.clone(),
             user: reply.user,

@@ -4,6 +4,12 @@
 //! closes every connection still using the old one (SESSION_REVOKED). Several
 //! connections may share one session through RESUME (a launcher and the
 //! one-shot commands of the same player).
+//!
+//! Every credential path is throttled (see [`crate::limits`]): failed
+//! logins per account name and per source address, failed resumes per
+//! source address, registrations per source address. A login that fails
+//! answers `LOGIN_FAILED` whether the name exists or not, after checking a
+//! password hash either way, so neither the code nor the time tells which.
 
 use gamestore_protocol::{
     AccountReply, Credentials, Empty, ErrorCode, Resume, Role, SessionReply, SessionRevoked,
@@ -12,6 +18,7 @@ use gamestore_protocol::{
 use gamestore_storage::{self as storage, StorageError};
 
 use crate::connection::{Conn, SessionState};
+use crate::limits::{self, rate_limited};
 use crate::{auth, now};
 
 pub fn wire_role(role: storage::Role) -> Role {
@@ -29,8 +36,21 @@ pub async fn register(
     let Credentials { user, password } = credentials;
     auth::check_name(&user)?;
     auth::check_password(&password)?;
-    let cost = conn.lobby.config.password_hashing.clone();
-    let hash = conn.lobby.password_work(move || auth::hash_password(&password, &cost)).await??;
+    let address = limits::address_key(conn.peer);
+    let counted = match conn.lobby.limits.registrations.hit(&address) {
+        Ok(hit) => hit,
+        Err(wait) => {
+            let refusal = rate_limited("too many accounts were registered from your address", wait);
+            return Err(slowly(refusal).await);
+        }
+    };
+    let hash = match conn.lobby.passwords.hash(password).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            conn.lobby.limits.registrations.forgive(counted);
+            return Err(e);
+        }
+    };
     let name = user.clone();
     let created = conn
         .lobby
@@ -55,20 +75,41 @@ pub async fn login(
     credentials: Credentials,
 ) -> Result<SessionReply, WireError> {
     let Credentials { user, password } = credentials;
-    let name = user.clone();
-    let account = conn.lobby.db(move |db| db.find_account(role, &name)).await?;
-    let Some(account) = account else {
-        return Err(WireError::new(
-            ErrorCode::UnknownUser,
-            format!("no {} account is named {user:?}", wire_role(role)),
-        ));
-    };
-    let stored = account.password_hash.clone();
-    let matches =
-        conn.lobby.password_work(move || auth::verify_password(&password, &stored)).await?;
-    if !matches {
-        return Err(WireError::new(ErrorCode::WrongPassword, "wrong password"));
+    let limiters = &conn.lobby.limits;
+    let address = limits::address_key(conn.peer);
+    // The address counts failures only (many people may share it); the
+    // account name counts every attempt from its start, so that however
+    // many arrive at once, at most its budget is checked.
+    if let Err(wait) = limiters.login_by_address.check(&address) {
+        return Err(slowly(rate_limited("too many failed logins from your address", wait)).await);
     }
+    let by_account = match limiters.login_by_account.attempt(&limits::account_key(role, &user)) {
+        Ok(hit) => hit,
+        Err(wait) => {
+            return Err(slowly(rate_limited("too many failed logins for this account", wait)).await);
+        }
+    };
+    let name = user.clone();
+    let checked = async {
+        let account = conn.lobby.db(move |db| db.find_account(role, &name)).await?;
+        let stored = account.as_ref().map(|a| a.password_hash.clone());
+        let matches = conn.lobby.passwords.verify(password, stored).await?;
+        Ok::<_, WireError>((account, matches))
+    };
+    let (account, matches) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Nothing was checked (busy, or a failure inside): no guess used.
+            limiters.login_by_account.forgive(by_account);
+            return Err(e);
+        }
+    };
+    let (Some(account), true) = (account, matches) else {
+        tracing::debug!(conn = conn.id, peer = %conn.peer, "login failed");
+        limiters.login_by_address.fail(&address);
+        return Err(login_failed(role));
+    };
+    limiters.login_by_account.forgive(by_account);
 
     let token = auth::new_token()?;
     let token_hash = auth::token_hash(&token);
@@ -91,12 +132,18 @@ pub async fn login(
 }
 
 pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, WireError> {
+    let throttle = &conn.lobby.limits.login_by_address;
+    let address = limits::address_key(conn.peer);
+    if let Err(wait) = throttle.check(&address) {
+        return Err(slowly(rate_limited("too many failed logins from your address", wait)).await);
+    }
     let token_hash = auth::token_hash(&request.token);
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
     let hash = token_hash.clone();
     let record = conn.lobby.db(move |db| db.touch_session(&hash, now, expires_at)).await?;
     let Some(record) = record else {
+        throttle.fail(&address);
         return Err(WireError::new(
             ErrorCode::InvalidSession,
             "the session has ended (expired, logged out, or logged in elsewhere); log in again",
@@ -141,6 +188,22 @@ pub fn whoami(conn: &Conn) -> Result<WhoamiReply, WireError> {
         role: wire_role(account.role),
         created_at: account.created_at,
     })
+}
+
+/// How long a refused credential attempt waits for its answer. A client
+/// gets one answer at a time per connection, so this slows a flood to a
+/// trickle per connection instead of letting it spin the lobby's CPU on
+/// refusals.
+const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn slowly(refusal: WireError) -> WireError {
+    tokio::time::sleep(REFUSAL_DELAY).await;
+    refusal
+}
+
+/// The one answer to a refused login, whatever was wrong.
+fn login_failed(role: storage::Role) -> WireError {
+    WireError::new(ErrorCode::LoginFailed, format!("wrong {} name or password", wire_role(role)))
 }
 
 fn not_logged_in() -> WireError {

@@ -1,20 +1,19 @@
 //! CHAT_SEND: lobby-wide and room chat on the lobby connection.
 //!
-//! Messages are 1 to 500 characters without control characters, and each
-//! account may send at most [`BURST`] messages per [`WINDOW`].
-
-use std::time::{Duration, Instant};
+//! Messages are 1 to 500 characters of one line, without control,
+//! text-direction or invisible characters ([`crate::text`]), and each
+//! account may send at most [`CHAT_BURST`] messages in any
+//! [`CHAT_WINDOW`] (a sliding window).
 
 use gamestore_protocol::{ChatMessage, ChatScope, ChatSend, Empty, ErrorCode, Event, WireError};
 use gamestore_storage::Role;
 
 use crate::connection::Conn;
-use crate::now;
+use crate::limits::{CHAT_BURST, CHAT_WINDOW};
+use crate::{now, text};
 
 /// Longest message, in characters.
 pub const MAX_CHARS: usize = 500;
-const BURST: u32 = 10;
-const WINDOW: Duration = Duration::from_secs(10);
 
 pub fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?.clone();
@@ -25,13 +24,15 @@ pub fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
             format!("messages are 1 to {MAX_CHARS} characters"),
         ));
     }
-    if text.chars().any(char::is_control) {
-        return Err(WireError::new(
-            ErrorCode::InvalidMessage,
-            "messages cannot contain control characters",
-        ));
+    if let Err(problem) = text::check(text, text::Lines::Single) {
+        return Err(WireError::new(ErrorCode::InvalidMessage, format!("the message {problem}")));
     }
-    check_rate(conn, account.id)?;
+    let _counted = conn.lobby.limits.chat.hit(&account.id).map_err(|wait| {
+        crate::limits::rate_limited(
+            &format!("at most {CHAT_BURST} messages per {} seconds", CHAT_WINDOW.as_secs()),
+            wait,
+        )
+    })?;
     let message = ChatMessage {
         scope: request.scope,
         room: None,
@@ -44,21 +45,4 @@ pub fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
         ChatScope::Room => conn.lobby.rooms.chat(account.id, message)?,
     }
     Ok(Empty {})
-}
-
-fn check_rate(conn: &Conn, account: i64) -> Result<(), WireError> {
-    let mut limits = conn.lobby.chat_limits.lock().unwrap_or_else(|p| p.into_inner());
-    let now = Instant::now();
-    let entry = limits.entry(account).or_insert((now, 0));
-    if now.duration_since(entry.0) > WINDOW {
-        *entry = (now, 0);
-    }
-    if entry.1 >= BURST {
-        return Err(WireError::new(
-            ErrorCode::RateLimited,
-            format!("at most {BURST} messages per {} seconds; wait a moment", WINDOW.as_secs()),
-        ));
-    }
-    entry.1 += 1;
-    Ok(())
 }

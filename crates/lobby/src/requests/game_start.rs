@@ -20,6 +20,15 @@ pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
             ));
         }
     }
+    // Fair use: how often this player and room start, and how many game
+    // servers the player's starts keep running. Given back if the start
+    // goes no further.
+    let room = conn
+        .lobby
+        .rooms
+        .room_of(account)
+        .ok_or_else(|| WireError::new(ErrorCode::NotInRoom, "you are not in a room"))?;
+    let admission = conn.lobby.match_limits.admit(account, room)?;
     let plan = conn.lobby.rooms.begin_start(account)?;
     let (game, version, room) = (plan.game.id.clone(), plan.game.version.clone(), plan.room);
     let players: Vec<i64> = plan.players.iter().map(|(id, _)| *id).collect();
@@ -46,7 +55,8 @@ pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     };
     let token = auth::new_token()?;
     let lobby = conn.lobby.clone();
-    conn.lobby.game_manager.track(matches::run_match(lobby, plan, match_id, token));
+    let slot = admission.commit(lobby.clone(), match_id);
+    conn.lobby.game_manager.track(matches::run_match(lobby, plan, match_id, token, slot));
     Ok(MatchStarting { room })
 }
 

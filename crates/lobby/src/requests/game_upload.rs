@@ -252,6 +252,17 @@ async fn publish(
         .await
         .map_err(|e| WireError::new(ErrorCode::Internal, format!("unpacking failed: {e}")))??;
 
+    for (field, value, lines) in [
+        ("name", &manifest.name, crate::text::Lines::Single),
+        ("description", &manifest.description, crate::text::Lines::Multi),
+    ] {
+        if let Err(problem) = crate::text::check(value, lines) {
+            return Err(WireError::new(
+                ErrorCode::ManifestInvalid,
+                format!("config.json: {field}: {problem}"),
+            ));
+        }
+    }
     if manifest.id != header.id || manifest.version != version {
         return Err(WireError::new(
             ErrorCode::ManifestMismatch,

@@ -24,7 +24,7 @@ pub fn wire_review(r: ReviewRecord) -> Review {
 }
 
 /// The review text as stored: trimmed, bounded, no control characters
-/// other than line breaks.
+/// other than line breaks, no text-direction or invisible characters.
 fn clean_text(text: &str) -> Result<String, WireError> {
     let text = text.trim();
     if text.chars().count() > MAX_REVIEW_CHARS {
@@ -36,11 +36,8 @@ fn clean_text(text: &str) -> Result<String, WireError> {
             ),
         ));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(WireError::new(
-            ErrorCode::InvalidReview,
-            "a review cannot contain control characters",
-        ));
+    if let Err(problem) = crate::text::check(text, crate::text::Lines::Multi) {
+        return Err(WireError::new(ErrorCode::InvalidReview, format!("the review {problem}")));
     }
     Ok(text.to_owned())
 }

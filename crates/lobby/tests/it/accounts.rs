@@ -41,13 +41,16 @@ fn refusals_have_codes_and_one_error_line() {
     register(&player, "ANN", PASSWORD).fails_with("NAME_TAKEN");
     register(&player, "bad name!", PASSWORD).fails_with("INVALID_NAME");
     register(&player, "bob", "short").fails_with("INVALID_PASSWORD");
-    login(&player, "ann", "wrong password").fails_with("WRONG_PASSWORD");
-    login(&player, "nobody", PASSWORD).fails_with("UNKNOWN_USER");
+    login(&player, "ann", "wrong password").fails_with("LOGIN_FAILED");
+    let unknown = login(&player, "nobody", PASSWORD);
+    unknown.fails_with("LOGIN_FAILED");
+    // The lobby does not say which was wrong; the client says what to do.
+    assert!(unknown.stderr.contains("register if you have no account"), "{unknown}");
     // Not logged in yet: commands that need a session say so.
     player.run(&["whoami"]).fails_with("NOT_LOGGED_IN");
     // A developer account of that name does not exist.
     let dev = Cli::dev(&lobby, home.path());
-    login(&dev, "ann", PASSWORD).fails_with("UNKNOWN_USER");
+    login(&dev, "ann", PASSWORD).fails_with("LOGIN_FAILED");
 }
 
 #[test]

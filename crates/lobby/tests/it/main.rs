@@ -2,6 +2,7 @@
 //! loopback port with a temporary data folder, driven by the real clients or
 //! by raw frames.
 
+mod abuse;
 mod accounts;
 mod connections;
 mod foreign_games;
