@@ -116,6 +116,7 @@ impl LobbyProcess {
             .args(["--password-hash-kib", "8", "--password-hash-passes", "1"])
             // Idle clients ping every 30 s; leave room for a slow machine.
             .args(["--idle-timeout", "600"])
+            .args(["--http-listen", "127.0.0.1:0"])
             .args(&launch.extra_args)
             .env_remove("GAMESTORE_CONFIG")
             .env("GAMESTORE_LOG", "info")

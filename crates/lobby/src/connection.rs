@@ -13,9 +13,7 @@ use gamestore_protocol::{
     ServerMessage, ServerShutdown, WireError,
 };
 use gamestore_storage::Account;
-use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{Notify, mpsc};
 
 use crate::Lobby;
@@ -25,6 +23,11 @@ use crate::shutdown::Shutdown;
 
 /// Frames queued for one client before event delivery gives up on it.
 const OUTBOX_CAPACITY: usize = 256;
+
+/// The read half of a connection's byte stream (plain TCP or TLS).
+pub type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
+/// The write half of a connection's byte stream (plain TCP or TLS).
+pub type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 
 /// A logged-in connection's identity.
 #[derive(Debug, Clone)]
@@ -37,16 +40,21 @@ pub struct SessionState {
 pub struct Conn {
     pub lobby: Arc<Lobby>,
     pub id: ConnId,
-    pub reader: FrameReader<OwnedReadHalf>,
+    pub reader: FrameReader<ReadHalf>,
     pub outbox: Outbox,
     pub session: Option<SessionState>,
     kill: Arc<Notify>,
 }
 
-/// Serves one accepted socket until it closes, the session is revoked or the
-/// lobby shuts down.
-pub async fn serve(lobby: Arc<Lobby>, id: ConnId, socket: TcpStream, mut shutdown: Shutdown) {
-    let (read, write) = socket.into_split();
+/// Serves one accepted connection until it closes, the session is revoked or
+/// the lobby shuts down.
+pub async fn serve(
+    lobby: Arc<Lobby>,
+    id: ConnId,
+    read: ReadHalf,
+    write: WriteHalf,
+    mut shutdown: Shutdown,
+) {
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let kill = Arc::new(Notify::new());
     let writer = tokio::spawn(write_loop(write, rx, kill.clone()));
@@ -162,7 +170,10 @@ impl Conn {
                 },
             };
             let name = request.name();
+            let started = std::time::Instant::now();
             let result = requests::dispatch(self, id, request).await;
+            let code = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "OK");
+            crate::telemetry::request(name, code, started.elapsed());
             match result {
                 Ok(Some(data)) => {
                     let json = ServerMessage::encode_ok_json(id, &data);
@@ -225,7 +236,7 @@ impl Conn {
     }
 }
 
-async fn write_loop(write: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, kill: Arc<Notify>) {
+async fn write_loop(write: WriteHalf, mut rx: mpsc::Receiver<Outgoing>, kill: Arc<Notify>) {
     let mut out = BufWriter::with_capacity(64 * 1024, write);
     while let Some(item) = rx.recv().await {
         let ok = match item {

@@ -23,9 +23,22 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
         players: plan.players.iter().map(|(_, name)| name.clone()).collect(),
         token: token.clone(),
     };
-    let exit = match lobby.game_manager.start(&spec).await {
+    let running = lobby.running.register(crate::running::RunningMatch {
+        match_id,
+        room: plan.room,
+        game: plan.game.id.clone(),
+        version: plan.game.version.clone(),
+        players: spec.players.clone(),
+        started_at: now(),
+        port: None,
+    });
+    let spawned = std::time::Instant::now();
+    let started = lobby.game_manager.start(&spec).await;
+    crate::telemetry::match_spawned(started.is_ok(), spawned.elapsed());
+    let exit = match started {
         Ok(mut process) => {
             tracing::info!(match_id, room = plan.room, port = process.port.port, "match started");
+            running.started(process.port.port);
             lobby.rooms.started(
                 plan.room,
                 GameStart {
@@ -39,7 +52,20 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
                     players: spec.players.clone(),
                 },
             );
-            process.wait().await
+            tokio::select! {
+                exit = process.wait() => exit,
+                reason = running.stopped() => {
+                    tracing::warn!(match_id, %reason, "match stopped by the admin");
+                    // Dropping the process kills the game server's process group.
+                    drop(process);
+                    MatchExit {
+                        outcome: MatchOutcome::Aborted,
+                        exit_code: None,
+                        result: None,
+                        message: format!("the lobby's admin stopped the match: {reason}"),
+                    }
+                }
+            }
         }
         Err(e) => {
             tracing::warn!(match_id, room = plan.room, error = %e, "game server did not start");
@@ -52,6 +78,7 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
         }
     };
     tracing::info!(match_id, room = plan.room, outcome = exit.outcome.as_str(), "match ended");
+    crate::telemetry::match_ended(exit.outcome.as_str());
     let end = MatchEnd {
         ended_at: now(),
         outcome: exit.outcome.as_str().to_owned(),
@@ -73,4 +100,5 @@ pub async fn run_match(lobby: Arc<Lobby>, plan: StartPlan, match_id: i64, token:
         },
     );
     lobby.rooms.close_if_empty(plan.room);
+    drop(running);
 }

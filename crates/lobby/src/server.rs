@@ -14,6 +14,7 @@ use crate::Lobby;
 use crate::connection;
 use crate::hub::frame_bytes;
 use crate::shutdown::Shutdown;
+use crate::telemetry::Counted;
 
 /// Serves `listener` until `shutdown` completes, then tells every connection
 /// to close and waits (a bounded time) for them to finish.
@@ -22,6 +23,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let permits = Arc::new(Semaphore::new(lobby.config.limits.max_connections));
     let next_id = AtomicU64::new(1);
+    lobby.listening.store(true, Ordering::Relaxed);
 
     let accept = async {
         loop {
@@ -36,6 +38,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
             };
             let _ = socket.set_nodelay(true);
             let Ok(permit) = permits.clone().try_acquire_owned() else {
+                crate::telemetry::refused_busy();
                 tokio::spawn(refuse_busy(socket));
                 continue;
             };
@@ -45,7 +48,40 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
             let done = shutdown_complete_tx.clone();
             tokio::spawn(async move {
                 tracing::debug!(conn = id, %peer, "connected");
-                connection::serve(lobby, id, socket, shutdown).await;
+                let mut metric = crate::telemetry::ConnectionMetric::opened();
+                // TLS or plain, told by the first byte; bounded like HELLO.
+                let handshake = lobby.config.timeouts.handshake;
+                let require = lobby.config.tls.require;
+                let accepted = tokio::time::timeout(
+                    handshake,
+                    crate::tls::accept(socket, Some(&lobby.tls), require),
+                )
+                .await;
+                match accepted {
+                    Ok(Ok(crate::tls::Accepted::Plain(socket))) => {
+                        metric.transport("plain");
+                        let (read, write) = socket.into_split();
+                        let read = Box::new(Counted::new(read));
+                        let write = Box::new(Counted::new(write));
+                        connection::serve(lobby, id, read, write, shutdown).await;
+                    }
+                    Ok(Ok(crate::tls::Accepted::Tls(stream))) => {
+                        metric.transport("tls");
+                        let (read, write) = tokio::io::split(*stream);
+                        let read = Box::new(Counted::new(read));
+                        let write = Box::new(Counted::new(write));
+                        connection::serve(lobby, id, read, write, shutdown).await;
+                    }
+                    Ok(Ok(crate::tls::Accepted::PlainRefused(socket))) => {
+                        metric.closing("tls_required");
+                        refuse_plain(socket).await;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(conn = id, error = %e, "TLS handshake failed");
+                        metric.closing("tls_handshake_failed");
+                    }
+                    Err(_) => metric.closing("handshake_timeout"),
+                }
                 tracing::debug!(conn = id, "disconnected");
                 drop(permit);
                 drop(done);
@@ -75,4 +111,18 @@ async fn refuse_busy(mut socket: TcpStream) {
     );
     let _ =
         tokio::time::timeout(Duration::from_secs(2), socket.write_all(&frame_bytes(&reply))).await;
+}
+
+/// Tells a plain-TCP client that this lobby accepts only TLS.
+async fn refuse_plain(mut socket: TcpStream) {
+    let reply = ServerMessage::error(
+        0,
+        WireError::new(
+            ErrorCode::TlsRequired,
+            "this lobby accepts only TLS connections; connect with --server tls://HOST:PORT",
+        ),
+    );
+    let _ =
+        tokio::time::timeout(Duration::from_secs(2), socket.write_all(&frame_bytes(&reply))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.shutdown()).await;
 }

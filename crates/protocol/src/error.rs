@@ -123,6 +123,10 @@ error_codes! {
     PackageUnsupported = "PACKAGE_UNSUPPORTED",
     /// A package has no config.json at its root.
     PackageNoManifest = "PACKAGE_NO_MANIFEST",
+    /// The lobby accepts only TLS connections (`--require-tls`); reconnect with `tls://`.
+    TlsRequired = "TLS_REQUIRED",
+    /// The account is banned by the lobby's admin; the message gives the reason.
+    AccountBanned = "ACCOUNT_BANNED",
 }
 
 impl fmt::Display for ErrorCode {

@@ -22,6 +22,9 @@ pub struct LobbyOptions {
 /// A running lobby with its own temporary data folder.
 pub struct TestLobby {
     pub addr: SocketAddr,
+    /// The website's address (`--http-listen 127.0.0.1:0`), unless the
+    /// test turned it off.
+    pub http: Option<SocketAddr>,
     data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     child: ChildGuard,
@@ -38,13 +41,23 @@ impl TestLobby {
     pub fn start_with(options: LobbyOptions) -> TestLobby {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("server_data");
-        let (addr, child, log) = spawn(&data_dir, "127.0.0.1:0", &options);
-        TestLobby { addr, data_dir, _tmp: Some(tmp), child, log, options }
+        let (addr, http, child, log) = spawn(&data_dir, "127.0.0.1:0", &options);
+        TestLobby { addr, http, data_dir, _tmp: Some(tmp), child, log, options }
     }
 
     /// `HOST:PORT` for `--server`.
     pub fn server(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// `tls://HOST:PORT` for `--server`.
+    pub fn tls_server(&self) -> String {
+        format!("tls://{}", self.addr)
+    }
+
+    /// The website's address; panics when it was turned off.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.expect("the lobby's website is on")
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -75,8 +88,9 @@ impl TestLobby {
     /// [`TestLobby::kill9`] or [`TestLobby::terminate`]).
     pub fn restart(&mut self) {
         self.child.kill();
-        let (addr, child, log) = spawn(&self.data_dir, &self.addr.to_string(), &self.options);
+        let (addr, http, child, log) = spawn(&self.data_dir, &self.addr.to_string(), &self.options);
         assert_eq!(addr, self.addr);
+        self.http = http;
         self.child = child;
         self.log = log;
     }
@@ -86,13 +100,14 @@ fn spawn(
     data_dir: &Path,
     listen: &str,
     options: &LobbyOptions,
-) -> (SocketAddr, ChildGuard, Arc<Mutex<String>>) {
+) -> (SocketAddr, Option<SocketAddr>, ChildGuard, Arc<Mutex<String>>) {
     let mut command = Command::new(bin("gamestore-lobby"));
     command
         .args(["--listen", listen, "--data-dir"])
         .arg(data_dir)
         .args(["--public-host", "127.0.0.1", "--game-bind", "127.0.0.1"])
         .args(["--game-ports", &game_ports()])
+        .args(["--http-listen", "127.0.0.1:0"])
         .args(&options.args)
         .env("GAMESTORE_LOG", "info,gamestore_lobby=debug")
         .env_remove("GAMESTORE_CONFIG")
@@ -105,10 +120,17 @@ fn spawn(
     let guard = ChildGuard::new(child, "gamestore-lobby");
     let log = Arc::new(Mutex::new(String::new()));
     let (ready_tx, ready_rx) = mpsc::channel();
+    let http = Arc::new(Mutex::new(None));
+    let http_writer = http.clone();
     let log_writer = log.clone();
     thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
+            // Logged before `listening on`, so it is known once ready.
+            if let Some(addr) = line.split("website on ").nth(1) {
+                let addr = addr.split("://").nth(1).unwrap_or("").split_whitespace().next();
+                *http_writer.lock().unwrap() = addr.and_then(|a| a.parse::<SocketAddr>().ok());
+            }
             if let Some(addr) = line.split("listening on ").nth(1) {
                 let addr = addr.split_whitespace().next().unwrap_or("").to_owned();
                 let _ = ready_tx.send(addr);
@@ -122,7 +144,8 @@ fn spawn(
         Ok(addr) => addr.parse().expect("listen address"),
         Err(_) => panic!("the lobby did not start listening:\n{}", log.lock().unwrap()),
     };
-    (addr, guard, log)
+    let http = *http.lock().unwrap();
+    (addr, http, guard, log)
 }
 
 /// A port range for this lobby's game servers, distinct from other test

@@ -69,6 +69,7 @@ pub async fn login(
     if !matches {
         return Err(WireError::new(ErrorCode::WrongPassword, "wrong password"));
     }
+    crate::admin::refuse_if_banned(&conn.lobby, account.id)?;
 
     let token = auth::new_token()?;
     let token_hash = auth::token_hash(&token);

@@ -3,6 +3,7 @@
 //! by raw frames.
 
 mod accounts;
+mod admin;
 mod frames;
 mod install;
 mod matches;
@@ -10,3 +11,5 @@ mod menus;
 mod publish;
 mod reviews;
 mod sessions;
+mod tls;
+mod web;
