@@ -52,35 +52,35 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
                 // TLS or plain, told by the first byte; bounded like HELLO.
                 let handshake = lobby.config.timeouts.handshake;
                 let require = lobby.config.tls.require;
-                let accepted = tokio::time::timeout(
-                    handshake,
-                    crate::tls::accept(socket, Some(&lobby.tls), require),
-                )
-                .await;
+                let accepted =
+                    crate::tls::accept(socket, Some(&lobby.tls), require, handshake).await;
                 match accepted {
-                    Ok(Ok(crate::tls::Accepted::Plain(socket))) => {
+                    Ok(crate::tls::Accepted::Plain(socket)) => {
                         metric.transport("plain");
                         let (read, write) = socket.into_split();
                         let read = Box::new(Counted::new(read));
                         let write = Box::new(Counted::new(write));
                         connection::serve(lobby, id, read, write, shutdown).await;
                     }
-                    Ok(Ok(crate::tls::Accepted::Tls(stream))) => {
+                    Ok(crate::tls::Accepted::Tls(stream)) => {
                         metric.transport("tls");
                         let (read, write) = tokio::io::split(*stream);
                         let read = Box::new(Counted::new(read));
                         let write = Box::new(Counted::new(write));
                         connection::serve(lobby, id, read, write, shutdown).await;
                     }
-                    Ok(Ok(crate::tls::Accepted::PlainRefused(socket))) => {
+                    Ok(crate::tls::Accepted::PlainRefused(socket)) => {
                         metric.closing("tls_required");
-                        refuse_plain(socket).await;
+                        refuse(socket, ErrorCode::TlsRequired, TLS_REQUIRED).await;
                     }
-                    Ok(Err(e)) => {
+                    Ok(crate::tls::Accepted::Silent(socket)) => {
+                        metric.closing("handshake_timeout");
+                        refuse(socket, ErrorCode::ProtocolVersion, NO_HELLO).await;
+                    }
+                    Err(e) => {
                         tracing::debug!(conn = id, error = %e, "TLS handshake failed");
                         metric.closing("tls_handshake_failed");
                     }
-                    Err(_) => metric.closing("handshake_timeout"),
                 }
                 tracing::debug!(conn = id, "disconnected");
                 drop(permit);
@@ -113,15 +113,14 @@ async fn refuse_busy(mut socket: TcpStream) {
         tokio::time::timeout(Duration::from_secs(2), socket.write_all(&frame_bytes(&reply))).await;
 }
 
-/// Tells a plain-TCP client that this lobby accepts only TLS.
-async fn refuse_plain(mut socket: TcpStream) {
-    let reply = ServerMessage::error(
-        0,
-        WireError::new(
-            ErrorCode::TlsRequired,
-            "this lobby accepts only TLS connections; connect with --server tls://HOST:PORT",
-        ),
-    );
+const TLS_REQUIRED: &str =
+    "this lobby accepts only TLS connections; connect with --server tls://HOST:PORT";
+const NO_HELLO: &str = "no HELLO within the handshake timeout";
+
+/// Tells a client why it is closed before its first message: plain TCP
+/// while TLS is required, or silence past the handshake time.
+async fn refuse(mut socket: TcpStream, code: ErrorCode, message: &str) {
+    let reply = ServerMessage::error(0, WireError::new(code, message));
     let _ =
         tokio::time::timeout(Duration::from_secs(2), socket.write_all(&frame_bytes(&reply))).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), socket.shutdown()).await;

@@ -18,7 +18,6 @@ use anyhow::{Context, bail};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// The first byte of a TLS handshake record.
@@ -153,32 +152,37 @@ fn generate_self_signed(dir: &Path, extra_names: &[String]) -> anyhow::Result<()
     Ok(())
 }
 
-/// A lobby connection's byte stream, plain or TLS.
-pub trait LobbyIo: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> LobbyIo for T {}
-
 /// What the first bytes of a connection turned out to be.
 pub enum Accepted {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     /// A plain connection while TLS is required: refuse it.
     PlainRefused(TcpStream),
+    /// Nothing arrived within the handshake time.
+    Silent(TcpStream),
 }
 
-/// Looks at the first byte and completes a TLS handshake when it is one.
-/// The caller bounds the time this takes.
+/// Looks at the first byte and completes a TLS handshake when it is one,
+/// each within `timeout`.
 pub async fn accept(
     socket: TcpStream,
     tls: Option<&TlsIdentity>,
     require: bool,
+    timeout: std::time::Duration,
 ) -> std::io::Result<Accepted> {
     let Some(tls) = tls else {
         return Ok(Accepted::Plain(socket));
     };
     let mut first = [0u8; 1];
-    let n = socket.peek(&mut first).await?;
+    let n = match tokio::time::timeout(timeout, socket.peek(&mut first)).await {
+        Ok(n) => n?,
+        Err(_) => return Ok(Accepted::Silent(socket)),
+    };
     if n == 1 && first[0] == TLS_HANDSHAKE_RECORD {
-        let stream = tls.acceptor.accept(socket).await?;
+        let stream =
+            tokio::time::timeout(timeout, tls.acceptor.accept(socket)).await.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+            })??;
         return Ok(Accepted::Tls(Box::new(stream)));
     }
     if require {

@@ -4,10 +4,12 @@
 
 mod accounts;
 mod admin;
+mod browser;
 mod frames;
 mod install;
 mod matches;
 mod menus;
+mod prometheus;
 mod publish;
 mod reviews;
 mod sessions;
