@@ -62,7 +62,7 @@ fn quick_run_measures_every_scenario() {
         test_game.to_str().unwrap(),
     ]);
     out.ok();
-    for scenario in ["transfer", "delta", "clients", "fanout", "match"] {
+    for scenario in ["transfer", "delta", "clients", "fanout", "match", "web"] {
         assert!(
             out.stdout.lines().any(|l| l.starts_with(scenario)),
             "no {scenario} row in the table: {out}"
@@ -117,6 +117,24 @@ fn quick_run_measures_every_scenario() {
     // Every client connects after its GAME_START.
     assert!(m["connected_all_ms"]["p50"].as_f64() >= m["game_start_all_ms"]["p50"].as_f64());
     positive(&m["server_startup_ms"]["p50"], "game server start-up");
+
+    let w = &s["web"];
+    assert_eq!((w["clients"].as_u64(), w["catalog_games"].as_u64()), (Some(10), Some(300)), "{w}");
+    for summary in ["plain_ms", "tls_ms", "metrics_ms"] {
+        let count = w[summary]["count"].as_u64().unwrap();
+        assert!(count > 0, "{summary}: {w}");
+        ordered(&w[summary], count, summary);
+    }
+    for page in [
+        "catalog_first_page_ms",
+        "catalog_last_page_ms",
+        "catalog_search_by_rating_ms",
+        "game_page_ms",
+        "api_newest_ms",
+    ] {
+        ordered(&w[page], 20, page);
+    }
+    positive(&w["tls_per_sec"], "TLS requests per second");
 
     // The headline rows carry their references and targets.
     let rows = report["rows"].as_array().unwrap();
