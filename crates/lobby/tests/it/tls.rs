@@ -83,7 +83,10 @@ fn lobby_fingerprint_after_register(lobby: &TestLobby, cli: &Cli) -> String {
 }
 
 /// A CA and a lobby certificate for 127.0.0.1 signed by it, as PEM files.
-fn make_ca(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+pub fn make_ca(
+    dir: &Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);

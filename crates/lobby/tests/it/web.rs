@@ -226,3 +226,55 @@ fn hostile_http_input_is_refused_and_everyone_else_is_served() {
     let tmp = tempfile::tempdir().unwrap();
     Cli::player(&lobby, &tmp.path().join("ann")).sign_up("ann", PASSWORD);
 }
+
+#[test]
+fn over_https_the_admin_cookies_are_secure() {
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = crate::tls::make_ca(tmp.path(), "web");
+    let lobby = TestLobby::start_with(gamestore_testkit::LobbyOptions {
+        args: vec![
+            "--https".into(),
+            "--tls-cert".into(),
+            cert.display().to_string(),
+            "--tls-key".into(),
+            key.display().to_string(),
+        ],
+        ..Default::default()
+    });
+    assert!(lobby.log().contains("website on https://"), "{}", lobby.log());
+    let mut roots = rustls::RootCertStore::empty();
+    let ca_pem = std::fs::read(&ca).unwrap();
+    for der in rustls::pki_types::pem::PemObject::pem_slice_iter(&ca_pem) {
+        roots.add(der.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let socket = TcpStream::connect(lobby.http_addr()).unwrap();
+    socket.set_read_timeout(Some(gamestore_testkit::TIMEOUT)).unwrap();
+    let mut stream = rustls::StreamOwned::new(session, socket);
+    stream
+        .write_all(b"GET /admin/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let cookie = text.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    // Plain HTTP is not served on the HTTPS listener.
+    let mut plain = TcpStream::connect(lobby.http_addr()).unwrap();
+    plain.set_read_timeout(Some(gamestore_testkit::TIMEOUT)).unwrap();
+    plain.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("Game Store"));
+}
