@@ -225,7 +225,7 @@ async fn login(State(web): State<AppState>, headers: HeaderMap, Form(fields): Fi
             response
         }
         None => {
-            tracing::warn!(user, "admin sign-in refused");
+            tracing::warn!(user = ?user, "admin sign-in refused");
             metrics::counter!("gamestore_login_failures_total").increment(1);
             login_page(&web, Some("Wrong admin name or password."), StatusCode::FORBIDDEN)
         }
