@@ -23,6 +23,7 @@ pub mod report;
 pub mod stats;
 pub mod swarm;
 pub mod transfer;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -55,16 +56,19 @@ pub enum Scenario {
     /// A 64-connection wrong-password flood: lobby memory, guesses checked,
     /// a bystander's login.
     Flood,
+    /// TLS against plain TCP, `/metrics` under load, the website's catalog.
+    Web,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Transfer,
         Scenario::Delta,
         Scenario::Clients,
         Scenario::Fanout,
         Scenario::Match,
         Scenario::Flood,
+        Scenario::Web,
     ];
 }
 
@@ -85,6 +89,7 @@ pub struct Options {
     pub match_players: usize,
     pub match_repeats: usize,
     pub flood: login_flood::FloodOptions,
+    pub web: web::WebOptions,
     /// The packaged `test` game; built with scripts/package-games when absent.
     pub test_game: Option<PathBuf>,
     pub quick: bool,
@@ -244,6 +249,20 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             Err(e) => record(&mut report, "flood", None, e),
         }
     }
+    if wants(Scenario::Web) {
+        let dir = work.path().join("web");
+        std::fs::create_dir_all(&dir)?;
+        match new_server() {
+            Ok(server) => match web::run(&server, &tag, &options.web, &dir).await {
+                Ok(result) => {
+                    web_rows(&mut report.rows, &result);
+                    report.scenarios.insert("web".into(), serde_json::to_value(&result)?);
+                }
+                Err(e) => record(&mut report, "web", Some(&server), e),
+            },
+            Err(e) => record(&mut report, "web", None, e),
+        }
+    }
     Ok(report)
 }
 
@@ -289,6 +308,48 @@ fn flood_rows(rows: &mut Vec<Row>, f: &login_flood::FloodResult) {
         )
         .target(Target::Below(1000.0)),
     );
+}
+
+fn web_rows(rows: &mut Vec<Row>, w: &web::WebResult) {
+    let s = "web";
+    let mix = format!("{} clients back to back", w.clients);
+    rows.push(Row::new(s, format!("request p50, plain TCP ({mix})"), w.plain_ms.p50, "ms"));
+    rows.push(
+        Row::new(s, format!("request p50, TLS ({mix})"), w.tls_ms.p50, "ms")
+            .reference("plain TCP p50", w.plain_ms.p50)
+            .target(Target::RatioAtMost(1.2)),
+    );
+    rows.push(Row::new(s, "requests per second, plain TCP", w.plain_per_sec, "req/s"));
+    rows.push(
+        Row::new(s, "requests per second, TLS", w.tls_per_sec, "req/s")
+            .reference("plain TCP", w.plain_per_sec)
+            .target(Target::RatioAtLeast(0.8)),
+    );
+    rows.push(
+        Row::new(s, "connect + HELLO over TLS, p50", w.tls_connect_ms.p50, "ms")
+            .reference("plain TCP", w.plain_connect_ms.p50),
+    );
+    rows.push(Row::new(s, "/metrics under the request load, p50", w.metrics_ms.p50, "ms"));
+    rows.push(Row::new(s, "/metrics under the request load, max", w.metrics_ms.max, "ms"));
+    let games = w.catalog_games;
+    rows.push(
+        Row::new(
+            s,
+            format!("catalog first page, {games} games, p50"),
+            w.catalog_first_page_ms.p50,
+            "ms",
+        )
+        .target(Target::Below(50.0)),
+    );
+    rows.push(Row::new(s, "catalog last page, p50", w.catalog_last_page_ms.p50, "ms"));
+    rows.push(Row::new(
+        s,
+        "catalog search sorted by rating, p50",
+        w.catalog_search_by_rating_ms.p50,
+        "ms",
+    ));
+    rows.push(Row::new(s, "game page, p50", w.game_page_ms.p50, "ms"));
+    rows.push(Row::new(s, "JSON catalog, newest first, p50", w.api_newest_ms.p50, "ms"));
 }
 
 /// Builds the sample `test` game with scripts/package-games into `work`.
@@ -372,6 +433,10 @@ fn clients_rows(rows: &mut Vec<Row>, c: &swarm::ClientsResult) {
     rows.push(Row::new(s, "request p99", c.requests_ms.p99, "ms").target(Target::Below(5.0)));
     rows.push(Row::new(s, "request max", c.requests_ms.max, "ms"));
     rows.push(Row::new(s, "request p50, one client, one at a time", c.sequential_ms.p50, "ms"));
+    if let Some(m) = &c.metrics_under_load_ms {
+        rows.push(Row::new(s, "/metrics during the load, p50", m.p50, "ms"));
+        rows.push(Row::new(s, "/metrics during the load, max", m.max, "ms"));
+    }
 }
 
 fn fanout_rows(rows: &mut Vec<Row>, f: &fanout::FanoutResult) {

@@ -45,19 +45,25 @@ pub fn default_lobby_exe() -> anyhow::Result<PathBuf> {
 pub struct Server {
     /// `HOST:PORT`.
     pub addr: String,
+    /// The website's `HOST:PORT`, when the bench started the lobby.
+    pub http: Option<String>,
     process: Option<LobbyProcess>,
 }
 
 impl Server {
     /// A lobby someone else runs.
     pub fn external(addr: &str) -> Server {
-        Server { addr: addr.to_owned(), process: None }
+        Server { addr: addr.to_owned(), http: None, process: None }
     }
 
     /// Starts a fresh lobby process with an empty data folder.
     pub fn start(launch: &LobbyLaunch) -> anyhow::Result<Server> {
         let process = LobbyProcess::start(launch)?;
-        Ok(Server { addr: process.addr.clone(), process: Some(process) })
+        let http = process.log.lock().unwrap().iter().find_map(|line| {
+            let rest = line.split("website on ").nth(1)?;
+            Some(rest.split("://").nth(1)?.split_whitespace().next()?.to_owned())
+        });
+        Ok(Server { addr: process.addr.clone(), http, process: Some(process) })
     }
 
     /// The lobby's resident memory in KiB, when the bench started it.
@@ -68,6 +74,11 @@ impl Server {
     /// The lobby's peak resident memory in KiB, when the bench started it.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         self.process.as_ref().and_then(|p| status_kib(p.child.id(), "VmHWM:"))
+    }
+
+    /// The data folder of a lobby the bench started.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.process.as_ref().map(|p| p._data.path().join("server_data"))
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -125,6 +136,7 @@ impl LobbyProcess {
             command.args(["--password-hash-kib", "8", "--password-hash-passes", "1"]);
         }
         command
+            .args(["--http-listen", "127.0.0.1:0"])
             .args(&launch.extra_args)
             .env_remove("GAMESTORE_CONFIG")
             .env("GAMESTORE_LOG", "info")

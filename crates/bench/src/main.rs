@@ -118,6 +118,18 @@ struct Args {
     /// Seconds the wrong-password flood runs [default: 10; quick: 3]
     #[arg(long, value_name = "SECS")]
     flood_secs: Option<f64>,
+    /// Clients per transport in the TLS-against-plain comparison [default: 50; quick: 10]
+    #[arg(long, value_name = "N")]
+    web_clients: Option<usize>,
+
+    /// Seconds of requests in that comparison, both transports together
+    /// [default: 8; quick: 2]
+    #[arg(long, value_name = "SECS")]
+    web_secs: Option<f64>,
+
+    /// Games in the website's catalog [default: 10000; quick: 300]
+    #[arg(long, value_name = "N")]
+    catalog_games: Option<usize>,
 
     /// The packaged test game folder (scripts/package-games OUT test makes
     /// OUT/test) [default: packaged on the spot]
@@ -201,6 +213,11 @@ fn options(args: Args) -> Options {
         match_repeats: args.match_repeats.unwrap_or(pick(q, 3, 20)),
         flood: gamestore_bench::login_flood::FloodOptions {
             secs: args.flood_secs.unwrap_or(pick(q, 3.0, 10.0)),
+        },
+        web: gamestore_bench::web::WebOptions {
+            clients: args.web_clients.unwrap_or(pick(q, 10, 50)),
+            secs: args.web_secs.unwrap_or(pick(q, 2.0, 8.0)),
+            catalog_games: args.catalog_games.unwrap_or(pick(q, 300, 10_000)),
         },
         test_game: args.test_game,
         quick: q,

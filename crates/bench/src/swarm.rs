@@ -101,6 +101,9 @@ pub struct ClientsResult {
     /// clients connected, no other requests).
     pub sequential_ms: Summary,
     pub sequential_by_type_ms: BTreeMap<String, Summary>,
+    /// `/metrics` fetched every 100 ms during the load, with every client
+    /// connected; `None` without the lobby's website.
+    pub metrics_under_load_ms: Option<Summary>,
 }
 
 /// One command to a worker.
@@ -211,6 +214,7 @@ pub async fn run(
         "clients: {} requests/s from {load_clients} clients for {}s",
         options.load_rate, options.load_secs
     ));
+    let scraper = server.http.clone().map(crate::web::scrape_until_stopped);
     let (load, load_time) = phase(&mut workers, |w| Command::Load {
         clients: share(load_clients, n, w),
         rate: options.load_rate / n as f64,
@@ -218,6 +222,10 @@ pub async fn run(
         games: games.clone(),
     })
     .await?;
+    let metrics_under_load = match scraper {
+        Some(scraper) => Some(scraper.stop().await),
+        None => None,
+    };
     let rss_after = server.rss_kib();
     let rss_peak = server.peak_rss_kib();
     for worker in &mut workers {
@@ -263,6 +271,7 @@ pub async fn run(
         requests_by_type_ms: by_type(&load.samples),
         sequential_ms: Summary::of_ms(&sequential.values().flatten().copied().collect::<Vec<_>>()),
         sequential_by_type_ms: by_type(&sequential),
+        metrics_under_load_ms: metrics_under_load.map(|(times, _)| Summary::of_durations(&times)),
     })
 }
 

@@ -22,7 +22,7 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Flags every client command takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// Lobby address as HOST:PORT
+    /// Lobby address as HOST:PORT, or tls://HOST:PORT for TLS
     #[arg(
         long,
         global = true,
@@ -35,6 +35,16 @@ pub struct GlobalArgs {
     /// Folder for the saved session and local data [default: a per-user data folder]
     #[arg(long, global = true, env = "GAMESTORE_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
+
+    /// With tls://, trust only the CA certificates in this PEM file
+    #[arg(long, global = true, env = "GAMESTORE_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// With tls://, accept a lobby whose certificate has this fingerprint
+    /// and pin it, replacing an older pin (after checking it with the
+    /// lobby's admin)
+    #[arg(long, global = true, env = "GAMESTORE_TRUST_FINGERPRINT", value_name = "SHA256:HEX")]
+    pub trust_fingerprint: Option<String>,
 }
 
 /// How a command gets a password.
@@ -143,9 +153,20 @@ impl Context {
         format!("{}/{}", self.program, env!("CARGO_PKG_VERSION"))
     }
 
+    /// How TLS connections decide whom to trust: `--ca`, else the system's
+    /// CAs, else the certificate pinned in the home on first use.
+    pub fn tls_options(&self) -> crate::tls::TlsOptions {
+        crate::tls::TlsOptions {
+            ca: self.global.ca.clone(),
+            known_lobbies: Some(self.home.root().join("known_lobbies")),
+            trust_fingerprint: self.global.trust_fingerprint.clone(),
+        }
+    }
+
     /// A new connection, not logged in.
     pub async fn connect(&self) -> anyhow::Result<LobbyClient> {
-        Ok(LobbyClient::connect(&self.global.server, &self.client_name()).await?)
+        let tls = self.tls_options();
+        Ok(LobbyClient::connect_with(&self.global.server, &self.client_name(), &tls).await?)
     }
 
     /// A new connection resumed into the saved session.

@@ -14,9 +14,15 @@ use gamestore_protocol::{
     Call, ErrorCode, Event, Frame, FrameReader, Hello, PROTOCOL_VERSION, Ping, RawServerMessage,
     RequestFrame, WireError,
 };
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+
+use crate::tls::{Target, TlsOptions};
+
+/// The read half of the lobby connection (plain TCP or TLS).
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of the lobby connection (plain TCP or TLS).
+type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 use tokio::sync::{mpsc, oneshot};
 
 /// How long to wait for the TCP connection and the HELLO reply.
@@ -42,6 +48,9 @@ pub enum ClientError {
     Timeout(Duration),
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The lobby's TLS certificate is not trusted (or changed since it was pinned).
+    #[error("{0}")]
+    Certificate(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -83,7 +92,7 @@ struct Shared {
 
 /// A logged-in or anonymous connection to the lobby.
 pub struct LobbyClient {
-    writer: tokio::sync::Mutex<BufWriter<OwnedWriteHalf>>,
+    writer: tokio::sync::Mutex<BufWriter<WriteHalf>>,
     shared: Arc<Mutex<Shared>>,
     next_id: AtomicU32,
     events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
@@ -99,8 +108,21 @@ impl Drop for LobbyClient {
 }
 
 impl LobbyClient {
-    /// Connects to `addr` and says HELLO.
-    pub async fn connect(addr: &str, client_name: &str) -> Result<LobbyClient, ClientError> {
+    /// Connects to `server` (`HOST:PORT`, or `tls://HOST:PORT` trusting
+    /// only CAs the system trusts) and says HELLO.
+    pub async fn connect(server: &str, client_name: &str) -> Result<LobbyClient, ClientError> {
+        LobbyClient::connect_with(server, client_name, &TlsOptions::default()).await
+    }
+
+    /// Connects to `server` (`HOST:PORT` or `tls://HOST:PORT`, trusted as
+    /// `tls` says) and says HELLO.
+    pub async fn connect_with(
+        server: &str,
+        client_name: &str,
+        tls: &TlsOptions,
+    ) -> Result<LobbyClient, ClientError> {
+        let target = Target::parse(server);
+        let addr = target.addr();
         let socket = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(socket)) => socket,
             Ok(Err(cause)) => {
@@ -112,7 +134,20 @@ impl LobbyClient {
             }
         };
         socket.set_nodelay(true)?;
-        let (read, write) = socket.into_split();
+        let (read, write): (ReadHalf, WriteHalf) = match &target {
+            Target::Plain { .. } => {
+                let (read, write) = socket.into_split();
+                (Box::new(read), Box::new(write))
+            }
+            Target::Tls { addr, host } => {
+                let handshake = crate::tls::handshake(socket, addr, host, tls);
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+                    .await
+                    .map_err(|_| ClientError::Timeout(CONNECT_TIMEOUT))??;
+                let (read, write) = tokio::io::split(stream);
+                (Box::new(read), Box::new(write))
+            }
+        };
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_loop(FrameReader::new(read), shared.clone(), events_tx));
@@ -243,7 +278,7 @@ fn decode_reply<C: Call>(value: RawReply) -> Result<C::Reply, ClientError> {
 }
 
 async fn read_loop(
-    mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    mut reader: FrameReader<ReadHalf>,
     shared: Arc<Mutex<Shared>>,
     events: mpsc::UnboundedSender<Event>,
 ) {

@@ -15,6 +15,7 @@ pub mod launcher;
 pub mod library;
 pub mod menu;
 pub mod reviews;
+pub mod tls;
 pub mod transfer;
 
 pub use connection::{ClientError, LobbyClient};

@@ -22,6 +22,9 @@ pub struct LobbyConfig {
     pub timeouts: Timeouts,
     pub password_hashing: PasswordHashing,
     pub matches: MatchSettings,
+    /// TLS on the lobby listener (always offered; a certificate is
+    /// generated when none is given).
+    pub tls: crate::tls::TlsSettings,
 }
 
 /// How the Game Manager runs game servers.
@@ -159,6 +162,7 @@ impl LobbyConfig {
             timeouts: Timeouts::default(),
             password_hashing: PasswordHashing::default(),
             matches: MatchSettings::default(),
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 

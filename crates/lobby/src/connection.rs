@@ -14,9 +14,7 @@ use gamestore_protocol::{
     RequestFrame, ServerMessage, ServerShutdown, WireError,
 };
 use gamestore_storage::Account;
-use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::Lobby;
@@ -26,6 +24,24 @@ use crate::shutdown::Shutdown;
 
 /// Frames queued for one client before event delivery gives up on it.
 const OUTBOX_CAPACITY: usize = 256;
+
+/// The read half of a connection's byte stream (plain TCP or TLS).
+pub type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
+/// The write half of a connection's byte stream (plain TCP or TLS).
+pub type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+
+/// An accepted connection's byte stream and what the lobby knows of its socket.
+pub struct Accepted {
+    pub read: ReadHalf,
+    pub write: WriteHalf,
+    /// This machine's address the client connected to.
+    pub local_addr: Option<std::net::SocketAddr>,
+    /// The client's address.
+    pub peer: std::net::IpAddr,
+    /// The socket's descriptor, for resetting a stalled connection; it lives
+    /// as long as `write` does.
+    pub fd: std::os::fd::RawFd,
+}
 
 /// Largest frame accepted before HELLO: an anonymous connection may make
 /// the lobby buffer at most this much (a HELLO is well under 1 KiB).
@@ -47,7 +63,7 @@ pub struct SessionState {
 pub struct Conn {
     pub lobby: Arc<Lobby>,
     pub id: ConnId,
-    pub reader: FrameReader<OwnedReadHalf>,
+    pub reader: FrameReader<ReadHalf>,
     pub outbox: Outbox,
     pub session: Option<SessionState>,
     /// The lobby's shutdown signal; long handlers wait on it beside their work.
@@ -76,23 +92,22 @@ impl Drop for Conn {
     }
 }
 
-/// Serves one accepted socket until it closes, the session is revoked or the
-/// lobby shuts down. `permit` is the connection's slot; it is freed when the
-/// connection's state is.
+/// Serves one accepted connection (plain TCP or TLS) until it closes, the
+/// session is revoked or the lobby shuts down. `permit` is the connection's
+/// slot; it is freed when the connection's state is.
 pub async fn serve(
     lobby: Arc<Lobby>,
     id: ConnId,
-    socket: TcpStream,
+    accepted: Accepted,
     shutdown: Shutdown,
     permit: OwnedSemaphorePermit,
 ) {
-    let local_addr = socket.local_addr().ok();
-    let peer = socket.peer_addr().map(|a| a.ip()).unwrap_or([0, 0, 0, 0].into());
-    let (read, write) = socket.into_split();
+    let Accepted { read, write, local_addr, peer, fd } = accepted;
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let outbox = Outbox::new(tx);
     let deadline = lobby.config.timeouts.idle;
-    let writer = tokio::spawn(write_loop(write, rx, outbox.clone(), deadline, shutdown.clone()));
+    let writer =
+        tokio::spawn(write_loop(write, fd, rx, outbox.clone(), deadline, shutdown.clone()));
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
     let mut conn =
@@ -198,6 +213,7 @@ impl Conn {
                 },
             };
             let name = request.name();
+            let started = std::time::Instant::now();
             // For the tests: GAMESTORE_FAULT_PANIC_ON=<REQUEST TYPE> makes that
             // request's handling panic, to prove a panic is contained. Debug
             // builds only: a release build has no such hook.
@@ -206,6 +222,8 @@ impl Conn {
                 panic!("fault injection: {name} handler panics");
             }
             let result = requests::dispatch(self, id, request).await;
+            let code = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "OK");
+            crate::telemetry::request(name, code, started.elapsed());
             match result {
                 Ok(Some(data)) => {
                     let json = ServerMessage::encode_ok_json(id, &data);
@@ -298,7 +316,8 @@ const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(1);
 /// not drain its socket for that long is closed, which frees its slot and
 /// wakes whatever waits to send to it.
 async fn write_loop(
-    write: OwnedWriteHalf,
+    write: WriteHalf,
+    fd: std::os::fd::RawFd,
     mut rx: mpsc::Receiver<Outgoing>,
     outbox: Outbox,
     deadline: Duration,
@@ -346,7 +365,7 @@ async fn write_loop(
             }
             // A reset frees the socket's buffers now instead of after the
             // kernel gives up on a peer that does not read.
-            let _ = out.get_ref().as_ref().set_zero_linger();
+            set_zero_linger(fd);
         }
         WriterEnd::Lost => {}
     }
@@ -368,7 +387,7 @@ impl Stop<'_> {
     /// or the lobby shuts down and the write outlasts the grace.
     async fn write(
         &self,
-        out: &mut BufWriter<OwnedWriteHalf>,
+        out: &mut BufWriter<WriteHalf>,
         bytes: &[u8],
         flush: bool,
     ) -> Result<(), WriterEnd> {
@@ -392,5 +411,23 @@ impl Stop<'_> {
             _ = self.outbox.killed() => Err(WriterEnd::Killed),
             _ = grace => Err(WriterEnd::Killed),
         }
+    }
+}
+
+/// Makes closing `fd` reset the connection (SO_LINGER 0), so a client that
+/// does not read has its socket buffers freed at once rather than after the
+/// kernel gives up on it.
+fn set_zero_linger(fd: std::os::fd::RawFd) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: setsockopt on a descriptor owned by the still-live write half,
+    // with a correctly sized value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
 }

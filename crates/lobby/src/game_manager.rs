@@ -134,6 +134,11 @@ impl GameManager {
         }))
     }
 
+    /// True when game servers run inside the sandbox (for the admin pages).
+    pub fn sandboxed(&self) -> bool {
+        self.use_bwrap
+    }
+
     /// Runs `task` (a match's lifecycle) under the manager, so shutdown can
     /// wait for it.
     pub fn track(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {

@@ -6,19 +6,25 @@
 //! [`requests`], one module per concept. Shared state lives in [`Lobby`]: the
 //! database, the [`hub::Hub`] of live connections, and the configuration.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod game_manager;
 pub mod games_area;
+pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod matches;
 pub mod requests;
 pub mod rooms;
+pub mod running;
 pub mod server;
 pub mod shutdown;
 pub mod text;
+pub mod telemetry;
+pub mod tls;
+pub mod warnings;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -45,6 +51,12 @@ pub struct Lobby {
     pub publish_lock: tokio::sync::Mutex<()>,
     /// Every password hash and check runs here, a few at a time.
     pub passwords: auth::PasswordPool,
+    /// The certificate served to TLS clients.
+    pub tls: tls::TlsIdentity,
+    /// Matches running now, with a handle to stop each.
+    pub running: Arc<running::RunningMatches>,
+    /// Set once the lobby listener accepts connections (`/readyz`).
+    pub listening: std::sync::atomic::AtomicBool,
 }
 
 impl Lobby {
@@ -100,7 +112,22 @@ impl Lobby {
         }
         let limits = limits::Limiters::new(&config.limits);
         let match_limits = matches::MatchLimits::new(&config.matches);
+        let mut tls_settings = config.tls.clone();
+        if let Some(host) = &config.public_host {
+            tls_settings.extra_names.push(host.clone());
+        }
+        let tls = tls::TlsIdentity::load(&tls_settings, &config.data_dir)?;
+        tracing::info!(
+            fingerprint = %tls.fingerprint,
+            self_signed = tls.self_signed,
+            require_tls = config.tls.require,
+            "TLS certificate"
+        );
+        telemetry::install();
         Ok(Arc::new(Lobby {
+            tls,
+            running: Default::default(),
+            listening: Default::default(),
             config,
             db,
             hub: hub::Hub::default(),
@@ -143,6 +170,12 @@ impl Lobby {
 /// are mapped by the handlers that expect them; what reaches here is internal.
 fn storage_error(e: StorageError) -> WireError {
     tracing::error!(error = %e, "storage error");
+    let busy = matches!(
+        &e,
+        StorageError::Sqlite(rusqlite_error) if rusqlite_error.to_string().contains("locked")
+            || rusqlite_error.to_string().contains("busy")
+    );
+    telemetry::storage_error(busy);
     WireError::new(ErrorCode::Internal, format!("storage error: {e}"))
 }
 

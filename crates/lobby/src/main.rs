@@ -24,7 +24,7 @@ struct Args {
     listen: Option<SocketAddr>,
 
     /// Directory for the database and the games area [default: ./server_data]
-    #[arg(long, env = "GAMESTORE_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "GAMESTORE_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
     /// Port range for game servers, FROM-TO [default: 9000-9999]
@@ -82,11 +82,11 @@ struct Args {
     sandbox: Option<SandboxMode>,
 
     /// Argon2id memory per password hash, in KiB [default: 19456]
-    #[arg(long, env = "GAMESTORE_PASSWORD_HASH_KIB", value_name = "KIB")]
+    #[arg(long, global = true, env = "GAMESTORE_PASSWORD_HASH_KIB", value_name = "KIB")]
     password_hash_kib: Option<u32>,
 
     /// Argon2id passes per password hash [default: 2]
-    #[arg(long, env = "GAMESTORE_PASSWORD_HASH_PASSES", value_name = "N")]
+    #[arg(long, global = true, env = "GAMESTORE_PASSWORD_HASH_PASSES", value_name = "N")]
     password_hash_passes: Option<u32>,
 
     /// Seconds a room keeps the seat of a player whose lobby connection
@@ -139,8 +139,51 @@ struct Args {
 
     /// Optional TOML file with any of these settings, keys spelled like the
     /// flags with underscores (listen = "0.0.0.0:8888", data_dir = ...)
-    #[arg(long, env = "GAMESTORE_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "GAMESTORE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Address of the store website, JSON API, admin pages, /metrics,
+    /// /healthz and /readyz, or `off` [default: 0.0.0.0:8080]
+    #[arg(long, env = "GAMESTORE_HTTP_LISTEN", value_name = "ADDR|off")]
+    http_listen: Option<String>,
+
+    /// Serve the website over HTTPS with the lobby's TLS certificate
+    #[arg(long, env = "GAMESTORE_HTTPS")]
+    https: bool,
+
+    /// PEM certificate chain for TLS [default: a self-signed certificate
+    /// generated in DATA_DIR/tls on first start]
+    #[arg(long, env = "GAMESTORE_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert
+    #[arg(long, env = "GAMESTORE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Refuse plain TCP lobby connections (clients must use tls://)
+    #[arg(long, env = "GAMESTORE_REQUIRE_TLS")]
+    require_tls: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Maintenance commands run on the lobby's machine.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage admin accounts for the admin pages
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCommand {
+    /// Create an admin account; the password is read from the first line of
+    /// standard input
+    Add {
+        #[arg(long, value_name = "NAME")]
+        user: String,
+    },
 }
 
 /// The config file's shape; every key optional.
@@ -174,6 +217,11 @@ struct FileConfig {
     game_servers_per_player: Option<u32>,
     abandoned_match_grace_secs: Option<u64>,
     match_retention_secs: Option<u64>,
+    http_listen: Option<String>,
+    https: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    require_tls: Option<bool>,
 }
 
 /// `--sandbox` values.
@@ -186,13 +234,19 @@ enum SandboxMode {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(
             tracing_subscriber::EnvFilter::try_from_env("GAMESTORE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(gamestore_lobby::warnings::WarningsLayer)
         .init();
     match run(Args::parse()) {
         Ok(code) => code,
@@ -297,17 +351,75 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         config.matches.match_retention = Duration::from_secs(secs);
     }
 
+    let tls_cert = args.tls_cert.or(file.tls_cert);
+    let tls_key = args.tls_key.or(file.tls_key);
+    config.tls.cert_and_key = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    config.tls.require = args.require_tls || file.require_tls.unwrap_or(false);
+    let https = args.https || file.https.unwrap_or(false);
+    let http_listen = parse_http_listen(args.http_listen.or(file.http_listen).as_deref())?;
+
+    if let Some(Command::Admin(AdminCommand::Add { user })) = args.command {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
+        let password = line.trim_end_matches(['\r', '\n']);
+        gamestore_lobby::admin::add_admin(&config, &user, password)?;
+        println!("admin {user} created");
+        return Ok(ExitCode::SUCCESS);
+    }
+
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let lobby = Lobby::open(config).context("cannot open the data directory")?;
         let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let shutdown = shutdown_signal()?;
+        let signal = shutdown_signal()?;
+        let (stop_web, web_stopped) = tokio::sync::watch::channel(false);
+        let web = match http_listen {
+            Some(http_addr) => {
+                let http = gamestore_lobby::http::bind(http_addr)
+                    .await
+                    .with_context(|| format!("cannot listen for HTTP on {http_addr}"))?;
+                let http_addr = http.local_addr()?;
+                let scheme = if https { "https" } else { "http" };
+                tracing::info!("website on {scheme}://{http_addr}");
+                let acceptor = https.then(|| lobby.tls.acceptor.clone());
+                Some(tokio::spawn(gamestore_lobby::http::serve(
+                    lobby.clone(),
+                    http,
+                    acceptor,
+                    web_stopped,
+                )))
+            }
+            None => None,
+        };
         tracing::info!(data_dir = %lobby.config.data_dir.display(), "listening on {addr}");
+        let shutdown = async move {
+            signal.await;
+            let _ = stop_web.send(true);
+        };
         gamestore_lobby::server::run(lobby, listener, shutdown).await;
+        if let Some(web) = web {
+            let _ = web.await;
+        }
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `--http-listen`: an address, or `off`.
+fn parse_http_listen(text: Option<&str>) -> anyhow::Result<Option<SocketAddr>> {
+    match text.map(str::trim) {
+        None => Ok(Some(SocketAddr::from(([0, 0, 0, 0], 8080)))),
+        Some("off") => Ok(None),
+        Some(addr) => addr
+            .parse()
+            .map(Some)
+            .with_context(|| format!("--http-listen must be ADDR:PORT or off (got {addr:?})")),
+    }
 }
 
 /// Pending connections the kernel queues before the lobby accepts them.

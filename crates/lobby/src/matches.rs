@@ -229,9 +229,22 @@ pub async fn run_match(
         token: token.clone(),
         room_id: plan.room,
     };
-    let exit = match lobby.game_manager.start(&spec).await {
+    let running = lobby.running.register(crate::running::RunningMatch {
+        match_id,
+        room: plan.room,
+        game: plan.game.id.clone(),
+        version: plan.game.version.clone(),
+        players: spec.players.clone(),
+        started_at: now(),
+        port: None,
+    });
+    let spawned = std::time::Instant::now();
+    let started = lobby.game_manager.start(&spec).await;
+    crate::telemetry::match_spawned(started.is_ok(), spawned.elapsed());
+    let exit = match started {
         Ok(mut process) => {
             tracing::info!(match_id, room = plan.room, port = process.port.port, "match started");
+            running.started(process.port.port);
             lobby.rooms.started(
                 plan.room,
                 GameStart {
@@ -250,7 +263,16 @@ pub async fn run_match(
                 },
             );
             let grace = lobby.config.matches.abandoned_match_grace;
-            process.wait_unless(abandoned(lobby.clone(), plan.room, grace)).await
+            let stop = async {
+                tokio::select! {
+                    reason = abandoned(lobby.clone(), plan.room, grace) => reason,
+                    reason = running.stopped() => {
+                        tracing::warn!(match_id, %reason, "match stopped by the admin");
+                        format!("the lobby's admin stopped the match: {reason}")
+                    }
+                }
+            };
+            process.wait_unless(stop).await
         }
         Err(e) => {
             tracing::warn!(match_id, room = plan.room, error = %e, "game server did not start");
@@ -263,6 +285,7 @@ pub async fn run_match(
         }
     };
     tracing::info!(match_id, room = plan.room, outcome = exit.outcome.as_str(), "match ended");
+    crate::telemetry::match_ended(exit.outcome.as_str());
     let end = MatchEnd {
         ended_at: now(),
         outcome: exit.outcome.as_str().to_owned(),
@@ -284,6 +307,7 @@ pub async fn run_match(
         },
     );
     lobby.rooms.close_if_empty(plan.room);
+    drop(running);
     drop(slot);
     clean_match_folders(&lobby, match_id).await;
 }

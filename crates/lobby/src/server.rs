@@ -14,6 +14,7 @@ use crate::Lobby;
 use crate::connection;
 use crate::hub::frame_bytes;
 use crate::shutdown::{Shutdown, Signal};
+use crate::telemetry::Counted;
 
 /// Serves `listener` until `shutdown` completes, then tells every connection
 /// to close and waits (a bounded time) for them to finish.
@@ -22,6 +23,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let permits = Arc::new(Semaphore::new(lobby.config.limits.max_connections));
     let next_id = AtomicU64::new(1);
+    lobby.listening.store(true, Ordering::Relaxed);
 
     let accept = async {
         loop {
@@ -36,6 +38,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
             };
             let _ = socket.set_nodelay(true);
             let Ok(permit) = permits.clone().try_acquire_owned() else {
+                crate::telemetry::refused_busy();
                 tokio::spawn(refuse_busy(socket));
                 continue;
             };
@@ -45,15 +48,58 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
             let done = shutdown_complete_tx.clone();
             tokio::spawn(async move {
                 tracing::debug!(conn = id, %peer, "connected");
-                // A panic in a handler ends that connection's task only: the
-                // connection's state is released as the task unwinds, and
-                // the panic is reported here, once.
-                let task = tokio::spawn(connection::serve(lobby, id, socket, shutdown, permit));
-                if let Err(e) = task.await
-                    && e.is_panic()
-                {
-                    let panic = panic_message(e.into_panic());
-                    tracing::error!(conn = id, %peer, panic, "a request handler panicked; closed that connection");
+                let mut metric = crate::telemetry::ConnectionMetric::opened();
+                let local_addr = socket.local_addr().ok();
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+                // TLS or plain, told by the first byte; bounded like HELLO.
+                let handshake = lobby.config.timeouts.handshake;
+                let require = lobby.config.tls.require;
+                let accepted =
+                    crate::tls::accept(socket, Some(&lobby.tls), require, handshake).await;
+                let stream = |read: connection::ReadHalf, write: connection::WriteHalf| {
+                    connection::Accepted { read, write, local_addr, peer: peer.ip(), fd }
+                };
+                let accepted = match accepted {
+                    Ok(crate::tls::Accepted::Plain(socket)) => {
+                        metric.transport("plain");
+                        let (read, write) = socket.into_split();
+                        Some(stream(Box::new(Counted::new(read)), Box::new(Counted::new(write))))
+                    }
+                    Ok(crate::tls::Accepted::Tls(tls)) => {
+                        metric.transport("tls");
+                        let (read, write) = tokio::io::split(*tls);
+                        Some(stream(Box::new(Counted::new(read)), Box::new(Counted::new(write))))
+                    }
+                    Ok(crate::tls::Accepted::PlainRefused(socket)) => {
+                        metric.closing("tls_required");
+                        refuse(socket, ErrorCode::TlsRequired, TLS_REQUIRED).await;
+                        None
+                    }
+                    Ok(crate::tls::Accepted::Silent(socket)) => {
+                        metric.closing("handshake_timeout");
+                        refuse(socket, ErrorCode::ProtocolVersion, NO_HELLO).await;
+                        None
+                    }
+                    Err(e) => {
+                        tracing::debug!(conn = id, error = %e, "TLS handshake failed");
+                        metric.closing("tls_handshake_failed");
+                        None
+                    }
+                };
+                if let Some(accepted) = accepted {
+                    // A panic in a handler ends that connection's task only:
+                    // the connection's state is released as the task
+                    // unwinds, and the panic is reported here, once.
+                    let task =
+                        tokio::spawn(connection::serve(lobby, id, accepted, shutdown, permit));
+                    if let Err(e) = task.await
+                        && e.is_panic()
+                    {
+                        let panic = panic_message(e.into_panic());
+                        tracing::error!(conn = id, %peer, panic, "a request handler panicked; closed that connection");
+                    }
+                } else {
+                    drop(permit);
                 }
                 tracing::debug!(conn = id, "disconnected");
                 drop(done);
@@ -99,6 +145,19 @@ async fn refuse_busy(mut socket: TcpStream) {
         Ok::<(), std::io::Error>(())
     })
     .await;
+}
+
+const TLS_REQUIRED: &str =
+    "this lobby accepts only TLS connections; connect with --server tls://HOST:PORT";
+const NO_HELLO: &str = "no HELLO within the handshake timeout";
+
+/// Tells a client why it is closed before its first message: plain TCP
+/// while TLS is required, or silence past the handshake time.
+async fn refuse(mut socket: TcpStream, code: ErrorCode, message: &str) {
+    let reply = ServerMessage::error(0, WireError::new(code, message));
+    let _ =
+        tokio::time::timeout(Duration::from_secs(2), socket.write_all(&frame_bytes(&reply))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.shutdown()).await;
 }
 
 /// The text a panic was raised with.

@@ -127,6 +127,10 @@ error_codes! {
     LoginFailed = "LOGIN_FAILED",
     /// A limit on game servers (how many one player runs, how often matches start).
     MatchLimit = "MATCH_LIMIT",
+    /// The lobby accepts only TLS connections (`--require-tls`); reconnect with `tls://`.
+    TlsRequired = "TLS_REQUIRED",
+    /// The account is banned by the lobby's admin; the message gives the reason.
+    AccountBanned = "ACCOUNT_BANNED",
 }
 
 impl fmt::Display for ErrorCode {

@@ -46,9 +46,9 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.role, a.name, a.password_hash, a.created_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.role, a.name, a.password_hash, a.created_at";
 
-fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+pub(crate) fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
         role: Role::from_sql(&row.get::<_, String>(1)?),

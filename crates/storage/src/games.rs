@@ -59,7 +59,8 @@ pub struct NewVersion {
     pub version: VersionRecord,
 }
 
-const GAME_COLUMNS: &str = "g.id, g.owner_id, a.name, g.name, g.description, g.kind, g.min_players,
+pub(crate) const GAME_COLUMNS: &str =
+    "g.id, g.owner_id, a.name, g.name, g.description, g.kind, g.min_players,
      g.max_players, g.latest_version, g.listed, g.created_at, g.updated_at,
      (SELECT ROUND(AVG(r.rating), 1) FROM reviews r WHERE r.game_id = g.id),
      (SELECT COUNT(*) FROM reviews r WHERE r.game_id = g.id)";
@@ -80,7 +81,7 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
     })
 }
 
-fn game_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GameRecord> {
+pub(crate) fn game_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GameRecord> {
     Ok(GameRecord {
         id: row.get(0)?,
         owner_id: row.get(1)?,
@@ -100,7 +101,10 @@ fn game_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GameRecord> {
     })
 }
 
-fn fill_versions(tx: &rusqlite::Connection, games: &mut [GameRecord]) -> rusqlite::Result<()> {
+pub(crate) fn fill_versions(
+    tx: &rusqlite::Connection,
+    games: &mut [GameRecord],
+) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "SELECT version FROM game_versions WHERE game_id = ?1 ORDER BY published_at, rowid",
     )?;

@@ -13,6 +13,8 @@
 //! multi-statement change atomic without further locking.
 
 mod accounts;
+mod admin;
+mod catalog;
 mod games;
 mod matches;
 mod migrations;
@@ -25,6 +27,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use accounts::{Account, AccountId, Role, SessionRecord};
+pub use admin::{AccountRow, AdminRecord, AdminSession, AuditRecord, BanRecord};
+pub use catalog::{CatalogQuery, CatalogSort};
 pub use games::{GameRecord, NewVersion, VersionRecord};
 pub use matches::{MatchEnd, MatchRecord};
 pub use reviews::ReviewRecord;

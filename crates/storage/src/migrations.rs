@@ -81,6 +81,36 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (game_id, account_id)
     );
     CREATE INDEX reviews_by_game_time ON reviews(game_id, updated_at);",
+    // 5: admins and their web sessions, bans, and the audit log of admin
+    // actions; an index for the catalog's newest-first order.
+    "CREATE TABLE admins (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE admin_sessions (
+        token_hash BLOB    PRIMARY KEY,
+        admin_id   INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+        csrf       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE bans (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+        reason     TEXT    NOT NULL,
+        banned_by  TEXT    NOT NULL,
+        banned_at  INTEGER NOT NULL
+    );
+    CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        admin  TEXT    NOT NULL,
+        action TEXT    NOT NULL,
+        target TEXT    NOT NULL,
+        detail TEXT    NOT NULL
+    );
+    CREATE INDEX games_by_created ON games(created_at);",
 ];
 
 /// The schema version this build writes.

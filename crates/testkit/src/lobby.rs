@@ -30,6 +30,9 @@ pub struct LobbyOptions {
 /// A running lobby with its own temporary data folder.
 pub struct TestLobby {
     pub addr: SocketAddr,
+    /// The website's address (`--http-listen 127.0.0.1:0`), unless the
+    /// test turned it off.
+    pub http: Option<SocketAddr>,
     data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     child: ChildGuard,
@@ -47,13 +50,23 @@ impl TestLobby {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("server_data");
         let listen = options.listen.clone().unwrap_or_else(|| "127.0.0.1:0".to_owned());
-        let (addr, child, log) = spawn(&data_dir, &listen, &options);
-        TestLobby { addr, data_dir, _tmp: Some(tmp), child, log, options }
+        let (addr, http, child, log) = spawn(&data_dir, &listen, &options);
+        TestLobby { addr, http, data_dir, _tmp: Some(tmp), child, log, options }
     }
 
     /// `HOST:PORT` for `--server`.
     pub fn server(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// `tls://HOST:PORT` for `--server`.
+    pub fn tls_server(&self) -> String {
+        format!("tls://{}", self.addr)
+    }
+
+    /// The website's address; panics when it was turned off.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.expect("the lobby's website is on")
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -84,8 +97,9 @@ impl TestLobby {
     /// [`TestLobby::kill9`] or [`TestLobby::terminate`]).
     pub fn restart(&mut self) {
         self.child.kill();
-        let (addr, child, log) = spawn(&self.data_dir, &self.addr.to_string(), &self.options);
+        let (addr, http, child, log) = spawn(&self.data_dir, &self.addr.to_string(), &self.options);
         assert_eq!(addr, self.addr);
+        self.http = http;
         self.child = child;
         self.log = log;
     }
@@ -95,7 +109,7 @@ fn spawn(
     data_dir: &Path,
     listen: &str,
     options: &LobbyOptions,
-) -> (SocketAddr, ChildGuard, Arc<Mutex<String>>) {
+) -> (SocketAddr, Option<SocketAddr>, ChildGuard, Arc<Mutex<String>>) {
     let mut command = match options.wrapper.split_first() {
         Some((program, args)) => {
             let mut command = Command::new(program);
@@ -110,6 +124,7 @@ fn spawn(
     }
     command
         .args(["--game-ports", &game_ports()])
+        .args(["--http-listen", "127.0.0.1:0"])
         .args(&options.args)
         .env("GAMESTORE_LOG", "info,gamestore_lobby=debug")
         .env_remove("GAMESTORE_CONFIG")
@@ -122,10 +137,17 @@ fn spawn(
     let guard = ChildGuard::new(child, "gamestore-lobby");
     let log = Arc::new(Mutex::new(String::new()));
     let (ready_tx, ready_rx) = mpsc::channel();
+    let http = Arc::new(Mutex::new(None));
+    let http_writer = http.clone();
     let log_writer = log.clone();
     thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
+            // Logged before `listening on`, so it is known once ready.
+            if let Some(addr) = line.split("website on ").nth(1) {
+                let addr = addr.split("://").nth(1).unwrap_or("").split_whitespace().next();
+                *http_writer.lock().unwrap() = addr.and_then(|a| a.parse::<SocketAddr>().ok());
+            }
             if let Some(addr) = line.split("listening on ").nth(1) {
                 let addr = addr.split_whitespace().next().unwrap_or("").to_owned();
                 let _ = ready_tx.send(addr);
@@ -139,7 +161,8 @@ fn spawn(
         Ok(addr) => addr.parse().expect("listen address"),
         Err(_) => panic!("the lobby did not start listening:\n{}", log.lock().unwrap()),
     };
-    (addr, guard, log)
+    let http = *http.lock().unwrap();
+    (addr, http, guard, log)
 }
 
 /// A port range for this lobby's game servers, distinct from other test

@@ -62,7 +62,7 @@ fn quick_run_measures_every_scenario() {
         test_game.to_str().unwrap(),
     ]);
     out.ok();
-    for scenario in ["transfer", "delta", "clients", "fanout", "match", "flood"] {
+    for scenario in ["transfer", "delta", "clients", "fanout", "match", "flood", "web"] {
         assert!(
             out.stdout.lines().any(|l| l.starts_with(scenario)),
             "no {scenario} row in the table: {out}"
@@ -127,6 +127,23 @@ fn quick_run_measures_every_scenario() {
     positive(&flood["rss_peak_mib"], "lobby memory under the flood");
     let logins = flood["bystander_login_ms"]["count"].as_u64().unwrap();
     ordered(&flood["bystander_login_ms"], logins, "the bystander's logins");
+    let w = &s["web"];
+    assert_eq!((w["clients"].as_u64(), w["catalog_games"].as_u64()), (Some(10), Some(300)), "{w}");
+    for summary in ["plain_ms", "tls_ms", "metrics_ms"] {
+        let count = w[summary]["count"].as_u64().unwrap();
+        assert!(count > 0, "{summary}: {w}");
+        ordered(&w[summary], count, summary);
+    }
+    for page in [
+        "catalog_first_page_ms",
+        "catalog_last_page_ms",
+        "catalog_search_by_rating_ms",
+        "game_page_ms",
+        "api_newest_ms",
+    ] {
+        ordered(&w[page], 20, page);
+    }
+    positive(&w["tls_per_sec"], "TLS requests per second");
 
     // The headline rows carry their references and targets.
     let rows = report["rows"].as_array().unwrap();

@@ -110,6 +110,7 @@ pub async fn login(
         return Err(login_failed(role));
     };
     limiters.login_by_account.forgive(by_account);
+    crate::admin::refuse_if_banned(&conn.lobby, account.id)?;
 
     let token = auth::new_token()?;
     let token_hash = auth::token_hash(&token);

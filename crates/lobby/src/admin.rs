@@ -1,0 +1,179 @@
+//! What the lobby's admins may do, independent of the web pages that call
+//! it: create admin accounts (from the command line), sign in, ban and unban
+//! accounts (a ban ends the account's sessions at once), delist any game,
+//! stop a running match. Every action writes an audit row.
+
+use std::sync::Arc;
+
+use gamestore_protocol::{ErrorCode, SessionRevoked, WireError};
+use gamestore_storage::{AccountId, AdminSession, Storage, StorageError};
+
+use crate::{Lobby, LobbyConfig, auth, now};
+
+/// How long an admin stays signed in without signing in again.
+pub const ADMIN_SESSION_SECS: i64 = 12 * 3600;
+
+/// Longest ban or stop reason kept.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Creates an admin account in the data dir of `config` (the `admin add`
+/// command). Runs without a lobby running.
+pub fn add_admin(config: &LobbyConfig, name: &str, password: &str) -> anyhow::Result<()> {
+    auth::check_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
+    auth::check_password(password).map_err(|e| anyhow::anyhow!(e.message))?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = Storage::open(&config.database_path())?;
+    let hash =
+        auth::hash_password(password, &config.password_hashing, &mut auth::HashMemory::default())
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+    match db.create_admin(name, &hash, now()) {
+        Ok(_) => {}
+        Err(StorageError::Conflict(_)) => anyhow::bail!("an admin named {name:?} already exists"),
+        Err(e) => return Err(e.into()),
+    }
+    db.audit("(command line)", "admin_add", &format!("admin:{name}"), "", now())?;
+    Ok(())
+}
+
+/// ACCOUNT_BANNED when the account is banned.
+pub fn refuse_if_banned(lobby: &Lobby, account: AccountId) -> Result<(), WireError> {
+    match lobby.read(|db| db.ban_of(account))? {
+        Some(ban) => Err(WireError::new(
+            ErrorCode::AccountBanned,
+            format!("this account is banned by the lobby's admin: {}", ban.reason),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A new admin web session: its cookie token, for a correct name and password.
+pub async fn sign_in(lobby: &Arc<Lobby>, name: &str, password: &str) -> Option<String> {
+    let found = {
+        let name = name.to_owned();
+        lobby.db(move |db| db.find_admin(&name)).await.ok()?
+    };
+    let password = password.to_owned();
+    // The pool checks an unknown name against a dummy hash of the same cost,
+    // so timing does not tell which admin names exist.
+    let admin_id = found.as_ref().map(|admin| admin.id);
+    let stored = found.map(|admin| admin.password_hash);
+    let ok = lobby.passwords.verify(password, stored).await.ok()?;
+    let admin_id = admin_id.filter(|_| ok)?;
+    let token = auth::new_token().ok()?;
+    let csrf = auth::new_token().ok()?;
+    let hash = auth::token_hash(&token);
+    let now = now();
+    let expires = now + ADMIN_SESSION_SECS;
+    lobby.db(move |db| db.create_admin_session(&hash, admin_id, &csrf, now, expires)).await.ok()?;
+    let admin = name.to_owned();
+    let _ = lobby.db(move |db| db.audit(&admin, "sign_in", "admin pages", "", now)).await;
+    Some(token)
+}
+
+
+/// The admin session for a cookie token, if live.
+pub fn session(lobby: &Lobby, token: &str) -> Option<AdminSession> {
+    let hash = auth::token_hash(token);
+    lobby.read(|db| db.admin_session(&hash, now())).ok().flatten()
+}
+
+pub async fn sign_out(lobby: &Lobby, token: &str) {
+    let hash = auth::token_hash(token);
+    let _ = lobby.db(move |db| db.delete_admin_session(&hash)).await;
+}
+
+/// Bans an account: recorded with the reason, its sessions deleted, and
+/// every live connection of it closed with SESSION_REVOKED.
+pub async fn ban(
+    lobby: &Lobby,
+    admin: &str,
+    account: AccountId,
+    reason: &str,
+) -> Result<usize, WireError> {
+    let reason = clean_reason(reason)?;
+    let (by, why) = (admin.to_owned(), reason.clone());
+    lobby.db(move |db| db.ban_account(account, &why, &by, now())).await?;
+    let closed = lobby.hub.revoke(
+        account,
+        None,
+        SessionRevoked { reason: format!("banned by the lobby's admin: {reason}") }.into(),
+    );
+    tracing::warn!(admin, account, closed, %reason, "account banned");
+    Ok(closed)
+}
+
+pub async fn unban(
+    lobby: &Lobby,
+    admin: &str,
+    account: AccountId,
+    reason: &str,
+) -> Result<bool, WireError> {
+    let reason = reason.trim().chars().take(MAX_REASON_CHARS).collect::<String>();
+    let by = admin.to_owned();
+    lobby.db(move |db| db.unban_account(account, &reason, &by, now())).await
+}
+
+/// Delists or relists any game.
+pub async fn set_listed(
+    lobby: &Lobby,
+    admin: &str,
+    game: &str,
+    listed: bool,
+) -> Result<(), WireError> {
+    let (game, by) = (game.to_owned(), admin.to_owned());
+    lobby
+        .db(move |db| {
+            db.set_listed(&game, listed, now())?;
+            let action = if listed { "relist" } else { "delist" };
+            db.audit(&by, action, &format!("game:{game}"), "", now())
+        })
+        .await
+}
+
+/// Stops a running match; false when it is not running.
+pub async fn stop_match(
+    lobby: &Lobby,
+    admin: &str,
+    match_id: i64,
+    reason: &str,
+) -> Result<bool, WireError> {
+    let reason = clean_reason(reason)?;
+    if !lobby.running.stop(match_id, &reason) {
+        return Ok(false);
+    }
+    let by = admin.to_owned();
+    lobby
+        .db(move |db| db.audit(&by, "stop_match", &format!("match:{match_id}"), &reason, now()))
+        .await?;
+    Ok(true)
+}
+
+/// A reason must say something, on one line, within the bound.
+fn clean_reason(reason: &str) -> Result<String, WireError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(WireError::new(ErrorCode::BadRequest, "give a reason"));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(WireError::new(
+            ErrorCode::BadRequest,
+            format!("the reason is longer than {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    Ok(reason.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+}
+
+/// The last `max` bytes of a match's game server log, as text.
+pub fn server_log_tail(config: &LobbyConfig, match_id: i64, max: usize) -> String {
+    let path = config.data_dir.join("matches").join(match_id.to_string()).join("server.log");
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else { return String::new() };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(max as u64);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return String::new();
+    }
+    let mut bytes = Vec::with_capacity(max);
+    let _ = file.take(max as u64).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
