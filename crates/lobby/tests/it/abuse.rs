@@ -256,7 +256,9 @@ fn port_is_free(port: u16) -> bool {
 
 #[test]
 fn one_player_cannot_pile_up_game_servers_and_others_still_play() {
-    let lobby = lobby_with(&CHEAP_HASHES);
+    // Without a seat grace period a dropped player is out of the room at
+    // once and can start again: the worst case for these limits.
+    let lobby = lobby_with(&[&CHEAP_HASHES[..], &["--seat-grace", "0"]].concat());
     let tmp = tempfile::tempdir().unwrap();
     publish_test_game(&lobby, tmp.path());
     RawConn::hello(lobby.addr).call(Register::new("mallory", PASSWORD)).unwrap();
@@ -288,7 +290,10 @@ fn one_player_cannot_pile_up_game_servers_and_others_still_play() {
 
 #[test]
 fn a_match_everyone_left_is_stopped_after_the_grace_period_and_its_port_returns() {
-    let lobby = lobby_with(&[&CHEAP_HASHES[..], &["--abandoned-match-grace-secs", "1"]].concat());
+    // No seat grace: the dropped player leaves the room at once.
+    let lobby = lobby_with(
+        &[&CHEAP_HASHES[..], &["--abandoned-match-grace-secs", "1", "--seat-grace", "0"]].concat(),
+    );
     let tmp = tempfile::tempdir().unwrap();
     publish_test_game(&lobby, tmp.path());
     RawConn::hello(lobby.addr).call(Register::new("ann", PASSWORD)).unwrap();
