@@ -195,6 +195,10 @@ fn options(args: Args) -> Options {
         },
         match_players: args.match_players.unwrap_or(pick(q, 2, 8)),
         match_repeats: args.match_repeats.unwrap_or(pick(q, 3, 20)),
+        store: gamestore_bench::store_list::StoreListOptions {
+            sizes: vec![10, 1_000, 10_000],
+            requests: pick(q, 300, 2_000),
+        },
         test_game: args.test_game,
         quick: q,
     }

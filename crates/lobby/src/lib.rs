@@ -7,12 +7,14 @@
 //! database, the [`hub::Hub`] of live connections, and the configuration.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod game_manager;
 pub mod games_area;
 pub mod hub;
 pub mod matches;
+pub mod paging;
 pub mod requests;
 pub mod rooms;
 pub mod server;
@@ -38,6 +40,8 @@ pub struct Lobby {
     pub game_manager: Arc<game_manager::GameManager>,
     /// Recent chat sends per account, for the rate limit.
     pub chat_limits: std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, u32)>>,
+    /// The store's listed games, encoded for STORE_LIST.
+    pub catalog: catalog::Catalog,
     /// Serializes the final check-and-commit step of publishing.
     pub publish_lock: tokio::sync::Mutex<()>,
     /// Bounds concurrent Argon2 computations.
@@ -83,6 +87,7 @@ impl Lobby {
             chat_limits: Default::default(),
             games,
             publish_lock: tokio::sync::Mutex::new(()),
+            catalog: catalog::Catalog::default(),
             password_permits,
         }))
     }

@@ -69,7 +69,7 @@ pub async fn show_library(
     library: &Library,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = client.call(StoreList {}).await?;
+    let store = client.call_all(StoreList::default()).await?;
     let items: Vec<LibraryItem> = library
         .installed()
         .into_iter()

@@ -123,6 +123,12 @@ error_codes! {
     PackageUnsupported = "PACKAGE_UNSUPPORTED",
     /// A package has no config.json at its root.
     PackageNoManifest = "PACKAGE_NO_MANIFEST",
+    /// The reply would not fit in one frame; ask for a smaller page (`limit`).
+    ReplyTooLarge = "REPLY_TOO_LARGE",
+    /// The paging cursor is not one this lobby handed out for this list.
+    BadCursor = "BAD_CURSOR",
+    /// A request names the same file twice (GAME_DOWNLOAD `files`).
+    DuplicatePath = "DUPLICATE_PATH",
 }
 
 impl fmt::Display for ErrorCode {

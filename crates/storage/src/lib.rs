@@ -27,7 +27,7 @@ use rusqlite::Connection;
 pub use accounts::{Account, AccountId, Role, SessionRecord};
 pub use games::{GameRecord, NewVersion, VersionRecord};
 pub use matches::{MatchEnd, MatchRecord};
-pub use reviews::ReviewRecord;
+pub use reviews::{ReviewPosition, ReviewRecord};
 
 /// What can go wrong in storage. Callers map these to wire errors.
 #[derive(Debug, thiserror::Error)]

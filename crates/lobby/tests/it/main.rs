@@ -8,5 +8,6 @@ mod install;
 mod matches;
 mod menus;
 mod publish;
+mod replies;
 mod reviews;
 mod sessions;

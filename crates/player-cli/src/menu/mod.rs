@@ -197,7 +197,7 @@ async fn join_room(
     client: &LobbyClient,
     library: &Library,
 ) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
-    let rooms = client.call(RoomList {}).await?.rooms;
+    let rooms = client.call_all(RoomList::default()).await?.rooms;
     if rooms.is_empty() {
         outln!("No open rooms. Create one, or use quick play.");
         return Ok(None);
@@ -260,7 +260,7 @@ async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
             match choice {
                 0 => {
                     if let Some(game) = pick_store_game(menu, &client, "Reviews of").await? {
-                        gamestore_client::reviews::show(&client, &game.id, 1, false).await?;
+                        gamestore_client::reviews::show(&client, &game.id, None, false).await?;
                     }
                 }
                 1 => {
@@ -342,7 +342,7 @@ async fn pick_store_game(
     client: &LobbyClient,
     title: &str,
 ) -> anyhow::Result<Option<GameSummary>> {
-    let games = client.call(StoreList {}).await?.games;
+    let games = client.call_all(StoreList::default()).await?.games;
     if games.is_empty() {
         outln!("The store is empty: no game is listed yet.");
         return Ok(None);
