@@ -352,6 +352,16 @@ fn store_rows(rows: &mut Vec<Row>, s: &store_list::StoreListResult) {
         }
         rows.push(row);
     }
+    let base_ten = base.ten_ms.p50;
+    for size in s.sizes.iter().filter(|size| size.games != base.games) {
+        let what = format!("STORE_LIST page of 10, {} games, p50", size.games);
+        let reference = format!("{}-game p50", base.games);
+        rows.push(
+            Row::new(scenario, what, size.ten_ms.p50, "ms")
+                .reference(reference, base_ten)
+                .target(Target::RatioAtMost(1.5)),
+        );
+    }
     if let Some(largest) = s.sizes.iter().max_by_key(|s| s.games) {
         let what = format!("STORE_LIST first page, {} games, p50 (absolute)", largest.games);
         rows.push(

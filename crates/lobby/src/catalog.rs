@@ -63,6 +63,10 @@ pub struct Catalog {
     /// `None` until first used. Entries are shared between snapshots, so
     /// replacing one game copies pointers, not JSON.
     entries: Mutex<Option<Arc<Vec<Arc<Entry>>>>>,
+    /// Files per (game, version), for GAME_INFO: a version never changes,
+    /// and counting means parsing its whole listing (megabytes for a large
+    /// package), so each is counted once.
+    file_counts: Mutex<std::collections::HashMap<(String, String), u64>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -105,9 +109,18 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Number of listed games.
-    pub fn len(&self, db: &Storage) -> Result<usize, StorageError> {
-        Ok(self.entries(db)?.len())
+    /// How many files `version` holds.
+    pub fn file_count(&self, version: &gamestore_storage::VersionRecord) -> u64 {
+        let key = (version.game_id.clone(), version.version.clone());
+        let counts = || self.file_counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts().get(&key) {
+            return *n;
+        }
+        let n = serde_json::from_str::<gamestore_package::FileList>(&version.files)
+            .map(|l| l.len() as u64)
+            .unwrap_or(0);
+        counts().insert(key, n);
+        n
     }
 
     /// Re-reads game `id` after a committed change to it. A failure leaves

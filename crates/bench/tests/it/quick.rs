@@ -62,7 +62,7 @@ fn quick_run_measures_every_scenario() {
         test_game.to_str().unwrap(),
     ]);
     out.ok();
-    for scenario in ["transfer", "delta", "clients", "fanout", "match"] {
+    for scenario in ["transfer", "delta", "clients", "fanout", "match", "store"] {
         assert!(
             out.stdout.lines().any(|l| l.starts_with(scenario)),
             "no {scenario} row in the table: {out}"
@@ -117,6 +117,17 @@ fn quick_run_measures_every_scenario() {
     // Every client connects after its GAME_START.
     assert!(m["connected_all_ms"]["p50"].as_f64() >= m["game_start_all_ms"]["p50"].as_f64());
     positive(&m["server_startup_ms"]["p50"], "game server start-up");
+
+    // The store list at three catalog sizes, one full first page each.
+    let sizes = s["store"]["sizes"].as_array().unwrap();
+    let games: Vec<u64> = sizes.iter().map(|z| z["games"].as_u64().unwrap()).collect();
+    assert_eq!(games, [10, 1_000, 10_000]);
+    for size in sizes {
+        assert_eq!(size["page_games"].as_u64(), Some(size["games"].as_u64().unwrap().min(50)));
+        ordered(&size["request_ms"], 300, "store list");
+        ordered(&size["ten_ms"], 300, "store list, 10 per page");
+        positive(&size["first_ms"], "first store list");
+    }
 
     // The headline rows carry their references and targets.
     let rows = report["rows"].as_array().unwrap();

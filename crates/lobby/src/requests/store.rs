@@ -30,9 +30,7 @@ pub async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, 
     let versions = versions
         .into_iter()
         .map(|v| VersionInfo {
-            files: serde_json::from_str::<gamestore_package::FileList>(&v.files)
-                .map(|l| l.len() as u64)
-                .unwrap_or(0),
+            files: conn.lobby.catalog.file_count(&v),
             version: v.version,
             published_at: v.published_at,
             package_size: v.package_size,
