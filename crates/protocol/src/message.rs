@@ -169,24 +169,25 @@ requests! {
     "GAME_UPLOAD" => GameUpload(GameUpload) -> UploadReady;
     /// Developer: all bytes of the upload are sent; verify and publish.
     "GAME_UPLOAD_DONE" => GameUploadDone(GameUploadDone) -> PublishReply;
-    /// Developer: my games, listed or not.
+    /// Developer: my games, listed or not, a page at a time.
     "MY_GAMES" => MyGames(MyGames) -> GameListReply;
     /// Developer: take a game off the store.
     "GAME_DELIST" => GameDelist(GameDelist) -> GameSummary;
     /// Developer: put a delisted game back in the store.
     "GAME_RELIST" => GameRelist(GameRelist) -> GameSummary;
-    /// The store: every listed game.
+    /// The store: the listed games by name, a page at a time.
     "STORE_LIST" => StoreList(StoreList) -> GameListReply;
     /// One game's details and versions.
     "GAME_INFO" => GameInfo(GameInfo) -> GameInfoReply;
-    /// The per-file listing of one version, for verifying and delta updates.
+    /// The per-file listing of one version, for verifying and delta updates,
+    /// a page at a time.
     "GAME_FILES" => GameFiles(GameFiles) -> GameFilesReply;
     /// Download a version: its zip, or the named files. The OK gives the
     /// byte count; the bytes follow as binary frames with this request's id.
     "GAME_DOWNLOAD" => GameDownload(GameDownload) -> DownloadReady;
-    /// Players online and what each is doing.
+    /// Players online and what each is doing, a page at a time.
     "ONLINE_LIST" => OnlineList(OnlineList) -> OnlineReply;
-    /// Open rooms.
+    /// Open rooms, a page at a time.
     "ROOM_LIST" => RoomList(RoomList) -> RoomListReply;
     /// Player: make a room for a game (bound to its latest version) and join it as host.
     "ROOM_CREATE" => RoomCreate(RoomCreate) -> RoomInfo;
@@ -202,7 +203,7 @@ requests! {
     "GAME_START_NOTIFY" => GameStartNotify(GameStartNotify) -> MatchStarting;
     /// Player: my game client for this match has exited.
     "GAME_CLIENT_EXITED" => GameClientExited(GameClientExited) -> Empty;
-    /// Player: my matches, newest first.
+    /// Player: my matches, newest first, a page at a time.
     "MATCH_HISTORY" => MatchHistory(MatchHistory) -> MatchHistoryReply;
     /// Player: rate and review a game I have played (a second call edits it).
     "REVIEW_SUBMIT" => ReviewSubmit(ReviewSubmit) -> ReviewSubmitted;
