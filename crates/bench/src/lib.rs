@@ -7,7 +7,8 @@
 //! [`swarm`] (thousands of idle clients in worker processes, then a request
 //! mix at a fixed rate), [`fanout`] (one lobby chat message to many
 //! members) and [`match_start`] (host start until every game client is
-//! connected, against the game server's own start-up). Each scenario gets a
+//! connected, against the game server's own start-up) and [`store_list`]
+//! (the store list's p50 as the catalog grows). Each scenario gets a
 //! fresh lobby process with a temporary data folder ([`lobby`]), or the lobby
 //! at `--server`. Every wait is bounded and every child process is killed
 //! when the bench ends.
@@ -21,6 +22,7 @@ pub mod match_start;
 pub mod raw_copy;
 pub mod report;
 pub mod stats;
+pub mod store_list;
 pub mod swarm;
 pub mod transfer;
 pub mod web;
@@ -58,10 +60,12 @@ pub enum Scenario {
     Flood,
     /// TLS against plain TCP, `/metrics` under load, the website's catalog.
     Web,
+    /// The store list with 10, 1,000 and 10,000 games.
+    Store,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Transfer,
         Scenario::Delta,
         Scenario::Clients,
@@ -69,6 +73,7 @@ impl Scenario {
         Scenario::Match,
         Scenario::Flood,
         Scenario::Web,
+        Scenario::Store,
     ];
 }
 
@@ -90,6 +95,7 @@ pub struct Options {
     pub match_repeats: usize,
     pub flood: login_flood::FloodOptions,
     pub web: web::WebOptions,
+    pub store: store_list::StoreListOptions,
     /// The packaged `test` game; built with scripts/package-games when absent.
     pub test_game: Option<PathBuf>,
     pub quick: bool,
@@ -261,6 +267,24 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
                 Err(e) => record(&mut report, "web", Some(&server), e),
             },
             Err(e) => record(&mut report, "web", None, e),
+        }
+    }
+
+    if wants(Scenario::Store) {
+        match &launch {
+            Some(launch) => match store_list::run(launch, &tag, &options.store).await {
+                Ok(result) => {
+                    store_rows(&mut report.rows, &result);
+                    report.scenarios.insert("store".into(), serde_json::to_value(&result)?);
+                }
+                Err(e) => record(&mut report, "store", None, e),
+            },
+            None => record(
+                &mut report,
+                "store",
+                None,
+                anyhow::anyhow!("the store scenario seeds its own lobbies; it cannot use --server"),
+            ),
         }
     }
     Ok(report)
@@ -446,6 +470,42 @@ fn fanout_rows(rows: &mut Vec<Row>, f: &fanout::FanoutResult) {
     rows.push(
         Row::new(s, format!("{what}, p99"), f.last_member_ms.p99, "ms").target(Target::Below(50.0)),
     );
+}
+
+fn store_rows(rows: &mut Vec<Row>, s: &store_list::StoreListResult) {
+    let scenario = "store";
+    let Some(base) = s.sizes.first() else {
+        return;
+    };
+    let base_p50 = base.request_ms.p50;
+    let reference = format!("{}-game p50", base.games);
+    for size in &s.sizes {
+        let what = format!("STORE_LIST first page, {} games, p50", size.games);
+        let mut row = Row::new(scenario, what, size.request_ms.p50, "ms");
+        if size.games != base.games {
+            row = row.reference(&reference, base_p50).target(Target::RatioAtMost(1.5));
+        }
+        rows.push(row);
+    }
+    let base_ten = base.ten_ms.p50;
+    for size in s.sizes.iter().filter(|size| size.games != base.games) {
+        let what = format!("STORE_LIST page of 10, {} games, p50", size.games);
+        let reference = format!("{}-game p50", base.games);
+        rows.push(
+            Row::new(scenario, what, size.ten_ms.p50, "ms")
+                .reference(reference, base_ten)
+                .target(Target::RatioAtMost(1.5)),
+        );
+    }
+    if let Some(largest) = s.sizes.iter().max_by_key(|s| s.games) {
+        let what = format!("STORE_LIST first page, {} games, p50 (absolute)", largest.games);
+        rows.push(
+            Row::new(scenario, what, largest.request_ms.p50, "ms").target(Target::Below(0.5)),
+        );
+        let what =
+            format!("first STORE_LIST after start, {} games (builds the catalog)", largest.games);
+        rows.push(Row::new(scenario, what, largest.first_ms, "ms"));
+    }
 }
 
 fn match_rows(rows: &mut Vec<Row>, m: &match_start::MatchResult) {

@@ -58,7 +58,16 @@ impl Server {
 
     /// Starts a fresh lobby process with an empty data folder.
     pub fn start(launch: &LobbyLaunch) -> anyhow::Result<Server> {
-        let process = LobbyProcess::start(launch)?;
+        Server::start_seeded(launch, |_| Ok(()))
+    }
+
+    /// Starts a fresh lobby process on a data folder that `seed` fills
+    /// first (given the folder's path, which does not exist yet).
+    pub fn start_seeded(
+        launch: &LobbyLaunch,
+        seed: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Server> {
+        let process = LobbyProcess::start(launch, seed)?;
         let http = process.log.lock().unwrap().iter().find_map(|line| {
             let rest = line.split("website on ").nth(1)?;
             Some(rest.split("://").nth(1)?.split_whitespace().next()?.to_owned())
@@ -116,8 +125,12 @@ struct LobbyProcess {
 }
 
 impl LobbyProcess {
-    fn start(launch: &LobbyLaunch) -> anyhow::Result<LobbyProcess> {
+    fn start(
+        launch: &LobbyLaunch,
+        seed: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<LobbyProcess> {
         let data = tempfile::Builder::new().prefix("gamestore-bench-lobby-").tempdir()?;
+        seed(&data.path().join("server_data"))?;
         let mut command = Command::new(&launch.exe);
         command
             .args(["--listen", "127.0.0.1:0", "--data-dir"])

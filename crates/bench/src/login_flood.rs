@@ -123,7 +123,7 @@ async fn guess(
     let mut call = async |request: gamestore_protocol::Request| -> anyhow::Result<ServerMessage> {
         id += 1;
         let json = RequestFrame { id, request }.encode();
-        write.write_all(&Frame::Message(json).to_bytes()).await?;
+        write.write_all(&Frame::Message(json).to_bytes()?).await?;
         loop {
             let frame = tokio::time::timeout(REPLY_TIMEOUT, reader.read_frame())
                 .await

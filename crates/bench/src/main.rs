@@ -219,6 +219,10 @@ fn options(args: Args) -> Options {
             secs: args.web_secs.unwrap_or(pick(q, 2.0, 8.0)),
             catalog_games: args.catalog_games.unwrap_or(pick(q, 300, 10_000)),
         },
+        store: gamestore_bench::store_list::StoreListOptions {
+            sizes: vec![10, 1_000, 10_000],
+            requests: pick(q, 300, 2_000),
+        },
         test_game: args.test_game,
         quick: q,
     }

@@ -289,8 +289,8 @@ async fn sequential(
     for i in 0..count {
         let started = Instant::now();
         let kind = match i % 3 {
-            0 => client.call(StoreList {}).await.map(drop).map(|()| "STORE_LIST"),
-            1 => client.call(RoomList {}).await.map(drop).map(|()| "ROOM_LIST"),
+            0 => client.call(StoreList::default()).await.map(drop).map(|()| "STORE_LIST"),
+            1 => client.call(RoomList::default()).await.map(drop).map(|()| "ROOM_LIST"),
             _ => {
                 let id = games[i % games.len()].clone();
                 client.call(GameInfo { id }).await.map(drop).map(|()| "GAME_INFO")
@@ -568,8 +568,8 @@ async fn load(clients: &[Arc<LobbyClient>], rate: f64, secs: f64, games: &[Strin
         set.spawn(async move {
             let started = Instant::now();
             let (kind, result) = match i % 3 {
-                0 => ("STORE_LIST", client.call(StoreList {}).await.map(drop)),
-                1 => ("ROOM_LIST", client.call(RoomList {}).await.map(drop)),
+                0 => ("STORE_LIST", client.call(StoreList::default()).await.map(drop)),
+                1 => ("ROOM_LIST", client.call(RoomList::default()).await.map(drop)),
                 _ => ("GAME_INFO", client.call(GameInfo { id: game }).await.map(drop)),
             };
             (kind, result, started.elapsed())

@@ -202,9 +202,9 @@ async fn request_phase(
             while Instant::now() < deadline {
                 let started = Instant::now();
                 if n % 2 == 0 {
-                    client.call(StoreList {}).await?;
+                    client.call(StoreList::default()).await?;
                 } else {
-                    client.call(RoomList {}).await?;
+                    client.call(RoomList::default()).await?;
                 }
                 samples.push(started.elapsed());
                 n += 1;

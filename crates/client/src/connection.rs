@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gamestore_protocol::{
-    Call, ErrorCode, Event, Frame, FrameReader, Hello, PROTOCOL_VERSION, Ping, RawServerMessage,
-    RequestFrame, WireError,
+    Call, ErrorCode, Event, Frame, FrameReader, Hello, PROTOCOL_VERSION, Paged, Ping,
+    RawServerMessage, RequestFrame, WireError,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
@@ -208,15 +208,42 @@ impl LobbyClient {
         }
         let frame = RequestFrame { id, request: request.into() };
         let mut bytes = Vec::new();
-        gamestore_protocol::frame::encode_message(&frame.encode(), &mut bytes);
+        if let Err(e) = gamestore_protocol::frame::encode_message(&frame.encode(), &mut bytes) {
+            self.shared.lock().unwrap().pending.remove(&id);
+            self.shared.lock().unwrap().streams.remove(&id);
+            return Err(ClientError::Protocol(format!("the request is too large to send: {e}")));
+        }
         self.write(&bytes).await?;
         Ok((id, rx))
+    }
+
+    /// Fetches every page of a paged list and returns them as one reply: the
+    /// first page's reply with the items of all later pages appended.
+    /// Stops with an error if the lobby repeats a cursor or hands out more
+    /// than [`MAX_PAGES`](gamestore_protocol::paging::MAX_PAGES) pages.
+    pub async fn call_all<C: Paged>(&self, request: C) -> Result<C::Reply, ClientError> {
+        let mut all = self.call(request.clone()).await?;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(cursor) = C::next_cursor(&all).map(str::to_owned) {
+            if !seen.insert(cursor.clone()) || seen.len() > gamestore_protocol::paging::MAX_PAGES {
+                return Err(ClientError::Protocol(format!(
+                    "the lobby's {} pages do not end",
+                    C::NAME
+                )));
+            }
+            let mut next = request.clone();
+            next.set_cursor(Some(cursor));
+            let page = self.call(next).await?;
+            C::append(&mut all, page);
+        }
+        Ok(all)
     }
 
     /// Sends one binary frame for request `id` (an upload chunk).
     pub async fn send_chunk(&self, id: u32, data: &[u8]) -> Result<(), ClientError> {
         let mut bytes = Vec::with_capacity(data.len() + 9);
-        gamestore_protocol::frame::encode_binary(id, data, &mut bytes);
+        gamestore_protocol::frame::encode_binary(id, data, &mut bytes)
+            .map_err(|e| ClientError::Protocol(format!("chunk too large to send: {e}")))?;
         let mut writer = self.writer.lock().await;
         writer.write_all(&bytes).await.map_err(|e| self.io_error(e))
     }

@@ -79,7 +79,8 @@ pub async fn install(
             previous: None,
         });
     }
-    let files = client.call(GameFiles { id: id.to_owned(), version: target.clone() }).await?;
+    let files = client.call_all(GameFiles::new(id, target.clone())).await?;
+    check_listing(&files)?;
     fs::create_dir_all(library.game_dir(id))?;
     library.clean_leftovers(id, Some(&target));
     let staging = library.staging_dir(id, &target)?;
@@ -144,7 +145,11 @@ async fn fill_staging(
     }
     let zip = library.partial_download(&files.id, &files.version);
     let bytes = download_zip(client, files, &zip).await?;
-    let limits = Limits::default();
+    // The lobby may allow more files than the default; the listing says how
+    // many this package has (its folders are at most as many again).
+    let defaults = Limits::default();
+    let limits =
+        Limits { max_entries: defaults.max_entries.max(2 * files.files.len() + 1), ..defaults };
     let dest = staging.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         // `extract` wants an empty or missing destination.
@@ -235,16 +240,62 @@ async fn download_zip(
     Ok(size)
 }
 
-/// Downloads `wanted` files' contents into `staging`, checking each.
+/// The pages of a listing joined up must still be one listing: sorted by
+/// path, each path once.
+fn check_listing(files: &GameFilesReply) -> anyhow::Result<()> {
+    if let Some(pair) = files.files.files.windows(2).find(|w| w[0].path >= w[1].path) {
+        bail!(
+            "the lobby's listing of {} {} is out of order at {:?}; nothing was installed",
+            files.id,
+            files.version,
+            pair[1].path
+        );
+    }
+    Ok(())
+}
+
+/// Bytes of paths one GAME_DOWNLOAD names at most, so that the request stays
+/// well inside a frame however many files an update moves.
+const PATHS_PER_REQUEST_BYTES: usize = 256 * 1024;
+
+/// Downloads `wanted` files' contents into `staging`, checking each; in as
+/// many requests as the paths need.
 async fn download_files(
     client: &LobbyClient,
     files: &GameFilesReply,
     wanted: &[FileEntry],
     staging: &Path,
 ) -> anyhow::Result<u64> {
-    if wanted.is_empty() {
-        return Ok(0);
+    let total: u64 = wanted.iter().map(|e| e.size).sum();
+    let bar: ProgressBar =
+        progress_bar(total, &format!("updating {} to {}", files.id, files.version));
+    let mut rest = wanted;
+    while !rest.is_empty() {
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .position(|e| {
+                bytes += e.path.len() + 3;
+                bytes > PATHS_PER_REQUEST_BYTES
+            })
+            .unwrap_or(rest.len())
+            .max(1);
+        let (batch, later) = rest.split_at(n);
+        download_batch(client, files, batch, staging, &bar).await?;
+        rest = later;
     }
+    bar.finish_and_clear();
+    Ok(total)
+}
+
+/// One GAME_DOWNLOAD of `wanted` files' contents into `staging`.
+async fn download_batch(
+    client: &LobbyClient,
+    files: &GameFilesReply,
+    wanted: &[FileEntry],
+    staging: &Path,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
     let request = GameDownload {
         id: files.id.clone(),
         version: files.version.clone(),
@@ -256,8 +307,6 @@ async fn download_files(
     if size != total {
         bail!("the lobby offered {size} bytes, expected {total}");
     }
-    let bar: ProgressBar =
-        progress_bar(total, &format!("updating {} to {}", files.id, files.version));
     let mut pending: Vec<u8> = Vec::new();
     for entry in wanted {
         let path = staging.join(&entry.path);
@@ -278,8 +327,10 @@ async fn download_files(
         let mode = if entry.executable { 0o700 } else { 0o600 };
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
     }
-    bar.finish_and_clear();
-    Ok(total)
+    if !pending.is_empty() {
+        bail!("the lobby sent more bytes than announced");
+    }
+    Ok(())
 }
 
 struct HashWriter<'a>(&'a mut Sha256);

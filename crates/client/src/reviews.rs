@@ -98,9 +98,9 @@ impl Drafts {
 pub struct ReviewsArgs {
     #[arg(value_name = "GAME")]
     pub game: String,
-    /// Page number (20 reviews per page)
-    #[arg(long, default_value_t = 1)]
-    pub page: u32,
+    /// Only this page (20 reviews per page); every review without it
+    #[arg(long)]
+    pub page: Option<u32>,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -113,23 +113,36 @@ impl ReviewsArgs {
 }
 
 /// `reviews GAME [--page N] [--json]`, for players and developers.
-pub async fn list(ctx: &Context, game: &str, page: u32, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn list(
+    ctx: &Context,
+    game: &str,
+    page: Option<u32>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
     show(&client, game, page, json).await
 }
 
-/// Prints a page of reviews as `reviews` does, on an open connection.
+/// Prints a game's reviews as `reviews` does, on an open connection: all of
+/// them (every page fetched), or only page `page`.
 pub async fn show(
     client: &LobbyClient,
     game: &str,
-    page: u32,
+    page: Option<u32>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     const PER_PAGE: u32 = 20;
-    let page = page.max(1);
-    let reply = client
-        .call(ReviewList { game: game.to_owned(), offset: (page - 1) * PER_PAGE, limit: PER_PAGE })
-        .await?;
+    let reply = match page {
+        None => client.call_all(ReviewList::new(game)).await?,
+        Some(page) => {
+            let request = ReviewList {
+                offset: (page.max(1) - 1) * PER_PAGE,
+                limit: PER_PAGE,
+                ..ReviewList::new(game)
+            };
+            client.call(request).await?
+        }
+    };
     if json {
         print_json(&reply.reviews)?;
         return Ok(ExitCode::SUCCESS);
@@ -151,8 +164,8 @@ pub async fn show(
         }
     }
     let pages = reply.total.div_ceil(PER_PAGE).max(1);
-    if pages > 1 {
-        outln!("page {page} of {pages} (--page N)");
+    if let Some(page) = page.filter(|_| pages > 1) {
+        outln!("page {} of {pages} (--page N)", page.max(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,7 +14,7 @@ pub async fn games(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints my games as `games` does, on an open connection.
 pub async fn show_games(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
-    let reply = client.call(MyGames {}).await?;
+    let reply = client.call_all(MyGames::default()).await?;
     if json {
         print_json(&reply.games)?;
     } else if reply.games.is_empty() {

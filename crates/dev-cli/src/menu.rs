@@ -86,7 +86,7 @@ async fn pick_game(
     listed: Option<bool>,
 ) -> anyhow::Result<Option<GameSummary>> {
     let games: Vec<GameSummary> = client
-        .call(MyGames {})
+        .call_all(MyGames::default())
         .await?
         .games
         .into_iter()
@@ -135,7 +135,7 @@ async fn details(client: &LobbyClient, game: &GameSummary) -> anyhow::Result<()>
             human_bytes(v.unpacked_bytes)
         );
     }
-    gamestore_client::reviews::show(client, &game.id, 1, false).await?;
+    gamestore_client::reviews::show(client, &game.id, None, false).await?;
     Ok(())
 }
 

@@ -226,10 +226,8 @@ impl Conn {
             crate::telemetry::request(name, code, started.elapsed());
             match result {
                 Ok(Some(data)) => {
-                    let json = ServerMessage::encode_ok_json(id, &data);
-                    let mut frame = Vec::with_capacity(json.len() + 5);
-                    gamestore_protocol::frame::encode_message(&json, &mut frame);
-                    self.outbox.send_bytes(frame).await;
+                    // A reply too large for a frame goes out as REPLY_TOO_LARGE.
+                    self.outbox.send_bytes(ServerMessage::reply_frame(id, &data)).await;
                 }
                 // The handler replied itself (a download stream).
                 Ok(None) => {}

@@ -167,11 +167,14 @@ pub fn push_to_all<'a>(outboxes: impl Iterator<Item = &'a Outbox>, event: &Event
     }
 }
 
-/// One message frame holding `message`.
+/// One message frame holding `message`. A reply too large for a frame is
+/// sent as a `REPLY_TOO_LARGE` error; an event too large is dropped (and
+/// logged): nothing is written for it.
 pub fn frame_bytes(message: &ServerMessage) -> Vec<u8> {
-    let mut out = Vec::new();
-    gamestore_protocol::frame::encode_message(&message.encode(), &mut out);
-    out
+    message.to_frame().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "dropped an event too large for a frame");
+        Vec::new()
+    })
 }
 
 #[derive(Debug)]

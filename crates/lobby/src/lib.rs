@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod game_manager;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod matches;
+pub mod paging;
 pub mod requests;
 pub mod rooms;
 pub mod running;
@@ -47,6 +49,8 @@ pub struct Lobby {
     pub limits: limits::Limiters,
     /// Fair use of game servers: match starts and servers per player.
     pub match_limits: matches::MatchLimits,
+    /// The store's listed games, encoded for STORE_LIST.
+    pub catalog: catalog::Catalog,
     /// Serializes the final check-and-commit step of publishing.
     pub publish_lock: tokio::sync::Mutex<()>,
     /// Every password hash and check runs here, a few at a time.
@@ -138,6 +142,7 @@ impl Lobby {
             games,
             publish_lock: tokio::sync::Mutex::new(()),
             passwords,
+            catalog: catalog::Catalog::default(),
         }))
     }
 

@@ -52,7 +52,7 @@ struct Args {
     #[arg(long, env = "GAMESTORE_MAX_UPLOAD_BYTES", value_name = "BYTES")]
     max_upload_bytes: Option<u64>,
 
-    /// Most files and folders one package may hold [default: 10000]
+    /// Most files and folders one package may hold [default: 30000]
     #[arg(long, env = "GAMESTORE_MAX_PACKAGE_FILES", value_name = "N")]
     max_package_files: Option<usize>,
 

@@ -42,7 +42,7 @@ pub use sha256::{Sha256Reader, Sha256Writer, sha256_bytes, sha256_file, sha256_r
 /// bounded by a fixed buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Most entries (files and folders) an archive may hold. Default 10 000.
+    /// Most entries (files and folders) an archive may hold. Default 30 000.
     pub max_entries: usize,
     /// Most bytes all files may decompress to together. Default 1 GiB.
     pub max_total_bytes: u64,
@@ -52,6 +52,6 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_entries: 10_000, max_total_bytes: 1 << 30, max_file_bytes: 512 << 20 }
+        Limits { max_entries: 30_000, max_total_bytes: 1 << 30, max_file_bytes: 512 << 20 }
     }
 }

@@ -98,7 +98,7 @@ pub async fn show_library(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let store = match client {
-        Some(client) => Some(client.call(StoreList {}).await?),
+        Some(client) => Some(client.call_all(StoreList::default()).await?),
         None => None,
     };
     let items: Vec<LibraryItem> = library

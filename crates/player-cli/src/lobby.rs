@@ -14,7 +14,7 @@ pub async fn rooms(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints the rooms as `rooms` does, on an open connection.
 pub async fn show_rooms(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
-    let reply = client.call(RoomList {}).await?;
+    let reply = client.call_all(RoomList::default()).await?;
     if json {
         print_json(&reply.rooms)?;
     } else if reply.rooms.is_empty() {
@@ -48,7 +48,7 @@ pub async fn online(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints who is online as `online` does, on an open connection.
 pub async fn show_online(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
-    let reply = client.call(OnlineList {}).await?;
+    let reply = client.call_all(OnlineList::default()).await?;
     if json {
         print_json(&reply.players)?;
     } else {
@@ -79,7 +79,7 @@ pub async fn history(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints my matches as `history` does, on an open connection.
 pub async fn show_history(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
-    let reply = client.call(gamestore_protocol::MatchHistory { limit: 50 }).await?;
+    let reply = client.call_all(gamestore_protocol::MatchHistory::default()).await?;
     if json {
         print_json(&reply.matches)?;
     } else if reply.matches.is_empty() {

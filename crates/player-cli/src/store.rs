@@ -14,7 +14,7 @@ pub async fn store(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints the store as `store` does, on an open connection.
 pub async fn show_store(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
-    let reply = client.call(StoreList {}).await?;
+    let reply = client.call_all(StoreList::default()).await?;
     if json {
         print_json(&reply.games)?;
     } else if reply.games.is_empty() {

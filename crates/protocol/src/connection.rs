@@ -140,9 +140,11 @@ fn needed(buf: &[u8]) -> usize {
     (4 + len).saturating_sub(buf.len())
 }
 
-/// Writes one frame and flushes it.
+/// Writes one frame and flushes it. A frame over the size limit is an
+/// `InvalidInput` error and nothing is written.
 pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, frame: &Frame) -> io::Result<()> {
-    writer.write_all(&frame.to_bytes()).await?;
+    let bytes = frame.to_bytes().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    writer.write_all(&bytes).await?;
     writer.flush().await
 }
 
@@ -157,7 +159,7 @@ mod tests {
             Frame::Binary { id: 9, data: vec![7; 100_000] },
             Frame::Message(b"{}".to_vec()),
         ];
-        let bytes: Vec<u8> = frames.iter().flat_map(Frame::to_bytes).collect();
+        let bytes: Vec<u8> = frames.iter().flat_map(|f| f.to_bytes().unwrap()).collect();
         // A reader that delivers the bytes 1000 at a time.
         let (mut tx, rx) = tokio::io::duplex(1000);
         let writer = tokio::spawn(async move {
@@ -184,7 +186,7 @@ mod tests {
                 }
             })
             .collect();
-        let bytes: Vec<u8> = frames.iter().flat_map(Frame::to_bytes).collect();
+        let bytes: Vec<u8> = frames.iter().flat_map(|f| f.to_bytes().unwrap()).collect();
         for chunk in [1, 9, 4096, 65_536, 300_000] {
             let (mut tx, rx) = tokio::io::duplex(chunk.max(64));
             let bytes = bytes.clone();
@@ -209,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_read_loses_nothing() {
         let frame = Frame::Binary { id: 5, data: (0..100_000u32).map(|i| i as u8).collect() };
-        let bytes = frame.to_bytes();
+        let bytes = frame.to_bytes().unwrap();
         let (mut tx, rx) = tokio::io::duplex(1 << 20);
         let mut reader = FrameReader::new(rx);
         tx.write_all(&bytes[..50_000]).await.unwrap();
@@ -221,21 +223,21 @@ mod tests {
 
     #[tokio::test]
     async fn eof_inside_a_large_frame_is_an_error() {
-        let bytes = Frame::Binary { id: 1, data: vec![1; 100_000] }.to_bytes();
+        let bytes = Frame::Binary { id: 1, data: vec![1; 100_000] }.to_bytes().unwrap();
         let mut reader = FrameReader::new(&bytes[..60_000]);
         assert!(matches!(reader.read_frame().await, Err(ReadError::UnexpectedEof)));
     }
 
     #[tokio::test]
     async fn eof_inside_a_frame_is_an_error() {
-        let bytes = Frame::Message(b"{\"a\":1}".to_vec()).to_bytes();
+        let bytes = Frame::Message(b"{\"a\":1}".to_vec()).to_bytes().unwrap();
         let mut reader = FrameReader::new(&bytes[..bytes.len() - 1]);
         assert!(matches!(reader.read_frame().await, Err(ReadError::UnexpectedEof)));
     }
 
     #[tokio::test]
     async fn a_lowered_limit_refuses_what_the_protocol_limit_allows() {
-        let big = Frame::Binary { id: 1, data: vec![0; 70_000] }.to_bytes();
+        let big = Frame::Binary { id: 1, data: vec![0; 70_000] }.to_bytes().unwrap();
         let mut reader = FrameReader::new(&big[..]);
         reader.set_max_frame_len(64 * 1024);
         assert!(matches!(

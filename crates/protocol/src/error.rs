@@ -131,6 +131,12 @@ error_codes! {
     TlsRequired = "TLS_REQUIRED",
     /// The account is banned by the lobby's admin; the message gives the reason.
     AccountBanned = "ACCOUNT_BANNED",
+    /// The reply would not fit in one frame; ask for a smaller page (`limit`).
+    ReplyTooLarge = "REPLY_TOO_LARGE",
+    /// The paging cursor is not one this lobby handed out for this list.
+    BadCursor = "BAD_CURSOR",
+    /// A request names the same file twice (GAME_DOWNLOAD `files`).
+    DuplicatePath = "DUPLICATE_PATH",
 }
 
 impl fmt::Display for ErrorCode {

@@ -13,7 +13,10 @@
 //! transfer, so server events may interleave with a download.
 //!
 //! Decoding never trusts the length: a length beyond [`MAX_FRAME_LEN`] is an
-//! error before any body byte is buffered.
+//! error before any body byte is buffered. Encoding never exceeds it either:
+//! a frame that would be larger is [`FrameError::TooLarge`], not a panic, so a
+//! reply that cannot fit becomes an error reply (see
+//! [`crate::ServerMessage::reply_frame`]) instead of taking its connection down.
 
 use std::fmt;
 
@@ -111,43 +114,53 @@ impl Frame {
 
     /// Appends the encoded frame to `out`.
     ///
-    /// # Panics
-    /// If the frame is larger than [`MAX_FRAME_LEN`]: that is a bug in the
-    /// sender, which must chunk its data.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// [`FrameError::TooLarge`] (and `out` unchanged) when the frame would be
+    /// larger than [`MAX_FRAME_LEN`]: senders page their lists and chunk
+    /// their data so that this does not happen.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
         match self {
             Frame::Message(json) => encode_message(json, out),
             Frame::Binary { id, data } => encode_binary(*id, data, out),
         }
     }
 
-    /// The encoded frame as a new buffer.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The encoded frame as a new buffer; [`FrameError::TooLarge`] as for
+    /// [`Frame::encode`].
+    pub fn to_bytes(&self) -> Result<Vec<u8>, FrameError> {
         let mut out = Vec::new();
-        self.encode(&mut out);
-        out
+        self.encode(&mut out)?;
+        Ok(out)
     }
 }
 
-/// Appends a message frame holding `json` to `out`.
-pub fn encode_message(json: &[u8], out: &mut Vec<u8>) {
+/// Appends a message frame holding `json` to `out`; [`FrameError::TooLarge`]
+/// (and `out` unchanged) when it would exceed [`MAX_FRAME_LEN`].
+pub fn encode_message(json: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
     let len = json.len() + 1;
-    assert!(len <= MAX_FRAME_LEN, "message frame of {len} bytes is too large");
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(len));
+    }
     out.reserve(4 + len);
     out.extend_from_slice(&(len as u32).to_be_bytes());
     out.push(KIND_MESSAGE);
     out.extend_from_slice(json);
+    Ok(())
 }
 
-/// Appends a binary frame for request `id` holding `data` to `out`.
-pub fn encode_binary(id: u32, data: &[u8], out: &mut Vec<u8>) {
+/// Appends a binary frame for request `id` holding `data` to `out`;
+/// [`FrameError::TooLarge`] (and `out` unchanged) when it would exceed
+/// [`MAX_FRAME_LEN`].
+pub fn encode_binary(id: u32, data: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
     let len = data.len() + 5;
-    assert!(len <= MAX_FRAME_LEN, "binary frame of {len} bytes is too large");
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(len));
+    }
     out.reserve(4 + len);
     out.extend_from_slice(&(len as u32).to_be_bytes());
     out.push(KIND_BINARY);
     out.extend_from_slice(&id.to_be_bytes());
     out.extend_from_slice(data);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,7 +168,7 @@ mod tests {
     use super::*;
 
     fn check_round_trip(frame: Frame) {
-        let bytes = frame.to_bytes();
+        let bytes = frame.to_bytes().unwrap();
         assert_eq!(Frame::decode(&bytes), Ok((frame.clone(), bytes.len())));
         // Every strict prefix is incomplete, never an error or a frame.
         for cut in 0..bytes.len() {
@@ -174,8 +187,8 @@ mod tests {
 
     #[test]
     fn two_frames_back_to_back() {
-        let mut bytes = Frame::Message(b"{}".to_vec()).to_bytes();
-        Frame::Binary { id: 3, data: b"abc".to_vec() }.encode(&mut bytes);
+        let mut bytes = Frame::Message(b"{}".to_vec()).to_bytes().unwrap();
+        Frame::Binary { id: 3, data: b"abc".to_vec() }.encode(&mut bytes).unwrap();
         let (first, used) = Frame::decode(&bytes).unwrap();
         assert_eq!(first, Frame::Message(b"{}".to_vec()));
         let (second, used2) = Frame::decode(&bytes[used..]).unwrap();
@@ -198,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_smaller_limit_refuses_longer_frames_from_their_header() {
-        let frame = Frame::Message(vec![b' '; 100]).to_bytes();
+        let frame = Frame::Message(vec![b' '; 100]).to_bytes().unwrap();
         assert!(Frame::decode_limited(&frame, 101).is_ok());
         assert_eq!(
             Frame::decode_limited(&frame[..4], 100),
@@ -210,5 +223,19 @@ mod tests {
             Frame::decode_limited(&over, usize::MAX),
             Err(FrameError::TooLarge(MAX_FRAME_LEN + 1))
         );
+    }
+
+    /// Limits are errors, not asserts: the largest frame encodes, one byte
+    /// more is refused and leaves the output untouched.
+    #[test]
+    fn oversized_frames_are_refused_not_panics() {
+        let fits = Frame::Message(vec![b' '; MAX_FRAME_LEN - 1]);
+        assert_eq!(fits.to_bytes().unwrap().len(), 4 + MAX_FRAME_LEN);
+        let mut out = b"kept".to_vec();
+        let over = Frame::Message(vec![b' '; MAX_FRAME_LEN]);
+        assert_eq!(over.encode(&mut out), Err(FrameError::TooLarge(MAX_FRAME_LEN + 1)));
+        let over = Frame::Binary { id: 1, data: vec![0; MAX_FRAME_LEN - 4] };
+        assert_eq!(over.encode(&mut out), Err(FrameError::TooLarge(MAX_FRAME_LEN + 1)));
+        assert_eq!(out, b"kept");
     }
 }

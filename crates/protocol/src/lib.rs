@@ -7,18 +7,21 @@
 //! Layers, bottom up: [`frame`] (length-prefixed frames, message or binary),
 //! [`connection`] (reading frames from a socket), [`message`] (the JSON
 //! envelope, requests, replies and events), [`types`] (payloads) and
-//! [`error`] (stable error codes).
+//! [`error`] (stable error codes); [`paging`] says how growing lists are
+//! answered a page at a time.
 
 pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod message;
+pub mod paging;
 pub mod types;
 
 pub use connection::{FrameReader, ReadError, write_frame};
 pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN};
 pub use message::{Call, Event, RawServerMessage, Request, RequestFrame, ServerMessage};
+pub use paging::{PAGE_BYTES, Paged};
 pub use types::*;
 
 #[cfg(test)]

@@ -169,24 +169,25 @@ requests! {
     "GAME_UPLOAD" => GameUpload(GameUpload) -> UploadReady;
     /// Developer: all bytes of the upload are sent; verify and publish.
     "GAME_UPLOAD_DONE" => GameUploadDone(GameUploadDone) -> PublishReply;
-    /// Developer: my games, listed or not.
+    /// Developer: my games, listed or not, a page at a time.
     "MY_GAMES" => MyGames(MyGames) -> GameListReply;
     /// Developer: take a game off the store.
     "GAME_DELIST" => GameDelist(GameDelist) -> GameSummary;
     /// Developer: put a delisted game back in the store.
     "GAME_RELIST" => GameRelist(GameRelist) -> GameSummary;
-    /// The store: every listed game.
+    /// The store: the listed games by name, a page at a time.
     "STORE_LIST" => StoreList(StoreList) -> GameListReply;
     /// One game's details and versions.
     "GAME_INFO" => GameInfo(GameInfo) -> GameInfoReply;
-    /// The per-file listing of one version, for verifying and delta updates.
+    /// The per-file listing of one version, for verifying and delta updates,
+    /// a page at a time.
     "GAME_FILES" => GameFiles(GameFiles) -> GameFilesReply;
     /// Download a version: its zip, or the named files. The OK gives the
     /// byte count; the bytes follow as binary frames with this request's id.
     "GAME_DOWNLOAD" => GameDownload(GameDownload) -> DownloadReady;
-    /// Players online and what each is doing.
+    /// Players online and what each is doing, a page at a time.
     "ONLINE_LIST" => OnlineList(OnlineList) -> OnlineReply;
-    /// Open rooms.
+    /// Open rooms, a page at a time.
     "ROOM_LIST" => RoomList(RoomList) -> RoomListReply;
     /// Player: make a room for a game (bound to its latest version) and join it as host.
     "ROOM_CREATE" => RoomCreate(RoomCreate) -> RoomInfo;
@@ -202,7 +203,7 @@ requests! {
     "GAME_START_NOTIFY" => GameStartNotify(GameStartNotify) -> MatchStarting;
     /// Player: my game client for this match has exited.
     "GAME_CLIENT_EXITED" => GameClientExited(GameClientExited) -> Empty;
-    /// Player: my matches, newest first.
+    /// Player: my matches, newest first, a page at a time.
     "MATCH_HISTORY" => MatchHistory(MatchHistory) -> MatchHistoryReply;
     /// Player: rate and review a game I have played (a second call edits it).
     "REVIEW_SUBMIT" => ReviewSubmit(ReviewSubmit) -> ReviewSubmitted;
@@ -314,6 +315,46 @@ impl ServerMessage {
         out
     }
 
+    /// The whole message frame of an `OK` reply to request `id` whose data
+    /// is already encoded (see [`ServerMessage::encode_ok_json`]). A reply
+    /// too large for one frame becomes a `REPLY_TOO_LARGE` error reply to the
+    /// same id: the client learns why, and the connection carries on.
+    pub fn reply_frame(id: u32, data_json: &[u8]) -> Vec<u8> {
+        let mut frame = Vec::new();
+        match crate::frame::encode_message(
+            &ServerMessage::encode_ok_json(id, data_json),
+            &mut frame,
+        ) {
+            Ok(()) => frame,
+            Err(e) => ServerMessage::error(id, too_large(e))
+                .to_frame()
+                .expect("an error reply fits in a frame"),
+        }
+    }
+
+    /// The message as one frame. Replies too large for a frame become a
+    /// `REPLY_TOO_LARGE` error reply; an event too large is
+    /// [`FrameError::TooLarge`](crate::FrameError::TooLarge), for the
+    /// sender to drop and log.
+    pub fn to_frame(&self) -> Result<Vec<u8>, crate::FrameError> {
+        let mut frame = Vec::new();
+        match crate::frame::encode_message(&self.encode(), &mut frame) {
+            Ok(()) => Ok(frame),
+            Err(e) => match self {
+                ServerMessage::Reply { id, result: Ok(_) } => {
+                    ServerMessage::error(*id, too_large(e)).to_frame()
+                }
+                // An error message is short unless something is very wrong:
+                // still answer the request.
+                ServerMessage::Reply { id, result: Err(error) } => {
+                    let short = WireError::new(error.code, truncate(&error.message, 1000));
+                    ServerMessage::error(*id, short).to_frame()
+                }
+                ServerMessage::Event(_) => Err(e),
+            },
+        }
+    }
+
     /// JSON bytes for a message frame.
     pub fn encode(&self) -> Vec<u8> {
         let encode = |id, kind, data: &Value| {
@@ -343,6 +384,13 @@ impl ServerMessage {
             (None, kind) => Event::from_parts(kind, envelope.data).map(ServerMessage::Event),
         }
     }
+}
+
+fn too_large(e: crate::FrameError) -> WireError {
+    WireError::new(
+        ErrorCode::ReplyTooLarge,
+        format!("the reply does not fit in one frame ({e}); ask for a smaller page with `limit`"),
+    )
 }
 
 /// A server message whose `OK` data is left as raw JSON, for clients that
@@ -488,6 +536,31 @@ mod tests {
                 (raw, want) => panic!("{raw:?} decoded differently from {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn replies_too_large_for_a_frame_become_error_replies() {
+        let huge = serde_json::to_vec(&"x".repeat(crate::MAX_FRAME_LEN)).unwrap();
+        let check = |frame: Vec<u8>| {
+            let (decoded, used) = crate::Frame::decode(&frame).unwrap();
+            assert_eq!(used, frame.len());
+            let crate::Frame::Message(json) = decoded else { panic!("not a message") };
+            match ServerMessage::decode(&json).unwrap() {
+                ServerMessage::Reply { id: 5, result: Err(e) } => {
+                    assert_eq!(e.code, ErrorCode::ReplyTooLarge, "{}", e.message)
+                }
+                other => panic!("expected REPLY_TOO_LARGE, got {other:?}"),
+            }
+        };
+        check(ServerMessage::reply_frame(5, &huge));
+        let value: Value = serde_json::from_slice(&huge).unwrap();
+        check(ServerMessage::ok(5, &value).to_frame().unwrap());
+        // A reply that fits is the reply itself.
+        let small = ServerMessage::reply_frame(5, b"{}");
+        assert_eq!(small, ServerMessage::ok(5, &Empty {}).to_frame().unwrap());
+        // An event that cannot fit is an error for the sender.
+        let event = ServerMessage::Event(ServerShutdown { message: "x".repeat(2 << 20) }.into());
+        assert!(event.to_frame().is_err());
     }
 
     #[test]

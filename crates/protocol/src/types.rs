@@ -197,11 +197,31 @@ pub struct PublishReply {
     pub unpacked_bytes: u64,
 }
 
+/// MY_GAMES: a page of the developer's games, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MyGames {}
+pub struct MyGames {
+    /// Where to continue: the `next_cursor` of the previous page; absent
+    /// for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Most items on the page (default 50, at most 200); the lobby may
+    /// return fewer so that the page fits in one frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
 
+/// STORE_LIST: a page of the listed games, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoreList {}
+pub struct StoreList {
+    /// Where to continue: the `next_cursor` of the previous page; absent
+    /// for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Most items on the page (default 50, at most 200); the lobby may
+    /// return fewer so that the page fits in one frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameDelist {
@@ -241,6 +261,9 @@ pub struct GameSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GameListReply {
     pub games: Vec<GameSummary>,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,15 +308,34 @@ pub struct Review {
 pub struct GameFiles {
     pub id: String,
     pub version: String,
+    /// Where to continue: the `next_cursor` of the previous page; absent
+    /// for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Most items on the page (default 2000, at most 5000); the lobby may
+    /// return fewer so that the page fits in one frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl GameFiles {
+    /// The first page of a version's listing.
+    pub fn new(id: impl Into<String>, version: impl Into<String>) -> GameFiles {
+        GameFiles { id: id.into(), version: version.into(), cursor: None, limit: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameFilesReply {
     pub id: String,
     pub version: String,
+    /// This page of the listing, sorted by path.
     pub files: gamestore_package::FileList,
     pub package_size: u64,
     pub package_sha256: String,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// GAME_DOWNLOAD: without `files`, the version's zip from byte `offset` on
@@ -318,8 +360,18 @@ pub struct DownloadReady {
 /// Room ids are small numbers, unique while the lobby runs.
 pub type RoomId = u64;
 
+/// ONLINE_LIST: a page of the players online, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OnlineList {}
+pub struct OnlineList {
+    /// Where to continue: the `next_cursor` of the previous page; absent
+    /// for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Most items on the page (default 200, at most 1000); the lobby may
+    /// return fewer so that the page fits in one frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
 
 /// What a player is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,10 +391,23 @@ pub struct OnlinePlayer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OnlineReply {
     pub players: Vec<OnlinePlayer>,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
+/// ROOM_LIST: a page of the open rooms, by room id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomList {}
+pub struct RoomList {
+    /// Where to continue: the `next_cursor` of the previous page; absent
+    /// for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Most items on the page (default 100, at most 500); the lobby may
+    /// return fewer so that the page fits in one frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -392,6 +457,9 @@ pub struct RoomInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomListReply {
     pub rooms: Vec<RoomInfo>,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -560,9 +628,20 @@ pub struct MatchEnded {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchHistory {
-    /// At most this many matches (default 50, at most 500).
+    /// At most this many matches (default 50, at most 500); the lobby may
+    /// return fewer so that the page fits in one frame.
     #[serde(default = "default_history_limit")]
     pub limit: u32,
+    /// Where to continue: the `next_cursor` of the previous page; absent
+    /// for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl Default for MatchHistory {
+    fn default() -> Self {
+        MatchHistory { limit: default_history_limit(), cursor: None }
+    }
 }
 
 fn default_history_limit() -> u32 {
@@ -590,6 +669,9 @@ pub struct MatchSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchHistoryReply {
     pub matches: Vec<MatchSummary>,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Longest review text, in characters.
@@ -615,11 +697,23 @@ pub struct ReviewSubmitted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewList {
     pub game: String,
+    /// Reviews to skip, for the first page only (ignored with a `cursor`).
     #[serde(default)]
     pub offset: u32,
     /// At most this many (default 20, at most 100).
     #[serde(default = "default_review_page")]
     pub limit: u32,
+    /// Where to continue: the `next_cursor` of the previous page; absent
+    /// for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl ReviewList {
+    /// The first page of a game's reviews.
+    pub fn new(game: impl Into<String>) -> ReviewList {
+        ReviewList { game: game.into(), offset: 0, limit: default_review_page(), cursor: None }
+    }
 }
 
 fn default_review_page() -> u32 {
@@ -634,4 +728,7 @@ pub struct ReviewListReply {
     pub total: u32,
     /// Average rating, one decimal; null when unrated.
     pub rating: Option<f64>,
+    /// The cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }

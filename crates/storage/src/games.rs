@@ -241,6 +241,30 @@ impl Storage {
         Ok(())
     }
 
+    /// Records the first version of many new games in one transaction (all
+    /// or nothing): a bulk import, e.g. a catalog for a benchmark. Each game
+    /// must not exist yet ([`StorageError::Conflict`] otherwise).
+    pub fn import_games(&self, games: &[NewVersion]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for new in games {
+            let v = &new.version;
+            tx.execute(
+                "INSERT INTO games (id, owner_id, name, description, kind, min_players, max_players,
+                                    latest_version, listed, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
+                params![
+                    v.game_id, new.owner_id, new.name, new.description, new.kind,
+                    new.min_players, new.max_players, v.version, v.published_at
+                ],
+            )
+            .map_err(|e| conflict_on_unique(e, || format!("game id {:?}", v.game_id)))?;
+            insert_version(&tx, v)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Lists or delists a game. [`StorageError::NotFound`] when it does not exist.
     pub fn set_listed(&self, game_id: &str, listed: bool, now: i64) -> Result<()> {
         let n = self.conn().execute(
@@ -311,6 +335,14 @@ mod tests {
         assert!(db.listed_games().unwrap().is_empty());
         assert_eq!(db.games_of(dev.id).unwrap().len(), 1);
         assert!(matches!(db.set_listed("nope", true, 1), Err(StorageError::NotFound(_))));
+
+        let many: Vec<NewVersion> =
+            (0..3).map(|i| new_version(dev.id, &format!("g{i}"), "1.0.0", 40)).collect();
+        db.import_games(&many).unwrap();
+        assert_eq!(db.listed_games().unwrap().len(), 3);
+        let again = db.import_games(&[new_version(dev.id, "g9", "1.0.0", 50), many[0].clone()]);
+        assert!(matches!(again, Err(StorageError::Conflict(_))));
+        assert!(db.game("g9").unwrap().is_none(), "all or nothing");
     }
 
     #[test]

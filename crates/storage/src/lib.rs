@@ -31,7 +31,7 @@ pub use admin::{AccountRow, AdminRecord, AdminSession, AuditRecord, BanRecord};
 pub use catalog::{CatalogQuery, CatalogSort};
 pub use games::{GameRecord, NewVersion, VersionRecord};
 pub use matches::{MatchEnd, MatchRecord};
-pub use reviews::ReviewRecord;
+pub use reviews::{ReviewPosition, ReviewRecord};
 
 /// What can go wrong in storage. Callers map these to wire errors.
 #[derive(Debug, thiserror::Error)]

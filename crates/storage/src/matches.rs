@@ -92,16 +92,29 @@ impl Storage {
 
     /// The matches `player` took part in, newest first, at most `limit`.
     pub fn matches_of(&self, player: AccountId, limit: u32) -> Result<Vec<MatchRecord>> {
+        self.matches_page(player, None, limit)
+    }
+
+    /// A page of [`Storage::matches_of`]: at most `limit` matches older than
+    /// `before`, a (`started_at`, `id`) pair of the last match seen.
+    pub fn matches_page(
+        &self,
+        player: AccountId,
+        before: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<MatchRecord>> {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, m.game_id, COALESCE(g.name, m.game_id), m.version, m.room_id, m.started_at,
                     m.ended_at, m.outcome, m.exit_code, m.result
              FROM matches m JOIN match_players p ON p.match_id = m.id
              LEFT JOIN games g ON g.id = m.game_id
-             WHERE p.account_id = ?1 ORDER BY m.started_at DESC, m.id DESC LIMIT ?2",
+             WHERE p.account_id = ?1 AND (?3 IS NULL OR (m.started_at, m.id) < (?3, ?4))
+             ORDER BY m.started_at DESC, m.id DESC LIMIT ?2",
         )?;
+        let (at, id) = before.map_or((None, None), |(at, id)| (Some(at), Some(id)));
         let mut matches: Vec<MatchRecord> = stmt
-            .query_map(params![player, limit], |r| {
+            .query_map(params![player, limit, at, id], |r| {
                 let ended_at: Option<i64> = r.get(6)?;
                 Ok(MatchRecord {
                     id: r.get(0)?,
@@ -181,6 +194,10 @@ mod tests {
 
         let history = db.matches_of(ann.id, 10).unwrap();
         assert_eq!(history.iter().map(|m| m.id).collect::<Vec<_>>(), [m2, m1]);
+        let first = db.matches_page(ann.id, None, 1).unwrap();
+        assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), [m2]);
+        let rest = db.matches_page(ann.id, Some((first[0].started_at, m2)), 10).unwrap();
+        assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), [m1]);
         assert_eq!(history[0].end.as_ref().unwrap().outcome, "aborted");
         assert_eq!(history[1].players, ["ann", "bob"]);
         assert_eq!(history[1].game_name, "Chess");

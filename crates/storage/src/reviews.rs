@@ -14,6 +14,15 @@ pub struct ReviewRecord {
     pub updated_at: i64,
 }
 
+/// Where a review sorts in its game's list (newest written first): the key
+/// a page of reviews continues after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewPosition {
+    pub updated_at: i64,
+    /// Write order: an edit moves a review to the top.
+    pub seq: i64,
+}
+
 impl Storage {
     /// Writes the player's review of a game, keeping the creation time of
     /// an earlier one. Returns the review and whether it is new.
@@ -56,6 +65,43 @@ impl Storage {
             updated_at: now,
         };
         Ok((record, existed.is_none()))
+    }
+
+    /// A page of a game's reviews after `after` (the [`ReviewPosition`] of
+    /// the last review seen; `None` for the first page), most recently
+    /// written first, each with its position, and the total.
+    pub fn reviews_page(
+        &self,
+        game_id: &str,
+        after: Option<ReviewPosition>,
+        limit: u32,
+    ) -> Result<(Vec<(ReviewPosition, ReviewRecord)>, u32)> {
+        let conn = self.reader();
+        let total: u32 = conn.query_row(
+            "SELECT COUNT(*) FROM reviews WHERE game_id = ?1",
+            params![game_id],
+            |r| r.get(0),
+        )?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT a.name, r.rating, r.text, r.created_at, r.updated_at, r.rowid
+             FROM reviews r JOIN accounts a ON a.id = r.account_id
+             WHERE r.game_id = ?1 AND (?3 IS NULL OR (r.updated_at, r.rowid) < (?3, ?4))
+             ORDER BY r.updated_at DESC, r.rowid DESC LIMIT ?2",
+        )?;
+        let (at, seq) = after.map_or((None, None), |p| (Some(p.updated_at), Some(p.seq)));
+        let reviews = stmt
+            .query_map(params![game_id, limit, at, seq], |r| {
+                let record = ReviewRecord {
+                    player: r.get(0)?,
+                    rating: r.get(1)?,
+                    text: r.get(2)?,
+                    created_at: r.get(3)?,
+                    updated_at: r.get(4)?,
+                };
+                Ok((ReviewPosition { updated_at: record.updated_at, seq: r.get(5)? }, record))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((reviews, total))
     }
 
     /// A page of a game's reviews, most recently written first, and the total.

@@ -70,7 +70,8 @@ impl RawConn {
         let id = self.next_id;
         self.next_id += 1;
         let json = RequestFrame { id, request: request.into() }.encode();
-        self.send_bytes(&Frame::Message(json).to_bytes()).expect("send request");
+        self.send_bytes(&Frame::Message(json).to_bytes().expect("request fits in a frame"))
+            .expect("send request");
         loop {
             match self.read_message() {
                 Some(ServerMessage::Reply { id: got, result }) if got == id => return result,
@@ -159,7 +160,7 @@ impl RawConn {
         })?;
         for chunk in zip.chunks(gamestore_protocol::MAX_CHUNK_LEN) {
             let frame = Frame::Binary { id: upload_id, data: chunk.to_vec() };
-            self.send_bytes(&frame.to_bytes()).expect("send chunk");
+            self.send_bytes(&frame.to_bytes().expect("chunk fits in a frame")).expect("send chunk");
         }
         self.call(GameUploadDone { upload: upload_id })
     }
@@ -176,7 +177,7 @@ impl RawConn {
         })
         .expect("upload accepted");
         let frame = Frame::Binary { id: upload_id, data: send.to_vec() };
-        self.send_bytes(&frame.to_bytes()).expect("send chunk");
+        self.send_bytes(&frame.to_bytes().expect("chunk fits in a frame")).expect("send chunk");
     }
 }
 

@@ -62,7 +62,7 @@ fn quick_run_measures_every_scenario() {
         test_game.to_str().unwrap(),
     ]);
     out.ok();
-    for scenario in ["transfer", "delta", "clients", "fanout", "match", "flood", "web"] {
+    for scenario in ["transfer", "delta", "clients", "fanout", "match", "flood", "web", "store"] {
         assert!(
             out.stdout.lines().any(|l| l.starts_with(scenario)),
             "no {scenario} row in the table: {out}"
@@ -144,6 +144,16 @@ fn quick_run_measures_every_scenario() {
         ordered(&w[page], 20, page);
     }
     positive(&w["tls_per_sec"], "TLS requests per second");
+    // The store list at three catalog sizes, one full first page each.
+    let sizes = s["store"]["sizes"].as_array().unwrap();
+    let games: Vec<u64> = sizes.iter().map(|z| z["games"].as_u64().unwrap()).collect();
+    assert_eq!(games, [10, 1_000, 10_000]);
+    for size in sizes {
+        assert_eq!(size["page_games"].as_u64(), Some(size["games"].as_u64().unwrap().min(50)));
+        ordered(&size["request_ms"], 300, "store list");
+        ordered(&size["ten_ms"], 300, "store list, 10 per page");
+        positive(&size["first_ms"], "first store list");
+    }
 
     // The headline rows carry their references and targets.
     let rows = report["rows"].as_array().unwrap();

@@ -136,7 +136,7 @@ impl Link {
     /// takes it back before the lobby answers).
     pub async fn my_room(&self) -> anyhow::Result<Option<RoomInfo>> {
         let (client, session) = self.session_client().await?;
-        let rooms = client.call(RoomList {}).await?.rooms;
+        let rooms = client.call_all(RoomList::default()).await?.rooms;
         Ok(rooms.into_iter().find(|room| {
             room.members.contains(&session.user) && !room.reconnecting.contains(&session.user)
         }))

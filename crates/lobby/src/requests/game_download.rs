@@ -18,6 +18,12 @@ use gamestore_protocol::{
 use gamestore_storage::{GameRecord, VersionRecord};
 
 use crate::connection::Conn;
+use crate::paging::{cursor_key, page_limit, take_page};
+
+/// At most `max` characters of `s`, for messages quoting client input.
+fn truncate(s: &str, max: usize) -> &str {
+    s.char_indices().nth(max).map_or(s, |(i, _)| &s[..i])
+}
 
 /// The game if the caller may see it: listed, or their own.
 pub async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError> {
@@ -48,14 +54,26 @@ fn file_list(record: &VersionRecord) -> Result<FileList, WireError> {
     })
 }
 
+/// Files on a GAME_FILES page by default and at most.
+const FILES_PAGE: (u32, u32) = (2000, 5000);
+
+/// A page of a version's listing, by path. A version never changes, so the
+/// pages of one listing always join up.
 pub async fn game_files(conn: &Conn, request: GameFiles) -> Result<GameFilesReply, WireError> {
     let record = version(conn, &request.id, &request.version).await?;
+    let after: Option<String> = cursor_key(request.cursor.as_deref())?;
+    let limit = page_limit(request.limit, FILES_PAGE.0, FILES_PAGE.1);
+    let list = file_list(&record)?;
+    let start = after.map_or(0, |after| list.files.partition_point(|e| e.path <= after));
+    let (files, next_cursor) =
+        take_page(list.files.into_iter().skip(start), limit, |e| e.path.clone());
     Ok(GameFilesReply {
-        files: file_list(&record)?,
+        files: FileList { files },
         id: record.game_id,
         version: record.version,
         package_size: record.package_size,
         package_sha256: record.package_sha256,
+        next_cursor,
     })
 }
 
@@ -85,7 +103,16 @@ pub async fn game_download(conn: &Conn, id: u32, request: GameDownload) -> Resul
             }
             let list = file_list(&record)?;
             let root = area.files_dir(&record.game_id, &record.version);
+            // Each file at most once: a request cannot make the lobby send
+            // more than the version holds.
+            let mut seen = std::collections::HashSet::with_capacity(paths.len());
             for path in paths {
+                if !seen.insert(path.as_str()) {
+                    return Err(WireError::new(
+                        ErrorCode::DuplicatePath,
+                        format!("{:?} is named more than once", truncate(path, 200)),
+                    ));
+                }
                 // Only paths from the stored listing: never a path the client made up.
                 let entry = list.get(path).ok_or_else(|| {
                     WireError::new(
@@ -98,6 +125,13 @@ pub async fn game_download(conn: &Conn, id: u32, request: GameDownload) -> Resul
         }
     }
     let total: u64 = pieces.iter().map(|(_, _, len)| len).sum();
+    let holds = record.package_size.max(record.unpacked_bytes);
+    if total > holds {
+        return Err(WireError::new(
+            ErrorCode::BadRequest,
+            format!("the request asks for {total} bytes; this version holds {holds}"),
+        ));
+    }
     conn.outbox.send(&ServerMessage::ok(id, &DownloadReady { size: total })).await;
 
     let mut pace = Pace::new(conn.lobby.config.limits.download_bytes_per_sec);

@@ -320,6 +320,7 @@ async fn publish(
     })
     .await
     .map_err(internal)??;
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &manifest.id);
 
     Ok(PublishReply {
         id: manifest.id,

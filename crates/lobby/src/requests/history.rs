@@ -1,14 +1,17 @@
-//! MATCH_HISTORY: a player's matches.
+//! MATCH_HISTORY: a player's matches, newest first, a page at a time.
 
 use gamestore_protocol::{MatchHistory, MatchHistoryReply, MatchSummary, WireError};
 use gamestore_storage::Role;
 
 use crate::connection::Conn;
+use crate::paging::{cursor_key, page_limit, take_page};
 
 pub async fn history(conn: &Conn, request: MatchHistory) -> Result<MatchHistoryReply, WireError> {
     let player = conn.require(Role::Player)?.id;
-    let limit = request.limit.clamp(1, 500);
-    let records = conn.lobby.read(move |db| db.matches_of(player, limit))?;
+    let limit = page_limit(Some(request.limit), 50, 500);
+    let before: Option<(i64, i64)> = cursor_key(request.cursor.as_deref())?;
+    // One more than the page, to know whether another page follows.
+    let records = conn.lobby.read(move |db| db.matches_page(player, before, limit as u32 + 1))?;
     let matches = records
         .into_iter()
         .map(|m| {
@@ -28,6 +31,7 @@ pub async fn history(conn: &Conn, request: MatchHistory) -> Result<MatchHistoryR
                     .and_then(|r| serde_json::from_str(r).ok()),
             }
         })
-        .collect();
-    Ok(MatchHistoryReply { matches })
+        .collect::<Vec<_>>();
+    let (matches, next_cursor) = take_page(matches, limit, |m| (m.started_at, m.match_id));
+    Ok(MatchHistoryReply { matches, next_cursor })
 }

@@ -55,14 +55,14 @@ pub async fn dispatch(
         Request::GameUploadDone(_) => {
             Err(WireError::new(ErrorCode::BadRequest, "no upload is in progress"))
         }
-        Request::MyGames(_) => reply(my_games::my_games(conn).await?),
+        Request::MyGames(r) => reply(my_games::my_games(conn, r).await?),
         Request::GameDelist(r) => reply(my_games::set_listed(conn, r.id, false).await?),
         Request::GameRelist(r) => reply(my_games::set_listed(conn, r.id, true).await?),
-        Request::StoreList(_) => reply(store::store_list(conn).await?),
+        Request::StoreList(r) => store::store_list(conn, r).map(Some),
         Request::GameInfo(r) => reply(store::game_info(conn, r).await?),
         Request::GameFiles(r) => reply(game_download::game_files(conn, r).await?),
-        Request::OnlineList(_) => reply(rooms::online(conn)?),
-        Request::RoomList(_) => reply(rooms::list(conn)?),
+        Request::OnlineList(r) => reply(rooms::online(conn, r)?),
+        Request::RoomList(r) => reply(rooms::list(conn, r)?),
         Request::RoomCreate(r) => reply(rooms::create(conn, &r.game).await?),
         Request::RoomJoin(r) => reply(rooms::join(conn, r.room)?),
         Request::RoomLeave(_) => reply(rooms::leave(conn)?),

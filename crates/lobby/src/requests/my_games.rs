@@ -5,17 +5,26 @@
 //! be made for it, while its versions stay on disk so matches already running
 //! finish and relisting brings it back unchanged.
 
-use gamestore_protocol::{ErrorCode, GameListReply, GameSummary, WireError};
+use gamestore_protocol::{ErrorCode, GameListReply, GameSummary, MyGames, WireError};
 use gamestore_storage::Role;
 
-use super::store::summary;
+use crate::catalog::{StoreKey, store_key, summary};
 use crate::connection::Conn;
 use crate::now;
+use crate::paging::{cursor_key, page_limit, take_page};
 
-pub async fn my_games(conn: &Conn) -> Result<GameListReply, WireError> {
+/// A page of the developer's games, listed or not, by name.
+pub async fn my_games(conn: &Conn, request: MyGames) -> Result<GameListReply, WireError> {
     let owner = conn.require(Role::Developer)?.id;
-    let games = conn.lobby.read(move |db| db.games_of(owner))?;
-    Ok(GameListReply { games: games.into_iter().map(summary).collect() })
+    let after: Option<StoreKey> = cursor_key(request.cursor.as_deref())?;
+    let limit = page_limit(request.limit, 50, 200);
+    let mut games: Vec<GameSummary> =
+        conn.lobby.read(move |db| db.games_of(owner))?.into_iter().map(summary).collect();
+    games.sort_by_cached_key(|g| store_key(&g.name, &g.id));
+    let rest =
+        games.into_iter().filter(|g| after.as_ref().is_none_or(|a| &store_key(&g.name, &g.id) > a));
+    let (games, next_cursor) = take_page(rest, limit, |g| store_key(&g.name, &g.id));
+    Ok(GameListReply { games, next_cursor })
 }
 
 pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSummary, WireError> {
@@ -32,6 +41,7 @@ pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSum
     }
     let key = id.clone();
     conn.lobby.db(move |db| db.set_listed(&key, listed, now())).await?;
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &id);
     tracing::info!(game = %id, listed, "listing changed");
     // Players waiting in the game's rooms hear it now, not when they press `s`.
     conn.lobby.rooms.listing_changed(&id, listed);

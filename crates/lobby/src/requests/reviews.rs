@@ -12,6 +12,7 @@ use gamestore_storage::{ReviewRecord, Role};
 use super::game_download::visible_game;
 use crate::connection::Conn;
 use crate::now;
+use crate::paging::{cursor_key, page_limit, take_page};
 
 pub fn wire_review(r: ReviewRecord) -> Review {
     Review {
@@ -62,18 +63,45 @@ pub async fn submit(conn: &Conn, request: ReviewSubmit) -> Result<ReviewSubmitte
     let (id, rating) = (game.id.clone(), request.rating);
     let (record, created) =
         conn.lobby.db(move |db| db.upsert_review(&id, player, rating, &text, now())).await?;
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &game.id);
     tracing::info!(game = %game.id, player = %record.player, rating, created, "review saved");
     Ok(ReviewSubmitted { review: wire_review(record), created })
 }
 
+/// A page of a game's reviews, newest written first. Without a cursor,
+/// `offset` reviews are skipped first (the older way of paging).
 pub async fn list(conn: &Conn, request: ReviewList) -> Result<ReviewListReply, WireError> {
     let game = visible_game(conn, &request.game).await?;
-    let (id, offset, limit) = (game.id.clone(), request.offset, request.limit.clamp(1, 100));
-    let (reviews, total) = conn.lobby.read(move |db| db.reviews_of(&id, offset, limit))?;
+    let limit = page_limit(Some(request.limit), 20, 100);
+    let after: Option<(i64, i64)> = cursor_key(request.cursor.as_deref())?;
+    let id = game.id.clone();
+    let (page, total) = match after {
+        Some((updated_at, seq)) => {
+            let after = gamestore_storage::ReviewPosition { updated_at, seq };
+            conn.lobby.read(move |db| db.reviews_page(&id, Some(after), limit as u32 + 1))?
+        }
+        None if request.offset == 0 => {
+            conn.lobby.read(move |db| db.reviews_page(&id, None, limit as u32 + 1))?
+        }
+        None => {
+            // Skip to the offset by position, then page from there.
+            let offset = request.offset;
+            conn.lobby.read(move |db| {
+                let (skipped, total) = db.reviews_page(&id, None, offset)?;
+                let Some((last, _)) = skipped.last() else {
+                    return Ok((Vec::new(), total));
+                };
+                db.reviews_page(&id, Some(*last), limit as u32 + 1)
+            })?
+        }
+    };
+    let page = page.into_iter().map(|(p, r)| ((p.updated_at, p.seq), wire_review(r)));
+    let (page, next_cursor) = take_page(page, limit, |(key, _)| *key);
     Ok(ReviewListReply {
         game: game.id,
-        reviews: reviews.into_iter().map(wire_review).collect(),
+        reviews: page.into_iter().map(|(_, r)| r).collect(),
         total,
         rating: game.rating,
+        next_cursor,
     })
 }

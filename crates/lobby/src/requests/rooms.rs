@@ -2,29 +2,49 @@
 
 use gamestore_package::Manifest;
 use gamestore_protocol::{
-    ErrorCode, OnlinePlayer, OnlineReply, RoomId, RoomInfo, RoomListReply, WireError,
+    ErrorCode, OnlineList, OnlinePlayer, OnlineReply, RoomId, RoomInfo, RoomList, RoomListReply,
+    WireError,
 };
 use gamestore_storage::Role;
 
 use super::game_download::visible_game;
 use crate::connection::Conn;
+use crate::paging::{cursor_key, page_limit, take_page};
 use crate::rooms::{Member, RoomGame};
 
-pub fn online(conn: &Conn) -> Result<OnlineReply, WireError> {
+/// A page of the players online, by name.
+pub fn online(conn: &Conn, request: OnlineList) -> Result<OnlineReply, WireError> {
     conn.account()?;
-    let players = conn
+    let after: Option<(String, i64)> = cursor_key(request.cursor.as_deref())?;
+    let limit = page_limit(request.limit, 200, 1000);
+    let mut players: Vec<((String, i64), String)> = conn
         .lobby
         .hub
         .online_players()
         .into_iter()
-        .map(|(id, name)| OnlinePlayer { name, activity: conn.lobby.rooms.activity(id) })
+        .map(|(id, name)| ((name.to_lowercase(), id), name))
+        .filter(|(key, _)| after.as_ref().is_none_or(|a| key > a))
         .collect();
-    Ok(OnlineReply { players })
+    players.sort();
+    // Activities are looked up only for the players on the page.
+    let rooms = &conn.lobby.rooms;
+    let page = players
+        .into_iter()
+        .map(|(key, name)| (key.clone(), OnlinePlayer { name, activity: rooms.activity(key.1) }));
+    let (page, next_cursor) = take_page(page, limit, |(key, _)| key.clone());
+    Ok(OnlineReply { players: page.into_iter().map(|(_, p)| p).collect(), next_cursor })
 }
 
-pub fn list(conn: &Conn) -> Result<RoomListReply, WireError> {
+/// A page of the open rooms, by id.
+pub fn list(conn: &Conn, request: RoomList) -> Result<RoomListReply, WireError> {
     conn.account()?;
-    Ok(RoomListReply { rooms: conn.lobby.rooms.list() })
+    let after: Option<RoomId> = cursor_key(request.cursor.as_deref())?;
+    let limit = page_limit(request.limit, 100, 500);
+    let mut rooms = conn.lobby.rooms.list();
+    rooms.sort_by_key(|r| r.id);
+    let rest = rooms.into_iter().filter(|r| after.is_none_or(|a| r.id > a));
+    let (rooms, next_cursor) = take_page(rest, limit, |r| r.id);
+    Ok(RoomListReply { rooms, next_cursor })
 }
 
 pub(super) fn member(conn: &Conn) -> Result<Member, WireError> {

@@ -1,37 +1,25 @@
-//! STORE_LIST: what players can browse.
+//! STORE_LIST and GAME_INFO: what players can browse.
+//!
+//! STORE_LIST pages come from the lobby's [`crate::catalog::Catalog`], which
+//! keeps the listed games encoded: a page costs the same with ten games in
+//! the store or ten thousand.
 
-use gamestore_protocol::{
-    GameInfo, GameInfoReply, GameKind, GameListReply, GameSummary, VersionInfo, WireError,
-};
-use gamestore_storage::GameRecord;
+use gamestore_protocol::{GameInfo, GameInfoReply, StoreList, VersionInfo, WireError};
 
+use crate::catalog::{StoreKey, summary};
 use crate::connection::Conn;
+use crate::paging::{cursor_key, page_limit};
 
-/// A stored game as the protocol shows it.
-pub fn summary(game: GameRecord) -> GameSummary {
-    GameSummary {
-        kind: if game.kind == "gui" { GameKind::Gui } else { GameKind::Cli },
-        id: game.id,
-        name: game.name,
-        author: game.owner,
-        version: game.latest_version,
-        description: game.description,
-        min_players: game.min_players,
-        max_players: game.max_players,
-        listed: game.listed,
-        versions: game.versions,
-        rating: game.rating,
-        reviews: game.reviews,
-        created_at: game.created_at,
-        updated_at: game.updated_at,
-    }
-}
+/// Games on a STORE_LIST page by default and at most.
+const PAGE: (u32, u32) = (50, 200);
 
-/// Every listed game; anyone logged in may browse.
-pub async fn store_list(conn: &Conn) -> Result<GameListReply, WireError> {
+/// A page of the listed games, by name; anyone logged in may browse.
+/// Returns the reply's JSON.
+pub fn store_list(conn: &Conn, request: StoreList) -> Result<Vec<u8>, WireError> {
     conn.account()?;
-    let games = conn.lobby.read(|db| db.listed_games())?;
-    Ok(GameListReply { games: games.into_iter().map(summary).collect() })
+    let after: Option<StoreKey> = cursor_key(request.cursor.as_deref())?;
+    let limit = page_limit(request.limit, PAGE.0, PAGE.1);
+    conn.lobby.read(|db| conn.lobby.catalog.page(db, after.as_ref(), limit))
 }
 
 /// GAME_INFO: one game's details and versions.
@@ -42,9 +30,7 @@ pub async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, 
     let versions = versions
         .into_iter()
         .map(|v| VersionInfo {
-            files: serde_json::from_str::<gamestore_package::FileList>(&v.files)
-                .map(|l| l.len() as u64)
-                .unwrap_or(0),
+            files: conn.lobby.catalog.file_count(&v),
             version: v.version,
             published_at: v.published_at,
             package_size: v.package_size,

@@ -305,7 +305,7 @@ fn a_match_everyone_left_is_stopped_after_the_grace_period_and_its_port_returns(
     gamestore_testkit::wait_until("the abandoned game server to stop", || port_is_free(port));
 
     let mut ann = player(&lobby, "ann");
-    let history = ann.call(MatchHistory { limit: 1 }).unwrap();
+    let history = ann.call(MatchHistory { limit: 1, ..Default::default() }).unwrap();
     assert_eq!(history["matches"][0]["outcome"], "aborted", "{history}");
     // The port went back to the pool, and the stopped server no longer
     // counts against ann.

@@ -68,7 +68,7 @@ fn assert_closed_by_the_lobby(mut socket: TcpStream) {
 }
 
 fn names_online(conn: &mut RawConn) -> Vec<String> {
-    let online = conn.call(OnlineList {}).unwrap();
+    let online = conn.call(OnlineList::default()).unwrap();
     online["players"]
         .as_array()
         .unwrap()
@@ -109,7 +109,7 @@ fn a_panicking_handler_closes_only_its_connection_and_leaves_nothing_behind() {
 
     // ann's request panics inside the lobby.
     let json = RequestFrame { id: 99, request: Whoami {}.into() }.encode();
-    ann.send_bytes(&Frame::Message(json).to_bytes()).unwrap();
+    ann.send_bytes(&Frame::Message(json).to_bytes().unwrap()).unwrap();
 
     // Her connection is closed, not left half-open ...
     let after: Vec<ServerMessage> = ann.recv_until_closed();
@@ -219,7 +219,7 @@ fn a_client_that_stops_reading_is_closed_once_and_frees_its_slot() {
     let mut writer = stalled.try_clone_socket();
     writer.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     let request = Frame::Message(RequestFrame { id: 7, request: Whoami {}.into() }.encode());
-    let batch: Vec<u8> = (0..256).flat_map(|_| request.to_bytes()).collect();
+    let batch: Vec<u8> = (0..256).flat_map(|_| request.to_bytes().unwrap()).collect();
     let mut sent = 0usize;
     while std::io::Write::write_all(&mut writer, &batch).is_ok() {
         sent += 1;
@@ -260,12 +260,12 @@ fn frames_before_hello_are_capped_small() {
         r#"{{"id":1,"type":"HELLO","data":{{"protocol":{PROTOCOL_VERSION},"client":"{}"}}}}"#,
         "x".repeat(60 * 1024)
     );
-    padded.send_bytes(&Frame::Message(json.into_bytes()).to_bytes()).unwrap();
+    padded.send_bytes(&Frame::Message(json.into_bytes()).to_bytes().unwrap()).unwrap();
     assert!(matches!(padded.recv(), Some(ServerMessage::Reply { id: 1, result: Ok(_) })));
     // After HELLO the protocol's 1 MiB cap holds: a 512 KiB request (unknown
     // fields are ignored) is answered.
     let json = format!(r#"{{"id":2,"type":"PING","data":{{"pad":"{}"}}}}"#, "y".repeat(512 * 1024));
-    padded.send_bytes(&Frame::Message(json.into_bytes()).to_bytes()).unwrap();
+    padded.send_bytes(&Frame::Message(json.into_bytes()).to_bytes().unwrap()).unwrap();
     assert!(matches!(padded.recv(), Some(ServerMessage::Reply { id: 2, result: Ok(_) })));
 }
 

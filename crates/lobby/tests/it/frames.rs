@@ -48,7 +48,7 @@ fn check_bad_input(
 }
 
 fn message(json: &str) -> Vec<u8> {
-    Frame::Message(json.as_bytes().to_vec()).to_bytes()
+    Frame::Message(json.as_bytes().to_vec()).to_bytes().unwrap()
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn bad_frames_before_and_after_hello() {
     check_bad_input(
         &lobby,
         true,
-        &Frame::Binary { id: 1, data: vec![1, 2, 3] }.to_bytes(),
+        &Frame::Binary { id: 1, data: vec![1, 2, 3] }.to_bytes().unwrap(),
         Some(ErrorCode::BadFrame),
         true,
     );

@@ -15,6 +15,7 @@ mod menus;
 mod network;
 mod prometheus;
 mod publish;
+mod replies;
 mod reviews;
 mod seats;
 mod sessions;

@@ -392,7 +392,7 @@ fn a_lobby_killed_mid_match_takes_its_game_servers_along() {
     w.lobby.restart();
     let mut ann = RawConn::hello(w.lobby.addr);
     ann.call(Login::new("ann", PASSWORD)).unwrap();
-    let history = ann.call(gamestore_protocol::MatchHistory { limit: 10 }).unwrap();
+    let history = ann.call(gamestore_protocol::MatchHistory { limit: 10, cursor: None }).unwrap();
     assert_eq!(history["matches"][0]["outcome"], "aborted", "{history}");
 }
 

@@ -224,7 +224,7 @@ fn documented_reply_shapes_match_real_replies() {
     };
     reply("PING", dev.call(Ping {}));
     reply("DEV_LOGIN", dev.call(DevLogin::new("dana", PASSWORD)));
-    reply("MY_GAMES", dev.call(MyGames {}));
+    reply("MY_GAMES", dev.call(MyGames::default()));
     reply("GAME_DELIST", dev.call(GameDelist { id: "test".into() }));
     reply("GAME_RELIST", dev.call(GameRelist { id: "test".into() }));
 
@@ -236,21 +236,21 @@ fn documented_reply_shapes_match_real_replies() {
     let mut again = RawConn::hello(lobby.addr);
     reply("RESUME", again.call(Resume { token }));
     reply("WHOAMI", ann.call(Whoami {}));
-    reply("STORE_LIST", ann.call(StoreList {}));
+    reply("STORE_LIST", ann.call(StoreList::default()));
     reply("GAME_INFO", ann.call(GameInfo { id: "test".into() }));
-    reply("GAME_FILES", ann.call(GameFiles { id: "test".into(), version: "1.0.0".into() }));
-    reply("MATCH_HISTORY", ann.call(MatchHistory { limit: 10 }));
+    reply("GAME_FILES", ann.call(GameFiles::new("test", "1.0.0")));
+    reply("MATCH_HISTORY", ann.call(MatchHistory { limit: 10, ..Default::default() }));
     reply(
         "REVIEW_SUBMIT",
         ann.call(ReviewSubmit { game: "test".into(), rating: 4, text: "ok".into() }),
     );
-    reply("REVIEW_LIST", ann.call(ReviewList { game: "test".into(), offset: 0, limit: 20 }));
+    reply("REVIEW_LIST", ann.call(ReviewList::new("test")));
     let room = ann.call(RoomCreate { game: "test".into() }).unwrap();
     let room_id = room["id"].as_u64().unwrap();
     reply("ROOM_CREATE", Ok(room));
     reply("CHAT_SEND", ann.call(ChatSend { scope: ChatScope::Room, text: "hi".into() }));
-    reply("ROOM_LIST", ann.call(RoomList {}));
-    reply("ONLINE_LIST", ann.call(OnlineList {}));
+    reply("ROOM_LIST", ann.call(RoomList::default()));
+    reply("ONLINE_LIST", ann.call(OnlineList::default()));
     let mut bea = RawConn::hello(lobby.addr);
     bea.call(Login::new("bea", PASSWORD)).unwrap();
     reply("ROOM_JOIN", bea.call(RoomJoin { room: room_id }));

@@ -258,7 +258,7 @@ fn hostile_packages_are_refused_and_leave_nothing() {
     assert_eq!(err.code, ErrorCode::ManifestMismatch);
 
     // The lobby still serves, and nothing of the above is visible.
-    assert!(conn.call(MyGames {}).is_ok());
+    assert!(conn.call(MyGames::default()).is_ok());
     assert_nothing_half_published(&w, &[]);
     // The same connection can still publish a good package.
     conn.upload("evil", "1.0.0", &zip, &sha256_hex(&zip)).unwrap();
@@ -325,10 +325,10 @@ fn players_cannot_use_developer_commands() {
     let mut conn = RawConn::hello(lobby.addr);
     conn.call(Register::new("pat", PASSWORD)).unwrap();
     conn.call(Login::new("pat", PASSWORD)).unwrap();
-    assert_eq!(conn.call(MyGames {}).unwrap_err().code, ErrorCode::WrongRole);
+    assert_eq!(conn.call(MyGames::default()).unwrap_err().code, ErrorCode::WrongRole);
     let err = conn.upload("x", "1.0.0", b"zip", &"0".repeat(64)).unwrap_err();
     assert_eq!(err.code, ErrorCode::WrongRole);
     // Not logged in at all.
     let mut anon = RawConn::hello(lobby.addr);
-    assert_eq!(anon.call(MyGames {}).unwrap_err().code, ErrorCode::NotLoggedIn);
+    assert_eq!(anon.call(MyGames::default()).unwrap_err().code, ErrorCode::NotLoggedIn);
 }

@@ -228,7 +228,7 @@ fn a_launcher_cut_off_mid_room_and_mid_match_keeps_its_seat_every_time() {
 
     let n = drops_per_phase();
     let in_room = cut_and_resume(&proxy, &mut bob, &mut play, "ann", n);
-    let rooms: Value = bob.call(RoomList {}).unwrap();
+    let rooms: Value = bob.call(RoomList::default()).unwrap();
     assert_eq!(rooms["rooms"][0]["members"], serde_json::json!(["bob", "ann"]));
 
     // Mid-match: ann's game client is connected to the game server and
@@ -301,10 +301,10 @@ fn players_who_do_not_come_back_leave_when_the_grace_period_ends() {
         gone.insert(name);
     }
     assert_eq!(gone, everyone.iter().cloned().collect());
-    let rooms: Value = bob.call(RoomList {}).unwrap();
+    let rooms: Value = bob.call(RoomList::default()).unwrap();
     assert_eq!(rooms["rooms"][0]["members"], serde_json::json!(["bob"]));
     assert!(rooms["rooms"][0].get("reconnecting").is_none(), "{rooms}");
-    let online: Value = bob.call(OnlineList {}).unwrap();
+    let online: Value = bob.call(OnlineList::default()).unwrap();
     assert_eq!(online["players"].as_array().unwrap().len(), 1, "{online}");
 
     // Too late to resume: ann's next `play` starts over in the room as a new member.

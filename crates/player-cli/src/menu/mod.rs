@@ -211,7 +211,7 @@ async fn join_room(
     client: &LobbyClient,
     library: &Library,
 ) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
-    let rooms = client.call(RoomList {}).await?.rooms;
+    let rooms = client.call_all(RoomList::default()).await?.rooms;
     if rooms.is_empty() {
         outln!("No open rooms. Create one, or use quick play.");
         return Ok(None);
@@ -286,7 +286,7 @@ async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
             match choice {
                 0 => {
                     if let Some(game) = pick_store_game(menu, &client, "Reviews of").await? {
-                        gamestore_client::reviews::show(&client, &game.id, 1, false).await?;
+                        gamestore_client::reviews::show(&client, &game.id, None, false).await?;
                     }
                 }
                 1 => {
@@ -355,7 +355,7 @@ async fn send_review(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> an
 /// Whether `player` has a recorded match of `game` that allows a review
 /// (any outcome but `never_started`, as the lobby counts it).
 async fn has_played(client: &LobbyClient, game: &str) -> anyhow::Result<bool> {
-    let history = client.call(MatchHistory { limit: 500 }).await?;
+    let history = client.call_all(MatchHistory::default()).await?;
     Ok(history
         .matches
         .iter()
@@ -390,7 +390,7 @@ async fn pick_store_game(
     client: &LobbyClient,
     title: &str,
 ) -> anyhow::Result<Option<GameSummary>> {
-    let games = client.call(StoreList {}).await?.games;
+    let games = client.call_all(StoreList::default()).await?.games;
     if games.is_empty() {
         outln!("The store is empty: no game is listed yet.");
         return Ok(None);
