@@ -59,6 +59,10 @@ pub struct Limits {
     pub package: gamestore_package::Limits,
     /// Download speed cap per connection in bytes per second; 0 for none.
     pub download_bytes_per_sec: u64,
+    /// Connections that have not said HELLO yet, at most; more are told
+    /// SERVER_BUSY. With frames before HELLO capped at 64 KiB, this bounds
+    /// what anonymous connections can make the lobby buffer.
+    pub max_handshakes: usize,
 }
 
 /// How long the lobby waits for a peer.
@@ -97,6 +101,7 @@ impl Default for Limits {
             max_upload_bytes: 1 << 30,
             package: gamestore_package::Limits::default(),
             download_bytes_per_sec: 0,
+            max_handshakes: 1024,
         }
     }
 }

@@ -63,6 +63,7 @@ impl Drop for Conn {
         if let Some(session) = self.session.take() {
             self.lobby.hub.detach(session.account.id, self.id);
         }
+        // The one place a closed connection's room seat is given up.
         self.lobby.rooms.disconnected(self.id);
         // Flush what is queued (an error reply) and close; a full queue is
         // dropped at once. The writer's deadline bounds either.
@@ -72,13 +73,15 @@ impl Drop for Conn {
 
 /// Serves one accepted socket until it closes, the session is revoked or the
 /// lobby shuts down. `permit` is the connection's slot; it is freed when the
-/// connection's state is.
+/// connection's state is. `handshake` is its place among the connections
+/// before HELLO, freed once the handshake is over.
 pub async fn serve(
     lobby: Arc<Lobby>,
     id: ConnId,
     socket: TcpStream,
     shutdown: Shutdown,
     permit: OwnedSemaphorePermit,
+    handshake: OwnedSemaphorePermit,
 ) {
     let (read, write) = socket.into_split();
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -89,7 +92,9 @@ pub async fn serve(
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
     let mut conn = Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit };
 
-    if conn.handshake().await {
+    let greeted = conn.handshake().await;
+    drop(handshake);
+    if greeted {
         conn.reader.set_max_frame_len(MAX_FRAME_LEN);
         conn.request_loop().await;
     }

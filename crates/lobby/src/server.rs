@@ -21,6 +21,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
     let notify_shutdown = Arc::new(Signal::new());
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let permits = Arc::new(Semaphore::new(lobby.config.limits.max_connections));
+    let handshakes = Arc::new(Semaphore::new(lobby.config.limits.max_handshakes));
     let next_id = AtomicU64::new(1);
 
     let accept = async {
@@ -39,6 +40,10 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
                 tokio::spawn(refuse_busy(socket));
                 continue;
             };
+            let Ok(handshake) = handshakes.clone().try_acquire_owned() else {
+                tokio::spawn(refuse_busy(socket));
+                continue;
+            };
             let id = next_id.fetch_add(1, Ordering::Relaxed);
             let lobby = lobby.clone();
             let shutdown = Shutdown::new(notify_shutdown.clone());
@@ -48,7 +53,8 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
                 // A panic in a handler ends that connection's task only: the
                 // connection's state is released as the task unwinds, and
                 // the panic is reported here, once.
-                let task = tokio::spawn(connection::serve(lobby, id, socket, shutdown, permit));
+                let task =
+                    tokio::spawn(connection::serve(lobby, id, socket, shutdown, permit, handshake));
                 if let Err(e) = task.await
                     && e.is_panic()
                 {

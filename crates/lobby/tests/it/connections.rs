@@ -80,6 +80,13 @@ fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
 
+/// The lobby warned once about the one slow client (the log is read from
+/// its stderr as it comes, hence the wait).
+fn assert_one_slow_client_warning(lobby: &TestLobby) {
+    wait_until("the slow client warning", || count(&lobby.log(), "too slow") > 0);
+    assert_eq!(count(&lobby.log(), "too slow"), 1, "{}", lobby.log());
+}
+
 /// Waits until the lobby serves no connection (the setup's clients are gone),
 /// going by its debug log.
 fn wait_for_no_connections(lobby: &TestLobby) {
@@ -200,7 +207,7 @@ fn a_downloader_that_stops_reading_is_closed_and_frees_its_slot() {
     });
     assert_closed_by_the_lobby(stalled.into_socket());
     assert!(bystander.call(Ping {}).is_ok());
-    assert_eq!(count(&lobby.log(), "too slow"), 1, "{}", lobby.log());
+    assert_one_slow_client_warning(&lobby);
 }
 
 #[test]
@@ -234,7 +241,7 @@ fn a_client_that_stops_reading_is_closed_once_and_frees_its_slot() {
     assert_closed_by_the_lobby(stalled.into_socket());
     assert_eq!(names_online(&mut chatty), ["bea"]);
     // One warning for one slow client, however many events it missed.
-    assert_eq!(count(&lobby.log(), "too slow"), 1, "{}", lobby.log());
+    assert_one_slow_client_warning(&lobby);
 }
 
 #[test]
@@ -274,4 +281,19 @@ fn a_stalled_download_does_not_hold_up_shutdown() {
     assert!(lobby.terminate().success());
     wait_until("the lobby's last log line", || lobby.log().contains("stopped"));
     assert!(!lobby.log().contains("did not close in time"), "{}", lobby.log());
+}
+
+#[test]
+fn connections_before_hello_are_bounded_in_number() {
+    let lobby = lobby_with(&["--max-handshakes", "2"], &[]);
+    let mut logged_in = player(&lobby, "ann");
+    let mut first = RawConn::connect(lobby.addr);
+    let _second = RawConn::connect(lobby.addr);
+    // Two connections are in their handshake: a third is refused at once,
+    // and the logged-in player is not affected.
+    assert!(!a_new_client_is_served(&lobby));
+    assert!(logged_in.call(Ping {}).is_ok());
+    // Once one of them says HELLO, there is room again.
+    first.call(Hello { protocol: PROTOCOL_VERSION, client: "late".into() }).unwrap();
+    wait_until("a place among the handshakes", || a_new_client_is_served(&lobby));
 }
