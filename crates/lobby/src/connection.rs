@@ -387,3 +387,100 @@ impl Stop<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::shutdown::Signal;
+
+    /// A loopback pair: the lobby's write half and a client socket that the
+    /// test reads (or does not).
+    async fn pair() -> (OwnedWriteHalf, std::net::TcpStream, OwnedReadHalf) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let (read, write) = server.into_split();
+        (write, client, read)
+    }
+
+    /// Everything the client receives until the lobby closes or resets.
+    fn read_all(mut client: std::net::TcpStream) -> Vec<u8> {
+        client.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match client.read(&mut buf) {
+                Ok(0) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+                Err(e) => panic!("the connection stayed open: {e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn kill_drops_what_is_queued() {
+        let (write, client, _read) = pair().await;
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        for n in 0..3 {
+            assert!(outbox.push_frame(format!("frame {n}").into_bytes()));
+        }
+        outbox.kill();
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let writer =
+            tokio::spawn(write_loop(write, rx, outbox.clone(), Duration::from_secs(120), shutdown));
+        writer.await.unwrap();
+        assert!(!outbox.push_frame(b"late".to_vec()), "the queue is gone");
+        assert!(!outbox.send_bytes(b"late".to_vec()).await);
+        let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
+        assert!(got.is_empty(), "{} bytes were sent after the kill", got.len());
+    }
+
+    #[tokio::test]
+    async fn close_flushes_what_is_queued_first() {
+        let (write, client, _read) = pair().await;
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        assert!(outbox.push_frame(b"one".to_vec()) && outbox.push_frame(b"two".to_vec()));
+        outbox.close();
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        write_loop(write, rx, outbox.clone(), Duration::from_secs(120), shutdown).await;
+        let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
+        assert_eq!(got, b"onetwo");
+        assert!(outbox.is_killed(), "the reader is told to stop too");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_does_not_drain_within_the_deadline_is_given_up() {
+        let (write, client, _read) = pair().await;
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let deadline = Duration::from_secs(120);
+        let writer = tokio::spawn(write_loop(write, rx, outbox.clone(), deadline, shutdown));
+        // A producer that waits for room, as a download does: far more than
+        // the socket takes from a client that never reads.
+        let producer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                while outbox.send_bulk(vec![0u8; 256 * 1024]).await {
+                    sent += 1;
+                }
+                sent
+            })
+        };
+        let started = tokio::time::Instant::now();
+        writer.await.unwrap();
+        assert!(started.elapsed() >= deadline, "gave up after {:?}", started.elapsed());
+        assert!(outbox.is_killed());
+        // The waiting producer is released, not left waiting for room.
+        let sent = producer.await.unwrap();
+        assert!(sent < 1000, "{sent} chunks were queued");
+        drop(client);
+    }
+}
