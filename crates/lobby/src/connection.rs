@@ -52,8 +52,10 @@ pub struct Conn {
     pub session: Option<SessionState>,
     /// The lobby's shutdown signal; long handlers wait on it beside their work.
     pub shutdown: Shutdown,
-    /// The connection's slot under the lobby's connection cap.
-    _permit: OwnedSemaphorePermit,
+    /// The connection's slot under the lobby's connection cap, shared with
+    /// the writer task: it is freed once both the connection's state and its
+    /// socket are gone.
+    _permit: Arc<OwnedSemaphorePermit>,
 }
 
 impl Drop for Conn {
@@ -87,7 +89,15 @@ pub async fn serve(
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let outbox = Outbox::new(tx);
     let deadline = lobby.config.timeouts.idle;
-    let writer = tokio::spawn(write_loop(write, rx, outbox.clone(), deadline, shutdown.clone()));
+    let permit = Arc::new(permit);
+    let writer = write_loop(write, rx, outbox.clone(), deadline, shutdown.clone());
+    let writer = tokio::spawn({
+        let permit = permit.clone();
+        async move {
+            writer.await;
+            drop(permit);
+        }
+    });
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
     let mut conn = Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit };
@@ -282,6 +292,10 @@ enum WriterEnd {
     Lost,
 }
 
+/// How long the last bytes before a close (an error reply, SESSION_REVOKED)
+/// may take to be taken by the client.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// How long a write may still take once the lobby is shutting down (the
 /// server waits a few seconds for every connection to finish).
 const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(1);
@@ -325,8 +339,8 @@ async fn write_loop(
     drop(rx);
     match end {
         WriterEnd::Closed => {
-            let deadline =
-                if shutdown.is_shutdown() { SHUTDOWN_WRITE_GRACE.min(deadline) } else { deadline };
+            let grace = if shutdown.is_shutdown() { SHUTDOWN_WRITE_GRACE } else { CLOSE_GRACE };
+            let deadline = grace.min(deadline);
             let _ = tokio::time::timeout(deadline, async {
                 let _ = out.flush().await;
                 let _ = out.shutdown().await;
