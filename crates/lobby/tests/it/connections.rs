@@ -132,7 +132,7 @@ fn a_panicking_handler_closes_only_its_connection_and_leaves_nothing_behind() {
     assert!(a_new_client_is_served(&lobby), "the panicked connection kept its slot");
     // bob is served as before, and the panic was reported once.
     assert!(bob.call(Ping {}).is_ok());
-    wait_until("the panic in the log", || count(&lobby.log(), "panicked") > 0);
+    wait_until("the panic in the log", || count(&lobby.log(), "a request handler panicked") > 0);
     assert_eq!(count(&lobby.log(), "a request handler panicked"), 1, "{}", lobby.log());
     // ann can log in again and play on.
     let mut again = RawConn::hello(lobby.addr);
