@@ -245,18 +245,39 @@ impl LobbyClient {
         gamestore_protocol::frame::encode_binary(id, data, &mut bytes)
             .map_err(|e| ClientError::Protocol(format!("chunk too large to send: {e}")))?;
         let mut writer = self.writer.lock().await;
-        writer.write_all(&bytes).await.map_err(|e| self.io_error(e))
+        self.within_deadline(writer.write_all(&bytes)).await
     }
 
     /// Flushes buffered chunks.
     pub async fn flush(&self) -> Result<(), ClientError> {
-        self.writer.lock().await.flush().await.map_err(|e| self.io_error(e))
+        let mut writer = self.writer.lock().await;
+        self.within_deadline(writer.flush()).await
     }
 
     async fn write(&self, bytes: &[u8]) -> Result<(), ClientError> {
         let mut writer = self.writer.lock().await;
-        writer.write_all(bytes).await.map_err(|e| self.io_error(e))?;
-        writer.flush().await.map_err(|e| self.io_error(e))
+        self.within_deadline(async {
+            writer.write_all(bytes).await?;
+            writer.flush().await
+        })
+        .await
+    }
+
+    /// Every write has a deadline: a lobby that takes nothing for
+    /// [`CALL_TIMEOUT`] is as good as gone.
+    async fn within_deadline(
+        &self,
+        write: impl std::future::Future<Output = std::io::Result<()>>,
+    ) -> Result<(), ClientError> {
+        match tokio::time::timeout(CALL_TIMEOUT, write).await {
+            Ok(result) => result.map_err(|e| self.io_error(e)),
+            Err(_) => {
+                // A frame may be half written: nothing more can be sent.
+                let mut shared = self.shared.lock().unwrap();
+                shared.closed.get_or_insert_with(|| "the lobby stopped reading".to_owned());
+                Err(ClientError::Timeout(CALL_TIMEOUT))
+            }
+        }
     }
 
     fn io_error(&self, e: std::io::Error) -> ClientError {
@@ -440,6 +461,40 @@ mod tests {
         send(&format!(r#"{{"id":{id},"type":"OK","data":{{"extra":true}}}}"#)).await;
         // Hold the connection until the client is done.
         let _ = reader.read_frame().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lobby_that_stops_reading_fails_the_write_after_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        // Answers HELLO, then never reads again.
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut reader = FrameReader::new(read);
+            let Ok(Some(Frame::Message(json))) = reader.read_frame().await else { panic!() };
+            let id = RequestFrame::decode(&json).unwrap().id;
+            let reply =
+                format!(r#"{{"id":{id},"type":"OK","data":{{"protocol":1,"server":"x"}}}}"#);
+            gamestore_protocol::write_frame(&mut write, &Frame::Message(reply.into_bytes()))
+                .await
+                .unwrap();
+            std::future::pending::<()>().await;
+            drop((reader, write));
+        });
+        let client = LobbyClient::connect(&addr, "test").await.unwrap();
+        let chunk = vec![0u8; gamestore_protocol::MAX_CHUNK_LEN];
+        let started = tokio::time::Instant::now();
+        let error = loop {
+            if let Err(e) = client.send_chunk(1, &chunk).await {
+                break e;
+            }
+            assert!(started.elapsed() < CALL_TIMEOUT * 2, "the writes never gave up");
+        };
+        assert!(matches!(error, ClientError::Timeout(_)), "{error:?}");
+        // Nothing more goes out after a half-written frame.
+        assert!(matches!(client.call(Ping {}).await, Err(ClientError::Closed(_))));
+        server.abort();
     }
 
     #[tokio::test]

@@ -91,6 +91,10 @@ pub struct Limits {
     pub login_failures_per_address: u32,
     /// Accounts one source address may register per hour; 0 for no limit.
     pub registrations_per_address: u32,
+    /// Connections that have not said HELLO yet, at most; more are told
+    /// SERVER_BUSY. With frames before HELLO capped at 64 KiB, this bounds
+    /// what anonymous connections can make the lobby buffer.
+    pub max_handshakes: usize,
 }
 
 /// How long the lobby waits for a peer.
@@ -136,6 +140,7 @@ impl Default for Limits {
             login_failures_per_account: 10,
             login_failures_per_address: 30,
             registrations_per_address: 20,
+            max_handshakes: 1024,
         }
     }
 }

@@ -68,8 +68,10 @@ pub struct Conn {
     pub session: Option<SessionState>,
     /// The lobby's shutdown signal; long handlers wait on it beside their work.
     pub shutdown: Shutdown,
-    /// The connection's slot under the lobby's connection cap.
-    _permit: OwnedSemaphorePermit,
+    /// The connection's slot under the lobby's connection cap, shared with
+    /// the writer task: it is freed once both the connection's state and its
+    /// socket are gone.
+    _permit: Arc<OwnedSemaphorePermit>,
     /// The address of this machine the client connected to (the socket's
     /// local address): the client can reach it, so game servers are
     /// advertised on it when no `--public-host` is set.
@@ -85,6 +87,8 @@ impl Drop for Conn {
         if let Some(session) = self.session.take() {
             self.lobby.hub.detach(session.account.id, self.id);
         }
+        // The one place a closed connection's room seat is given up (kept
+        // for the seat grace period first).
         self.lobby.rooms.member_disconnected(self.id);
         // Flush what is queued (an error reply) and close; a full queue is
         // dropped at once. The writer's deadline bounds either.
@@ -94,26 +98,37 @@ impl Drop for Conn {
 
 /// Serves one accepted connection (plain TCP or TLS) until it closes, the
 /// session is revoked or the lobby shuts down. `permit` is the connection's
-/// slot; it is freed when the connection's state is.
+/// slot; it is freed when the connection's state is. `handshake` is its place among the connections
+/// before HELLO, freed once the handshake is over.
 pub async fn serve(
     lobby: Arc<Lobby>,
     id: ConnId,
     accepted: Accepted,
     shutdown: Shutdown,
     permit: OwnedSemaphorePermit,
+    handshake: OwnedSemaphorePermit,
 ) {
     let Accepted { read, write, local_addr, peer, fd } = accepted;
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let outbox = Outbox::new(tx);
     let deadline = lobby.config.timeouts.idle;
-    let writer =
-        tokio::spawn(write_loop(write, fd, rx, outbox.clone(), deadline, shutdown.clone()));
+    let permit = Arc::new(permit);
+    let writer = write_loop(write, fd, rx, outbox.clone(), deadline, shutdown.clone());
+    let writer = tokio::spawn({
+        let permit = permit.clone();
+        async move {
+            writer.await;
+            drop(permit);
+        }
+    });
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
     let mut conn =
         Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit, local_addr, peer };
 
-    if conn.handshake().await {
+    let greeted = conn.handshake().await;
+    drop(handshake);
+    if greeted {
         conn.reader.set_max_frame_len(MAX_FRAME_LEN);
         conn.request_loop().await;
     }
@@ -305,6 +320,10 @@ enum WriterEnd {
     Lost,
 }
 
+/// How long the last bytes before a close (an error reply, SESSION_REVOKED)
+/// may take to be taken by the client.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// How long a write may still take once the lobby is shutting down (the
 /// server waits a few seconds for every connection to finish).
 const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(1);
@@ -349,8 +368,8 @@ async fn write_loop(
     drop(rx);
     match end {
         WriterEnd::Closed => {
-            let deadline =
-                if shutdown.is_shutdown() { SHUTDOWN_WRITE_GRACE.min(deadline) } else { deadline };
+            let grace = if shutdown.is_shutdown() { SHUTDOWN_WRITE_GRACE } else { CLOSE_GRACE };
+            let deadline = grace.min(deadline);
             let _ = tokio::time::timeout(deadline, async {
                 let _ = out.flush().await;
                 let _ = out.shutdown().await;
@@ -427,5 +446,103 @@ fn set_zero_linger(fd: std::os::fd::RawFd) {
             (&linger as *const libc::linger).cast(),
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::shutdown::Signal;
+
+    /// A loopback pair: the lobby's write half and a client socket that the
+    /// test reads (or does not).
+    async fn pair() -> ((WriteHalf, std::os::fd::RawFd), std::net::TcpStream, tokio::net::tcp::OwnedReadHalf) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&server);
+        let (read, write) = server.into_split();
+        ((Box::new(write), fd), client, read)
+    }
+
+    /// Everything the client receives until the lobby closes or resets.
+    fn read_all(mut client: std::net::TcpStream) -> Vec<u8> {
+        client.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match client.read(&mut buf) {
+                Ok(0) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+                Err(e) => panic!("the connection stayed open: {e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn kill_drops_what_is_queued() {
+        let ((write, fd), client, _read) = pair().await;
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        for n in 0..3 {
+            assert!(outbox.push_frame(format!("frame {n}").into_bytes()));
+        }
+        outbox.kill();
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let writer =
+            tokio::spawn(write_loop(write, fd, rx, outbox.clone(), Duration::from_secs(120), shutdown));
+        writer.await.unwrap();
+        assert!(!outbox.push_frame(b"late".to_vec()), "the queue is gone");
+        assert!(!outbox.send_bytes(b"late".to_vec()).await);
+        let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
+        assert!(got.is_empty(), "{} bytes were sent after the kill", got.len());
+    }
+
+    #[tokio::test]
+    async fn close_flushes_what_is_queued_first() {
+        let ((write, fd), client, _read) = pair().await;
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        assert!(outbox.push_frame(b"one".to_vec()) && outbox.push_frame(b"two".to_vec()));
+        outbox.close();
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        write_loop(write, fd, rx, outbox.clone(), Duration::from_secs(120), shutdown).await;
+        let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
+        assert_eq!(got, b"onetwo");
+        assert!(outbox.is_killed(), "the reader is told to stop too");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_does_not_drain_within_the_deadline_is_given_up() {
+        let ((write, fd), client, _read) = pair().await;
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let deadline = Duration::from_secs(120);
+        let writer = tokio::spawn(write_loop(write, fd, rx, outbox.clone(), deadline, shutdown));
+        // A producer that waits for room, as a download does: far more than
+        // the socket takes from a client that never reads.
+        let producer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                while outbox.send_bulk(vec![0u8; 256 * 1024]).await {
+                    sent += 1;
+                }
+                sent
+            })
+        };
+        let started = tokio::time::Instant::now();
+        writer.await.unwrap();
+        assert!(started.elapsed() >= deadline, "gave up after {:?}", started.elapsed());
+        assert!(outbox.is_killed());
+        // The waiting producer is released, not left waiting for room.
+        let sent = producer.await.unwrap();
+        assert!(sent < 1000, "{sent} chunks were queued");
+        drop(client);
     }
 }

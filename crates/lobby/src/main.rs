@@ -40,6 +40,11 @@ struct Args {
     #[arg(long, env = "GAMESTORE_MAX_CONNECTIONS", value_name = "N")]
     max_connections: Option<usize>,
 
+    /// Most connections still before HELLO at once; more are told SERVER_BUSY
+    /// [default: 1024]
+    #[arg(long, env = "GAMESTORE_MAX_HANDSHAKES", value_name = "N")]
+    max_handshakes: Option<usize>,
+
     /// Seconds a new connection has to say HELLO [default: 10]
     #[arg(long, env = "GAMESTORE_HANDSHAKE_TIMEOUT", value_name = "SECS")]
     handshake_timeout: Option<u64>,
@@ -195,6 +200,7 @@ struct FileConfig {
     game_ports: Option<String>,
     public_host: Option<String>,
     max_connections: Option<usize>,
+    max_handshakes: Option<usize>,
     handshake_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     max_upload_bytes: Option<u64>,
@@ -276,6 +282,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.public_host = args.public_host.or(file.public_host);
     if let Some(max) = args.max_connections.or(file.max_connections) {
         config.limits.max_connections = max;
+    }
+    if let Some(max) = args.max_handshakes.or(file.max_handshakes) {
+        config.limits.max_handshakes = max.max(1);
     }
 
     if let Some(secs) = args.handshake_timeout.or(file.handshake_timeout) {

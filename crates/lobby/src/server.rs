@@ -22,6 +22,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
     let notify_shutdown = Arc::new(Signal::new());
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
     let permits = Arc::new(Semaphore::new(lobby.config.limits.max_connections));
+    let handshakes = Arc::new(Semaphore::new(lobby.config.limits.max_handshakes));
     let next_id = AtomicU64::new(1);
     lobby.listening.store(true, Ordering::Relaxed);
 
@@ -39,6 +40,10 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
             let _ = socket.set_nodelay(true);
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 crate::telemetry::refused_busy();
+                tokio::spawn(refuse_busy(socket));
+                continue;
+            };
+            let Ok(before_hello) = handshakes.clone().try_acquire_owned() else {
                 tokio::spawn(refuse_busy(socket));
                 continue;
             };
@@ -91,7 +96,9 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
                     // the connection's state is released as the task
                     // unwinds, and the panic is reported here, once.
                     let task =
-                        tokio::spawn(connection::serve(lobby, id, accepted, shutdown, permit));
+                        tokio::spawn(connection::serve(
+                        lobby, id, accepted, shutdown, permit, before_hello,
+                    ));
                     if let Err(e) = task.await
                         && e.is_panic()
                     {
@@ -100,6 +107,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
                     }
                 } else {
                     drop(permit);
+                    drop(before_hello);
                 }
                 tracing::debug!(conn = id, "disconnected");
                 drop(done);

@@ -81,6 +81,13 @@ fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
 
+/// The lobby warned once about the one slow client (the log is read from
+/// its stderr as it comes, hence the wait).
+fn assert_one_slow_client_warning(lobby: &TestLobby) {
+    wait_until("the slow client warning", || count(&lobby.log(), "too slow") > 0);
+    assert_eq!(count(&lobby.log(), "too slow"), 1, "{}", lobby.log());
+}
+
 /// Waits until the lobby serves no connection (the setup's clients are gone),
 /// going by its debug log.
 fn wait_for_no_connections(lobby: &TestLobby) {
@@ -106,6 +113,8 @@ fn a_panicking_handler_closes_only_its_connection_and_leaves_nothing_behind() {
     let mut bob = player(&lobby, "bob");
     bob.call(RoomJoin { room: room["id"].as_u64().unwrap() }).unwrap();
     assert_eq!(names_online(&mut bob), ["ann", "bob"]);
+    let mut holder = RawConn::hello(lobby.addr);
+    assert!(!a_new_client_is_served(&lobby), "the cap of 3 is reached");
 
     // ann's request panics inside the lobby.
     let json = RequestFrame { id: 99, request: Whoami {}.into() }.encode();
@@ -126,16 +135,17 @@ fn a_panicking_handler_closes_only_its_connection_and_leaves_nothing_behind() {
     });
     assert_eq!(new_host, (Some("bob".to_owned()), vec!["bob".to_owned()]));
     assert_eq!(names_online(&mut bob), ["bob"]);
-    // Her slot is free again: with a cap of 3, two more clients fit.
-    let _third = RawConn::hello(lobby.addr);
-    assert!(a_new_client_is_served(&lobby), "the panicked connection kept its slot");
+    // Her slot is free again.
+    wait_until("the panicked connection's slot to be freed", || {
+        assert!(holder.call(Ping {}).is_ok());
+        a_new_client_is_served(&lobby)
+    });
     // bob is served as before, and the panic was reported once.
     assert!(bob.call(Ping {}).is_ok());
-    wait_until("the panic in the log", || count(&lobby.log(), "panicked") > 0);
+    wait_until("the panic in the log", || count(&lobby.log(), "a request handler panicked") > 0);
     assert_eq!(count(&lobby.log(), "a request handler panicked"), 1, "{}", lobby.log());
     // ann can log in again and play on.
     let mut again = RawConn::hello(lobby.addr);
-    drop(_third);
     again.call(Login::new("ann", PASSWORD)).unwrap();
     assert_eq!(names_online(&mut again), ["ann", "bob"]);
 }
@@ -206,7 +216,7 @@ fn a_downloader_that_stops_reading_is_closed_and_frees_its_slot() {
     });
     assert_closed_by_the_lobby(stalled.into_socket());
     assert!(bystander.call(Ping {}).is_ok());
-    assert_eq!(count(&lobby.log(), "too slow"), 1, "{}", lobby.log());
+    assert_one_slow_client_warning(&lobby);
 }
 
 #[test]
@@ -240,7 +250,7 @@ fn a_client_that_stops_reading_is_closed_once_and_frees_its_slot() {
     assert_closed_by_the_lobby(stalled.into_socket());
     assert_eq!(names_online(&mut chatty), ["bea"]);
     // One warning for one slow client, however many events it missed.
-    assert_eq!(count(&lobby.log(), "too slow"), 1, "{}", lobby.log());
+    assert_one_slow_client_warning(&lobby);
 }
 
 #[test]
@@ -280,4 +290,19 @@ fn a_stalled_download_does_not_hold_up_shutdown() {
     assert!(lobby.terminate().success());
     wait_until("the lobby's last log line", || lobby.log().contains("stopped"));
     assert!(!lobby.log().contains("did not close in time"), "{}", lobby.log());
+}
+
+#[test]
+fn connections_before_hello_are_bounded_in_number() {
+    let lobby = lobby_with(&["--max-handshakes", "2"], &[]);
+    let mut logged_in = player(&lobby, "ann");
+    let mut first = RawConn::connect(lobby.addr);
+    let _second = RawConn::connect(lobby.addr);
+    // Two connections are in their handshake: a third is refused at once,
+    // and the logged-in player is not affected.
+    assert!(!a_new_client_is_served(&lobby));
+    assert!(logged_in.call(Ping {}).is_ok());
+    // Once one of them says HELLO, there is room again.
+    first.call(Hello { protocol: PROTOCOL_VERSION, client: "late".into() }).unwrap();
+    wait_until("a place among the handshakes", || a_new_client_is_served(&lobby));
 }
