@@ -33,6 +33,8 @@ pub struct MatchSettings {
     /// Longest a match may run.
     pub max_match_time: Duration,
     pub sandbox: crate::game_manager::Sandbox,
+    /// Per-match limits on game servers.
+    pub limits: crate::game_sandbox::GameLimits,
 }
 
 impl Default for MatchSettings {
@@ -42,6 +44,7 @@ impl Default for MatchSettings {
             start_timeout: Duration::from_secs(10),
             max_match_time: Duration::from_secs(3600),
             sandbox: crate::game_manager::Sandbox::Auto,
+            limits: crate::game_sandbox::GameLimits::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod game_manager;
+pub mod game_sandbox;
 pub mod games_area;
 pub mod hub;
 pub mod matches;
@@ -72,6 +73,7 @@ impl Lobby {
             max_match_time: config.matches.max_match_time,
             sandbox: config.matches.sandbox,
             data_dir: config.data_dir.clone(),
+            limits: config.matches.limits.clone(),
         })?;
         let password_permits = Semaphore::new(config.limits.concurrent_password_hashes.max(1));
         Ok(Arc::new(Lobby {
