@@ -118,7 +118,9 @@ impl ServerSandbox {
             Sandbox::Auto | Sandbox::Required => match bwrap::probe(!root) {
                 Ok(()) => true,
                 Err(reason) if mode == Sandbox::Required => {
-                    anyhow::bail!("the game server sandbox needs bubblewrap, which does not work here: {reason}")
+                    anyhow::bail!(
+                        "the game server sandbox needs bubblewrap, which does not work here: {reason}"
+                    )
                 }
                 Err(reason) => {
                     tracing::warn!("bubblewrap does not work here ({reason})");
@@ -131,7 +133,9 @@ impl ServerSandbox {
         let cgroups = match CgroupRoot::detect(&cgroup_name) {
             Ok(root) => Some(root),
             Err(reason) => {
-                tracing::info!("no per-match control groups ({reason}); using rlimits and a pid namespace");
+                tracing::info!(
+                    "no per-match control groups ({reason}); using rlimits and a pid namespace"
+                );
                 None
             }
         };
@@ -208,11 +212,12 @@ impl ServerSandbox {
             }
         }
         let (procs, memory) = match &self.cgroups {
-            Some(cg) if cg.caps_memory() => {
-                (cg.describe().to_owned(), format!("{} and RLIMIT_DATA per process", cg.describe()))
-            }
-            Some(cg) => (cg.describe().to_owned(), "RLIMIT_DATA per process".to_owned()),
-            None => ("RLIMIT_NPROC".to_owned(), "RLIMIT_DATA per process".to_owned()),
+            Some(cg) if cg.caps_memory() => (
+                cg.describe().to_owned(),
+                format!("{} and RLIMIT_DATA/RLIMIT_AS per process", cg.describe()),
+            ),
+            Some(cg) => (cg.describe().to_owned(), "RLIMIT_DATA/RLIMIT_AS per process".to_owned()),
+            None => ("RLIMIT_NPROC".to_owned(), "RLIMIT_DATA/RLIMIT_AS per process".to_owned()),
         };
         let containment = match (&self.cgroups, self.bwrap || self.pid_namespace) {
             (Some(cg), _) => cg.describe().to_owned(),
@@ -259,6 +264,8 @@ impl ServerSandbox {
         let limits = Limits {
             processes: Some(l.processes),
             data_bytes: Some(l.memory_bytes),
+            // Room for code, thread stacks and allocator arenas, never 10 GiB of mappings.
+            address_space_bytes: Some(l.memory_bytes.saturating_mul(4).max(1 << 30)),
             cpu_secs: Some(self.cpu_secs),
             open_files: Some(l.open_files),
             file_bytes: Some(l.disk_bytes),
@@ -458,7 +465,11 @@ pub fn human(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if value.fract() == 0.0 { format!("{value} {}", UNITS[unit]) } else { format!("{value:.1} {}", UNITS[unit]) }
+    if value.fract() == 0.0 {
+        format!("{value} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// Parses "512M", "2G", "65536" (bytes; K, M, G are powers of 1024).

@@ -236,8 +236,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         limits.processes = n.max(1);
     }
     if let Some(text) = args.game_max_memory.or(file.game_max_memory) {
-        limits.memory_bytes =
-            gamestore_lobby::game_sandbox::parse_bytes(&text).map_err(anyhow::Error::msg)?.max(1 << 20);
+        limits.memory_bytes = gamestore_lobby::game_sandbox::parse_bytes(&text)
+            .map_err(anyhow::Error::msg)?
+            .max(1 << 20);
     }
     if let Some(secs) = args.game_max_cpu_secs.or(file.game_max_cpu_secs) {
         limits.cpu_secs = Some(secs.max(1));

@@ -43,7 +43,10 @@ impl CgroupRoot {
             if has("pids") && has("memory") {
                 let parent = Path::new(V2_ROOT).join(name);
                 let setup = || -> std::io::Result<()> {
-                    write_file(&Path::new(V2_ROOT).join("cgroup.subtree_control"), "+pids +memory")?;
+                    write_file(
+                        &Path::new(V2_ROOT).join("cgroup.subtree_control"),
+                        "+pids +memory",
+                    )?;
                     mkdir(&parent)?;
                     write_file(&parent.join("cgroup.subtree_control"), "+pids +memory")
                 };
@@ -113,7 +116,10 @@ impl CgroupRoot {
                     let dir = memory.join(name);
                     mkdir(&dir)?;
                     group.add(dir.clone());
-                    write_file(&dir.join("memory.limit_in_bytes"), &limits.memory_bytes.to_string())?;
+                    write_file(
+                        &dir.join("memory.limit_in_bytes"),
+                        &limits.memory_bytes.to_string(),
+                    )?;
                     let swap = dir.join("memory.memsw.limit_in_bytes");
                     if swap.exists() {
                         write_file(&swap, &limits.memory_bytes.to_string())?;
@@ -240,7 +246,8 @@ fn remove_stale(hierarchy: &Path, name: &str) {
     let Ok(list) = std::fs::read_dir(hierarchy) else { return };
     for entry in list.flatten().take(10_000) {
         let file = entry.file_name();
-        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(prefix)?.strip_prefix('-')) else {
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(prefix)?.strip_prefix('-'))
+        else {
             continue;
         };
         let Ok(pid) = pid.parse::<u32>() else { continue };

@@ -54,6 +54,8 @@ pub struct Limits {
     pub processes: Option<u64>,
     /// RLIMIT_DATA: private writable memory, mapped or not, per process.
     pub data_bytes: Option<u64>,
+    /// RLIMIT_AS: address space, mapped or not, shared or private.
+    pub address_space_bytes: Option<u64>,
     /// RLIMIT_CPU in seconds.
     pub cpu_secs: Option<u64>,
     /// RLIMIT_NOFILE.
@@ -205,8 +207,7 @@ fn enter_pid_namespace() -> std::io::Result<()> {
             if r == child {
                 break;
             }
-            if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
-            {
+            if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                 libc::_exit(125);
             }
         }
@@ -280,6 +281,7 @@ fn set_limits(limits: &Limits) -> std::io::Result<()> {
         (libc::RLIMIT_CORE, Some(0)),
         (libc::RLIMIT_NPROC, limits.processes),
         (libc::RLIMIT_DATA, limits.data_bytes),
+        (libc::RLIMIT_AS, limits.address_space_bytes),
         (libc::RLIMIT_CPU, limits.cpu_secs),
         (libc::RLIMIT_NOFILE, limits.open_files),
         (libc::RLIMIT_FSIZE, limits.file_bytes),

@@ -9,4 +9,5 @@ mod matches;
 mod menus;
 mod publish;
 mod reviews;
+mod sandbox;
 mod sessions;
