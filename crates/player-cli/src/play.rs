@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use gamestore_client::cli::{Context, human_bytes};
 use gamestore_client::install::install;
-use gamestore_client::launcher::client_command;
+use gamestore_client::launcher::{LaunchOptions, SandboxMode, client_command, game_data_dir};
 use gamestore_client::library::Library;
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{
@@ -40,6 +40,8 @@ pub struct PlayOptions {
     pub start_when: Option<u32>,
     /// Print events as JSON lines.
     pub json: bool,
+    /// How the game client is confined.
+    pub sandbox: SandboxMode,
 }
 
 fn say(json: bool, kind: &str, data: serde_json::Value, text: impl FnOnce() -> String) {
@@ -130,7 +132,11 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
                         )
                     },
                 );
-                return run_client(&client, &mut events, &library, &me, start, json).await;
+                let launch = LaunchOptions {
+                    sandbox: options.sandbox,
+                    data_dir: game_data_dir(ctx.home.root(), &me, &start.game),
+                };
+                return run_client(&client, &mut events, &library, &me, start, &launch, json).await;
             }
             Event::MatchEnded(ended) => {
                 // Our room's start failed before any GAME_START.
@@ -202,14 +208,22 @@ async fn run_client(
     library: &Library,
     me: &str,
     start: GameStart,
+    launch: &LaunchOptions,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let game_dir = library.version_dir(&start.game, &start.version);
     let mut ended: Option<MatchEnded> = None;
-    let code = match client_command(&game_dir, &start, me)
-        .and_then(|mut c| c.spawn().map_err(Into::into))
-    {
-        Ok(mut child) => {
+    let prepared = client_command(&game_dir, &start, me, launch);
+    if let Ok(notice) = prepared.as_ref().map(|c| c.notice.clone()) {
+        if let Some(notice) = notice {
+            eprintln!("{notice}");
+        }
+    }
+    let code = match prepared.and_then(|mut c| {
+        let child = c.command.spawn()?;
+        Ok((child, c))
+    }) {
+        Ok((mut child, _client)) => {
             // Keep listening to the lobby while the game runs.
             let status = loop {
                 tokio::select! {

@@ -121,6 +121,11 @@ impl View {
         self.arg("--ro-bind-try").arg(path).arg(path)
     }
 
+    /// Shows `source` read-only at `dest`.
+    pub fn read_only_at(&mut self, source: &Path, dest: &Path) -> &mut View {
+        self.arg("--ro-bind").arg(source).arg(dest)
+    }
+
     /// Shows `path` writable at the same place.
     pub fn writable(&mut self, path: &Path) -> &mut View {
         self.note_parents(path);

@@ -9,7 +9,7 @@
 //! room: the screen says so and returns to the lobby menu.
 
 use gamestore_client::install::install;
-use gamestore_client::launcher::client_command;
+use gamestore_client::launcher::{LaunchOptions, client_command, game_data_dir};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch, one_line};
 use gamestore_client::outln;
@@ -226,9 +226,19 @@ async fn play(
 ) -> bool {
     let mut gone = false;
     let game_dir = library.version_dir(&start.game, &start.version);
-    let spawned = client_command(&game_dir, start, me).and_then(|mut c| Ok(c.spawn()?));
+    let launch = LaunchOptions {
+        sandbox: super::sandbox_mode(),
+        data_dir: game_data_dir(menu.link.context().home.root(), me, &start.game),
+    };
+    let spawned = client_command(&game_dir, start, me, &launch).and_then(|mut c| {
+        if let Some(notice) = &c.notice {
+            outln!("{notice}");
+        }
+        let child = c.command.spawn()?;
+        Ok((child, c))
+    });
     let code = match spawned {
-        Ok(mut child) => loop {
+        Ok((mut child, _client)) => loop {
             tokio::select! {
                 status = child.wait() => break status.ok().and_then(|s| s.code()),
                 notice = watch.next() => match notice {
