@@ -87,6 +87,8 @@ pub fn client_command(
     player: &str,
     options: &LaunchOptions,
 ) -> anyhow::Result<GameClient> {
+    // Absolute: the game starts in its own folder, not the launcher's.
+    let game_dir = &game_dir.canonicalize().unwrap_or_else(|_| game_dir.to_owned());
     let manifest = Manifest::load_dir(game_dir).map_err(|e| {
         anyhow::anyhow!("the installed game at {} is damaged: {e}", game_dir.display())
     })?;
@@ -193,6 +195,9 @@ pub fn client_command(
                 if let Some(file) = cookie_for(display.as_deref().unwrap_or_default()) {
                     view.read_only_at(file.path(), Path::new(COOKIE_PATH));
                     env.push(("XAUTHORITY".into(), COOKIE_PATH.into()));
+                    if let Some(files) = &mut confinement.files {
+                        files.read.push(COOKIE_PATH.into());
+                    }
                     cookie = Some(file);
                 }
             }
@@ -237,11 +242,16 @@ pub fn client_command(
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    // SAFETY: prctl only, between fork and exec.
+    let launcher = std::process::id() as libc::pid_t;
+    // SAFETY: prctl and getppid only, between fork and exec.
     unsafe {
-        command.pre_exec(|| {
-            // Dies with the launcher, even when it is killed with SIGKILL.
+        command.pre_exec(move || {
+            // Dies with the launcher, even when it is killed with SIGKILL...
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // ...including when that happened before the line above.
+            if libc::getppid() != launcher {
+                libc::_exit(1);
+            }
             Ok(())
         });
     }
@@ -294,6 +304,8 @@ fn client_confinement(
         files: Some(FileRules { read, write, devices }),
         net: Some(NetRules { bind: Vec::new(), connect }),
         scope: true,
+        // libX11 gives up when the display's abstract socket is refused.
+        scope_abstract_unix: x11.is_none(),
         seccomp: true,
         deny_udp,
         ..Default::default()

@@ -155,6 +155,8 @@ impl GameManager {
         let workdir = self.config.data_dir.join("matches").join(spec.match_id.to_string());
         let _ = std::fs::remove_dir_all(&workdir);
         std::fs::create_dir_all(&workdir).map_err(|e| StartError::Spawn(e.to_string()))?;
+        // Absolute: the server runs in it, and reads GAMESTORE_RESULT_FILE from there.
+        let workdir = workdir.canonicalize().map_err(|e| StartError::Spawn(e.to_string()))?;
         let result_file = workdir.join("result.json");
         let log_path = workdir.join("server.log");
 
@@ -165,7 +167,8 @@ impl GameManager {
             player: None,
             match_id: spec.match_id.to_string(),
             token: spec.token.clone(),
-            game_dir: spec.game_dir.clone(),
+            // Absolute: the server starts in its match folder, not here.
+            game_dir: spec.game_dir.canonicalize().unwrap_or_else(|_| spec.game_dir.clone()),
         };
         let expanded = spec
             .manifest

@@ -300,6 +300,7 @@ impl ServerSandbox {
         confinement.files = Some(FileRules { read, write, devices });
         confinement.net = Some(NetRules { bind: vec![port], connect: Vec::new() });
         confinement.scope = true;
+        confinement.scope_abstract_unix = true;
         confinement.seccomp = true;
         confinement.deny_udp = true;
         confinement
@@ -402,12 +403,17 @@ impl Drop for ServerSandbox {
 /// whole group can be signalled), death with the lobby, and the match's
 /// control group. Only async-signal-safe calls.
 pub fn join_group(cgroup: Option<&gamestore_sandbox::cgroup::CgroupJoin>) -> std::io::Result<()> {
-    // SAFETY: setsid and prctl on the current (child) process.
+    // SAFETY: setsid, prctl and getppid on the current (child) process.
     unsafe {
+        let lobby = libc::getppid();
         if libc::setsid() < 0 {
             return Err(std::io::Error::last_os_error());
         }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // The lobby died between fork and prctl: PDEATHSIG will never come.
+        if libc::getppid() != lobby {
+            libc::_exit(1);
+        }
     }
     if let Some(group) = cgroup {
         group.join_raw()?;

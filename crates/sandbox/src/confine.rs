@@ -36,9 +36,12 @@ pub struct Confinement {
     pub files: Option<FileRules>,
     /// Landlock TCP rules; `None` leaves the network as it is.
     pub net: Option<NetRules>,
-    /// Refuse connecting to abstract unix sockets and signalling processes
-    /// created outside (Landlock ABI 6).
+    /// Refuse signalling processes created outside (Landlock ABI 6).
     pub scope: bool,
+    /// Also refuse connecting to abstract unix sockets created outside
+    /// (Landlock ABI 6). Off for X11 clients: libX11 gives up on the display
+    /// when its abstract socket is refused instead of falling back to the path.
+    pub scope_abstract_unix: bool,
     /// Install the seccomp filter.
     pub seccomp: bool,
     /// Refuse UDP and raw sockets in the seccomp filter (Landlock only
@@ -298,7 +301,7 @@ fn set_limits(limits: &Limits) -> std::io::Result<()> {
 }
 
 fn apply_landlock(spec: &Confinement) -> Result<(), String> {
-    if spec.files.is_none() && spec.net.is_none() && !spec.scope {
+    if spec.files.is_none() && spec.net.is_none() && !spec.scope && !spec.scope_abstract_unix {
         return Ok(());
     }
     let Some(version) = landlock_abi() else {
@@ -315,7 +318,10 @@ fn apply_landlock(spec: &Confinement) -> Result<(), String> {
         ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp).map_err(e)?;
     }
     if spec.scope && version >= 6 {
-        ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal).map_err(e)?;
+        ruleset = ruleset.scope(Scope::Signal).map_err(e)?;
+    }
+    if spec.scope_abstract_unix && version >= 6 {
+        ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(e)?;
     }
     let mut created = ruleset.create().map_err(e)?;
     if let Some(files) = &spec.files {

@@ -3,6 +3,7 @@
 //! by raw frames.
 
 mod accounts;
+mod client_sandbox;
 mod frames;
 mod install;
 mod matches;
