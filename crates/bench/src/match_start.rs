@@ -278,6 +278,7 @@ fn server_sandbox() -> anyhow::Result<&'static gamestore_lobby::game_sandbox::Se
 /// Spawns the test game's server and times it to `listening on`: directly,
 /// or the way the lobby does (control group, bubblewrap view, exec step).
 async fn server_startup(test_game: &Path, sandbox: bool) -> anyhow::Result<Duration> {
+    let test_game = &test_game.canonicalize()?;
     let server = test_game.join("bin/test-server");
     let argv: Vec<String> = [server.to_str().context("path")?, "--host", "127.0.0.1", "--port"]
         .iter()
@@ -316,12 +317,15 @@ async fn server_startup(test_game: &Path, sandbox: bool) -> anyhow::Result<Durat
     let mut child = command.spawn().with_context(|| format!("cannot run {}", server.display()))?;
     let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
     let listening = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut said = String::new();
         while let Some(line) = lines.next_line().await? {
             if line.contains("listening on") {
                 return anyhow::Ok(started.elapsed());
             }
+            said = line;
         }
-        bail!("test-server exited without listening")
+        ensure!(said.is_empty(), "test-server exited without listening: {said}");
+        bail!("test-server exited without listening (sandboxed: {sandbox})")
     })
     .await
     .context("test-server did not listen within 10 s")??;

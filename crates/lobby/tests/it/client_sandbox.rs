@@ -317,3 +317,65 @@ fn the_gui_sample_game_shows_a_real_window_from_inside_the_sandbox() {
     rival_out.ok();
     assert!(status.success(), "the windowed player failed: {status}");
 }
+
+#[test]
+fn without_bubblewrap_auto_says_so_and_still_confines_and_on_refuses() {
+    let lobby = TestLobby::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
+    dev.sign_up("dana", PASSWORD);
+    let home = tmp.path().join("home/ann");
+    let store = home.join(".gamestore");
+    // No bwrap on this PATH.
+    let ann = Cli::player(&lobby, &store)
+        .env("HOME", home.to_str().unwrap())
+        .env("PATH", "/nonexistent")
+        .env("GAMESTORE_BOT", "1");
+    ann.sign_up("ann", PASSWORD);
+    let tag = format!("no-bwrap-daemon-{}", std::process::id());
+    let game_dir = store.join("games/ann/hostile/1.0.0");
+    let targets = json!({
+        "session": store.join("session-player.json"),
+        "ssh_key": home.join(".ssh/id_rsa"),
+        "home": home,
+        "other_game": store.join("games/ann"),
+        "game_dir": game_dir,
+        "lobby_port": lobby.addr.port(),
+        "service_port": 9,
+        "tag": tag,
+    });
+    let package = client_script_game(
+        tmp.path(),
+        "hostile",
+        HOSTILE_CLIENT,
+        &[hex::encode(targets.to_string())],
+    );
+    // A short join wait, so that the refused client's match ends soon.
+    let config = package.join("config.json");
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let server = manifest["server"]["command"].as_array_mut().unwrap();
+    server.extend([json!("--timeout"), json!("3")]);
+    std::fs::write(&config, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    dev.run(&["publish", package.to_str().unwrap()]).ok();
+
+    let refused = ann.run(&["--sandbox", "on", "play", "hostile", "--start-when", "1"]);
+    assert!(!refused.success(), "{refused}");
+    assert!(
+        refused.stdout.contains("needs bubblewrap") || refused.stderr.contains("needs bubblewrap"),
+        "{refused}"
+    );
+
+    let out = ann.run(&["play", "hostile", "--start-when", "1"]);
+    out.ok();
+    assert!(out.stderr.contains("bubblewrap does not work here"), "{out}");
+    let report = report_of(&out);
+    // Landlock is the wall now: the session, the home and the lobby stay out of reach.
+    for key in ["read_session", "write_home", "write_own_install", "connect_lobby", "tiocsti"] {
+        assert!(is_error(&report, key), "{key}: {report}");
+    }
+    assert!(!home.join("escaped-marker").exists());
+    assert!(!game_dir.join("evil.txt").exists());
+    // Without a view the host's /proc is out of reach too.
+    assert!(is_error(&report, "visible_processes"), "{report}");
+    wait_until("the client's daemon to die", || tagged_processes(&tag).is_empty());
+}
