@@ -152,16 +152,15 @@ impl ServerSandbox {
             cpu_secs,
             shared_packages: Mutex::new(HashSet::new()),
         };
-        if sandbox.pid_namespace {
-            if let Err(e) = sandbox.check_exec_step() {
-                if sandbox.confined() {
-                    return Err(e);
-                }
-                tracing::warn!("{e:#}; game servers run without a pid namespace");
-                sandbox.pid_namespace = false;
+        if let Err(e) = sandbox.check_exec_step() {
+            if sandbox.confined() || !sandbox.pid_namespace {
+                return Err(e);
             }
+            // `off` without user namespaces: no pid namespace to be had.
+            tracing::warn!("{e:#}; game servers run without a pid namespace");
+            sandbox.pid_namespace = false;
+            sandbox.check_exec_step()?;
         }
-        sandbox.check_exec_step()?;
         sandbox.log();
         Ok(sandbox)
     }
