@@ -76,8 +76,9 @@ struct Args {
     #[arg(long, env = "GAMESTORE_MAX_MATCH_SECS", value_name = "SECS")]
     max_match_secs: Option<u64>,
 
-    /// Run game servers in a bubblewrap sandbox: auto (when available), on (required) or off
-    /// [default: auto]
+    /// How game servers are confined: auto (bubblewrap view when it works, else
+    /// the exec step's Landlock and seccomp alone), on (bubblewrap required) or
+    /// off (limits and containment only) [default: auto]
     #[arg(long, env = "GAMESTORE_SANDBOX", value_name = "MODE")]
     sandbox: Option<SandboxMode>,
 

@@ -214,10 +214,8 @@ async fn run_client(
     let game_dir = library.version_dir(&start.game, &start.version);
     let mut ended: Option<MatchEnded> = None;
     let prepared = client_command(&game_dir, &start, me, launch);
-    if let Ok(notice) = prepared.as_ref().map(|c| c.notice.clone()) {
-        if let Some(notice) = notice {
-            eprintln!("{notice}");
-        }
+    if let Ok(Some(notice)) = prepared.as_ref().map(|c| c.notice.as_deref()) {
+        eprintln!("{notice}");
     }
     let code = match prepared.and_then(|mut c| {
         let child = c.command.spawn()?;

@@ -203,12 +203,11 @@ impl MatchCgroup {
     /// Kills every process in the group, including ones forking meanwhile
     /// (bounded: the process cap bounds how many can appear).
     pub fn kill_all(&self) {
-        if self.v2 {
-            if let Some(dir) = self.dirs.first() {
-                if write_file(&dir.join("cgroup.kill"), "1").is_ok() {
-                    return;
-                }
-            }
+        if self.v2
+            && let Some(dir) = self.dirs.first()
+            && write_file(&dir.join("cgroup.kill"), "1").is_ok()
+        {
+            return;
         }
         for _ in 0..100 {
             let pids = self.pids();

@@ -341,14 +341,14 @@ fn apply_landlock(spec: &Confinement) -> Result<(), String> {
             }
         }
     }
-    if let Some(net) = &spec.net {
-        if version >= 4 {
-            for &port in &net.bind {
-                created = created.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(e)?;
-            }
-            for &port in &net.connect {
-                created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp)).map_err(e)?;
-            }
+    if let Some(net) = &spec.net
+        && version >= 4
+    {
+        for &port in &net.bind {
+            created = created.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(e)?;
+        }
+        for &port in &net.connect {
+            created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp)).map_err(e)?;
         }
     }
     created.restrict_self().map_err(e)?;

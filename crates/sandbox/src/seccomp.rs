@@ -120,7 +120,7 @@ fn eperm_filter(deny_udp: bool) -> Result<BpfProgram, String> {
         libc::SYS_ioctl,
         [libc::TIOCSTI, libc::TIOCLINUX]
             .iter()
-            .map(|&r| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), r as u64)]))
+            .map(|&r| rule(vec![cond(1, SeccompCmpOp::MaskedEq(0xffff_ffff), r)]))
             .collect(),
     );
     let mut socket = Vec::new();
