@@ -171,6 +171,7 @@ pub async fn run(
             client_boxed.push(client_connect(&options.test_game, SandboxMode::On).await?);
         }
     }
+    let _ = std::fs::remove_dir_all(bench_data_root());
     Ok(MatchResult {
         players,
         repeats: starts.len(),
@@ -257,7 +258,12 @@ async fn play(
 
 /// A private folder for a bench player's game data.
 fn bench_data_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("gamestore-bench-{}", std::process::id())).join(name)
+    bench_data_root().join(name)
+}
+
+/// This run's folder of players' game data, removed when the scenario ends.
+fn bench_data_root() -> PathBuf {
+    std::env::temp_dir().join(format!("gamestore-bench-{}", std::process::id()))
 }
 
 /// The lobby's sandbox for start-up runs, made once.
