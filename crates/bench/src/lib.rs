@@ -514,7 +514,20 @@ fn match_rows(rows: &mut Vec<Row>, m: &match_start::MatchResult) {
     let reference = |row: Row| row.reference("game server start-up p50", startup);
     rows.push(Row::new(s, "game server start-up alone, p50", startup, "ms"));
     if let Some(boxed) = &m.server_startup_sandboxed_ms {
-        rows.push(Row::new(s, "game server start-up in bwrap, p50", boxed.p50, "ms"));
+        rows.push(Row::new(s, "game server start-up in the lobby's sandbox, p50", boxed.p50, "ms"));
+        rows.push(
+            Row::new(s, "sandbox cost at game server start-up, p50", boxed.p50 - startup, "ms")
+                .target(Target::Below(20.0)),
+        );
+    }
+    let client = m.client_connect_ms.p50;
+    rows.push(Row::new(s, "game client spawn -> connected, unsandboxed, p50", client, "ms"));
+    if let Some(boxed) = &m.client_connect_sandboxed_ms {
+        rows.push(Row::new(s, "game client spawn -> connected, sandboxed, p50", boxed.p50, "ms"));
+        rows.push(
+            Row::new(s, "sandbox cost at game client start-up, p50", boxed.p50 - client, "ms")
+                .target(Target::Below(20.0)),
+        );
     }
     let players = m.players;
     rows.push(Row::new(

@@ -154,6 +154,8 @@ enum Hidden {
 }
 
 fn main() -> ExitCode {
+    // The game sandboxes' exec step runs this binary before a game program.
+    gamestore_sandbox::run_if_requested();
     let args = Args::parse();
     match run(args) {
         Ok(code) => code,

@@ -7,8 +7,9 @@
 //! host's request to the last member's event or line.
 //!
 //! The reference is the game's own start-up: its server run directly, from
-//! spawn to its `listening on` line, plain and inside the same kind of
-//! bubblewrap sandbox the lobby uses.
+//! spawn to its `listening on` line, plain and through the lobby's own
+//! sandbox (view, exec step, control group); and a game client from spawn
+//! to connected, plain and through the launcher's sandbox.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use gamestore_client::LobbyClient;
 use gamestore_client::install::{OlderVersions, install};
-use gamestore_client::launcher::client_command;
+use gamestore_client::launcher::{LaunchOptions, SandboxMode, client_command};
 use gamestore_client::library::Library;
 use gamestore_client::transfer::upload_package;
 use gamestore_package::{pack_dir, sha256_file};
@@ -62,8 +63,12 @@ pub struct MatchResult {
     pub greeted_all_ms: Summary,
     /// The test game's server run directly: spawn to `listening on`.
     pub server_startup_ms: Summary,
-    /// The same inside bubblewrap, when available.
+    /// The same through the lobby's sandbox, when bubblewrap works here.
     pub server_startup_sandboxed_ms: Option<Summary>,
+    /// A game client run by the launcher with `--sandbox off`: spawn to `joined:`.
+    pub client_connect_ms: Summary,
+    /// The same with the launcher's sandbox (`--sandbox on`), when it works here.
+    pub client_connect_sandboxed_ms: Option<Summary>,
 }
 
 /// What a member's task saw, with when.
@@ -150,11 +155,23 @@ pub async fn run(
     }
     let sandboxed = server.sandboxed();
     let mut boxed = Vec::new();
-    if sandboxed != Some(false) && which("bwrap") {
+    if gamestore_sandbox::bwrap::probe(!gamestore_sandbox::is_root()).is_ok() {
+        crate::progress("match: game server start-up in the lobby's sandbox");
         for _ in 0..startup_runs {
             boxed.push(server_startup(&options.test_game, true).await?);
         }
     }
+    crate::progress("match: game client spawn to connected");
+    let mut client_plain = Vec::new();
+    let mut client_boxed = Vec::new();
+    let client_sandbox = gamestore_sandbox::bwrap::probe(true).is_ok();
+    for _ in 0..startup_runs {
+        client_plain.push(client_connect(&options.test_game, SandboxMode::Off).await?);
+        if client_sandbox {
+            client_boxed.push(client_connect(&options.test_game, SandboxMode::On).await?);
+        }
+    }
+    let _ = std::fs::remove_dir_all(bench_data_root());
     Ok(MatchResult {
         players,
         repeats: starts.len(),
@@ -165,6 +182,9 @@ pub async fn run(
         greeted_all_ms: Summary::of_durations(&greeted),
         server_startup_ms: Summary::of_durations(&plain),
         server_startup_sandboxed_ms: (!boxed.is_empty()).then(|| Summary::of_durations(&boxed)),
+        client_connect_ms: Summary::of_durations(&client_plain),
+        client_connect_sandboxed_ms: (!client_boxed.is_empty())
+            .then(|| Summary::of_durations(&client_boxed)),
     })
 }
 
@@ -206,7 +226,9 @@ async fn play(
     name: &str,
     note: &(impl Fn(Note) + Send),
 ) -> anyhow::Result<()> {
-    let mut command = client_command(game_dir, start, name)?;
+    let launch = LaunchOptions { sandbox: SandboxMode::Auto, data_dir: bench_data_dir(name) };
+    let mut client = client_command(game_dir, start, name, &launch)?;
+    let command = &mut client.command;
     command
         .env("GAMESTORE_BOT", "1")
         .stdin(Stdio::null())
@@ -234,45 +256,150 @@ async fn play(
     Ok(())
 }
 
-/// Spawns the test game's server directly and times it to `listening on`.
+/// A private folder for a bench player's game data.
+fn bench_data_dir(name: &str) -> PathBuf {
+    bench_data_root().join(name)
+}
+
+/// This run's folder of players' game data, removed when the scenario ends.
+fn bench_data_root() -> PathBuf {
+    std::env::temp_dir().join(format!("gamestore-bench-{}", std::process::id()))
+}
+
+/// The lobby's sandbox for start-up runs, made once.
+fn server_sandbox() -> anyhow::Result<&'static gamestore_lobby::game_sandbox::ServerSandbox> {
+    static SANDBOX: std::sync::OnceLock<gamestore_lobby::game_sandbox::ServerSandbox> =
+        std::sync::OnceLock::new();
+    if let Some(sandbox) = SANDBOX.get() {
+        return Ok(sandbox);
+    }
+    let sandbox = gamestore_lobby::game_sandbox::ServerSandbox::new(
+        gamestore_lobby::game_manager::Sandbox::Required,
+        Default::default(),
+        Duration::from_secs(3600),
+    )?;
+    Ok(SANDBOX.get_or_init(|| sandbox))
+}
+
+/// Spawns the test game's server and times it to `listening on`: directly,
+/// or the way the lobby does (control group, bubblewrap view, exec step).
 async fn server_startup(test_game: &Path, sandbox: bool) -> anyhow::Result<Duration> {
+    let test_game = &test_game.canonicalize()?;
     let server = test_game.join("bin/test-server");
-    let mut command = if sandbox {
-        let mut c = tokio::process::Command::new("bwrap");
-        c.args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]);
-        c.args(["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--"]);
-        c.arg(&server);
-        c
+    let argv: Vec<String> = [server.to_str().context("path")?, "--host", "127.0.0.1", "--port"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut argv = argv;
+    argv.push(port.to_string());
+    argv.extend(["--players", "1", "--timeout", "10"].iter().map(|s| s.to_string()));
+    let workdir = tempfile::tempdir()?;
+    let started = Instant::now();
+    let (mut command, cgroup) = if sandbox {
+        let prepared = server_sandbox()?
+            .prepare(&gamestore_lobby::game_sandbox::ServerLaunch {
+                match_id: 0,
+                argv: &argv,
+                workdir: workdir.path(),
+                game_dir: test_game,
+                port,
+            })
+            .map_err(anyhow::Error::msg)?;
+        let mut c = tokio::process::Command::new(&prepared.program);
+        c.args(&prepared.args);
+        (c, prepared.cgroup)
     } else {
-        tokio::process::Command::new(&server)
+        let mut c = tokio::process::Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        (c, None)
     };
-    command
-        .args(["--host", "127.0.0.1", "--port", "0", "--players", "1", "--timeout", "10"])
+    let joiner = cgroup.as_ref().map(|g| g.joiner());
+    // SAFETY: async-signal-safe calls only (setsid, prctl, open/write).
+    unsafe {
+        command.pre_exec(move || gamestore_lobby::game_sandbox::join_group(joiner.as_ref()));
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut child = command.spawn().with_context(|| format!("cannot run {}", server.display()))?;
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let listening = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut said = String::new();
+        while let Some(line) = lines.next_line().await? {
+            if line.contains("listening on") {
+                return anyhow::Ok(started.elapsed());
+            }
+            said = line;
+        }
+        ensure!(said.is_empty(), "test-server exited without listening: {said}");
+        bail!("test-server exited without listening (sandboxed: {sandbox})")
+    })
+    .await
+    .context("test-server did not listen within 10 s")??;
+    child.kill().await.ok();
+    drop(cgroup);
+    Ok(listening)
+}
+
+/// Runs the test game's client the way the launcher does against a server
+/// started directly, and times it from spawn to its `joined:` line.
+async fn client_connect(test_game: &Path, sandbox: SandboxMode) -> anyhow::Result<Duration> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = tokio::process::Command::new(test_game.join("bin/test-server"));
+    server
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--players", "1"])
+        .args(["--timeout", "10", "--token", "bench"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let started = Instant::now();
-    let mut child = command.spawn().with_context(|| format!("cannot run {}", server.display()))?;
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
-    let listening = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(line) = lines.next_line().await? {
+    let mut server = server.spawn().context("cannot run test-server")?;
+    let mut server_lines = BufReader::new(server.stderr.take().expect("piped")).lines();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = server_lines.next_line().await? {
             if line.contains("listening on") {
-                return anyhow::Ok(started.elapsed());
+                return anyhow::Ok(());
             }
         }
         bail!("test-server exited without listening")
     })
     .await
     .context("test-server did not listen within 10 s")??;
-    child.kill().await.ok();
-    Ok(listening)
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
+    let start = GameStart {
+        match_id: 1,
+        room: 1,
+        game: "test".into(),
+        version: "1.0.0".into(),
+        host: "127.0.0.1".into(),
+        port,
+        players: vec!["bench".into()],
+        token: "bench".into(),
+        seat: Some(0),
+        player_id: Some(1),
+    };
+    let launch = LaunchOptions { sandbox, data_dir: bench_data_dir("client") };
+    let mut client = client_command(test_game, &start, "bench", &launch)?;
+    client
+        .command
+        .env("GAMESTORE_BOT", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let started = Instant::now();
+    let mut child = client.command.spawn().context("cannot start the game client")?;
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let connected = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = lines.next_line().await? {
+            if line.starts_with("joined:") {
+                return anyhow::Ok(started.elapsed());
+            }
+        }
+        bail!("the game client exited before joining")
+    })
+    .await
+    .context("the game client did not join within 10 s")??;
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    server.kill().await.ok();
+    Ok(connected)
 }
 
 /// Copies the packaged test game under another id (so that a run against a

@@ -49,6 +49,8 @@ pub struct MatchSettings {
     /// How long a match's folder (`<data>/matches/<id>`: its log and
     /// result) is kept after the match ends.
     pub match_retention: Duration,
+    /// Per-match limits on game servers.
+    pub limits: crate::game_sandbox::GameLimits,
 }
 
 impl Default for MatchSettings {
@@ -63,6 +65,7 @@ impl Default for MatchSettings {
             game_servers_per_player: 2,
             abandoned_match_grace: Duration::from_secs(60),
             match_retention: Duration::from_secs(3 * 24 * 3600),
+            limits: crate::game_sandbox::GameLimits::default(),
         }
     }
 }

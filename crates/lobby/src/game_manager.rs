@@ -7,15 +7,17 @@
 //! the lobby's time limit, or for shutdown, and reports how it ended with
 //! the result the server wrote to `GAMESTORE_RESULT_FILE`.
 //!
-//! Game servers are untrusted code. Each runs in its own process group with
-//! resource limits (core files off, open files, file size, CPU time), dies
-//! with the lobby (`PR_SET_PDEATHSIG`), and when bubblewrap is available runs
-//! in a sandbox where the lobby's data folder is replaced by an empty one
-//! except for its own working folder (writable) and its package (read-only).
+//! Game servers are untrusted code. [`crate::game_sandbox`] decides how
+//! they are confined (bubblewrap view, exec step with uid, capabilities,
+//! Landlock and seccomp, per-match limits and control group) and builds the
+//! command; each server also runs in its own session and dies with the
+//! lobby (`PR_SET_PDEATHSIG`).
 //!
 //! **Invariant:** every game server process is owned by a [`GameProcess`];
-//! dropping it kills the whole process group, and the manager's task tracker
-//! lets shutdown wait until every match has been stopped and recorded.
+//! dropping it kills the whole tree (its control group, pid namespace and
+//! process group), and the manager's task tracker lets shutdown wait until
+//! every match has been stopped and recorded. Proved by
+//! `sandbox::a_daemon_forked_by_a_game_server_dies_with_the_match`.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -55,6 +57,8 @@ pub struct GameManagerConfig {
     pub sandbox: Sandbox,
     /// The lobby's data folder, hidden from sandboxed servers.
     pub data_dir: PathBuf,
+    /// Per-match limits on each server.
+    pub limits: crate::game_sandbox::GameLimits,
 }
 
 /// What to run for one match.
@@ -97,7 +101,7 @@ pub struct MatchExit {
 #[derive(Debug)]
 pub struct GameManager {
     config: GameManagerConfig,
-    use_bwrap: bool,
+    sandbox: crate::game_sandbox::ServerSandbox,
     ports_in_use: Mutex<HashSet<u16>>,
     next_port: Mutex<u16>,
     stop: watch::Sender<bool>,
@@ -106,27 +110,16 @@ pub struct GameManager {
 
 impl GameManager {
     pub fn new(config: GameManagerConfig) -> anyhow::Result<Arc<GameManager>> {
-        let use_bwrap = match config.sandbox {
-            Sandbox::Off => false,
-            Sandbox::Auto => bwrap_works(),
-            Sandbox::Required => {
-                anyhow::ensure!(
-                    bwrap_works(),
-                    "the game server sandbox needs bubblewrap (bwrap), which does not work here"
-                );
-                true
-            }
-        };
-        if use_bwrap {
-            tracing::info!("game servers run in a bubblewrap sandbox");
-        } else {
-            tracing::warn!("game servers run without a sandbox (resource limits only)");
-        }
+        let sandbox = crate::game_sandbox::ServerSandbox::new(
+            config.sandbox,
+            config.limits.clone(),
+            config.max_match_time,
+        )?;
         std::fs::create_dir_all(config.data_dir.join("matches"))?;
         let first = *config.ports.start();
         Ok(Arc::new(GameManager {
             config,
-            use_bwrap,
+            sandbox,
             ports_in_use: Mutex::new(HashSet::new()),
             next_port: Mutex::new(first),
             stop: watch::channel(false).0,
@@ -136,7 +129,7 @@ impl GameManager {
 
     /// True when game servers run inside the sandbox (for the admin pages).
     pub fn sandboxed(&self) -> bool {
-        self.use_bwrap
+        self.sandbox.sandboxed()
     }
 
     /// Runs `task` (a match's lifecycle) under the manager, so shutdown can
@@ -163,6 +156,8 @@ impl GameManager {
         let workdir = self.config.data_dir.join("matches").join(spec.match_id.to_string());
         let _ = std::fs::remove_dir_all(&workdir);
         std::fs::create_dir_all(&workdir).map_err(|e| StartError::Spawn(e.to_string()))?;
+        // Absolute: the server runs in it, and reads GAMESTORE_RESULT_FILE from there.
+        let workdir = workdir.canonicalize().map_err(|e| StartError::Spawn(e.to_string()))?;
         let result_file = workdir.join("result.json");
         let log_path = workdir.join("server.log");
 
@@ -173,7 +168,8 @@ impl GameManager {
             player: None,
             match_id: spec.match_id.to_string(),
             token: spec.token.clone(),
-            game_dir: spec.game_dir.clone(),
+            // Absolute: the server starts in its match folder, not here.
+            game_dir: spec.game_dir.canonicalize().unwrap_or_else(|_| spec.game_dir.clone()),
             seat: None,
             room_id: spec.room_id,
             player_list: spec.players.clone(),
@@ -186,16 +182,19 @@ impl GameManager {
         let log = std::fs::File::create(&log_path).map_err(|e| StartError::Spawn(e.to_string()))?;
         let log_err = log.try_clone().map_err(|e| StartError::Spawn(e.to_string()))?;
 
-        let mut command = if self.use_bwrap {
-            let mut c = tokio::process::Command::new("bwrap");
-            c.args(self.bwrap_args(&workdir, &spec.game_dir));
-            c.arg("--").args(&expanded.argv);
-            c
-        } else {
-            let mut c = tokio::process::Command::new(&expanded.argv[0]);
-            c.args(&expanded.argv[1..]);
-            c
-        };
+        let prepared = self
+            .sandbox
+            .prepare(&crate::game_sandbox::ServerLaunch {
+                match_id: spec.match_id,
+                argv: &expanded.argv,
+                workdir: &workdir,
+                game_dir: &spec.game_dir,
+                port: port.port,
+            })
+            .map_err(StartError::Spawn)?;
+        let mut command = tokio::process::Command::new(&prepared.program);
+        command.args(&prepared.args);
+        let cgroup = prepared.cgroup;
         command
             .current_dir(&workdir)
             .env_clear()
@@ -212,16 +211,20 @@ impl GameManager {
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
             .kill_on_drop(true);
-        let cpu_secs = self.config.max_match_time.as_secs().saturating_add(30);
-        // SAFETY: only async-signal-safe calls (setsid, prctl, setrlimit) between fork and exec.
-        unsafe {
-            command.pre_exec(move || limit_self(cpu_secs));
-        }
-        let child =
-            command.spawn().map_err(|e| StartError::Spawn(format!("{}: {e}", expanded.argv[0])))?;
+        let child = {
+            let group = cgroup.as_ref().map(|g| g.joiner());
+            // SAFETY: only async-signal-safe calls (setsid, prctl, open/write) between fork and exec.
+            unsafe {
+                command.pre_exec(move || crate::game_sandbox::join_group(group.as_ref()));
+            }
+            command.spawn().map_err(|e| StartError::Spawn(format!("{}: {e}", expanded.argv[0])))?
+        };
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let mut process = GameProcess {
             pgid,
+            cgroup,
+            workdir: workdir.clone(),
+            disk_cap: self.sandbox.disk_cap(),
             child: Some(child),
             port,
             result_file,
@@ -232,24 +235,6 @@ impl GameManager {
         };
         process.wait_listening(self.config.start_timeout, &self.config.bind_host).await?;
         Ok(process)
-    }
-
-    fn bwrap_args(&self, workdir: &Path, game_dir: &Path) -> Vec<std::ffi::OsString> {
-        let mut args: Vec<std::ffi::OsString> = Vec::new();
-        let mut push =
-            |items: &[&std::ffi::OsStr]| args.extend(items.iter().map(|s| s.to_os_string()));
-        let data =
-            self.config.data_dir.canonicalize().unwrap_or_else(|_| self.config.data_dir.clone());
-        let workdir = workdir.canonicalize().unwrap_or_else(|_| workdir.to_owned());
-        let game_dir = game_dir.canonicalize().unwrap_or_else(|_| game_dir.to_owned());
-        push(&["--ro-bind".as_ref(), "/".as_ref(), "/".as_ref()]);
-        push(&["--dev".as_ref(), "/dev".as_ref(), "--proc".as_ref(), "/proc".as_ref()]);
-        push(&["--tmpfs".as_ref(), data.as_os_str()]);
-        push(&["--bind".as_ref(), workdir.as_os_str(), workdir.as_os_str()]);
-        push(&["--ro-bind".as_ref(), game_dir.as_os_str(), game_dir.as_os_str()]);
-        push(&["--unshare-pid".as_ref(), "--unshare-ipc".as_ref(), "--die-with-parent".as_ref()]);
-        push(&["--new-session".as_ref(), "--chdir".as_ref(), workdir.as_os_str()]);
-        args
     }
 
     fn lease_port(self: &Arc<Self>) -> Result<PortLease, StartError> {
@@ -292,6 +277,11 @@ impl Drop for PortLease {
 pub struct GameProcess {
     /// The server's process group (its pid: it called setsid).
     pgid: i32,
+    /// The match's control group, when the lobby may create one.
+    cgroup: Option<gamestore_sandbox::cgroup::MatchCgroup>,
+    /// The match folder and the most it may hold.
+    workdir: PathBuf,
+    disk_cap: u64,
     child: Option<tokio::process::Child>,
     pub port: PortLease,
     result_file: PathBuf,
@@ -304,11 +294,20 @@ pub struct GameProcess {
 
 impl Drop for GameProcess {
     fn drop(&mut self) {
-        kill_group(self.pgid);
+        self.kill_tree();
+        // Dropping the control group kills what is left in it and removes it.
     }
 }
 
 impl GameProcess {
+    /// Kills the server and everything it started.
+    fn kill_tree(&self) {
+        kill_group(self.pgid);
+        if let Some(group) = &self.cgroup {
+            group.kill_all();
+        }
+    }
+
     async fn wait_listening(
         &mut self,
         timeout: Duration,
@@ -356,14 +355,14 @@ impl GameProcess {
             exit = self.wait() => return exit,
             reason = stop => reason,
         };
-        kill_group(self.pgid);
+        self.kill_tree();
         if let Some(child) = self.child.as_mut() {
             let _ = child.wait().await;
         }
         MatchExit {
             outcome: MatchOutcome::Aborted,
             exit_code: None,
-            result: read_result(&self.result_file),
+            result: self.result(),
             message: stopped,
         }
     }
@@ -374,11 +373,32 @@ impl GameProcess {
         let limit = self.max_match_time;
         let child = self.child.as_mut().expect("child present");
         let mut stop = self.stop.clone();
+        let disk = crate::game_sandbox::watch_disk(self.workdir.clone(), self.disk_cap);
         let ended = tokio::select! {
             status = child.wait() => Some(status),
             _ = tokio::time::sleep(limit) => None,
+            used = disk => {
+                tracing::warn!(used, cap = self.disk_cap, "a game server filled its match folder");
+                kill_group(self.pgid);
+                if let Some(group) = &self.cgroup {
+                    group.kill_all();
+                }
+                let _ = child.wait().await;
+                return MatchExit {
+                    outcome: MatchOutcome::Failed,
+                    exit_code: None,
+                    result: None,
+                    message: format!(
+                        "the game server wrote more than {} to its match folder and was stopped",
+                        crate::game_sandbox::human(self.disk_cap)
+                    ),
+                };
+            }
             _ = async { let _ = stop.wait_for(|s| *s).await; } => {
                 kill_group(self.pgid);
+                if let Some(group) = &self.cgroup {
+                    group.kill_all();
+                }
                 let _ = child.wait().await;
                 return MatchExit {
                     outcome: MatchOutcome::Aborted,
@@ -390,6 +410,9 @@ impl GameProcess {
         };
         let Some(status) = ended else {
             kill_group(self.pgid);
+            if let Some(group) = &self.cgroup {
+                group.kill_all();
+            }
             let _ = child.wait().await;
             return MatchExit {
                 outcome: MatchOutcome::Timeout,
@@ -402,7 +425,7 @@ impl GameProcess {
             };
         };
         // The server is gone; make sure nothing it started lingers.
-        kill_group(self.pgid);
+        self.kill_tree();
         let result = self.result();
         match status {
             Ok(status) if status.success() => MatchExit {
@@ -512,48 +535,4 @@ fn kill_group(pgid: i32) {
             libc::kill(-pgid, libc::SIGKILL);
         }
     }
-}
-
-/// Runs in the child between fork and exec.
-fn limit_self(cpu_secs: u64) -> std::io::Result<()> {
-    // SAFETY: plain syscalls on the current (child) process.
-    unsafe {
-        if libc::setsid() < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        let limits: [(libc::__rlimit_resource_t, u64); 4] = [
-            (libc::RLIMIT_CORE, 0),
-            (libc::RLIMIT_NOFILE, 4096),
-            (libc::RLIMIT_FSIZE, 1 << 30),
-            (libc::RLIMIT_CPU, cpu_secs),
-        ];
-        for (resource, value) in limits {
-            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
-            libc::setrlimit(resource, &limit);
-        }
-    }
-    Ok(())
-}
-
-/// True when bubblewrap can create a sandbox here.
-fn bwrap_works() -> bool {
-    std::process::Command::new("bwrap")
-        .args([
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--unshare-pid",
-            "--die-with-parent",
-            "true",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }

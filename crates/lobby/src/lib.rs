@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod game_manager;
+pub mod game_sandbox;
 pub mod games_area;
 pub mod http;
 pub mod hub;
@@ -96,6 +97,7 @@ impl Lobby {
             max_match_time: config.matches.max_match_time,
             sandbox: config.matches.sandbox,
             data_dir: config.data_dir.clone(),
+            limits: config.matches.limits.clone(),
         })?;
         let rooms = rooms::Rooms::new(rooms::RoomsConfig {
             seat_grace: config.timeouts.seat_grace,

@@ -81,10 +81,33 @@ struct Args {
     #[arg(long, env = "GAMESTORE_MAX_MATCH_SECS", value_name = "SECS")]
     max_match_secs: Option<u64>,
 
-    /// Run game servers in a bubblewrap sandbox: auto (when available), on (required) or off
-    /// [default: auto]
+    /// How game servers are confined: auto (bubblewrap view when it works, else
+    /// the exec step's Landlock and seccomp alone), on (bubblewrap required) or
+    /// off (limits and containment only) [default: auto]
     #[arg(long, env = "GAMESTORE_SANDBOX", value_name = "MODE")]
     sandbox: Option<SandboxMode>,
+
+    /// Most processes and threads one game server may run at once [default: 128]
+    #[arg(long, env = "GAMESTORE_GAME_MAX_PROCESSES", value_name = "N")]
+    game_max_processes: Option<u64>,
+
+    /// Most memory one match may use, like 512M or 2G (all its processes
+    /// when the lobby may create control groups, else per process) [default: 512M]
+    #[arg(long, env = "GAMESTORE_GAME_MAX_MEMORY", value_name = "BYTES")]
+    game_max_memory: Option<String>,
+
+    /// CPU seconds each game server process may use [default: the match time limit + 30]
+    #[arg(long, env = "GAMESTORE_GAME_MAX_CPU_SECS", value_name = "SECS")]
+    game_max_cpu_secs: Option<u64>,
+
+    /// Most files each game server process may have open [default: 256]
+    #[arg(long, env = "GAMESTORE_GAME_MAX_OPEN_FILES", value_name = "N")]
+    game_max_open_files: Option<u64>,
+
+    /// Most bytes a match may keep in its match folder, like 256M; past it the
+    /// match is stopped [default: 256M]
+    #[arg(long, env = "GAMESTORE_GAME_MAX_DISK", value_name = "BYTES")]
+    game_max_disk: Option<String>,
 
     /// Argon2id memory per password hash, in KiB [default: 19456]
     #[arg(long, global = true, env = "GAMESTORE_PASSWORD_HASH_KIB", value_name = "KIB")]
@@ -228,6 +251,11 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     require_tls: Option<bool>,
+    game_max_processes: Option<u64>,
+    game_max_memory: Option<String>,
+    game_max_cpu_secs: Option<u64>,
+    game_max_open_files: Option<u64>,
+    game_max_disk: Option<String>,
 }
 
 /// `--sandbox` values.
@@ -240,6 +268,8 @@ enum SandboxMode {
 }
 
 fn main() -> ExitCode {
+    // The sandbox's exec step runs this binary before a game server.
+    gamestore_sandbox::run_if_requested();
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::registry()
@@ -322,6 +352,25 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             SandboxMode::On => Sandbox::Required,
             SandboxMode::Off => Sandbox::Off,
         };
+    }
+    let limits = &mut config.matches.limits;
+    if let Some(n) = args.game_max_processes.or(file.game_max_processes) {
+        limits.processes = n.max(1);
+    }
+    if let Some(text) = args.game_max_memory.or(file.game_max_memory) {
+        limits.memory_bytes = gamestore_lobby::game_sandbox::parse_bytes(&text)
+            .map_err(anyhow::Error::msg)?
+            .max(1 << 20);
+    }
+    if let Some(secs) = args.game_max_cpu_secs.or(file.game_max_cpu_secs) {
+        limits.cpu_secs = Some(secs.max(1));
+    }
+    if let Some(n) = args.game_max_open_files.or(file.game_max_open_files) {
+        limits.open_files = n.max(16);
+    }
+    if let Some(text) = args.game_max_disk.or(file.game_max_disk) {
+        limits.disk_bytes =
+            gamestore_lobby::game_sandbox::parse_bytes(&text).map_err(anyhow::Error::msg)?;
     }
     if let Some(kib) = args.password_hash_kib.or(file.password_hash_kib) {
         config.password_hashing.memory_kib = kib.max(8);

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs};
+use gamestore_client::launcher::SandboxMode;
 use gamestore_client::reviews::ReviewsArgs;
 use gamestore_protocol::Role;
 
@@ -22,6 +23,11 @@ use gamestore_protocol::Role;
 struct Args {
     #[command(flatten)]
     global: GlobalArgs,
+    /// How game clients are confined: auto (bubblewrap when it works here,
+    /// else Landlock and seccomp alone, said at launch), on (bubblewrap or
+    /// refuse) or off (your full rights)
+    #[arg(long, global = true, env = "GAMESTORE_SANDBOX", value_enum, default_value_t = SandboxMode::Auto, value_name = "MODE")]
+    sandbox: SandboxMode,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -132,14 +138,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The sandbox's exec step runs this binary before a game client.
+    gamestore_sandbox::run_if_requested();
     let args = Args::parse();
     cli::main_with(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let sandbox = args.sandbox;
     let ctx = Context::new(args.global, Role::Player, "gamestore-player")?;
     let Some(command) = args.command else {
-        return menu::run(ctx).await;
+        return menu::run(ctx, sandbox).await;
     };
     match command {
         Command::Account(command) => command.run(&ctx).await,
@@ -164,14 +173,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Play { game, start_when, json } => {
             play::play(
                 &ctx,
-                play::PlayOptions { target: play::Target::Game(game), start_when, json },
+                play::PlayOptions { target: play::Target::Game(game), start_when, json, sandbox },
             )
             .await
         }
         Command::Join { room, start_when, json } => {
             play::play(
                 &ctx,
-                play::PlayOptions { target: play::Target::Room(room), start_when, json },
+                play::PlayOptions { target: play::Target::Room(room), start_when, json, sandbox },
             )
             .await
         }

@@ -17,7 +17,9 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use gamestore_client::cli::{Context, human_bytes, players_range, plural};
 use gamestore_client::install::{OlderVersions, install};
-use gamestore_client::launcher::{client_launch, display_problem};
+use gamestore_client::launcher::{
+    LaunchOptions, SandboxMode, client_command, display_problem, game_data_dir,
+};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Link, Notice, RECONNECT_FOR};
 use gamestore_client::{ClientError, LobbyClient, outln};
@@ -45,6 +47,8 @@ pub struct PlayOptions {
     pub start_when: Option<u32>,
     /// Print events as JSON lines.
     pub json: bool,
+    /// How the game client is confined.
+    pub sandbox: SandboxMode,
 }
 
 fn say(json: bool, kind: &str, data: serde_json::Value, text: impl FnOnce() -> String) {
@@ -155,8 +159,10 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     });
     drop(client);
     let start_when = options.start_when.unwrap_or(room.min_players).max(1);
+    let launcher = Launcher { sandbox: options.sandbox, home: ctx.home.root().to_owned() };
     let outcome =
-        in_room(&link, &mut notices, &library, &session.user, room, start_when, json).await;
+        in_room(&link, &mut notices, &library, &session.user, room, start_when, json, &launcher)
+            .await;
     // Done with the room: give the seat up now rather than have the lobby
     // keep it for a player who is not coming back.
     let leave =
@@ -183,7 +189,15 @@ fn is_lost(e: &ClientError) -> bool {
 /// Longest wait for the lobby to take the seat back when `play` ends.
 const LEAVE_WAIT: Duration = Duration::from_secs(5);
 
+/// How this launcher starts game clients.
+struct Launcher {
+    sandbox: SandboxMode,
+    /// The client home, holding each game's private folder.
+    home: std::path::PathBuf,
+}
+
 /// Waits in `room`, starts the match as host, plays it.
+#[allow(clippy::too_many_arguments)]
 async fn in_room(
     link: &Link,
     notices: &mut tokio::sync::mpsc::UnboundedReceiver<Notice>,
@@ -192,6 +206,7 @@ async fn in_room(
     room: RoomInfo,
     start_when: u32,
     json: bool,
+    launcher: &Launcher,
 ) -> anyhow::Result<ExitCode> {
     let mut start_sent = false;
     let mut current = room;
@@ -250,7 +265,11 @@ async fn in_room(
                         )
                     },
                 );
-                return run_client(link, notices, library, me, start, json).await;
+                let launch = LaunchOptions {
+                    sandbox: launcher.sandbox,
+                    data_dir: game_data_dir(&launcher.home, me, &start.game),
+                };
+                return run_client(link, notices, library, me, start, &launch, json).await;
             }
             Event::MatchEnded(ended) if ended.outcome == MatchOutcome::NeverStarted => {
                 // Our room's start failed before any GAME_START.
@@ -406,12 +425,18 @@ async fn run_client(
     library: &Library,
     me: &str,
     start: GameStart,
+    launch: &LaunchOptions,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let game_dir = library.version_dir(&start.game, &start.version);
     let mut ended: Option<MatchEnded> = None;
-    let code = match client_launch(&game_dir, &start, me).and_then(|c| c.spawn()) {
-        Ok(mut child) => {
+    let prepared = client_command(&game_dir, &start, me, launch);
+    if let Ok(Some(notice)) = prepared.as_ref().map(|c| c.notice.as_deref()) {
+        eprintln!("{notice}");
+    }
+    // The prepared client is kept while the game runs (it holds the cookie).
+    let code = match prepared.and_then(|mut c| Ok((c.spawn()?, c))) {
+        Ok((mut child, _client)) => {
             // Keep listening to the lobby while the game runs. A dropped
             // lobby connection does not touch the game connection: the
             // link reconnects (a GAME_START sent again on resume is for

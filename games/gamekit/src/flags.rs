@@ -232,7 +232,12 @@ pub fn server_flags(default_players: &'static str) -> Vec<Flag> {
         Flag::with_default("host", "ADDR", "0.0.0.0", "Address to listen on"),
         Flag::required("port", "N", "TCP port to listen on (0 picks a free one)"),
         Flag::with_default("players", "N", default_players, "Number of players in the match"),
-        Flag::with_default("token", "T", "", "Match token that clients must present"),
+        Flag::with_default(
+            "token",
+            "T",
+            "",
+            "Match token that clients must present [default: $MATCH_TOKEN]",
+        ),
         Flag::with_default("timeout", "SECS", "60", "How long to wait for every player to join"),
     ]
 }
@@ -243,7 +248,12 @@ pub fn client_flags() -> Vec<Flag> {
         Flag::with_default("host", "H", "127.0.0.1", "Game server address"),
         Flag::required("port", "N", "Game server port"),
         Flag::required("name", "PLAYER", "Your player name"),
-        Flag::with_default("token", "T", "", "Match token given by the lobby"),
+        Flag::with_default(
+            "token",
+            "T",
+            "",
+            "Match token given by the lobby [default: $MATCH_TOKEN]",
+        ),
         Flag::switch("bot", "Let a bot play (headless); same as GAMESTORE_BOT=1"),
     ]
 }
@@ -270,7 +280,7 @@ impl ServerConfig {
         parsed: &Parsed,
         players: std::ops::RangeInclusive<usize>,
     ) -> Result<Self, UsageError> {
-        let token = parsed.get("token").unwrap_or_default().to_string();
+        let token = token_flag_or_env(parsed);
         check_token(&token)?;
         Ok(ServerConfig {
             host: parsed.value("host")?,
@@ -305,7 +315,7 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// Reads the common client flags and `GAMESTORE_BOT`.
     pub fn from_flags(parsed: &Parsed) -> Result<Self, UsageError> {
-        let token = parsed.get("token").unwrap_or_default().to_string();
+        let token = token_flag_or_env(parsed);
         check_token(&token)?;
         let name = parsed.get("name").unwrap_or_default().trim().to_string();
         crate::handshake::check_name(&name)
@@ -325,6 +335,18 @@ impl ClientConfig {
         join_host_port(&self.host, self.port)
     }
 }
+
+/// `--token`, else `MATCH_TOKEN`: manifests pass the match token in the
+/// environment, off the command line where every local user could read it.
+fn token_flag_or_env(parsed: &Parsed) -> String {
+    match parsed.get("token") {
+        Some(token) if !token.is_empty() => token.to_string(),
+        _ => std::env::var(TOKEN_ENV).unwrap_or_default(),
+    }
+}
+
+/// The environment variable the sample manifests set to `{token}`.
+pub const TOKEN_ENV: &str = "MATCH_TOKEN";
 
 fn check_token(token: &str) -> Result<(), UsageError> {
     if token.len() > 256 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {

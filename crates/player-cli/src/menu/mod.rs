@@ -21,8 +21,20 @@ use gamestore_protocol::{
 
 use crate::{library, lobby, review, store};
 
+/// How the menu's game clients are confined (`--sandbox`), set once at start.
+static SANDBOX: std::sync::OnceLock<gamestore_client::launcher::SandboxMode> =
+    std::sync::OnceLock::new();
+
+fn sandbox_mode() -> gamestore_client::launcher::SandboxMode {
+    SANDBOX.get().copied().unwrap_or_default()
+}
+
 /// Runs the menu until the user quits.
-pub async fn run(ctx: Context) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    ctx: Context,
+    sandbox: gamestore_client::launcher::SandboxMode,
+) -> anyhow::Result<ExitCode> {
+    let _ = SANDBOX.set(sandbox);
     let menu = Menu::start(ctx, room::describe).await?;
     let _ = main_menu(&menu).await;
     // Quitting gives a room seat up at once; a dropped connection would

@@ -10,7 +10,7 @@
 //! checks the seat was kept (else it says so and returns to the lobby menu).
 
 use gamestore_client::install::{OlderVersions, install};
-use gamestore_client::launcher::client_launch;
+use gamestore_client::launcher::{LaunchOptions, client_command, game_data_dir};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch, one_line};
 use gamestore_client::outln;
@@ -251,9 +251,19 @@ async fn play(
 ) -> bool {
     let mut gone = false;
     let game_dir = library.version_dir(&start.game, &start.version);
-    let spawned = client_launch(&game_dir, start, me).and_then(|c| c.spawn());
+    let launch = LaunchOptions {
+        sandbox: super::sandbox_mode(),
+        data_dir: game_data_dir(menu.link.context().home.root(), me, &start.game),
+    };
+    // The prepared client is kept while the game runs (it holds the cookie).
+    let spawned = client_command(&game_dir, start, me, &launch).and_then(|mut c| {
+        if let Some(notice) = &c.notice {
+            outln!("{notice}");
+        }
+        Ok((c.spawn()?, c))
+    });
     let code = match spawned {
-        Ok(mut child) => loop {
+        Ok((mut child, _client)) => loop {
             tokio::select! {
                 status = child.wait() => break status.ok().and_then(|s| s.code()),
                 notice = watch.next() => match notice {

@@ -54,7 +54,11 @@ pub fn launch(
         .env_remove("DISPLAY");
     if let Some(vars) = manifest[role]["env"].as_object() {
         for (key, value) in vars {
-            command.env(key, value.as_str().unwrap_or_default());
+            let mut value = value.as_str().unwrap_or_default().to_string();
+            for (name, filled) in values {
+                value = value.replace(&format!("{{{name}}}"), filled);
+            }
+            command.env(key, value);
         }
     }
     for (key, value) in env {

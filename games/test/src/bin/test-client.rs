@@ -48,7 +48,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
         host: "127.0.0.1".into(),
         port: 0,
         name: String::new(),
-        token: String::new(),
+        // The manifest passes the match token in MATCH_TOKEN (off the
+        // command line, where every local user could read it); --token wins.
+        token: std::env::var("MATCH_TOKEN").unwrap_or_default(),
         timeout: Duration::from_secs(30),
     };
     let mut port = None;

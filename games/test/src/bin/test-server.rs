@@ -77,7 +77,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
         host: "0.0.0.0".into(),
         port: 0,
         players: 1,
-        token: String::new(),
+        // The manifest passes the match token in MATCH_TOKEN (off the
+        // command line, where every local user could read it); --token wins.
+        token: std::env::var("MATCH_TOKEN").unwrap_or_default(),
         timeout: Duration::from_secs(30),
         fault: None,
     };

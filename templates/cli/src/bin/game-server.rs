@@ -33,7 +33,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let host = flag(&args, "--host", "0.0.0.0");
     let port = flag(&args, "--port", "");
-    let token = flag(&args, "--token", "");
+    // The lobby passes the match token in the environment (off the
+    // command line, where every local user could read it); --token wins.
+    let token = flag(&args, "--token", &std::env::var("MATCH_TOKEN").unwrap_or_default());
     let wait: u64 = flag(&args, "--timeout", "60").parse().unwrap_or(60);
     if port.is_empty() || flag(&args, "--players", "2") != "2" {
         eprintln!(

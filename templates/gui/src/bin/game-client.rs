@@ -97,7 +97,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let address = format!("{}:{}", flag(&args, "--host", "127.0.0.1"), flag(&args, "--port", ""));
     let name = flag(&args, "--name", "player");
-    let token = flag(&args, "--token", "");
+    // The lobby passes the match token in the environment (off the
+    // command line, where every local user could read it); --token wins.
+    let token = flag(&args, "--token", &std::env::var("MATCH_TOKEN").unwrap_or_default());
     let mode = std::env::var("GAMESTORE_BOT").unwrap_or_default();
     let bot = args.iter().any(|a| a == "--bot") || matches!(mode.as_str(), "1" | "true" | "window");
     let headless = args.iter().any(|a| a == "--bot") || matches!(mode.as_str(), "1" | "true");
