@@ -10,3 +10,4 @@ mod menus;
 mod publish;
 mod reviews;
 mod sessions;
+mod torture;
