@@ -56,6 +56,11 @@ impl RawConn {
         conn
     }
 
+    /// The socket, for tests that change how it closes.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
     /// Writes raw bytes.
     pub fn send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes)
