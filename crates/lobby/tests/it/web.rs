@@ -188,7 +188,7 @@ fn health_checks_and_metrics_answer() {
     // A wrong password is counted as a login failure.
     Cli::player(&lobby, &tmp.path().join("ann"))
         .run_with_stdin(&["login", "--user", "ann", "--password-stdin"], "wrong password\n")
-        .fails_with("WRONG_PASSWORD");
+        .fails_with("LOGIN_FAILED");
     let after = http_get(web, "/metrics", None).body;
     assert!(after.contains("gamestore_login_failures_total 1"), "{after}");
 }

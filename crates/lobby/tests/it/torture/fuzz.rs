@@ -34,9 +34,9 @@ struct Fuzzer {
 
 impl Fuzzer {
     fn string(&mut self) -> String {
-        let len = match self.rng.u8(..10) {
-            0 => 0,
-            1 => self.rng.usize(1000..70_000),
+        let len = match self.rng.u8(..40) {
+            0..=3 => 0,
+            4 => self.rng.usize(1000..20_000),
             _ => self.rng.usize(1..40),
         };
         let alphabets: [&[char]; 5] = [
@@ -105,7 +105,8 @@ impl Fuzzer {
             "GAME_DELIST" | "GAME_RELIST" | "GAME_INFO" => json!({"id": game}),
             "GAME_FILES" => json!({"id": game, "version": "1.0.0"}),
             "GAME_DOWNLOAD" => {
-                let path = self.string();
+                // One path named many times (the amplification attempt).
+                let path: String = self.string().chars().take(64).collect();
                 let files: Vec<Value> = (0..self.rng.usize(..2000)).map(|_| json!(path)).collect();
                 json!({"id": game, "version": "1.0.0", "files": files, "offset": self.number()})
             }
@@ -278,12 +279,14 @@ fn drain_until_sync_or_close(stream: &mut TcpStream, limit: Duration) -> Ending 
         match stream.read(&mut chunk) {
             Ok(0) => return Ending::Closed,
             Ok(n) => {
+                // Only the new bytes (and the tail before them) can hold it.
                 buf.extend_from_slice(&chunk[..n]);
                 if memfind(&buf, marker.as_bytes()) {
                     return Ending::Synced;
                 }
-                if buf.len() > 4 * 1024 * 1024 {
-                    buf.drain(..buf.len() - 64);
+                let keep = marker.len();
+                if buf.len() > keep {
+                    buf.drain(..buf.len() - keep);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
@@ -294,7 +297,8 @@ fn drain_until_sync_or_close(stream: &mut TcpStream, limit: Duration) -> Ending 
 }
 
 fn memfind(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    let first = needle[0];
+    haystack.iter().enumerate().any(|(i, &b)| b == first && haystack[i..].starts_with(needle))
 }
 
 #[derive(Default)]
