@@ -70,7 +70,6 @@ pub async fn sign_in(lobby: &Arc<Lobby>, name: &str, password: &str) -> Option<S
     Some(token)
 }
 
-
 /// The admin session for a cookie token, if live.
 pub fn session(lobby: &Lobby, token: &str) -> Option<AdminSession> {
     let hash = auth::token_hash(token);

@@ -123,8 +123,17 @@ pub async fn serve(
     });
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
-    let mut conn =
-        Conn { lobby, id, reader, outbox, session: None, shutdown, _permit: permit, local_addr, peer };
+    let mut conn = Conn {
+        lobby,
+        id,
+        reader,
+        outbox,
+        session: None,
+        shutdown,
+        _permit: permit,
+        local_addr,
+        peer,
+    };
 
     let greeted = conn.handshake().await;
     drop(handshake);
@@ -459,7 +468,8 @@ mod tests {
 
     /// A loopback pair: the lobby's write half and a client socket that the
     /// test reads (or does not).
-    async fn pair() -> ((WriteHalf, std::os::fd::RawFd), std::net::TcpStream, tokio::net::tcp::OwnedReadHalf) {
+    async fn pair()
+    -> ((WriteHalf, std::os::fd::RawFd), std::net::TcpStream, tokio::net::tcp::OwnedReadHalf) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().await.unwrap();
@@ -493,8 +503,14 @@ mod tests {
         }
         outbox.kill();
         let shutdown = Shutdown::new(Arc::new(Signal::new()));
-        let writer =
-            tokio::spawn(write_loop(write, fd, rx, outbox.clone(), Duration::from_secs(120), shutdown));
+        let writer = tokio::spawn(write_loop(
+            write,
+            fd,
+            rx,
+            outbox.clone(),
+            Duration::from_secs(120),
+            shutdown,
+        ));
         writer.await.unwrap();
         assert!(!outbox.push_frame(b"late".to_vec()), "the queue is gone");
         assert!(!outbox.send_bytes(b"late".to_vec()).await);

@@ -24,8 +24,8 @@ pub mod rooms;
 pub mod running;
 pub mod server;
 pub mod shutdown;
-pub mod text;
 pub mod telemetry;
+pub mod text;
 pub mod tls;
 pub mod warnings;
 

@@ -95,9 +95,13 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
                     // A panic in a handler ends that connection's task only:
                     // the connection's state is released as the task
                     // unwinds, and the panic is reported here, once.
-                    let task =
-                        tokio::spawn(connection::serve(
-                        lobby, id, accepted, shutdown, permit, before_hello,
+                    let task = tokio::spawn(connection::serve(
+                        lobby,
+                        id,
+                        accepted,
+                        shutdown,
+                        permit,
+                        before_hello,
                     ));
                     if let Err(e) = task.await
                         && e.is_panic()

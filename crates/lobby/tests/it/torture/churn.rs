@@ -7,8 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use gamestore_protocol::{
-    Event, GameStartNotify, Login, OnlineList, Ping, Register, Resume, RoomCreate,
-    RoomList,
+    Event, GameStartNotify, Login, OnlineList, Ping, Register, Resume, RoomCreate, RoomList,
 };
 use gamestore_testkit::{Cli, LobbyOptions, RawConn, TestLobby, game_package};
 

@@ -20,9 +20,31 @@ const SYNC_ID: u32 = 0x7fff_fff0;
 const FRAMES: usize = 100_000;
 
 const FIELD_NAMES: &[&str] = &[
-    "id", "version", "size", "sha256", "upload", "game", "room", "text", "rating", "scope",
-    "files", "offset", "limit", "cursor", "user", "password", "token", "protocol", "client",
-    "match_id", "code", "start_when", "page", "plugins", "kind",
+    "id",
+    "version",
+    "size",
+    "sha256",
+    "upload",
+    "game",
+    "room",
+    "text",
+    "rating",
+    "scope",
+    "files",
+    "offset",
+    "limit",
+    "cursor",
+    "user",
+    "password",
+    "token",
+    "protocol",
+    "client",
+    "match_id",
+    "code",
+    "start_when",
+    "page",
+    "plugins",
+    "kind",
 ];
 
 struct Fuzzer {
@@ -118,7 +140,9 @@ impl Fuzzer {
             }
             "GAME_CLIENT_EXITED" => json!({"match_id": self.number(), "code": self.number()}),
             "MATCH_HISTORY" => json!({"limit": self.number()}),
-            "REVIEW_SUBMIT" => json!({"game": game, "rating": self.number(), "text": self.string()}),
+            "REVIEW_SUBMIT" => {
+                json!({"game": game, "rating": self.number(), "text": self.string()})
+            }
             "REVIEW_LIST" => json!({"game": game, "offset": self.number(), "limit": self.number()}),
             _ => json!({}),
         };
@@ -227,11 +251,11 @@ impl Fuzzer {
                 frame(1, &json)
             }
             4 => frame(1, &self.broken_envelope()),
-            5 => frame(2, &[1, 2]),                   // shorter than its id
+            5 => frame(2, &[1, 2]), // shorter than its id
             10 => frame(2, &self.rng.u32(..).to_be_bytes()), // no request of that id
             6 => frame(self.rng.u8(3..=255), b"{}"), // unknown kind
-            7 => 0u32.to_be_bytes().to_vec(),        // empty frame
-            8 => u32::MAX.to_be_bytes().to_vec(),    // over the cap
+            7 => 0u32.to_be_bytes().to_vec(), // empty frame
+            8 => u32::MAX.to_be_bytes().to_vec(), // over the cap
             9 => {
                 // Declares more than it sends.
                 let mut bytes = 5000u32.to_be_bytes().to_vec();
@@ -289,8 +313,9 @@ fn drain_until_sync_or_close(stream: &mut TcpStream, limit: Duration) -> Ending 
                     buf.drain(..buf.len() - keep);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-                || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(_) => return Ending::Closed, // reset
         }
     }
@@ -426,10 +451,18 @@ fn frame_fuzzer_never_harms_the_lobby_or_a_bystander() {
     if std::env::var_os("TORTURE_DEBUG").is_some() {
         let mut counts = std::collections::BTreeMap::<String, usize>::new();
         for line in log.lines() {
-            let key: String = line.split_whitespace().skip(2).filter(|w| !w.starts_with("conn=")).take(4).collect::<Vec<_>>().join(" ");
+            let key: String = line
+                .split_whitespace()
+                .skip(2)
+                .filter(|w| !w.starts_with("conn="))
+                .take(4)
+                .collect::<Vec<_>>()
+                .join(" ");
             *counts.entry(key).or_default() += 1;
         }
-        for (k, v) in counts { eprintln!("{v:6} {k}"); }
+        for (k, v) in counts {
+            eprintln!("{v:6} {k}");
+        }
     }
     assert!(!log.contains("panicked"), "the lobby panicked (seed {seed}):\n{log}");
     // Connections are gone, game servers the fuzz started have ended.

@@ -73,11 +73,10 @@ fn assert_library_whole(player: &Cli, seed: u64) {
 fn kill_9_at_random_points_loses_nothing_acknowledged() {
     let seed = seed();
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut lobby =
-        TestLobby::start_with(LobbyOptions {
-            args: [fast_lobby_args(), super::no_fair_use_limits()].concat(),
-            ..Default::default()
-        });
+    let mut lobby = TestLobby::start_with(LobbyOptions {
+        args: [fast_lobby_args(), super::no_fair_use_limits()].concat(),
+        ..Default::default()
+    });
     let tmp = tempfile::tempdir().unwrap();
     let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
     dev.sign_up("dana", PASSWORD);
@@ -119,7 +118,8 @@ fn kill_9_at_random_points_loses_nothing_acknowledged() {
                 std::thread::sleep(delay); // the kill point, not a synchronisation
                 let finished = child.child_mut().try_wait().unwrap();
                 lobby.kill9();
-                let status = finished.unwrap_or_else(|| child.wait_timeout(Duration::from_secs(30)));
+                let status =
+                    finished.unwrap_or_else(|| child.wait_timeout(Duration::from_secs(30)));
                 if status.success() {
                     acknowledged.insert(version);
                 }
@@ -155,7 +155,10 @@ fn kill_9_at_random_points_loses_nothing_acknowledged() {
 
         let listed = versions_listed(&player, "bulky");
         let lost: Vec<_> = acknowledged.difference(&listed).collect();
-        assert!(lost.is_empty(), "round {round}: acknowledged versions lost: {lost:?} (seed {seed})");
+        assert!(
+            lost.is_empty(),
+            "round {round}: acknowledged versions lost: {lost:?} (seed {seed})"
+        );
         assert_library_whole(&player, seed);
     }
 
