@@ -302,10 +302,7 @@ impl Drop for GameProcess {
 impl GameProcess {
     /// Kills the server and everything it started.
     fn kill_tree(&self) {
-        kill_group(self.pgid);
-        if let Some(group) = &self.cgroup {
-            group.kill_all();
-        }
+        kill_tree(self.pgid, self.cgroup.as_ref());
     }
 
     async fn wait_listening(
@@ -379,10 +376,7 @@ impl GameProcess {
             _ = tokio::time::sleep(limit) => None,
             used = disk => {
                 tracing::warn!(used, cap = self.disk_cap, "a game server filled its match folder");
-                kill_group(self.pgid);
-                if let Some(group) = &self.cgroup {
-                    group.kill_all();
-                }
+                kill_tree(self.pgid, self.cgroup.as_ref());
                 let _ = child.wait().await;
                 return MatchExit {
                     outcome: MatchOutcome::Failed,
@@ -395,10 +389,7 @@ impl GameProcess {
                 };
             }
             _ = async { let _ = stop.wait_for(|s| *s).await; } => {
-                kill_group(self.pgid);
-                if let Some(group) = &self.cgroup {
-                    group.kill_all();
-                }
+                kill_tree(self.pgid, self.cgroup.as_ref());
                 let _ = child.wait().await;
                 return MatchExit {
                     outcome: MatchOutcome::Aborted,
@@ -409,10 +400,7 @@ impl GameProcess {
             }
         };
         let Some(status) = ended else {
-            kill_group(self.pgid);
-            if let Some(group) = &self.cgroup {
-                group.kill_all();
-            }
+            kill_tree(self.pgid, self.cgroup.as_ref());
             let _ = child.wait().await;
             return MatchExit {
                 outcome: MatchOutcome::Timeout,
@@ -525,6 +513,15 @@ fn read_result(path: &Path) -> Option<serde_json::Value> {
     }
     let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     value.is_object().then_some(value)
+}
+
+/// Kills a game server's process group and everything left in its control
+/// group (what left the process group, such as a double-forked daemon).
+fn kill_tree(pgid: i32, cgroup: Option<&gamestore_sandbox::cgroup::MatchCgroup>) {
+    kill_group(pgid);
+    if let Some(group) = cgroup {
+        group.kill_all();
+    }
 }
 
 /// Kills a game server's whole process group.

@@ -448,22 +448,6 @@ fn frame_fuzzer_never_harms_the_lobby_or_a_bystander() {
     assert_eq!(bystander.call(Whoami {}).unwrap()["user"], "bystander");
     assert_eq!(hangs, 0, "{hangs} connections got neither an answer nor a close (seed {seed})");
     let log = lobby.log();
-    if std::env::var_os("TORTURE_DEBUG").is_some() {
-        let mut counts = std::collections::BTreeMap::<String, usize>::new();
-        for line in log.lines() {
-            let key: String = line
-                .split_whitespace()
-                .skip(2)
-                .filter(|w| !w.starts_with("conn="))
-                .take(4)
-                .collect::<Vec<_>>()
-                .join(" ");
-            *counts.entry(key).or_default() += 1;
-        }
-        for (k, v) in counts {
-            eprintln!("{v:6} {k}");
-        }
-    }
     assert!(!log.contains("panicked"), "the lobby panicked (seed {seed}):\n{log}");
     // Connections are gone, game servers the fuzz started have ended.
     let settled = eventually(Duration::from_secs(30), || {
