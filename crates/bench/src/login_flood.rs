@@ -141,7 +141,7 @@ async fn guess(
     let mut n = 0u64;
     while Instant::now() < until {
         n += 1;
-        let reply = call(Login::new(victim, &format!("wrong guess {source} {n}")).into()).await?;
+        let reply = call(Login::new(victim, format!("wrong guess {source} {n}")).into()).await?;
         match reply {
             ServerMessage::Reply { result: Err(e), .. } if e.code.as_str() == "RATE_LIMITED" => {
                 refused.fetch_add(1, Ordering::Relaxed);

@@ -201,7 +201,7 @@ async fn request_phase(
             let mut n = 0u64;
             while Instant::now() < deadline {
                 let started = Instant::now();
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     client.call(StoreList::default()).await?;
                 } else {
                     client.call(RoomList::default()).await?;

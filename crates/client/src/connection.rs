@@ -183,7 +183,7 @@ impl LobbyClient {
             .await
             .map_err(|_| ClientError::Timeout(timeout))?
             .map_err(|_| self.closed_error())??;
-        decode_reply::<C>(value)
+        decode_reply::<C>(&value)
     }
 
     /// Sends a request and returns its id and a future for its reply without
@@ -316,11 +316,11 @@ impl LobbyClient {
 
     /// Decodes a reply obtained through [`LobbyClient::start`].
     pub fn decode<C: Call>(value: RawReply) -> Result<C::Reply, ClientError> {
-        decode_reply::<C>(value)
+        decode_reply::<C>(&value)
     }
 }
 
-fn decode_reply<C: Call>(value: RawReply) -> Result<C::Reply, ClientError> {
+fn decode_reply<C: Call>(value: &serde_json::value::RawValue) -> Result<C::Reply, ClientError> {
     serde_json::from_str(value.get())
         .map_err(|e| ClientError::Protocol(format!("bad reply to {}: {e}", C::NAME)))
 }

@@ -411,23 +411,6 @@ fn pid_namespace_works(exe: &Path) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn displays_map_to_their_socket_or_port() {
-        assert_eq!(
-            parse_display("localhost:10.0"),
-            Some(X11 { socket: None, tcp_port: Some(6010) })
-        );
-        assert_eq!(parse_display("nonsense"), None);
-        assert_eq!(parse_display(":x"), None);
-        let local = parse_display(":4242.0").unwrap();
-        assert_eq!(local.tcp_port, None);
-    }
-}
-
 /// Why a game of `kind` cannot show its window here, if it cannot: a `gui`
 /// client needs a display (`DISPLAY` or `WAYLAND_DISPLAY`). Checked before
 /// joining or starting a match, since a client that fails once the match
@@ -459,4 +442,21 @@ fn seat_of(start: &GameStart, player: &str) -> Option<Seat> {
     let index =
         start.seat.or_else(|| start.players.iter().position(|p| p == player).map(|i| i as u32))?;
     Some(Seat { index, player_id: start.player_id? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_map_to_their_socket_or_port() {
+        assert_eq!(
+            parse_display("localhost:10.0"),
+            Some(X11 { socket: None, tcp_port: Some(6010) })
+        );
+        assert_eq!(parse_display("nonsense"), None);
+        assert_eq!(parse_display(":x"), None);
+        let local = parse_display(":4242.0").unwrap();
+        assert_eq!(local.tcp_port, None);
+    }
 }

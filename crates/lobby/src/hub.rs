@@ -231,7 +231,7 @@ impl Hub {
             .filter(|(_, o)| o.is_player)
             .map(|(id, o)| (*id, o.name.clone()))
             .collect();
-        players.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        players.sort_by_cached_key(|p| p.1.to_lowercase());
         players
     }
 

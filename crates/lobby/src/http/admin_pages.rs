@@ -82,11 +82,14 @@ fn signed_in(web: &AppState, headers: &HeaderMap) -> Option<Admin> {
 }
 
 /// For pages: the admin, or a redirect to the sign-in page.
+// axum's `Response` is the error here: these feed straight into handlers.
+#[allow(clippy::result_large_err)]
 fn page_admin(web: &AppState, headers: &HeaderMap) -> Result<Admin, Response> {
     signed_in(web, headers).ok_or_else(|| Redirect::to("/admin/login").into_response())
 }
 
 /// For forms: the admin whose form carries their anti-forgery token, or 403.
+#[allow(clippy::result_large_err)]
 fn form_admin(
     web: &AppState,
     headers: &HeaderMap,

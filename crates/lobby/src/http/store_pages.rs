@@ -282,7 +282,7 @@ fn lobby_now(web: &AppState) -> LobbyNow {
         .into_iter()
         .map(|(id, name)| (name, lobby.rooms.activity(id)))
         .collect();
-    players.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()));
+    players.sort_by_cached_key(|p| p.0.to_lowercase());
     LobbyNow { players, rooms: lobby.rooms.list(), matches: lobby.running.list() }
 }
 

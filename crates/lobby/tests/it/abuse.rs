@@ -71,7 +71,7 @@ fn a_wrong_password_flood_is_throttled_and_the_lobby_stays_small_and_responsive(
                 let mut conn = RawConn::hello_from(server, addr(0, 1, i));
                 let (mut checked, mut limited) = (0u32, 0u32);
                 while Instant::now() < until {
-                    let reply = conn.call(Login::new("victim", &format!("guess {i} {checked}")));
+                    let reply = conn.call(Login::new("victim", format!("guess {i} {checked}")));
                     match code(&reply) {
                         "LOGIN_FAILED" | "WRONG_PASSWORD" => checked += 1,
                         "RATE_LIMITED" => limited += 1,
@@ -134,9 +134,9 @@ fn unknown_users_and_wrong_passwords_get_the_same_answer_in_the_same_time() {
     };
     let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
     for i in 0..9 {
-        let (t, w) = timed(Login::new("ann", &format!("wrong password {i}")));
+        let (t, w) = timed(Login::new("ann", format!("wrong password {i}")));
         wrong.push(t);
-        let (t, u) = timed(Login::new(&format!("nobody{i}"), PASSWORD));
+        let (t, u) = timed(Login::new(format!("nobody{i}"), PASSWORD));
         unknown.push(t);
         assert_eq!(w.code.as_str(), "LOGIN_FAILED", "{w:?}");
         assert_eq!((u.code, &u.message), (w.code, &w.message), "the answers differ");
@@ -165,7 +165,7 @@ fn failed_logins_and_resumes_are_throttled_per_address_and_per_account() {
     // whichever name or password it tries next.
     let mut sprayer = RawConn::hello_from(lobby.addr, addr(0, 3, 1));
     for i in 0..30 {
-        let reply = sprayer.call(Login::new(&format!("user{i}"), "guess guess"));
+        let reply = sprayer.call(Login::new(format!("user{i}"), "guess guess"));
         assert_eq!(code(&reply), "LOGIN_FAILED", "attempt {i}: {reply:?}");
     }
     let reply = sprayer.call(Login::new("ann", PASSWORD));
@@ -207,7 +207,7 @@ fn registrations_are_limited_per_address() {
     let started = Instant::now();
     let mut accepted = 0;
     let refusal = loop {
-        match conn.call(Register::new(&format!("bulk{accepted}"), PASSWORD)) {
+        match conn.call(Register::new(format!("bulk{accepted}"), PASSWORD)) {
             Ok(_) => accepted += 1,
             Err(e) => break e,
         }

@@ -185,7 +185,8 @@ fn game_clients_die_when_their_launcher_is_killed_and_tokens_stay_off_command_li
         let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
         dev.sign_up("dana", PASSWORD);
         let tag = format!("sleeper-{mode}-{}", std::process::id());
-        let package = client_script_game(tmp.path(), "sleeper", SLEEPER, &[tag.clone()]);
+        let package =
+            client_script_game(tmp.path(), "sleeper", SLEEPER, std::slice::from_ref(&tag));
         dev.run(&["publish", package.to_str().unwrap()]).ok();
         let mut host = raw_host(&lobby, "host");
         let room = host.call(RoomCreate { game: "sleeper".into() }).unwrap();
