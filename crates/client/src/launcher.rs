@@ -281,6 +281,152 @@ pub fn client_command(
     })
 }
 
+/// The private folder of plugin `plugin` for `player` under the client home `home`.
+pub fn plugin_data_dir(home: &Path, player: &str, plugin: &str) -> PathBuf {
+    home.join("plugin-data").join(player).join(plugin)
+}
+
+/// A launcher plugin's command, in the same sandbox as game clients but
+/// with no network at all: it reaches the room only through the launcher,
+/// over its piped standard input and output (standard error is dropped).
+pub fn plugin_command(
+    plugin_dir: &Path,
+    command: &gamestore_package::Command,
+    player: &str,
+    options: &LaunchOptions,
+) -> anyhow::Result<GameClient> {
+    let plugin_dir = &plugin_dir.canonicalize().unwrap_or_else(|_| plugin_dir.to_owned());
+    let placeholders = Placeholders {
+        host: String::new(),
+        port: 0,
+        players: 0,
+        player: Some(player.to_owned()),
+        match_id: String::new(),
+        token: String::new(),
+        game_dir: plugin_dir.to_owned(),
+        seat: None,
+        room_id: 0,
+        player_list: Vec::new(),
+    };
+    let expanded = command.expand(&placeholders).context("cannot build the plugin's command")?;
+    let program: Vec<OsString> = expanded.argv.iter().map(OsString::from).collect();
+    let exe = std::env::current_exe().context("cannot find the launcher's own program")?;
+    let bwrap_ok = match options.sandbox {
+        SandboxMode::Off => false,
+        SandboxMode::On => match bwrap_status() {
+            Ok(()) => true,
+            Err(reason) => {
+                bail!("the plugin sandbox needs bubblewrap, which does not work here: {reason}")
+            }
+        },
+        SandboxMode::Auto => bwrap_status().is_ok(),
+    };
+    let mut env: Vec<(String, OsString)> = Vec::new();
+    for name in PASSED_ENV {
+        if let Some(value) = std::env::var_os(name) {
+            env.push((name.to_string(), value));
+        }
+    }
+    env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+    let mut command = if options.sandbox == SandboxMode::Off {
+        let mut c = tokio::process::Command::new(&program[0]);
+        c.args(&program[1..]);
+        c.envs(std::env::vars_os());
+        c
+    } else {
+        std::fs::create_dir_all(&options.data_dir).with_context(|| {
+            format!("cannot create the plugin's folder {}", options.data_dir.display())
+        })?;
+        restrict(&options.data_dir);
+        let data_dir = options.data_dir.canonicalize()?;
+        env.push(("HOME".into(), data_dir.clone().into()));
+        let mut confinement = plugin_confinement(plugin_dir, &data_dir, bwrap_ok);
+        let mut c = if bwrap_ok {
+            let mut view = View::new(&ViewOptions {
+                user_namespace: true,
+                tmp_bytes: 64 << 20,
+                exec_step: exe.clone(),
+            });
+            view.read_only(plugin_dir).writable(&data_dir).chdir(plugin_dir);
+            let inner = gamestore_sandbox::confine_argv(
+                Path::new(bwrap::EXEC_STEP),
+                &confinement,
+                &program,
+            );
+            let mut c = tokio::process::Command::new("bwrap");
+            c.args(view.into_args(inner));
+            c
+        } else {
+            confinement.pid_namespace = pid_namespace_works(&exe);
+            let tmp = data_dir.join("tmp");
+            let _ = std::fs::create_dir_all(&tmp);
+            env.push(("TMPDIR".into(), tmp.into()));
+            let argv = gamestore_sandbox::confine_argv(&exe, &confinement, &program);
+            let mut c = tokio::process::Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        c.env_clear().envs(env);
+        c
+    };
+    command
+        .current_dir(plugin_dir)
+        .envs(expanded.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let launcher = std::process::id() as libc::pid_t;
+    // SAFETY: prctl and getppid only, between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != launcher {
+                libc::_exit(1);
+            }
+            // Its own process group: a terminal's Ctrl-C is the launcher's.
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+    Ok(GameClient {
+        command,
+        notice: None,
+        program: expanded.argv[0].clone(),
+        dir: plugin_dir.clone(),
+        _cookie: None,
+    })
+}
+
+/// The rules the exec step applies to a plugin: a game client's files,
+/// no TCP and no UDP.
+fn plugin_confinement(plugin_dir: &Path, data_dir: &Path, in_view: bool) -> Confinement {
+    let mut read: Vec<PathBuf> = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+        .iter()
+        .chain(bwrap::ETC_FILES)
+        .map(PathBuf::from)
+        .collect();
+    read.push(plugin_dir.to_owned());
+    let mut write = vec![data_dir.to_owned()];
+    let devices: Vec<PathBuf> = ["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    if in_view {
+        read.push("/proc".into());
+        write.push("/tmp".into());
+    }
+    Confinement {
+        files: Some(FileRules { read, write, devices }),
+        net: Some(NetRules { bind: Vec::new(), connect: Vec::new() }),
+        scope: true,
+        scope_abstract_unix: true,
+        seccomp: true,
+        deny_udp: true,
+        ..Default::default()
+    }
+}
+
 /// The rules the exec step applies to a game client.
 fn client_confinement(
     game_dir: &Path,

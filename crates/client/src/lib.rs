@@ -14,6 +14,7 @@ pub mod install;
 pub mod launcher;
 pub mod library;
 pub mod menu;
+pub mod plugins;
 pub mod reviews;
 pub mod tls;
 pub mod transfer;

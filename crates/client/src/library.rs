@@ -39,6 +39,12 @@ impl Library {
         Library { root: home.join("games").join(player) }
     }
 
+    /// The launcher plugins of `player` under the client home `home`
+    /// (`<home>/plugins/<player>/<id>/<version>/`), kept exactly as games are.
+    pub fn plugins(home: &Path, player: &str) -> Library {
+        Library { root: home.join("plugins").join(player) }
+    }
+
     pub fn game_dir(&self, id: &str) -> PathBuf {
         self.root.join(id)
     }

@@ -18,7 +18,11 @@ use crate::paging::encode_cursor;
 /// A stored game as the protocol shows it.
 pub fn summary(game: GameRecord) -> GameSummary {
     GameSummary {
-        kind: if game.kind == "gui" { GameKind::Gui } else { GameKind::Cli },
+        kind: match game.kind.as_str() {
+            "gui" => GameKind::Gui,
+            "plugin" => GameKind::Plugin,
+            _ => GameKind::Cli,
+        },
         id: game.id,
         name: game.name,
         author: game.owner,
@@ -33,6 +37,11 @@ pub fn summary(game: GameRecord) -> GameSummary {
         created_at: game.created_at,
         updated_at: game.updated_at,
     }
+}
+
+/// True for a launcher plugin: plugins are listed by PLUGIN_LIST, never in the store.
+pub fn is_plugin(game: &GameRecord) -> bool {
+    game.kind == "plugin"
 }
 
 /// Where a game sorts in the store: by name (ASCII case folded, as the
@@ -142,7 +151,7 @@ impl Catalog {
         };
         let mut entries: Vec<Arc<Entry>> =
             current.iter().filter(|e| e.key.1 != id).cloned().collect();
-        if let Some(game) = game.filter(|g| g.listed) {
+        if let Some(game) = game.filter(|g| g.listed && !is_plugin(g)) {
             let entry = Entry::new(game);
             let at = entries.partition_point(|e| e.key < entry.key);
             entries.insert(at, Arc::new(entry));
@@ -155,8 +164,12 @@ impl Catalog {
         if let Some(entries) = slot.as_ref() {
             return Ok(entries.clone());
         }
-        let mut entries: Vec<Arc<Entry>> =
-            db.listed_games()?.into_iter().map(|g| Arc::new(Entry::new(g))).collect();
+        let mut entries: Vec<Arc<Entry>> = db
+            .listed_games()?
+            .into_iter()
+            .filter(|g| !is_plugin(g))
+            .map(|g| Arc::new(Entry::new(g)))
+            .collect();
         entries.sort_by(|a, b| a.key.cmp(&b.key));
         let entries = Arc::new(entries);
         *slot = Some(entries.clone());

@@ -306,11 +306,15 @@ pub struct Limiters {
     pub registrations: Windows<IpAddr>,
     /// CHAT_SEND per account.
     pub chat: Windows<gamestore_storage::AccountId>,
+    /// PLUGIN_SEND per account, a budget of its own beside chat's.
+    pub plugin: Windows<gamestore_storage::AccountId>,
 }
 
 /// Chat: this many messages per [`CHAT_WINDOW`] per account.
 pub const CHAT_BURST: u32 = 10;
 pub const CHAT_WINDOW: Duration = Duration::from_secs(10);
+/// Plugin messages: this many per [`CHAT_WINDOW`] per account.
+pub const PLUGIN_BURST: u32 = 20;
 
 impl Limiters {
     pub fn new(limits: &crate::config::Limits) -> Limiters {
@@ -323,6 +327,7 @@ impl Limiters {
                 Duration::from_secs(3600),
             )),
             chat: Windows::new(Rate::per(CHAT_BURST, CHAT_WINDOW)),
+            plugin: Windows::new(Rate::per(PLUGIN_BURST, CHAT_WINDOW)),
         }
     }
 }

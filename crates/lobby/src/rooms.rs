@@ -113,6 +113,10 @@ struct Room {
     away: HashMap<AccountId, Away>,
     /// The running match's GAME_START (its `host` is filled per member).
     start: Option<GameStart>,
+    /// The launcher plugins each member announced (ROOM_PLUGINS).
+    plugins: HashMap<AccountId, Vec<String>>,
+    /// Members already told once that a plugin they lack is in use.
+    hinted: std::collections::HashSet<AccountId>,
 }
 
 impl Room {
@@ -466,6 +470,8 @@ fn create_locked(inner: &mut Inner, member: Member, game: RoomGame) -> RoomInfo 
         match_id: None,
         away: HashMap::new(),
         start: None,
+        plugins: HashMap::new(),
+        hinted: Default::default(),
     };
     inner.rooms.insert(id, room);
     tracing::info!(room = id, host = %member.name, "room created");
@@ -489,6 +495,8 @@ fn leave_locked(inner: &mut Inner, account: AccountId) -> bool {
     let gone = room.members.remove(index);
     // Drops a kept seat and with it its timer.
     room.away.remove(&account);
+    room.plugins.remove(&account);
+    room.hinted.remove(&account);
     if room.members.is_empty() {
         // A running match keeps going until its server ends; the room just
         // has nobody left to tell.
@@ -541,6 +549,7 @@ impl Rooms {
     }
 }
 
+mod plugins;
 #[cfg(test)]
 mod tests;
 impl Rooms {

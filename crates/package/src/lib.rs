@@ -29,8 +29,8 @@ pub use command::{
 };
 pub use filelist::{Delta, FileEntry, FileList, Mismatch};
 pub use manifest::{
-    GameKind, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_PLAYERS, Manifest, ManifestErrors, Problem,
-    RESULT_PREFIX, ResultMode, is_valid_game_id,
+    GameKind, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_PLAYERS, Manifest, ManifestErrors,
+    PluginEvent, PluginPanel, PluginSpec, Problem, RESULT_PREFIX, ResultMode, is_valid_game_id,
 };
 pub use package_path::{MAX_DEPTH, MAX_PATH_BYTES, check_package_path};
 pub use sha256::{Sha256Reader, Sha256Writer, sha256_bytes, sha256_file, sha256_reader};

@@ -78,7 +78,75 @@ pub struct Manifest {
     /// optional: `"file"` by default).
     #[serde(default, skip_serializing_if = "ResultMode::is_file")]
     pub result: ResultMode,
+    /// What a launcher plugin runs and draws; `Some` exactly when `kind` is
+    /// [`GameKind::Plugin`]. A plugin has no game server or game client:
+    /// `server` and `client` are empty and both player counts are 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginSpec>,
 }
+
+/// The `plugin` section of a plugin's manifest (docs/PLUGINS.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginSpec {
+    /// The program the launcher starts and talks to over its standard
+    /// input and output, with `command` and `env` as in a game's client.
+    #[serde(flatten)]
+    pub command: Command,
+    /// The events the plugin wants on its standard input.
+    pub events: Vec<PluginEvent>,
+    /// The panel the plugin draws in the room screen.
+    pub panel: PluginPanel,
+}
+
+/// An event a launcher can send to a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginEvent {
+    /// The player entered a room.
+    RoomJoined,
+    /// The player left the room.
+    RoomLeft,
+    /// The room's members changed.
+    Members,
+    /// Something happened in the room (a match started or ended, the host changed).
+    RoomEvent,
+    /// Another member's copy of this plugin sent a message.
+    PluginMessage,
+}
+
+impl PluginEvent {
+    /// Every event, in documentation order.
+    pub const ALL: [PluginEvent; 5] = [
+        PluginEvent::RoomJoined,
+        PluginEvent::RoomLeft,
+        PluginEvent::Members,
+        PluginEvent::RoomEvent,
+        PluginEvent::PluginMessage,
+    ];
+
+    /// The name used in manifests and on the plugin's standard input.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginEvent::RoomJoined => "room_joined",
+            PluginEvent::RoomLeft => "room_left",
+            PluginEvent::Members => "members",
+            PluginEvent::RoomEvent => "room_event",
+            PluginEvent::PluginMessage => "plugin_message",
+        }
+    }
+}
+
+/// How a plugin's panel is labelled in the room screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginPanel {
+    /// The panel's heading (1 to 64 characters).
+    pub title: String,
+    /// Put before each of its lines as `[prefix]` (1 to 16 characters of
+    /// `a-z`, `0-9`, `+`, `_` or `-`).
+    pub prefix: String,
+}
+
+const MAX_PREFIX_CHARS: usize = 16;
 
 /// The prefix of the standard output line that carries a match's result
 /// in [`ResultMode::Stdout`]: `RESULT {"winner": "ann"}`.
@@ -111,6 +179,8 @@ pub enum GameKind {
     Cli,
     /// Opens its own window.
     Gui,
+    /// Not a game: a launcher plugin (see [`PluginSpec`]).
+    Plugin,
 }
 
 impl GameKind {
@@ -119,6 +189,7 @@ impl GameKind {
         match self {
             GameKind::Cli => "cli",
             GameKind::Gui => "gui",
+            GameKind::Plugin => "plugin",
         }
     }
 }
@@ -248,7 +319,7 @@ impl Manifest {
             Ok(_) => Vec::new(),
             Err(errors) => errors.problems.clone(),
         };
-        for role in ["server", "client"] {
+        for role in ["server", "client", "plugin"] {
             let field = format!("{role}.command[0]");
             let program = value.as_ref().and_then(|v| v[role]["command"][0].as_str());
             let Some(program) = program else { continue };
@@ -263,6 +334,11 @@ impl Manifest {
             Ok(manifest) if problems.is_empty() => Ok(manifest),
             _ => Err(ManifestErrors { problems }),
         }
+    }
+
+    /// True for a launcher plugin's manifest.
+    pub fn is_plugin(&self) -> bool {
+        self.kind == GameKind::Plugin
     }
 
     /// Whether a match with `players` players fits this game.
@@ -314,6 +390,8 @@ fn check_program_file(dir: &Path, program: &str) -> Result<(), String> {
 enum Role {
     Server,
     Client,
+    /// A launcher plugin: only `{game_dir}` and `{player}` exist.
+    Plugin,
 }
 
 /// Collects problems while walking the JSON document.
@@ -340,6 +418,24 @@ impl Checker {
         let version = self.version(obj);
         let description = self.description(obj);
         let kind = self.kind(obj);
+        if kind == Some(GameKind::Plugin) {
+            let plugin = self.plugin(obj);
+            let result = self.result_mode(obj);
+            let empty = || Command { command: Vec::new(), env: BTreeMap::new() };
+            return Some(Manifest {
+                id: id?,
+                name: name?,
+                version: version?,
+                description: description?,
+                kind: GameKind::Plugin,
+                min_players: 1,
+                max_players: 1,
+                server: empty(),
+                client: empty(),
+                result: result?,
+                plugin: Some(plugin?),
+            });
+        }
         let min_players = self.player_count(obj, "min_players");
         let max_players = self.player_count(obj, "max_players");
         if let (Some(min), Some(max)) = (min_players, max_players)
@@ -364,7 +460,94 @@ impl Checker {
             server: server?,
             client: client?,
             result: result?,
+            plugin: None,
         })
+    }
+
+    /// The `plugin` section of a plugin's manifest.
+    fn plugin(&mut self, obj: &Map<String, Value>) -> Option<PluginSpec> {
+        let command = self.command(obj, "plugin", Role::Plugin);
+        let section = obj.get("plugin").and_then(Value::as_object)?;
+        let events = match section.get("events") {
+            None => {
+                self.problem("plugin.events", "missing required field");
+                None
+            }
+            Some(Value::Array(items)) => {
+                let before = self.problems.len();
+                let mut events = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let found = PluginEvent::ALL.iter().find(|e| item.as_str() == Some(e.as_str()));
+                    match found {
+                        Some(event) if !events.contains(event) => events.push(*event),
+                        Some(_) => {}
+                        None => self.problem(
+                            &format!("plugin.events[{i}]"),
+                            format!(
+                                "expected one of {}, found {item}",
+                                PluginEvent::ALL.map(|e| e.as_str()).join(", ")
+                            ),
+                        ),
+                    }
+                }
+                (self.problems.len() == before).then_some(events)
+            }
+            Some(other) => {
+                self.problem(
+                    "plugin.events",
+                    format!("expected an array of event names, found {}", describe(other)),
+                );
+                None
+            }
+        };
+        let panel = self.panel(section);
+        Some(PluginSpec { command: command?, events: events?, panel: panel? })
+    }
+
+    fn panel(&mut self, section: &Map<String, Value>) -> Option<PluginPanel> {
+        let Some(panel) = section.get("panel").and_then(Value::as_object) else {
+            self.problem("plugin.panel", "missing required object {\"title\", \"prefix\"}");
+            return None;
+        };
+        let title = panel.get("title").and_then(Value::as_str);
+        let title = match title {
+            Some(t)
+                if !t.trim().is_empty()
+                    && t.chars().count() <= MAX_NAME_CHARS
+                    && !t.chars().any(char::is_control) =>
+            {
+                Some(t.to_owned())
+            }
+            _ => {
+                self.problem(
+                    "plugin.panel.title",
+                    format!("expected 1 to {MAX_NAME_CHARS} characters of text"),
+                );
+                None
+            }
+        };
+        let prefix = panel.get("prefix").and_then(Value::as_str);
+        let prefix = match prefix {
+            Some(p)
+                if !p.is_empty()
+                    && p.chars().count() <= MAX_PREFIX_CHARS
+                    && p.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || "+_-".contains(c)
+                    }) =>
+            {
+                Some(p.to_owned())
+            }
+            _ => {
+                self.problem(
+                    "plugin.panel.prefix",
+                    format!(
+                        "expected 1 to {MAX_PREFIX_CHARS} characters of a-z, 0-9, `+`, `_` or `-`"
+                    ),
+                );
+                None
+            }
+        };
+        Some(PluginPanel { title: title?, prefix: prefix? })
     }
 
     /// The optional `result` field.
@@ -467,8 +650,12 @@ impl Checker {
         match text {
             "cli" => Some(GameKind::Cli),
             "gui" => Some(GameKind::Gui),
+            "plugin" => Some(GameKind::Plugin),
             other => {
-                self.problem("kind", format!("expected \"cli\" or \"gui\", found {other:?}"));
+                self.problem(
+                    "kind",
+                    format!("expected \"cli\", \"gui\" or \"plugin\", found {other:?}"),
+                );
                 None
             }
         }
@@ -576,6 +763,18 @@ impl Checker {
         match template_placeholders(text) {
             Err(e) => self.problem(field, e.to_string()),
             Ok(used) => {
+                if role == Role::Plugin
+                    && let Some(p) = used
+                        .iter()
+                        .find(|p| ![Placeholder::GameDir, Placeholder::Player].contains(p))
+                {
+                    self.problem(
+                        field,
+                        format!(
+                            "{p} is not available to a plugin (only {{game_dir}} and {{player}})"
+                        ),
+                    );
+                }
                 if role == Role::Server && used.contains(&Placeholder::Player) {
                     self.problem(
                         field,

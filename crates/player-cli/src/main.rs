@@ -4,6 +4,7 @@ mod library;
 mod lobby;
 mod menu;
 mod play;
+mod plugins;
 mod review;
 mod store;
 
@@ -124,6 +125,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the launcher plugins the lobby offers, with your status for each
+    Plugins {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install, update or remove a launcher plugin
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Join a room by its number, play a match, and exit with its outcome
     Join {
         #[arg(value_name = "ROOM")]
@@ -134,6 +144,25 @@ enum Command {
         /// Print events as JSON lines
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Download, verify and enable a plugin
+    Install {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Update an installed plugin to the latest version
+    Update {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Disable and delete an installed plugin
+    Remove {
+        #[arg(value_name = "ID")]
+        id: String,
     },
 }
 
@@ -170,6 +199,15 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             review::review(&ctx, &game, input).await
         }
         Command::Reviews(args) => args.run(&ctx).await,
+        Command::Plugins { json } => plugins::list(&ctx, json).await,
+        Command::Plugin(command) => {
+            let (action, id) = match command {
+                PluginCommand::Install { id } => (plugins::Action::Install, id),
+                PluginCommand::Update { id } => (plugins::Action::Update, id),
+                PluginCommand::Remove { id } => (plugins::Action::Remove, id),
+            };
+            plugins::plugin(&ctx, action, &id).await
+        }
         Command::Play { game, start_when, json } => {
             play::play(
                 &ctx,

@@ -290,6 +290,8 @@ async fn in_room(
             }
             Event::SessionRevoked(r) => bail!("session ended: {}", r.reason),
             Event::ServerShutdown(s) => bail!("{}", s.message),
+            // `play` runs no plugins: others' plugin traffic is not its business.
+            Event::PluginMessage(_) | Event::RoomPluginInUse(_) => {}
         }
     }
 }

@@ -137,6 +137,10 @@ error_codes! {
     BadCursor = "BAD_CURSOR",
     /// A request names the same file twice (GAME_DOWNLOAD `files`).
     DuplicatePath = "DUPLICATE_PATH",
+    /// A room was asked for a package that is a launcher plugin, not a game.
+    NotAGame = "NOT_A_GAME",
+    /// PLUGIN_SEND for a plugin this connection did not announce with ROOM_PLUGINS.
+    PluginNotAnnounced = "PLUGIN_NOT_ANNOUNCED",
 }
 
 impl fmt::Display for ErrorCode {

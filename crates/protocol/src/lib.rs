@@ -15,6 +15,7 @@ pub mod error;
 pub mod frame;
 pub mod message;
 pub mod paging;
+pub mod plugins;
 pub mod types;
 
 pub use connection::{FrameReader, ReadError, write_frame};
@@ -22,6 +23,7 @@ pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN};
 pub use message::{Call, Event, RawServerMessage, Request, RequestFrame, ServerMessage};
 pub use paging::{PAGE_BYTES, Paged};
+pub use plugins::*;
 pub use types::*;
 
 #[cfg(test)]

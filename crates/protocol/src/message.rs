@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, WireError};
+use crate::plugins::*;
 use crate::types::*;
 
 /// A request type: its wire name and the type of its successful reply.
@@ -209,6 +210,12 @@ requests! {
     "REVIEW_SUBMIT" => ReviewSubmit(ReviewSubmit) -> ReviewSubmitted;
     /// A game's reviews, newest first, a page at a time.
     "REVIEW_LIST" => ReviewList(ReviewList) -> ReviewListReply;
+    /// The listed launcher plugins, by id, a page at a time.
+    "PLUGIN_LIST" => PluginList(PluginList) -> PluginListReply;
+    /// Player: the plugins I run, for my current room (replaces the earlier list).
+    "ROOM_PLUGINS" => RoomPlugins(RoomPlugins) -> Empty;
+    /// Player: relay a plugin message to the room's members that run the plugin.
+    "PLUGIN_SEND" => PluginSend(PluginSend) -> Empty;
 }
 
 events! {
@@ -225,6 +232,11 @@ events! {
     "GAME_START" => GameStart(GameStart);
     /// Your room's match ended (or never started); the room is waiting again.
     "MATCH_ENDED" => MatchEnded(MatchEnded);
+    /// A room member's plugin sent a message to yours.
+    "PLUGIN_MESSAGE" => PluginMessage(PluginMessage);
+    /// Sent at most once per room stay to a member without a plugin that
+    /// others in the room use.
+    "ROOM_PLUGIN_IN_USE" => RoomPluginInUse(RoomPluginInUse);
 }
 
 fn truncate(s: &str, max: usize) -> &str {

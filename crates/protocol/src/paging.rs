@@ -16,6 +16,7 @@
 //! whole list with one generic loop (`LobbyClient::call_all`).
 
 use crate::message::Call;
+use crate::plugins::*;
 use crate::types::*;
 
 /// Bytes of items a lobby puts on one page at most: half a frame, which
@@ -61,6 +62,7 @@ paged! {
     RoomList => rooms;
     MatchHistory => matches;
     ReviewList => reviews;
+    PluginList => plugins;
 }
 
 impl Paged for GameFiles {

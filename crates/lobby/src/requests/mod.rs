@@ -12,6 +12,7 @@ mod game_start;
 mod game_upload;
 mod history;
 mod my_games;
+mod plugins;
 mod reviews;
 mod rooms;
 mod store;
@@ -73,6 +74,9 @@ pub async fn dispatch(
         Request::MatchHistory(r) => reply(history::history(conn, r).await?),
         Request::ReviewSubmit(r) => reply(reviews::submit(conn, r).await?),
         Request::ReviewList(r) => reply(reviews::list(conn, r).await?),
+        Request::PluginList(r) => reply(plugins::list(conn, r)?),
+        Request::RoomPlugins(r) => reply(plugins::announce(conn, r)?),
+        Request::PluginSend(r) => reply(plugins::send(conn, r)?),
         Request::GameDownload(r) => {
             game_download::game_download(conn, id, r).await?;
             Ok(None)

@@ -61,6 +61,12 @@ pub(super) fn member(conn: &Conn) -> Result<Member, WireError> {
 /// The latest version of a listed game, ready for a room.
 async fn room_game(conn: &Conn, id: &str) -> Result<RoomGame, WireError> {
     let game = visible_game(conn, id).await?;
+    if crate::catalog::is_plugin(&game) {
+        return Err(WireError::new(
+            ErrorCode::NotAGame,
+            format!("{id} is a launcher plugin, not a game: install it with `plugin install {id}`"),
+        ));
+    }
     if !game.listed {
         return Err(WireError::new(
             ErrorCode::GameDelisted,

@@ -16,6 +16,7 @@ mod manifest;
 mod matches;
 mod menus;
 mod network;
+mod plugins;
 mod programs;
 mod prometheus;
 mod protocol_doc;

@@ -14,7 +14,7 @@ const PASSWORD: &str = "correct horse";
 
 /// One program running in its own tmux server (so tests never share one),
 /// killed with everything in it when dropped, even on failure.
-struct Screen {
+pub(crate) struct Screen {
     /// The tmux server's socket, in `_dir` (removed with it).
     socket: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -46,25 +46,25 @@ impl Screen {
     }
 
     /// Types `text` and Enter.
-    fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         self.typed(text);
         self.key("Enter");
     }
 
     /// Types `text` without Enter.
-    fn typed(&self, text: &str) {
+    pub(crate) fn typed(&self, text: &str) {
         if !text.is_empty() {
             assert!(self.tmux(&["send-keys", "-t", "main", "-l", text]).status.success());
         }
     }
 
     /// Presses a key by its tmux name (`Enter`, `C-d`, `C-c`).
-    fn key(&self, key: &str) {
+    pub(crate) fn key(&self, key: &str) {
         assert!(self.tmux(&["send-keys", "-t", "main", key]).status.success());
     }
 
     /// Everything the pane showed, scrollback included, wrapped lines joined.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let out = self.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", "main"]);
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -76,7 +76,7 @@ impl Screen {
 
     /// Waits until `what` is on the screen `times` times in all.
     #[track_caller]
-    fn wait_for_times(&self, what: &str, times: usize) {
+    pub(crate) fn wait_for_times(&self, what: &str, times: usize) {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let text = self.text();
@@ -93,13 +93,13 @@ impl Screen {
     }
 
     #[track_caller]
-    fn wait_for(&self, what: &str) {
+    pub(crate) fn wait_for(&self, what: &str) {
         self.wait_for_times(what, 1);
     }
 
     /// Waits until the line being edited reads `line`.
     #[track_caller]
-    fn wait_for_prompt(&self, line: &str) {
+    pub(crate) fn wait_for_prompt(&self, line: &str) {
         let deadline = Instant::now() + TIMEOUT;
         while self.last_line() != line {
             assert!(
@@ -171,7 +171,7 @@ fn lobby_with_test_game(tmp: &Path) -> TestLobby {
 }
 
 /// A player's menu in a pane; its game clients play by themselves.
-fn player_menu(lobby: &TestLobby, home: &Path, name: &str) -> Screen {
+pub(crate) fn player_menu(lobby: &TestLobby, home: &Path, name: &str) -> Screen {
     let cli = Cli::player(lobby, home).env("GAMESTORE_BOT", "1");
     Screen::start(name, &cli.command(&[]))
 }

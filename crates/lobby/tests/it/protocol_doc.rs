@@ -249,6 +249,18 @@ fn documented_reply_shapes_match_real_replies() {
     let room_id = room["id"].as_u64().unwrap();
     reply("ROOM_CREATE", Ok(room));
     reply("CHAT_SEND", ann.call(ChatSend { scope: ChatScope::Room, text: "hi".into() }));
+    reply("PLUGIN_LIST", ann.call(gamestore_protocol::PluginList::default()));
+    reply(
+        "ROOM_PLUGINS",
+        ann.call(gamestore_protocol::RoomPlugins { plugins: vec!["roomchat".into()] }),
+    );
+    reply(
+        "PLUGIN_SEND",
+        ann.call(gamestore_protocol::PluginSend {
+            plugin: "roomchat".into(),
+            data: serde_json::json!({"text": "hi"}),
+        }),
+    );
     reply("ROOM_LIST", ann.call(RoomList::default()));
     reply("ONLINE_LIST", ann.call(OnlineList::default()));
     let mut bea = RawConn::hello(lobby.addr);

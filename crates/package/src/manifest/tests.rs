@@ -164,7 +164,7 @@ fn version_description_and_kind_rules() {
     check_value(edited(|m| m["kind"] = json!("gui")), &[]);
     check_value(
         edited(|m| m["kind"] = json!("CLI")),
-        &[("kind", r#"expected "cli" or "gui", found "CLI""#)],
+        &[("kind", r#"expected "cli", "gui" or "plugin", found "CLI""#)],
     );
 }
 
@@ -492,4 +492,57 @@ fn placeholders_for_games_from_other_launchers_and_the_result_mode() {
     let round_trip: Manifest =
         serde_json::from_value(serde_json::to_value(&stdout).unwrap()).unwrap();
     assert_eq!(round_trip.result, ResultMode::Stdout);
+}
+
+fn plugin() -> Value {
+    json!({
+        "id": "roomchat", "name": "Room chat+", "version": "1.0.0",
+        "description": "A second chat panel.", "kind": "plugin",
+        "plugin": {
+            "command": ["bin/roomchat", "--name", "{player}"],
+            "events": ["room_joined", "plugin_message"],
+            "panel": {"title": "Room chat+", "prefix": "chat+"}
+        }
+    })
+}
+
+#[test]
+fn plugin_manifests_need_their_own_section_and_no_game_fields() {
+    let manifest = Manifest::from_value(&plugin()).unwrap();
+    assert!(manifest.is_plugin());
+    let spec = manifest.plugin.clone().unwrap();
+    assert_eq!(spec.command.command[0], "bin/roomchat");
+    assert_eq!(spec.events, [PluginEvent::RoomJoined, PluginEvent::PluginMessage]);
+    assert_eq!(spec.panel.prefix, "chat+");
+    // What the lobby stores reads back the same.
+    let stored = serde_json::to_string(&manifest).unwrap();
+    assert_eq!(serde_json::from_str::<Manifest>(&stored).unwrap(), manifest);
+    // A game's manifest has no plugin section.
+    assert_eq!(Manifest::from_value(&valid()).unwrap().plugin, None);
+
+    let mut missing = plugin();
+    missing.as_object_mut().unwrap().remove("plugin");
+    check_value(missing, &[("plugin", "missing required field")]);
+    check_value(
+        {
+            let mut v = plugin();
+            v["plugin"]["events"] = json!(["room_joined", "everything"]);
+            v["plugin"]["panel"]["prefix"] = json!("Chat Plus");
+            v["plugin"]["command"] = json!(["bin/roomchat", "{port}"]);
+            v
+        },
+        &[
+            ("plugin.command[1]", "not available to a plugin"),
+            ("plugin.events[1]", "expected one of room_joined"),
+            ("plugin.panel.prefix", "1 to 16 characters"),
+        ],
+    );
+    check_value(
+        {
+            let mut v = plugin();
+            v["plugin"]["panel"] = json!({"prefix": "x"});
+            v
+        },
+        &[("plugin.panel.title", "1 to 64 characters")],
+    );
 }

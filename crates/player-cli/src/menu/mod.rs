@@ -62,6 +62,7 @@ async fn main_menu(menu: &Menu) -> Result<(), Quit> {
             "Lobby: rooms, chat, who is online",
             "Reviews",
             "Account and match history",
+            "Plugins",
         ];
         let title = format!("Main menu ({})", session.user);
         match menu.choose(&title, &options, "Quit").await? {
@@ -69,7 +70,8 @@ async fn main_menu(menu: &Menu) -> Result<(), Quit> {
             Some(1) => library_menu(menu).await?,
             Some(2) => lobby_menu(menu).await?,
             Some(3) => reviews_menu(menu).await?,
-            Some(_) => account_menu(menu).await?,
+            Some(4) => account_menu(menu).await?,
+            Some(_) => crate::plugins::menu_screen(menu).await?,
             None => return Ok(()),
         }
     }

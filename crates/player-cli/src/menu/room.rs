@@ -5,6 +5,10 @@
 //! new host, the match starting) is printed above the prompt. On GAME_START
 //! the prompt is withdrawn, the game client runs in the terminal, the lobby
 //! hears when it exits (GAME_CLIENT_EXITED), and the room screen comes back.
+//! Each installed plugin runs while the player is in the room and draws its
+//! own panel: its lines are shown with its prefix (`[chat+] ann: hi`) and
+//! `/p text` (or `/p PREFIX text`) sends text to it. A plugin that fails is
+//! reported in one line and the room screen goes on without it.
 //! If the lobby connection drops, the lobby keeps the player's seat for a
 //! grace period: the screen stays while the link reconnects, and once it has,
 //! checks the seat was kept (else it says so and returns to the lobby menu).
@@ -14,10 +18,13 @@ use gamestore_client::launcher::{LaunchOptions, client_command, game_data_dir};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch, one_line};
 use gamestore_client::outln;
+use gamestore_client::plugins::host::{Output, PluginSet, by_prefix, stopped_line};
+use gamestore_package::PluginEvent;
 use gamestore_protocol::{
-    ChatScope, ChatSend, Event, GameClientExited, GameStart, GameStartNotify, RoomEventKind,
-    RoomInfo, RoomLeave, RoomState,
+    ChatScope, ChatSend, Event, GameClientExited, GameStart, GameStartNotify, PluginSend,
+    RoomEventKind, RoomInfo, RoomLeave, RoomPlugins, RoomState,
 };
+use serde_json::json;
 
 use super::connection_gone;
 use crate::play::{describe_update, scope_name};
@@ -43,6 +50,10 @@ pub fn describe(notice: &Notice) -> Option<String> {
             "match {} starting: game server at {}:{}; running the game client",
             start.match_id, start.host, start.port
         ),
+        Event::RoomPluginInUse(hint) => format!(
+            "others in this room use the plugin {}; you can install it from Plugins in the main menu",
+            hint.plugin
+        ),
         Event::MatchEnded(ended) => {
             let mut line = format!("match {} ended: {}", ended.match_id, ended.message);
             if let Some(winner) =
@@ -60,6 +71,7 @@ pub fn describe(notice: &Notice) -> Option<String> {
 enum Next {
     Typed(Input),
     Heard(Option<Notice>),
+    Plugin(String, Output),
 }
 
 /// Runs the room screen for `room`, which this player just joined; `watch`
@@ -90,6 +102,7 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
     outln!("== Room {}: {} {} ==", room.id, room.game_name, room.version);
     outln!("{}", members_line(&room));
     outln!("{HELP}");
+    let mut plugins = start_plugins(menu, &me, &room).await;
 
     let mut pending: Option<PendingLine> = None;
     loop {
@@ -99,6 +112,7 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
             tokio::select! {
                 input = line.wait() => Next::Typed(input),
                 notice = watch.next() => Next::Heard(notice),
+                (id, output) = plugins.next(), if !plugins.is_empty() => Next::Plugin(id, output),
             }
         };
         match next {
@@ -108,14 +122,36 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                     Input::Line(text) => text,
                     Input::Eof | Input::Interrupted => return Err(Quit),
                 };
-                if !typed(menu, &room, text.trim()).await? {
+                let text = text.trim();
+                if let Some(rest) =
+                    text.strip_prefix("/p ").or(if text == "/p" { Some("") } else { None })
+                {
+                    to_plugin(&mut plugins, rest.trim());
+                    continue;
+                }
+                if !typed(menu, &room, text).await? {
+                    plugins.event(PluginEvent::RoomLeft, json!({"room": room.id}));
                     return Ok(());
                 }
             }
+            Next::Plugin(id, output) => plugin_output(menu, &mut plugins, &id, output).await,
             Next::Heard(None) => return Ok(()),
             Next::Heard(Some(notice)) => match notice {
+                Notice::Event(Event::PluginMessage(message)) => {
+                    report(plugins.message(&message.plugin, &message.from, &message.data));
+                }
                 Notice::Event(Event::RoomUpdate(update)) if update.room.id == room.id => {
+                    let members_changed = update.room.members != room.members;
                     room = update.room;
+                    report(plugins.event(
+                        PluginEvent::RoomEvent,
+                        json!({"event": update.event, "player": update.player}),
+                    ));
+                    if members_changed {
+                        report(
+                            plugins.event(PluginEvent::Members, json!({"members": room.members})),
+                        );
+                    }
                 }
                 Notice::Event(Event::GameStart(start)) if start.room == room.id => {
                     if let Some(line) = pending.take() {
@@ -135,12 +171,14 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                     outln!("");
                     outln!("== Room {}: {} {} ==", room.id, room.game_name, room.version);
                     outln!("back in the room. {}", members_line(&room));
+                    report(plugins.event(PluginEvent::Members, json!({"members": room.members})));
                 }
                 Notice::Lost { .. } => {
                     outln!("your seat in room {} is kept while the connection comes back", room.id);
                 }
                 Notice::Reconnected { .. } if seat_kept(menu, &mut room).await => {
                     outln!("back in room {}. {}", room.id, members_line(&room));
+                    announce(menu, &plugins).await;
                 }
                 notice
                     if connection_gone(&notice) || matches!(notice, Notice::Reconnected { .. }) =>
@@ -153,6 +191,95 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                 }
                 _ => {}
             },
+        }
+    }
+}
+
+/// Starts the player's installed plugins for `room` and tells the lobby
+/// which ones run here.
+async fn start_plugins(menu: &Menu, me: &str, room: &RoomInfo) -> PluginSet {
+    let home = menu.link.context().home.root().to_owned();
+    let (installed, notes) = gamestore_client::plugins::installed(&Library::plugins(&home, me));
+    for note in notes {
+        outln!("{note}");
+    }
+    let launch = LaunchOptions { sandbox: super::sandbox_mode(), data_dir: home.clone() };
+    let (mut plugins, notes) = PluginSet::start(installed, me, &launch, |id| {
+        gamestore_client::launcher::plugin_data_dir(&home, me, id)
+    });
+    for note in notes {
+        outln!("{note}");
+    }
+    if plugins.is_empty() {
+        return plugins;
+    }
+    for (prefix, title) in plugins.panels() {
+        outln!(
+            "[{prefix}] {title}: type /p <text> to use it (/p {prefix} <text> when several run)"
+        );
+    }
+    announce(menu, &plugins).await;
+    report(plugins.event(
+        PluginEvent::RoomJoined,
+        json!({"room": room.id, "game": room.game, "members": room.members}),
+    ));
+    plugins
+}
+
+/// ROOM_PLUGINS with the plugins still running.
+async fn announce(menu: &Menu, plugins: &PluginSet) {
+    let announced = async {
+        let client = menu.link.client().await?;
+        client.call(RoomPlugins { plugins: plugins.ids() }).await?;
+        anyhow::Ok(())
+    };
+    if let Err(e) = announced.await {
+        outln!("plugins cannot reach the room: {}", one_line(&e));
+    }
+}
+
+/// Prints the lines of plugins that were stopped.
+fn report(lines: Vec<String>) {
+    for line in lines {
+        outln!("{line}");
+    }
+}
+
+/// `/p text` or `/p PREFIX text`.
+fn to_plugin(plugins: &mut PluginSet, text: &str) {
+    let prefixes = by_prefix(plugins);
+    let (target, text) = match text.split_once(' ') {
+        Some((first, rest)) if prefixes.contains_key(first) => (prefixes.get(first).cloned(), rest),
+        _ => (None, text),
+    };
+    if text.is_empty() {
+        outln!("type /p <text> to send text to your plugin");
+        return;
+    }
+    match plugins.input(target.as_deref(), text) {
+        Ok(lines) => report(lines),
+        Err(message) => outln!("{message}"),
+    }
+}
+
+/// Shows or relays what a plugin asked for.
+async fn plugin_output(menu: &Menu, plugins: &mut PluginSet, id: &str, output: Output) {
+    let prefix = plugins.prefix(id).unwrap_or(id).to_owned();
+    match output {
+        Output::Show(text) => outln!("[{prefix}] {text}"),
+        Output::Send(data) => {
+            let sent = async {
+                let client = menu.link.client().await?;
+                client.call(PluginSend { plugin: id.to_owned(), data }).await?;
+                anyhow::Ok(())
+            };
+            if let Err(e) = sent.await {
+                outln!("[{prefix}] not sent: {}", one_line(&e));
+            }
+        }
+        Output::Stopped(why) => {
+            outln!("{}", stopped_line(id, &why));
+            announce(menu, plugins).await;
         }
     }
 }

@@ -1,0 +1,476 @@
+//! Launcher plugins (PL1–PL4): listing, installing, updating and removing
+//! them through subcommands and the menu, the lobby's relay of plugin
+//! messages and its limits, and plugins in the room screen (through tmux):
+//! members with and without them, a full match, and plugins that crash,
+//! hang or flood.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use gamestore_protocol::{
+    ChatScope, ChatSend, ErrorCode, Event, Login, PluginSend, Register, RoomCreate, RoomJoin,
+    RoomLeave, RoomPlugins, StoreList,
+};
+use gamestore_testkit::{Cli, RawConn, TestLobby, game_package};
+use serde_json::{Value, json};
+
+use super::menus::{Screen, player_menu};
+
+const PASSWORD: &str = "correct horse";
+
+/// A lobby and a developer who publishes.
+struct World {
+    lobby: TestLobby,
+    tmp: tempfile::TempDir,
+    dev: Cli,
+}
+
+fn world() -> World {
+    let lobby = TestLobby::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Cli::dev(&lobby, &tmp.path().join("dev-home"));
+    dev.sign_up("dana", PASSWORD);
+    World { lobby, tmp, dev }
+}
+
+impl World {
+    fn publish(&self, folder: &Path) {
+        self.dev.run(&["publish", folder.to_str().unwrap()]).ok();
+    }
+
+    fn player(&self, name: &str) -> Cli {
+        let cli = Cli::player(&self.lobby, &self.tmp.path().join(name));
+        cli.sign_up(name, PASSWORD);
+        cli
+    }
+}
+
+/// A plugin written on the spot in Python: `parent/<id>-<version>/` with
+/// `plugin.py` holding `body` after a few helpers (`out(obj)`, `lines()`).
+fn python_plugin(parent: &Path, id: &str, version: &str, body: &str) -> PathBuf {
+    let dir = parent.join(format!("{id}-{version}"));
+    fs::create_dir_all(&dir).unwrap();
+    let manifest = json!({
+        "id": id, "name": format!("Plugin {id}"), "version": version,
+        "description": format!("The {id} plugin, version {version}."),
+        "kind": "plugin",
+        "plugin": {
+            "command": ["python3", "{game_dir}/plugin.py"],
+            "events": ["room_joined", "members", "plugin_message"],
+            "panel": {"title": format!("Panel {id}"), "prefix": id},
+        },
+    });
+    fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let script = format!(
+        "import json, sys\n\
+         def out(obj):\n    sys.stdout.write(json.dumps(obj) + '\\n'); sys.stdout.flush()\n\
+         def lines():\n    for line in sys.stdin:\n        yield json.loads(line)\n\
+         {body}\n"
+    );
+    let path = dir.join("plugin.py");
+    fs::write(&path, script).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Answers hello, then shows every input with a version mark.
+fn echo_body(version: &str) -> String {
+    format!(
+        "for m in lines():\n    \
+         if m['type'] == 'hello': out({{'type': 'ready'}})\n    \
+         elif m['type'] == 'input': out({{'type': 'show', 'text': 'echo {version}: ' + m['text']}})"
+    )
+}
+
+fn plugins_json(cli: &Cli) -> Vec<Value> {
+    cli.run(&["plugins", "--json"]).ok().json().as_array().unwrap().clone()
+}
+
+fn status_of(cli: &Cli, id: &str) -> String {
+    let list = plugins_json(cli);
+    let item = list.iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("{id} in {list:?}"));
+    item["status"].as_str().unwrap().to_owned()
+}
+
+fn installed_versions(home: &Path, player: &str, id: &str) -> Vec<String> {
+    let dir = home.join("plugins").join(player).join(id);
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| e_is_version(n))
+        .collect();
+    names.sort();
+    names
+}
+
+fn e_is_version(name: &str) -> bool {
+    semver::Version::parse(name).is_ok()
+}
+
+#[test]
+fn plugins_are_listed_apart_from_games_with_each_status() {
+    let w = world();
+    w.publish(&python_plugin(w.tmp.path(), "echo", "1.0.0", &echo_body("1")));
+    w.publish(&python_plugin(w.tmp.path(), "other", "1.0.0", &echo_body("1")));
+    w.publish(&game_package("test"));
+    let ann = w.player("ann");
+
+    let list = plugins_json(&ann);
+    let ids: Vec<&str> = list.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["echo", "other"], "plugins only, by id: {list:?}");
+    for key in ["id", "name", "description", "version", "status"] {
+        assert!(list[0].get(key).is_some(), "{key} in {}", list[0]);
+    }
+    assert_eq!(list[0]["status"], "not_installed");
+    assert_eq!(list[0]["version"], "1.0.0");
+    assert_eq!(list[0]["description"], "The echo plugin, version 1.0.0.");
+    // The store stays games-only.
+    let store = ann.run(&["store", "--json"]).ok().json();
+    let store_ids: Vec<&str> =
+        store.as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
+    assert_eq!(store_ids, ["test"]);
+
+    ann.run(&["plugin", "install", "echo"]).ok();
+    assert_eq!(status_of(&ann, "echo"), "installed");
+    assert_eq!(status_of(&ann, "other"), "not_installed");
+    w.publish(&python_plugin(w.tmp.path(), "echo", "1.1.0", &echo_body("2")));
+    assert_eq!(status_of(&ann, "echo"), "update_available");
+    let text = ann.run(&["plugins"]).ok().stdout.clone();
+    assert!(text.contains("update available (1.0.0 installed)"), "{text}");
+}
+
+#[test]
+fn plugins_install_update_and_remove_and_failures_change_nothing() {
+    let w = world();
+    w.publish(&python_plugin(w.tmp.path(), "echo", "1.0.0", &echo_body("1")));
+    w.publish(&game_package("test"));
+    let ann = w.player("ann");
+    let home = w.tmp.path().join("ann");
+
+    let out = ann.run(&["plugin", "install", "echo"]).ok().stdout.clone();
+    assert!(out.contains("installed plugin echo 1.0.0"), "{out}");
+    assert_eq!(installed_versions(&home, "ann", "echo"), ["1.0.0"]);
+    let again = ann.run(&["plugin", "install", "echo"]).ok().stdout.clone();
+    assert!(again.contains("already installed and up to date"), "{again}");
+
+    // A game is not a plugin: refused, nothing installed.
+    ann.run(&["plugin", "install", "test"]).fails_with("install failed: test is a game");
+    assert!(!home.join("plugins/ann/test").exists());
+    ann.run(&["plugin", "install", "nope"]).fails_with("install failed");
+    ann.run(&["plugin", "update", "other"]).fails_with("not installed");
+
+    // 1.1.0 is published, then damaged in the lobby's store in two ways:
+    // a changed byte (bad checksum), then a cut file (a short download).
+    w.publish(&python_plugin(w.tmp.path(), "echo", "1.1.0", &echo_body("2")));
+    let stored = w.lobby.data_dir().join("games/echo/1.1.0/files/plugin.py");
+    let zip = w.lobby.data_dir().join("games/echo/1.1.0/package.zip");
+    let (good_file, good_zip) = (fs::read(&stored).unwrap(), fs::read(&zip).unwrap());
+    let mut flipped = good_zip.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xff;
+    let mut changed = good_file.clone();
+    changed[3] ^= 1;
+    for (file, bytes) in [(&zip, flipped), (&stored, changed)] {
+        fs::write(file, &bytes).unwrap();
+        ann.run(&["plugin", "update", "echo"]).fails_with("install failed:");
+        assert_eq!(installed_versions(&home, "ann", "echo"), ["1.0.0"], "the old one stays");
+        assert_eq!(status_of(&ann, "echo"), "update_available");
+    }
+    fs::write(&stored, &good_file[..good_file.len() / 2]).unwrap();
+    fs::write(&zip, &good_zip[..good_zip.len() / 2]).unwrap();
+    ann.run(&["plugin", "update", "echo"]).fails_with("install failed:");
+    assert_eq!(installed_versions(&home, "ann", "echo"), ["1.0.0"]);
+    let kept = fs::read_to_string(home.join("plugins/ann/echo/1.0.0/plugin.py")).unwrap();
+    assert!(kept.contains("echo 1: "), "the old version is intact");
+
+    // Repaired, the update goes through and replaces the old version.
+    fs::write(&stored, &good_file).unwrap();
+    fs::write(&zip, &good_zip).unwrap();
+    let out = ann.run(&["plugin", "update", "echo"]).ok().stdout.clone();
+    assert!(out.contains("updated plugin echo from 1.0.0 to 1.1.0: installed"), "{out}");
+    assert_eq!(installed_versions(&home, "ann", "echo"), ["1.1.0"]);
+    assert_eq!(status_of(&ann, "echo"), "installed");
+
+    // Remove deletes it and nothing else.
+    ann.run(&["install", "test"]).ok();
+    let out = ann.run(&["plugin", "remove", "echo"]).ok().stdout.clone();
+    assert!(out.contains("removed plugin echo"), "{out}");
+    assert!(!home.join("plugins/ann/echo").exists());
+    assert_eq!(status_of(&ann, "echo"), "not_installed");
+    assert_eq!(ann.run(&["library", "--json"]).ok().json()[0]["id"], "test");
+    ann.run(&["plugin", "remove", "echo"]).fails_with("not installed");
+}
+
+/// A raw player connection, registered and logged in.
+fn raw_player(lobby: &TestLobby, name: &str) -> RawConn {
+    let mut conn = RawConn::hello(lobby.addr);
+    conn.call(Register::new(name, PASSWORD)).unwrap();
+    conn.call(Login::new(name, PASSWORD)).unwrap();
+    conn
+}
+
+fn code(result: Result<Value, gamestore_protocol::WireError>) -> ErrorCode {
+    result.expect_err("the request should fail").code
+}
+
+/// The next event matching `want`, skipping room updates.
+fn next_event(conn: &mut RawConn, what: &str) -> Event {
+    conn.expect_event(what, |e| (!matches!(e, Event::RoomUpdate(_))).then(|| e.clone()))
+}
+
+#[test]
+fn the_lobby_relays_plugin_messages_only_to_members_that_run_the_plugin() {
+    let w = world();
+    w.publish(&game_package("test"));
+    w.publish(&python_plugin(w.tmp.path(), "echo", "1.0.0", &echo_body("1")));
+    let mut ann = raw_player(&w.lobby, "ann");
+    let mut bob = raw_player(&w.lobby, "bob");
+    let mut carl = raw_player(&w.lobby, "carl");
+    let mut dave = raw_player(&w.lobby, "dave");
+
+    // Plugins are neither in the store nor playable.
+    let store = ann.call(StoreList::default()).unwrap();
+    assert_eq!(store["games"].as_array().unwrap().len(), 1, "{store}");
+    assert_eq!(code(ann.call(RoomCreate { game: "echo".into() })), ErrorCode::NotAGame);
+
+    // Outside a room nothing can be announced or sent.
+    let data = json!({"text": "hi"});
+    assert_eq!(
+        code(dave.call(RoomPlugins { plugins: vec!["roomchat".into()] })),
+        ErrorCode::NotInRoom
+    );
+    let send = |data: &Value| PluginSend { plugin: "roomchat".into(), data: data.clone() };
+    assert_eq!(code(dave.call(send(&data))), ErrorCode::NotInRoom);
+
+    let room = ann.call(RoomCreate { game: "test".into() }).unwrap()["id"].as_u64().unwrap();
+    for member in [&mut bob, &mut carl] {
+        member.call(RoomJoin { room }).unwrap();
+    }
+    for member in [&mut ann, &mut bob] {
+        member.call(RoomPlugins { plugins: vec!["roomchat".into(), "dice".into()] }).unwrap();
+    }
+    assert_eq!(
+        code(ann.call(RoomPlugins { plugins: vec!["Not An Id".into()] })),
+        ErrorCode::BadRequest
+    );
+    // Carl did not announce it: he may not send for it.
+    assert_eq!(code(carl.call(send(&data))), ErrorCode::PluginNotAnnounced);
+
+    let data = json!({"text": "hi", "any": [1, {"json": null}]});
+    ann.call(send(&data)).unwrap();
+    match next_event(&mut bob, "bob's plugin message") {
+        Event::PluginMessage(m) => {
+            assert_eq!((m.plugin.as_str(), m.from.as_str(), &m.data), ("roomchat", "ann", &data));
+        }
+        other => panic!("bob got {other:?}"),
+    }
+    match next_event(&mut carl, "carl's hint") {
+        Event::RoomPluginInUse(hint) => assert_eq!(hint.plugin, "roomchat"),
+        other => panic!("carl got {other:?}"),
+    }
+    // A second message: Bob hears it, Carl hears nothing more, nor does Ann
+    // her own; the next thing each sees is the room chat after it.
+    bob.call(send(&json!("second"))).unwrap();
+    ann.call(ChatSend { scope: ChatScope::Room, text: "after".into() }).unwrap();
+    match next_event(&mut ann, "ann's next event") {
+        Event::PluginMessage(m) => {
+            assert_eq!((m.from.as_str(), &m.data), ("bob", &json!("second")))
+        }
+        other => panic!("ann got {other:?}"),
+    }
+    for member in [&mut ann, &mut carl] {
+        match next_event(member, "the chat after") {
+            Event::Chat(chat) => assert_eq!(chat.text, "after"),
+            other => panic!("expected the chat, got {other:?}"),
+        }
+    }
+    // Dave, outside the room, got none of it.
+    dave.call(ChatSend { scope: ChatScope::Lobby, text: "lobby".into() }).unwrap();
+    match next_event(&mut dave, "dave's first event") {
+        Event::Chat(chat) => assert_eq!(chat.text, "lobby"),
+        other => panic!("dave got {other:?}"),
+    }
+
+    // Size: 4 KiB of JSON at most.
+    let big = json!("x".repeat(5000));
+    assert_eq!(code(ann.call(send(&big))), ErrorCode::InvalidMessage);
+    // Rate: 20 per 10 s (three were sent already).
+    let mut limited = None;
+    for i in 0..25 {
+        if let Err(e) = ann.call(send(&json!(i))) {
+            limited = Some((i, e));
+            break;
+        }
+    }
+    let (at, error) = limited.expect("a flood is rate limited");
+    assert_eq!(error.code, ErrorCode::RateLimited);
+    assert!(at <= 20, "limited after {at} more");
+
+    // After leaving, announcements are forgotten.
+    bob.call(RoomLeave {}).unwrap();
+    bob.call(RoomJoin { room }).unwrap();
+    assert_eq!(code(bob.call(send(&data))), ErrorCode::PluginNotAnnounced);
+}
+
+/// Opens the lobby menu and creates a room for the only game.
+fn create_room(screen: &Screen, user: &str) {
+    screen.wait_for_prompt(&format!("main menu ({user})>"));
+    screen.line("3");
+    screen.wait_for_prompt("lobby>");
+    screen.line("3");
+    screen.wait_for_prompt("create a room for>");
+    screen.line("1");
+}
+
+/// Opens the lobby menu and joins the first room listed.
+fn join_room(screen: &Screen, user: &str) {
+    screen.wait_for_prompt(&format!("main menu ({user})>"));
+    screen.line("3");
+    screen.wait_for_prompt("lobby>");
+    screen.line("2");
+    screen.wait_for_prompt("join a room>");
+    screen.line("1");
+}
+
+#[test]
+fn members_with_the_room_chat_plugin_talk_beside_one_without_and_all_play() {
+    let w = world();
+    w.publish(&game_package("test"));
+    w.publish(&game_package("roomchat"));
+    let ann = w.player("ann");
+    ann.run(&["plugin", "install", "roomchat"]).ok();
+    w.player("bob");
+    w.player("carl");
+    let home = |name: &str| w.tmp.path().join(name);
+
+    // Bob installs it from the menu's Plugins screen.
+    let bob = player_menu(&w.lobby, &home("bob"), "bob");
+    bob.wait_for_prompt("main menu (bob)>");
+    bob.line("6");
+    bob.wait_for("not installed");
+    bob.wait_for_prompt("which plugin>");
+    bob.line("1");
+    bob.wait_for("status: not installed");
+    bob.wait_for_prompt("plugin roomchat>");
+    bob.line("1");
+    bob.wait_for("installed plugin roomchat 1.0.0");
+    bob.wait_for_prompt("which plugin>");
+    bob.line("0");
+
+    let ann = player_menu(&w.lobby, &home("ann"), "ann");
+    create_room(&ann, "ann");
+    ann.wait_for("[chat+] Room chat+: type /p <text>");
+    ann.wait_for("[chat+] chat+ is on; here: ann");
+    ann.wait_for_prompt("room 1>");
+    join_room(&bob, "bob");
+    bob.wait_for("[chat+] chat+ is on; here: ann, bob");
+    bob.wait_for_prompt("room 1>");
+    let carl = player_menu(&w.lobby, &home("carl"), "carl");
+    join_room(&carl, "carl");
+    carl.wait_for_prompt("room 1>");
+    ann.wait_for("[chat+] here now: ann, bob, carl");
+
+    // PL3: the panel's messages reach Bob, not Carl, who gets one hint.
+    ann.line("/p hi plugin people");
+    ann.wait_for("[chat+] ann: hi plugin people");
+    bob.wait_for("[chat+] ann: hi plugin people");
+    bob.line("/p hi ann");
+    ann.wait_for("[chat+] bob: hi ann");
+    bob.wait_for("[chat+] bob: hi ann");
+    carl.wait_for("others in this room use the plugin roomchat");
+    // The built-in chat is unchanged for everyone.
+    carl.line("plain chat");
+    for screen in [&ann, &bob, &carl] {
+        screen.wait_for("[room 1] carl: plain chat");
+    }
+    let carl_text = carl.text();
+    assert!(
+        !carl_text.contains("hi plugin people") && !carl_text.contains("hi ann"),
+        "{carl_text}"
+    );
+    assert_eq!(carl_text.matches("use the plugin roomchat").count(), 1, "{carl_text}");
+    assert!(!carl_text.contains("error"), "{carl_text}");
+    assert!(!ann.text().contains("[room 1] ann: /p"), "/p is not room chat");
+
+    // PL4: a host with the plugin starts; all play and come back.
+    ann.line("s");
+    for screen in [&ann, &bob, &carl] {
+        screen.wait_for("your game client finished");
+        screen.wait_for("back in the room. ");
+        screen.wait_for_prompt("room 1>");
+    }
+    bob.line("/p after the match");
+    ann.wait_for("[chat+] bob: after the match");
+
+    // And the other way round: the host without the plugin starts.
+    ann.line("l");
+    ann.wait_for("you left room 1");
+    bob.wait_for("ann left the room");
+    bob.line("l");
+    bob.wait_for("you left room 1");
+    carl.wait_for("carl is now the host");
+    bob.wait_for_prompt("lobby>");
+    bob.line("0");
+    join_room(&bob, "bob");
+    bob.wait_for("[chat+] chat+ is on; here: carl, bob");
+    carl.line("s");
+    for screen in [&bob, &carl] {
+        screen.wait_for_times("your game client finished", 2);
+        screen.wait_for_times("back in the room. ", 2);
+        screen.wait_for_prompt("room 1>");
+    }
+    bob.line("/p still here");
+    bob.wait_for("[chat+] bob: still here");
+    carl.line("gg");
+    bob.wait_for("[room 1] carl: gg");
+    let carl_text = carl.text();
+    assert!(!carl_text.contains("still here") && !carl_text.contains("stopped"), "{carl_text}");
+}
+
+#[test]
+fn crashing_hanging_flooding_and_garbled_plugins_are_stopped_and_the_room_goes_on() {
+    let w = world();
+    w.publish(&game_package("test"));
+    let ready = "for m in lines():\n    if m['type'] == 'hello':\n        out({'type': 'ready'})\n        break\n";
+    let plugins = [
+        ("crash", format!("{ready}sys.exit(3)")),
+        ("hang", "import time\ntime.sleep(600)".to_owned()),
+        ("flood", format!("{ready}while True:\n    out({{'type': 'show', 'text': 'flood'}})")),
+        (
+            "garbage",
+            format!("{ready}print('this is not json', flush=True)\nimport time\ntime.sleep(600)"),
+        ),
+        ("echo", echo_body("1")),
+    ];
+    let ann_cli = w.player("ann");
+    for (id, body) in &plugins {
+        w.publish(&python_plugin(w.tmp.path(), id, "1.0.0", body));
+        ann_cli.run(&["plugin", "install", id]).ok();
+    }
+
+    let ann = player_menu(&w.lobby, &w.tmp.path().join("ann"), "ann");
+    create_room(&ann, "ann");
+    ann.wait_for("plugin crash stopped: it exited with code 3");
+    ann.wait_for("plugin flood stopped: it wrote more than 20 lines a second");
+    ann.wait_for("plugin garbage stopped: it wrote something that is not a JSON object");
+    ann.wait_for("plugin hang stopped: it did not answer hello within 5 s");
+    ann.wait_for_prompt("room 1>");
+
+    // The well-behaved plugin, the chat and the match all still work.
+    ann.line("/p echo hello");
+    ann.wait_for("[echo] echo 1: hello");
+    ann.line("still fine");
+    ann.wait_for("[room 1] ann: still fine");
+    ann.line("s");
+    ann.wait_for("your game client finished");
+    ann.wait_for("back in the room. ");
+    ann.wait_for_prompt("room 1>");
+    let text = ann.text();
+    for id in ["crash", "hang", "flood", "garbage"] {
+        assert_eq!(text.matches(&format!("plugin {id} stopped")).count(), 1, "{id}: {text}");
+    }
+    assert!(!text.contains("plugin echo stopped"), "{text}");
+}
