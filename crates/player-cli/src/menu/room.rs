@@ -126,7 +126,7 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                 if let Some(rest) =
                     text.strip_prefix("/p ").or(if text == "/p" { Some("") } else { None })
                 {
-                    to_plugin(&mut plugins, rest.trim());
+                    to_plugin(menu, &mut plugins, rest.trim());
                     continue;
                 }
                 if !typed(menu, &room, text).await? {
@@ -138,19 +138,21 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
             Next::Heard(None) => return Ok(()),
             Next::Heard(Some(notice)) => match notice {
                 Notice::Event(Event::PluginMessage(message)) => {
-                    report(plugins.message(&message.plugin, &message.from, &message.data));
+                    report(menu, plugins.message(&message.plugin, &message.from, &message.data));
                 }
                 Notice::Event(Event::RoomUpdate(update)) if update.room.id == room.id => {
                     let members_changed = update.room.members != room.members;
                     room = update.room;
-                    report(plugins.event(
-                        PluginEvent::RoomEvent,
-                        json!({"event": update.event, "player": update.player}),
-                    ));
+                    report(
+                        menu,
+                        plugins.event(
+                            PluginEvent::RoomEvent,
+                            json!({"event": update.event, "player": update.player}),
+                        ),
+                    );
                     if members_changed {
-                        report(
-                            plugins.event(PluginEvent::Members, json!({"members": room.members})),
-                        );
+                        let members = json!({"members": room.members});
+                        report(menu, plugins.event(PluginEvent::Members, members));
                     }
                 }
                 Notice::Event(Event::GameStart(start)) if start.room == room.id => {
@@ -171,7 +173,10 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                     outln!("");
                     outln!("== Room {}: {} {} ==", room.id, room.game_name, room.version);
                     outln!("back in the room. {}", members_line(&room));
-                    report(plugins.event(PluginEvent::Members, json!({"members": room.members})));
+                    report(
+                        menu,
+                        plugins.event(PluginEvent::Members, json!({"members": room.members})),
+                    );
                 }
                 Notice::Lost { .. } => {
                     outln!("your seat in room {} is kept while the connection comes back", room.id);
@@ -201,28 +206,34 @@ async fn start_plugins(menu: &Menu, me: &str, room: &RoomInfo) -> PluginSet {
     let home = menu.link.context().home.root().to_owned();
     let (installed, notes) = gamestore_client::plugins::installed(&Library::plugins(&home, me));
     for note in notes {
-        outln!("{note}");
+        say(menu, note);
     }
     let launch = LaunchOptions { sandbox: super::sandbox_mode(), data_dir: home.clone() };
     let (mut plugins, notes) = PluginSet::start(installed, me, &launch, |id| {
         gamestore_client::launcher::plugin_data_dir(&home, me, id)
     });
     for note in notes {
-        outln!("{note}");
+        say(menu, note);
     }
     if plugins.is_empty() {
         return plugins;
     }
     for (prefix, title) in plugins.panels() {
-        outln!(
-            "[{prefix}] {title}: type /p <text> to use it (/p {prefix} <text> when several run)"
+        say(
+            menu,
+            format!(
+                "[{prefix}] {title}: type /p <text> to use it (/p {prefix} <text> when several run)"
+            ),
         );
     }
     announce(menu, &plugins).await;
-    report(plugins.event(
-        PluginEvent::RoomJoined,
-        json!({"room": room.id, "game": room.game, "members": room.members}),
-    ));
+    report(
+        menu,
+        plugins.event(
+            PluginEvent::RoomJoined,
+            json!({"room": room.id, "game": room.game, "members": room.members}),
+        ),
+    );
     plugins
 }
 
@@ -234,31 +245,36 @@ async fn announce(menu: &Menu, plugins: &PluginSet) {
         anyhow::Ok(())
     };
     if let Err(e) = announced.await {
-        outln!("plugins cannot reach the room: {}", one_line(&e));
+        say(menu, format!("plugins cannot reach the room: {}", one_line(&e)));
     }
 }
 
+/// Prints a plugin's line above the prompt being edited.
+fn say(menu: &Menu, line: String) {
+    menu.printer().line(line);
+}
+
 /// Prints the lines of plugins that were stopped.
-fn report(lines: Vec<String>) {
+fn report(menu: &Menu, lines: Vec<String>) {
     for line in lines {
-        outln!("{line}");
+        say(menu, line);
     }
 }
 
 /// `/p text` or `/p PREFIX text`.
-fn to_plugin(plugins: &mut PluginSet, text: &str) {
+fn to_plugin(menu: &Menu, plugins: &mut PluginSet, text: &str) {
     let prefixes = by_prefix(plugins);
     let (target, text) = match text.split_once(' ') {
         Some((first, rest)) if prefixes.contains_key(first) => (prefixes.get(first).cloned(), rest),
         _ => (None, text),
     };
     if text.is_empty() {
-        outln!("type /p <text> to send text to your plugin");
+        say(menu, "type /p <text> to send text to your plugin".to_owned());
         return;
     }
     match plugins.input(target.as_deref(), text) {
-        Ok(lines) => report(lines),
-        Err(message) => outln!("{message}"),
+        Ok(lines) => report(menu, lines),
+        Err(message) => say(menu, message),
     }
 }
 
@@ -266,7 +282,7 @@ fn to_plugin(plugins: &mut PluginSet, text: &str) {
 async fn plugin_output(menu: &Menu, plugins: &mut PluginSet, id: &str, output: Output) {
     let prefix = plugins.prefix(id).unwrap_or(id).to_owned();
     match output {
-        Output::Show(text) => outln!("[{prefix}] {text}"),
+        Output::Show(text) => say(menu, format!("[{prefix}] {text}")),
         Output::Send(data) => {
             let sent = async {
                 let client = menu.link.client().await?;
@@ -274,11 +290,11 @@ async fn plugin_output(menu: &Menu, plugins: &mut PluginSet, id: &str, output: O
                 anyhow::Ok(())
             };
             if let Err(e) = sent.await {
-                outln!("[{prefix}] not sent: {}", one_line(&e));
+                say(menu, format!("[{prefix}] not sent: {}", one_line(&e)));
             }
         }
         Output::Stopped(why) => {
-            outln!("{}", stopped_line(id, &why));
+            say(menu, stopped_line(id, &why));
             announce(menu, plugins).await;
         }
     }
