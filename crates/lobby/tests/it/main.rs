@@ -29,3 +29,4 @@ mod sessions;
 mod tls;
 mod torture;
 mod web;
+mod world;

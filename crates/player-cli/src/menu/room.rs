@@ -26,7 +26,7 @@ const HELP: &str = "Type a message and Enter to chat with the room. Keys (alone 
                     s start the match (host), l leave, m members, h help.";
 
 /// How the player's events look, in every screen.
-pub fn describe(notice: &Notice) -> Option<String> {
+pub(crate) fn describe(notice: &Notice) -> Option<String> {
     let Notice::Event(event) = notice else { return None };
     Some(match event {
         Event::Chat(chat) => format!("[{}] {}: {}", scope_name(chat), chat.from, chat.text),
@@ -64,7 +64,7 @@ enum Next {
 
 /// Runs the room screen for `room`, which this player just joined; `watch`
 /// was opened before joining. Returns when the player leaves the room.
-pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<(), Quit> {
+pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<(), Quit> {
     let me = match menu.link.session() {
         Some(session) => session.user,
         None => return Ok(()),
@@ -136,11 +136,17 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                     outln!("== Room {}: {} {} ==", room.id, room.game_name, room.version);
                     outln!("back in the room. {}", members_line(&room));
                 }
-                Notice::Lost { .. } => {
-                    outln!("your seat in room {} is kept while the connection comes back", room.id);
-                }
+                // The prompt is open: print above it.
+                Notice::Lost { .. } => menu.printer().line(format!(
+                    "your seat in room {} is kept while the connection comes back",
+                    room.id
+                )),
                 Notice::Reconnected { .. } if seat_kept(menu, &mut room).await => {
-                    outln!("back in room {}. {}", room.id, members_line(&room));
+                    menu.printer().line(format!(
+                        "back in room {}. {}",
+                        room.id,
+                        members_line(&room)
+                    ));
                 }
                 notice
                     if connection_gone(&notice) || matches!(notice, Notice::Reconnected { .. }) =>
