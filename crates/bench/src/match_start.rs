@@ -155,7 +155,11 @@ pub async fn run(
     }
     let sandboxed = server.sandboxed();
     let mut boxed = Vec::new();
-    if gamestore_sandbox::bwrap::probe(!gamestore_sandbox::is_root()).is_ok() {
+    if gamestore_sandbox::bwrap::probe(gamestore_sandbox::bwrap::Probe {
+        user_namespace: !gamestore_sandbox::is_root(),
+    })
+    .is_ok()
+    {
         crate::progress("match: game server start-up in the lobby's sandbox");
         for _ in 0..startup_runs {
             boxed.push(server_startup(&options.test_game, true).await?);
@@ -164,7 +168,9 @@ pub async fn run(
     crate::progress("match: game client spawn to connected");
     let mut client_plain = Vec::new();
     let mut client_boxed = Vec::new();
-    let client_sandbox = gamestore_sandbox::bwrap::probe(true).is_ok();
+    let client_sandbox =
+        gamestore_sandbox::bwrap::probe(gamestore_sandbox::bwrap::Probe { user_namespace: true })
+            .is_ok();
     for _ in 0..startup_runs {
         client_plain.push(client_connect(&options.test_game, SandboxMode::Off).await?);
         if client_sandbox {

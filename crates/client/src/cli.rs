@@ -74,6 +74,25 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// How a command prints what it did: text for people, or JSON for
+/// programs (`--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+impl Output {
+    /// JSON when the `--json` flag was given.
+    pub fn of(json_flag: bool) -> Output {
+        if json_flag { Output::Json } else { Output::Text }
+    }
+
+    pub fn is_json(self) -> bool {
+        self == Output::Json
+    }
+}
+
 /// Prints `value` as one JSON document on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(value)?);
@@ -106,9 +125,16 @@ where
     }
 }
 
+/// Whether a password typed at a prompt is asked twice (a new one) or once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordPrompt {
+    Once,
+    Twice,
+}
+
 /// Reads a password: the first line of stdin with `--password-stdin`, else a
-/// hidden prompt on the terminal (twice when `confirm`).
-pub fn read_password(args: &PasswordArgs, confirm: bool) -> anyhow::Result<String> {
+/// hidden prompt on the terminal, asked as `prompt` says.
+pub fn read_password(args: &PasswordArgs, prompt: PasswordPrompt) -> anyhow::Result<String> {
     let password = if args.password_stdin {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
@@ -118,7 +144,7 @@ pub fn read_password(args: &PasswordArgs, confirm: bool) -> anyhow::Result<Strin
             bail!("no terminal to ask for a password: pass --password-stdin and give it on stdin");
         }
         let first = rpassword::prompt_password("Password: ")?;
-        if confirm {
+        if prompt == PasswordPrompt::Twice {
             let again = rpassword::prompt_password("Password again: ")?;
             if again != first {
                 bail!("the two passwords differ");
@@ -232,7 +258,7 @@ impl AccountCommand {
             AccountCommand::Register { user, password } => register(ctx, &user, &password).await,
             AccountCommand::Login { user, password } => login(ctx, &user, &password).await,
             AccountCommand::Logout => logout(ctx).await,
-            AccountCommand::Whoami { json } => whoami(ctx, json).await,
+            AccountCommand::Whoami { json } => whoami(ctx, Output::of(json)).await,
         }
     }
 }
@@ -243,7 +269,7 @@ pub async fn register(
     user: &str,
     password: &PasswordArgs,
 ) -> anyhow::Result<ExitCode> {
-    let password = read_password(password, true)?;
+    let password = read_password(password, PasswordPrompt::Twice)?;
     let client = ctx.connect().await?;
     let reply = match ctx.role {
         Role::Player => client.call(Register::new(user, password)).await?,
@@ -266,7 +292,7 @@ pub fn login_refused(e: ClientError) -> anyhow::Error {
 }
 
 pub async fn login(ctx: &Context, user: &str, password: &PasswordArgs) -> anyhow::Result<ExitCode> {
-    let password = read_password(password, false)?;
+    let password = read_password(password, PasswordPrompt::Once)?;
     let client = ctx.connect().await?;
     let reply = match ctx.role {
         Role::Player => client.call(Login::new(user, password)).await,
@@ -301,10 +327,10 @@ pub async fn logout(ctx: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// `whoami [--json]`
-pub async fn whoami(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn whoami(ctx: &Context, output: Output) -> anyhow::Result<ExitCode> {
     let (client, session) = ctx.connect_session().await?;
     let reply = client.call(Whoami {}).await?;
-    if json {
+    if output.is_json() {
         print_json(&serde_json::json!({
             "user": reply.user,
             "role": reply.role,
@@ -355,17 +381,8 @@ pub fn rating_text(rating: Option<f64>, reviews: u32) -> String {
     }
 }
 
-/// A byte count for people.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
-}
+/// "1.5 KiB", "12 B": sizes read the same in every program.
+pub use gamestore_package::human_bytes;
 
 /// "1 player", "2 to 4 players", "2 players".
 pub fn players_range(min: u32, max: u32) -> String {
@@ -379,4 +396,24 @@ pub fn players_range(min: u32, max: u32) -> String {
 /// "1 player", "3 players".
 pub fn plural(n: usize, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{players_range, plural};
+
+    #[test]
+    fn counts_read_as_english() {
+        for (n, expect) in [(0, "0 players"), (1, "1 player"), (2, "2 players")] {
+            assert_eq!(plural(n, "player"), expect);
+        }
+        for ((min, max), expect) in [
+            ((1, 1), "1 player"),
+            ((2, 2), "2 players"),
+            ((1, 4), "1 to 4 players"),
+            ((2, 8), "2 to 8 players"),
+        ] {
+            assert_eq!(players_range(min, max), expect);
+        }
+    }
 }

@@ -26,11 +26,11 @@ type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 use tokio::sync::{mpsc, oneshot};
 
 /// How long to wait for the TCP connection and the HELLO reply.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an ordinary request may take.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often an idle long-lived connection pings the lobby.
-pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
 
 /// Why a call did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +78,7 @@ impl ClientError {
 }
 
 /// A reply's `OK` data, still JSON: decoded straight into the reply type.
-pub type RawReply = Box<serde_json::value::RawValue>;
+pub(crate) type RawReply = Box<serde_json::value::RawValue>;
 
 type Pending = HashMap<u32, oneshot::Sender<Result<RawReply, ClientError>>>;
 
@@ -208,7 +208,7 @@ impl LobbyClient {
         }
         let frame = RequestFrame { id, request: request.into() };
         let mut bytes = Vec::new();
-        if let Err(e) = gamestore_protocol::frame::encode_message(&frame.encode(), &mut bytes) {
+        if let Err(e) = gamestore_protocol::encode_message(&frame.encode(), &mut bytes) {
             self.shared.lock().unwrap().pending.remove(&id);
             self.shared.lock().unwrap().streams.remove(&id);
             return Err(ClientError::Protocol(format!("the request is too large to send: {e}")));
@@ -220,12 +220,12 @@ impl LobbyClient {
     /// Fetches every page of a paged list and returns them as one reply: the
     /// first page's reply with the items of all later pages appended.
     /// Stops with an error if the lobby repeats a cursor or hands out more
-    /// than [`MAX_PAGES`](gamestore_protocol::paging::MAX_PAGES) pages.
+    /// than [`MAX_PAGES`](gamestore_protocol::MAX_PAGES) pages.
     pub async fn call_all<C: Paged>(&self, request: C) -> Result<C::Reply, ClientError> {
         let mut all = self.call(request.clone()).await?;
         let mut seen = std::collections::HashSet::new();
         while let Some(cursor) = C::next_cursor(&all).map(str::to_owned) {
-            if !seen.insert(cursor.clone()) || seen.len() > gamestore_protocol::paging::MAX_PAGES {
+            if !seen.insert(cursor.clone()) || seen.len() > gamestore_protocol::MAX_PAGES {
                 return Err(ClientError::Protocol(format!(
                     "the lobby's {} pages do not end",
                     C::NAME
@@ -242,7 +242,7 @@ impl LobbyClient {
     /// Sends one binary frame for request `id` (an upload chunk).
     pub async fn send_chunk(&self, id: u32, data: &[u8]) -> Result<(), ClientError> {
         let mut bytes = Vec::with_capacity(data.len() + 9);
-        gamestore_protocol::frame::encode_binary(id, data, &mut bytes)
+        gamestore_protocol::encode_binary(id, data, &mut bytes)
             .map_err(|e| ClientError::Protocol(format!("chunk too large to send: {e}")))?;
         let mut writer = self.writer.lock().await;
         self.within_deadline(writer.write_all(&bytes)).await

@@ -18,11 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use gamestore_package::{FileEntry, Limits, extract};
+use gamestore_package::{FileEntry, Limits, Sha256Writer, extract};
 use gamestore_protocol::{DownloadReady, GameDownload, GameFiles, GameFilesReply, GameInfo};
 use indicatif::ProgressBar;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::library::Library;
@@ -195,11 +194,6 @@ async fn download_zip(
         fs::remove_file(part)?;
         have = 0;
     }
-    let mut hasher = Sha256::new();
-    if have > 0 {
-        let mut existing = fs::File::open(part)?;
-        std::io::copy(&mut std::io::Read::take(&mut existing, have), &mut HashWriter(&mut hasher))?;
-    }
     let request = GameDownload {
         id: files.id.clone(),
         version: files.version.clone(),
@@ -213,7 +207,10 @@ async fn download_zip(
     let bar =
         progress_bar(files.package_size, &format!("downloading {} {}", files.id, files.version));
     bar.set_position(have);
-    let mut out = fs::OpenOptions::new().create(true).append(true).open(part)?;
+    let file = fs::OpenOptions::new().create(true).append(true).open(part)?;
+    // The part already there is hashed, not downloaded again.
+    let existing = std::io::Read::take(fs::File::open(part)?, have);
+    let mut out = Sha256Writer::resuming(file, existing)?;
     let mut got = 0u64;
     while got < size {
         let chunk = next_chunk(&mut rx).await?;
@@ -221,13 +218,12 @@ async fn download_zip(
         if got > size {
             bail!("the lobby sent more bytes than announced");
         }
-        hasher.update(&chunk);
         out.write_all(&chunk)?;
         bar.inc(chunk.len() as u64);
     }
-    out.sync_all()?;
+    let digest = out.hex_digest();
+    out.into_inner().sync_all()?;
     bar.finish_and_clear();
-    let digest = hex::encode(hasher.finalize());
     if digest != files.package_sha256 {
         fs::remove_file(part)?;
         bail!(
@@ -331,16 +327,4 @@ async fn download_batch(
         bail!("the lobby sent more bytes than announced");
     }
     Ok(())
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

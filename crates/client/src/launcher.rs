@@ -536,7 +536,7 @@ fn restrict(dir: &Path) {
 /// Whether bubblewrap can build a client view here (checked once).
 fn bwrap_status() -> Result<(), String> {
     static STATUS: OnceLock<Result<(), String>> = OnceLock::new();
-    STATUS.get_or_init(|| bwrap::probe(true)).clone()
+    STATUS.get_or_init(|| bwrap::probe(bwrap::Probe { user_namespace: true })).clone()
 }
 
 /// Whether the exec step can make a pid namespace here (checked once).

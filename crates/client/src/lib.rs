@@ -1,15 +1,15 @@
 //! Game Store client library, shared by `gamestore-dev` and `gamestore-player`.
 //!
-//! [`connection::LobbyClient`] is the persistent lobby connection: typed
+//! [`LobbyClient`] is the persistent lobby connection: typed
 //! calls matched to replies by id, server events on a channel, binary
-//! transfer frames routed to the request that started them. [`home`] keeps
+//! transfer frames routed to the request that started them. [`Home`] keeps
 //! the saved session on disk. [`cli`] is the command-line plumbing both
 //! programs share: global flags, passwords, one-line errors, exit codes, and
 //! the account commands.
 
 pub mod cli;
-pub mod connection;
-pub mod home;
+mod connection;
+mod home;
 pub mod install;
 pub mod launcher;
 pub mod library;

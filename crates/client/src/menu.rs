@@ -113,6 +113,25 @@ impl Menu {
         }
     }
 
+    /// A screen of the logged-in menus: [`Menu::choose`] with "Back", which
+    /// goes back at once once the session has ended (revoked by a login
+    /// elsewhere, or expired), so that the main menu asks to log in again.
+    pub async fn screen<S: AsRef<str>>(
+        &self,
+        title: &str,
+        options: &[S],
+    ) -> Result<Option<usize>, Quit> {
+        if self.link.session().is_none() {
+            return Ok(None);
+        }
+        let choice = self.choose(title, options, "Back").await?;
+        if self.link.session().is_none() {
+            outln!("not logged in any more: back to the main menu");
+            return Ok(None);
+        }
+        Ok(choice)
+    }
+
     /// Asks for one line (which may be empty).
     pub async fn ask(&self, prompt: &str, kind: LineKind) -> Result<String, Quit> {
         match self.console.line(prompt, kind).await {

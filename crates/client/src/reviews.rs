@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use gamestore_protocol::ReviewList;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Context, print_json, rating_text};
+use crate::cli::{Context, Output, print_json, rating_text};
 use crate::{ClientError, LobbyClient, outln};
 
 /// True when sending a review failed in a way that sending it again, later
@@ -108,7 +108,7 @@ pub struct ReviewsArgs {
 
 impl ReviewsArgs {
     pub async fn run(self, ctx: &Context) -> anyhow::Result<ExitCode> {
-        list(ctx, &self.game, self.page, self.json).await
+        list(ctx, &self.game, self.page, Output::of(self.json)).await
     }
 }
 
@@ -117,10 +117,10 @@ pub async fn list(
     ctx: &Context,
     game: &str,
     page: Option<u32>,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    show(&client, game, page, json).await
+    show(&client, game, page, output).await
 }
 
 /// Prints a game's reviews as `reviews` does, on an open connection: all of
@@ -129,7 +129,7 @@ pub async fn show(
     client: &LobbyClient,
     game: &str,
     page: Option<u32>,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     const PER_PAGE: u32 = 20;
     let reply = match page {
@@ -143,7 +143,7 @@ pub async fn show(
             client.call(request).await?
         }
     };
-    if json {
+    if output.is_json() {
         print_json(&reply.reviews)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -2,20 +2,20 @@
 
 use std::process::ExitCode;
 
-use gamestore_client::cli::{Context, print_json, print_table, rating_text};
+use gamestore_client::cli::{Context, Output, print_json, print_table, rating_text};
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{GameDelist, GameRelist, MyGames};
 
 /// `games [--json]`
-pub async fn games(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn games(ctx: &Context, output: Output) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    show_games(&client, json).await
+    show_games(&client, output).await
 }
 
 /// Prints my games as `games` does, on an open connection.
-pub async fn show_games(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn show_games(client: &LobbyClient, output: Output) -> anyhow::Result<ExitCode> {
     let reply = client.call_all(MyGames::default()).await?;
-    if json {
+    if output.is_json() {
         print_json(&reply.games)?;
     } else if reply.games.is_empty() {
         outln!(
@@ -41,30 +41,41 @@ pub async fn show_games(client: &LobbyClient, json: bool) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `delist` or `relist` was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    Listed,
+    Delisted,
+}
+
 /// `delist GAME` and `relist GAME`.
-pub async fn set_listed(ctx: &Context, id: &str, listed: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn set_listed(
+    ctx: &Context,
+    id: &str,
+    listing: Listing,
+) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    set_listed_with(&client, id, listed).await
+    set_listed_with(&client, id, listing).await
 }
 
 /// Delists or relists as `delist`/`relist` do, on an open connection.
-pub async fn set_listed_with(
+pub(crate) async fn set_listed_with(
     client: &LobbyClient,
     id: &str,
-    listed: bool,
+    listing: Listing,
 ) -> anyhow::Result<ExitCode> {
-    let game = if listed {
-        client.call(GameRelist { id: id.to_owned() }).await?
-    } else {
-        client.call(GameDelist { id: id.to_owned() }).await?
-    };
-    if listed {
-        outln!("{} is listed again: it is in the store and new rooms can be made", game.id);
-    } else {
-        outln!(
-            "{} is delisted: it left the store; matches already running finish normally",
-            game.id
-        );
+    match listing {
+        Listing::Listed => {
+            let game = client.call(GameRelist { id: id.to_owned() }).await?;
+            outln!("{} is listed again: it is in the store and new rooms can be made", game.id);
+        }
+        Listing::Delisted => {
+            let game = client.call(GameDelist { id: id.to_owned() }).await?;
+            outln!(
+                "{} is delisted: it left the store; matches already running finish normally",
+                game.id
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

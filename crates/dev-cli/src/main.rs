@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs};
+use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs, Output};
 use gamestore_client::reviews::ReviewsArgs;
 use gamestore_protocol::Role;
 
@@ -91,13 +91,15 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     match command {
         Command::Account(command) => command.run(&ctx).await,
-        Command::Validate { dir, json } => publish::validate(&dir, json),
+        Command::Validate { dir, json } => publish::validate(&dir, Output::of(json)),
         Command::New { dir, template, id, name } => new::new(&dir, template, id, name),
-        Command::Publish { dir, json, dry_run: true } => publish::dry_run(&dir, json),
-        Command::Publish { dir, json, dry_run: false } => publish::publish(&ctx, &dir, json).await,
-        Command::Games { json } => games::games(&ctx, json).await,
-        Command::Delist { id } => games::set_listed(&ctx, &id, false).await,
-        Command::Relist { id } => games::set_listed(&ctx, &id, true).await,
+        Command::Publish { dir, json, dry_run: true } => publish::dry_run(&dir, Output::of(json)),
+        Command::Publish { dir, json, dry_run: false } => {
+            publish::publish(&ctx, &dir, Output::of(json)).await
+        }
+        Command::Games { json } => games::games(&ctx, Output::of(json)).await,
+        Command::Delist { id } => games::set_listed(&ctx, &id, games::Listing::Delisted).await,
+        Command::Relist { id } => games::set_listed(&ctx, &id, games::Listing::Listed).await,
         Command::Reviews(args) => args.run(&ctx).await,
     }
 }

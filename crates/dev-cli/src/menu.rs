@@ -6,16 +6,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gamestore_client::cli::{Context, human_bytes, rating_text};
+use gamestore_client::cli::{Context, Output, human_bytes, rating_text};
 use gamestore_client::menu::{LineKind, Menu, Quit};
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{GameInfo, GameSummary, MyGames};
 
+use crate::games::Listing;
 use crate::new::Template;
 use crate::{games, new, publish};
 
 /// Runs the menu until the user quits.
-pub async fn run(ctx: Context) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(ctx: Context) -> anyhow::Result<ExitCode> {
     let menu = Menu::start(ctx, |_| None).await?;
     let _ = main_menu(&menu).await;
     menu.close();
@@ -51,12 +52,12 @@ async fn my_games(menu: &Menu) -> Result<(), Quit> {
         "Delist a game (leave the store)",
         "Relist a game (back in the store)",
     ];
-    while let Some(choice) = menu.choose("My games", &options, "Back").await? {
+    while let Some(choice) = menu.screen("My games", &options).await? {
         menu.act(async {
             let (client, _) = menu.link.session_client().await?;
             match choice {
                 0 => {
-                    games::show_games(&client, false).await?;
+                    games::show_games(&client, Output::Text).await?;
                 }
                 1 => {
                     if let Some(game) = pick_game(menu, &client, "Details of", None).await? {
@@ -64,10 +65,15 @@ async fn my_games(menu: &Menu) -> Result<(), Quit> {
                     }
                 }
                 _ => {
-                    let listed = choice == 3;
-                    let title = if listed { "Relist" } else { "Delist" };
-                    if let Some(game) = pick_game(menu, &client, title, Some(!listed)).await? {
-                        games::set_listed_with(&client, &game.id, listed).await?;
+                    let (listing, title) = match choice {
+                        3 => (Listing::Listed, "Relist"),
+                        _ => (Listing::Delisted, "Delist"),
+                    };
+                    let wanted = Some(listing == Listing::Delisted);
+                    if let Some(game) = pick_game(menu, &client, title, wanted).await?
+                        && confirmed(menu, listing, &game).await?
+                    {
+                        games::set_listed_with(&client, &game.id, listing).await?;
                     }
                 }
             }
@@ -76,6 +82,24 @@ async fn my_games(menu: &Menu) -> Result<(), Quit> {
         .await?;
     }
     Ok(())
+}
+
+/// Asks before delisting (it takes the game out of the store); relisting
+/// needs no question.
+async fn confirmed(menu: &Menu, listing: Listing, game: &GameSummary) -> anyhow::Result<bool> {
+    if listing == Listing::Listed {
+        return Ok(true);
+    }
+    let question = format!(
+        "delist {} ({})? It leaves the store and no new room can be made for it [y/N] ",
+        game.name, game.id
+    );
+    let answer = menu.ask(&question, LineKind::Text).await?;
+    let yes = matches!(answer.trim(), "y" | "Y" | "yes");
+    if !yes {
+        outln!("{} stays listed", game.id);
+    }
+    Ok(yes)
 }
 
 /// Lets the developer pick one of their games; `listed` filters by status.
@@ -135,7 +159,7 @@ async fn details(client: &LobbyClient, game: &GameSummary) -> anyhow::Result<()>
             human_bytes(v.unpacked_bytes)
         );
     }
-    gamestore_client::reviews::show(client, &game.id, None, false).await?;
+    gamestore_client::reviews::show(client, &game.id, None, Output::Text).await?;
     Ok(())
 }
 
@@ -146,9 +170,9 @@ async fn publish_folder(menu: &Menu) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
-    publish::validate(&dir, false)?;
+    publish::validate(&dir, Output::Text)?;
     let (client, _) = menu.link.session_client().await?;
-    publish::publish_with(&client, &dir, false).await?;
+    publish::publish_with(&client, &dir, Output::Text).await?;
     Ok(())
 }
 
@@ -185,7 +209,7 @@ async fn ask_folder(menu: &Menu, prompt: &str) -> Result<Option<PathBuf>, Quit> 
 }
 
 async fn account(menu: &Menu) -> Result<(), Quit> {
-    while let Some(choice) = menu.choose("Account", &["Who am I", "Log out"], "Back").await? {
+    while let Some(choice) = menu.screen("Account", &["Who am I", "Log out"]).await? {
         match choice {
             0 => menu.act(menu.whoami()).await?,
             _ => menu.act(menu.logout()).await?,

@@ -17,7 +17,7 @@ include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 
 /// The two templates.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Template {
+pub(crate) enum Template {
     /// A turn-based terminal game for two players (tic-tac-toe)
     Cli,
     /// A real-time window game for one to eight players (coin race)
@@ -41,7 +41,7 @@ fn id_from_dir(dir: &Path) -> String {
     id.trim_matches('-').chars().take(32).collect()
 }
 
-pub fn new(
+pub(crate) fn new(
     dir: &Path,
     template: Template,
     id: Option<String>,

@@ -4,21 +4,21 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use gamestore_client::cli::{Context, human_bytes, plural, print_json};
+use gamestore_client::cli::{Context, Output, human_bytes, plural, print_json};
 use gamestore_client::transfer::{progress_bar, upload_package};
 use gamestore_client::{LobbyClient, outln};
 use gamestore_package::{IGNORE_FILE, Manifest, pack_dir, package_files, sha256_file};
 use gamestore_protocol::GameUpload;
 
 /// Loads and checks a game folder's manifest, printing every problem.
-fn check(dir: &Path, json: bool) -> anyhow::Result<Manifest> {
+fn check(dir: &Path, output: Output) -> anyhow::Result<Manifest> {
     if !dir.is_dir() {
         bail!("{} is not a folder", dir.display());
     }
     match Manifest::load_dir(dir) {
         Ok(manifest) => Ok(manifest),
         Err(errors) => {
-            if json {
+            if output.is_json() {
                 print_json(&errors.problems)?;
             } else {
                 for problem in &errors.problems {
@@ -38,9 +38,9 @@ fn check(dir: &Path, json: bool) -> anyhow::Result<Manifest> {
 }
 
 /// `validate DIR [--json]`
-pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let manifest = check(dir, json)?;
-    if json {
+pub(crate) fn validate(dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
+    let manifest = check(dir, output)?;
+    if output.is_json() {
         print_json(&manifest)?;
     } else {
         outln!(
@@ -56,11 +56,11 @@ pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `publish DIR --dry-run [--json]`: what `publish` would send.
-pub fn dry_run(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let manifest = check(dir, json)?;
+pub(crate) fn dry_run(dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
+    let manifest = check(dir, output)?;
     let files = package_files(dir)
         .with_context(|| format!("cannot list the files of {}", dir.display()))?;
-    if json {
+    if output.is_json() {
         print_json(&files)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -80,19 +80,19 @@ pub fn dry_run(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `publish DIR [--json]`
-pub async fn publish(ctx: &Context, dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    check(dir, false)?;
+pub(crate) async fn publish(ctx: &Context, dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
+    check(dir, Output::Text)?;
     let (client, _) = ctx.connect_session().await?;
-    publish_with(&client, dir, json).await
+    publish_with(&client, dir, output).await
 }
 
 /// Validates, packs and uploads as `publish` does, on an open connection.
-pub async fn publish_with(
+pub(crate) async fn publish_with(
     client: &LobbyClient,
     dir: &Path,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = check(dir, false)?;
+    let manifest = check(dir, Output::Text)?;
 
     let zip = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
     let summary = {
@@ -104,7 +104,7 @@ pub async fn publish_with(
     };
     let size = std::fs::metadata(zip.path())?.len();
     let sha256 = sha256_file(zip.path())?;
-    if !json {
+    if !output.is_json() {
         outln!(
             "sending {} ({} unpacked; `publish --dry-run` lists them, {IGNORE_FILE} leaves files out)",
             plural(summary.files as usize, "file"),
@@ -118,7 +118,7 @@ pub async fn publish_with(
     let reply = upload_package(client, header, zip.path(), &bar).await;
     bar.finish_and_clear();
     let reply = reply?;
-    if json {
+    if output.is_json() {
         print_json(&reply)?;
     } else {
         outln!(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use gamestore_protocol::{ErrorCode, SessionRevoked, WireError};
 use gamestore_storage::{AccountId, AdminSession, Storage, StorageError};
 
+use crate::catalog::Listing;
 use crate::{Lobby, LobbyConfig, auth, now};
 
 /// How long an admin stays signed in without signing in again.
@@ -117,13 +118,16 @@ pub async fn set_listed(
     lobby: &Lobby,
     admin: &str,
     game: &str,
-    listed: bool,
+    listing: Listing,
 ) -> Result<(), WireError> {
     let (game, by) = (game.to_owned(), admin.to_owned());
     lobby
         .db(move |db| {
-            db.set_listed(&game, listed, now())?;
-            let action = if listed { "relist" } else { "delist" };
+            db.set_listed(&game, listing.is_listed(), now())?;
+            let action = match listing {
+                Listing::Listed => "relist",
+                Listing::Delisted => "delist",
+            };
             db.audit(&by, action, &format!("game:{game}"), "", now())
         })
         .await

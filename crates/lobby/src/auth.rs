@@ -12,11 +12,11 @@ use sha2::{Digest, Sha256};
 use crate::config::PasswordHashing;
 
 /// Shortest and longest accepted passwords, in characters.
-pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
+pub(crate) const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=128;
 
 /// Account names: 2–32 of ASCII letters, digits, `_`, `-` and `.`,
 /// starting with a letter or digit.
-pub fn check_name(name: &str) -> Result<(), WireError> {
+pub(crate) fn check_name(name: &str) -> Result<(), WireError> {
     let ok_len = (2..=32).contains(&name.len());
     let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
     let ok_start = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
@@ -30,7 +30,7 @@ pub fn check_name(name: &str) -> Result<(), WireError> {
     }
 }
 
-pub fn check_password(password: &str) -> Result<(), WireError> {
+pub(crate) fn check_password(password: &str) -> Result<(), WireError> {
     let chars = password.chars().count();
     if PASSWORD_CHARS.contains(&chars) {
         Ok(())
@@ -53,7 +53,7 @@ const MAX_VERIFY_KIB: u32 = 1024 * 1024;
 /// Argon2's working memory, owned by one pool thread and reused for every
 /// hash it computes, so the pool's memory is fixed by its size.
 #[derive(Default)]
-pub struct HashMemory(Vec<Block>);
+pub(crate) struct HashMemory(Vec<Block>);
 
 impl HashMemory {
     fn blocks(&mut self, count: usize) -> &mut [Block] {
@@ -70,7 +70,7 @@ fn params(cost: &PasswordHashing) -> Params {
 
 /// Hashes a password with a fresh random salt into a PHC string. CPU- and
 /// memory-heavy: [`PasswordPool`] runs it.
-pub fn hash_password(
+pub(crate) fn hash_password(
     password: &str,
     cost: &PasswordHashing,
     memory: &mut HashMemory,
@@ -103,7 +103,7 @@ pub fn hash_password(
 
 /// True when `password` matches the stored PHC string. Heavy, like hashing;
 /// the parameters come from the stored string, so older hashes keep working.
-pub fn verify_password(password: &str, stored: &str, memory: &mut HashMemory) -> bool {
+pub(crate) fn verify_password(password: &str, stored: &str, memory: &mut HashMemory) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else { return false };
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
     let Ok(params) = Params::try_from(&parsed) else { return false };
@@ -135,7 +135,7 @@ type Job = Box<dyn FnOnce(&mut HashMemory) + Send>;
 /// RATE_LIMITED at once instead of growing. Unknown accounts are checked
 /// against a dummy hash of the same cost, so they take as long as a wrong
 /// password.
-pub struct PasswordPool {
+pub(crate) struct PasswordPool {
     jobs: std::sync::mpsc::SyncSender<Job>,
     cost: PasswordHashing,
     dummy: String,
@@ -149,7 +149,7 @@ impl std::fmt::Debug for PasswordPool {
 
 impl PasswordPool {
     /// Starts `threads` hashing threads with room for `queue` waiting jobs.
-    pub fn new(
+    pub(crate) fn new(
         threads: usize,
         queue: usize,
         cost: PasswordHashing,
@@ -184,14 +184,14 @@ impl PasswordPool {
     }
 
     /// A new PHC string for `password`.
-    pub async fn hash(&self, password: String) -> Result<String, WireError> {
+    pub(crate) async fn hash(&self, password: String) -> Result<String, WireError> {
         let cost = self.cost.clone();
         self.run(move |memory| hash_password(&password, &cost, memory)).await?
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when
     /// the account does not exist (then always false), in the same time.
-    pub async fn verify(
+    pub(crate) async fn verify(
         &self,
         password: String,
         stored: Option<String>,
@@ -228,7 +228,7 @@ impl PasswordPool {
 }
 
 /// A new session token: 32 random bytes as 64 hex digits.
-pub fn new_token() -> Result<String, WireError> {
+pub(crate) fn new_token() -> Result<String, WireError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| WireError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
@@ -236,7 +236,7 @@ pub fn new_token() -> Result<String, WireError> {
 }
 
 /// What the database stores for a token.
-pub fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 

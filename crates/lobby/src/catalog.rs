@@ -15,8 +15,22 @@ use serde_json::value::RawValue;
 
 use crate::paging::encode_cursor;
 
+/// Whether a game is in the store (a delisted game stays installable by
+/// those who have it, and playable in matches already running).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Listed,
+    Delisted,
+}
+
+impl Listing {
+    pub fn is_listed(self) -> bool {
+        self == Listing::Listed
+    }
+}
+
 /// A stored game as the protocol shows it.
-pub fn summary(game: GameRecord) -> GameSummary {
+pub(crate) fn summary(game: GameRecord) -> GameSummary {
     GameSummary {
         kind: match game.kind.as_str() {
             "gui" => GameKind::Gui,
@@ -46,9 +60,9 @@ pub fn is_plugin(game: &GameRecord) -> bool {
 
 /// Where a game sorts in the store: by name (ASCII case folded, as the
 /// database compares names), then id. Also the STORE_LIST cursor.
-pub type StoreKey = (String, String);
+pub(crate) type StoreKey = (String, String);
 
-pub fn store_key(name: &str, id: &str) -> StoreKey {
+pub(crate) fn store_key(name: &str, id: &str) -> StoreKey {
     (name.to_ascii_lowercase(), id.to_owned())
 }
 
@@ -68,7 +82,7 @@ impl Entry {
 
 /// Listed games by [`StoreKey`]; see the module documentation.
 #[derive(Default)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     /// `None` until first used. Entries are shared between snapshots, so
     /// replacing one game copies pointers, not JSON.
     entries: Mutex<Option<Arc<Vec<Arc<Entry>>>>>,
@@ -87,7 +101,7 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     /// The JSON of a STORE_LIST reply: the page of at most `limit` games
     /// after `after`, and `next_cursor` when more follow.
-    pub fn page(
+    pub(crate) fn page(
         &self,
         db: &Storage,
         after: Option<&StoreKey>,
@@ -119,7 +133,7 @@ impl Catalog {
     }
 
     /// How many files `version` holds.
-    pub fn file_count(&self, version: &gamestore_storage::VersionRecord) -> u64 {
+    pub(crate) fn file_count(&self, version: &gamestore_storage::VersionRecord) -> u64 {
         let key = (version.game_id.clone(), version.version.clone());
         let counts = || self.file_counts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = counts().get(&key) {
@@ -134,7 +148,7 @@ impl Catalog {
 
     /// Re-reads game `id` after a committed change to it. A failure leaves
     /// the catalog to be rebuilt from the database on next use.
-    pub fn game_changed(&self, db: &Storage, id: &str) {
+    pub(crate) fn game_changed(&self, db: &Storage, id: &str) {
         let mut slot = self.lock();
         let Some(current) = slot.as_ref() else {
             return;

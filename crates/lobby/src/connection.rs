@@ -26,12 +26,12 @@ use crate::shutdown::Shutdown;
 const OUTBOX_CAPACITY: usize = 256;
 
 /// The read half of a connection's byte stream (plain TCP or TLS).
-pub type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
+pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
 /// The write half of a connection's byte stream (plain TCP or TLS).
-pub type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 
 /// An accepted connection's byte stream and what the lobby knows of its socket.
-pub struct Accepted {
+pub(crate) struct Accepted {
     pub read: ReadHalf,
     pub write: WriteHalf,
     /// This machine's address the client connected to.
@@ -45,11 +45,11 @@ pub struct Accepted {
 
 /// Largest frame accepted before HELLO: an anonymous connection may make
 /// the lobby buffer at most this much (a HELLO is well under 1 KiB).
-pub const PRE_HELLO_MAX_FRAME: usize = 64 * 1024;
+pub(crate) const PRE_HELLO_MAX_FRAME: usize = 64 * 1024;
 
 /// A logged-in connection's identity.
 #[derive(Debug, Clone)]
-pub struct SessionState {
+pub(crate) struct SessionState {
     pub account: Account,
     pub token_hash: Vec<u8>,
 }
@@ -60,7 +60,7 @@ pub struct SessionState {
 /// the hub (through `session`), its room membership and its connection
 /// permit, and dropping it releases all three, whether the connection ended
 /// normally, through an early return, or by a panic in a handler.
-pub struct Conn {
+pub(crate) struct Conn {
     pub lobby: Arc<Lobby>,
     pub id: ConnId,
     pub reader: FrameReader<ReadHalf>,
@@ -100,7 +100,7 @@ impl Drop for Conn {
 /// session is revoked or the lobby shuts down. `permit` is the connection's
 /// slot; it is freed when the connection's state is. `handshake` is its place among the connections
 /// before HELLO, freed once the handshake is over.
-pub async fn serve(
+pub(crate) async fn serve(
     lobby: Arc<Lobby>,
     id: ConnId,
     accepted: Accepted,
@@ -178,7 +178,8 @@ impl Conn {
                         "this lobby speaks protocol {PROTOCOL_VERSION}, the client {}",
                         hello.protocol
                     );
-                    self.fail(id, ErrorCode::ProtocolVersion, message).await;
+                    // A handshake failure is about the connection: id 0.
+                    self.fail(0, ErrorCode::ProtocolVersion, message).await;
                     return false;
                 }
                 tracing::debug!(conn = self.id, client = %hello.client, "hello");
@@ -188,12 +189,12 @@ impl Conn {
                 };
                 self.outbox.send(&ServerMessage::ok(id, &reply)).await
             }
-            Ok(RequestFrame { id, .. }) => {
-                self.fail(id, ErrorCode::ProtocolVersion, "the first message must be HELLO").await;
+            Ok(RequestFrame { .. }) => {
+                self.fail(0, ErrorCode::ProtocolVersion, "the first message must be HELLO").await;
                 false
             }
             Err(bad) => {
-                self.fail(bad.id.unwrap_or(0), bad.error.code, bad.error.message).await;
+                self.fail(0, bad.error.code, bad.error.message).await;
                 false
             }
         }
@@ -284,7 +285,7 @@ impl Conn {
     }
 
     /// The logged-in account if it has `role`: NOT_LOGGED_IN or WRONG_ROLE otherwise.
-    pub fn require(&self, role: gamestore_storage::Role) -> Result<&Account, WireError> {
+    pub(crate) fn require(&self, role: gamestore_storage::Role) -> Result<&Account, WireError> {
         let account = self.account()?;
         if account.role != role {
             let (is, needs) = match role {
@@ -300,7 +301,7 @@ impl Conn {
     }
 
     /// The logged-in account, or NOT_LOGGED_IN.
-    pub fn account(&self) -> Result<&Account, WireError> {
+    pub(crate) fn account(&self) -> Result<&Account, WireError> {
         self.session
             .as_ref()
             .map(|s| &s.account)
@@ -309,7 +310,7 @@ impl Conn {
 
     /// Completes when a long handler must stop: the lobby is shutting down
     /// or this connection was killed (too slow, or its writer gave up).
-    pub async fn interrupted(&self) {
+    pub(crate) async fn interrupted(&self) {
         tokio::select! {
             _ = self.shutdown.recv() => {}
             _ = self.outbox.killed() => {}

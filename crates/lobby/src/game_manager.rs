@@ -384,7 +384,7 @@ impl GameProcess {
                     result: None,
                     message: format!(
                         "the game server wrote more than {} to its match folder and was stopped",
-                        crate::game_sandbox::human(self.disk_cap)
+                        gamestore_package::human_bytes(self.disk_cap)
                     ),
                 };
             }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use gamestore_package::human_bytes;
 use gamestore_sandbox::bwrap::{self, View, ViewOptions};
 use gamestore_sandbox::cgroup::{CgroupLimits, CgroupRoot, MatchCgroup};
 use gamestore_sandbox::{Confinement, FileRules, Limits, NetRules};
@@ -115,18 +116,20 @@ impl ServerSandbox {
         let exe = std::env::current_exe()?;
         let bwrap = match mode {
             Sandbox::Off => false,
-            Sandbox::Auto | Sandbox::Required => match bwrap::probe(!root) {
-                Ok(()) => true,
-                Err(reason) if mode == Sandbox::Required => {
-                    anyhow::bail!(
-                        "the game server sandbox needs bubblewrap, which does not work here: {reason}"
-                    )
+            Sandbox::Auto | Sandbox::Required => {
+                match bwrap::probe(bwrap::Probe { user_namespace: !root }) {
+                    Ok(()) => true,
+                    Err(reason) if mode == Sandbox::Required => {
+                        anyhow::bail!(
+                            "the game server sandbox needs bubblewrap, which does not work here: {reason}"
+                        )
+                    }
+                    Err(reason) => {
+                        tracing::warn!("bubblewrap does not work here ({reason})");
+                        false
+                    }
                 }
-                Err(reason) => {
-                    tracing::warn!("bubblewrap does not work here ({reason})");
-                    false
-                }
-            },
+            }
         };
         let landlock = gamestore_sandbox::landlock_abi();
         let cgroup_name = format!("gamestore-{}", std::process::id());
@@ -228,10 +231,10 @@ impl ServerSandbox {
              CPU {} s per process (RLIMIT_CPU), open files {} (RLIMIT_NOFILE), match folder {} \
              (watched; RLIMIT_FSIZE per file); the whole process tree is killed at match end ({containment})",
             l.processes,
-            human(l.memory_bytes),
+            human_bytes(l.memory_bytes),
             self.cpu_secs,
             l.open_files,
-            human(l.disk_bytes),
+            human_bytes(l.disk_bytes),
         );
     }
 
@@ -464,22 +467,6 @@ fn folder_usage(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-/// "256 MiB".
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// Parses "512M", "2G", "65536" (bytes; K, M, G are powers of 1024).

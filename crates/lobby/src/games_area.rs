@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The on-disk store of packages.
 #[derive(Debug)]
-pub struct GamesArea {
+pub(crate) struct GamesArea {
     games: PathBuf,
     tmp: PathBuf,
     next_staging: AtomicU64,
@@ -27,7 +27,7 @@ pub struct GamesArea {
 
 impl GamesArea {
     /// Opens (creating) the area under `data_dir`, emptying its temp folder.
-    pub fn open(data_dir: &Path) -> io::Result<GamesArea> {
+    pub(crate) fn open(data_dir: &Path) -> io::Result<GamesArea> {
         let games = data_dir.join("games");
         let tmp = data_dir.join("tmp");
         fs::create_dir_all(&games)?;
@@ -39,22 +39,22 @@ impl GamesArea {
     }
 
     /// The folder of one published version.
-    pub fn version_dir(&self, id: &str, version: &str) -> PathBuf {
+    pub(crate) fn version_dir(&self, id: &str, version: &str) -> PathBuf {
         self.games.join(id).join(version)
     }
 
     /// The uploaded zip of one version.
-    pub fn package_zip(&self, id: &str, version: &str) -> PathBuf {
+    pub(crate) fn package_zip(&self, id: &str, version: &str) -> PathBuf {
         self.version_dir(id, version).join("package.zip")
     }
 
     /// The unpacked files of one version.
-    pub fn files_dir(&self, id: &str, version: &str) -> PathBuf {
+    pub(crate) fn files_dir(&self, id: &str, version: &str) -> PathBuf {
         self.version_dir(id, version).join("files")
     }
 
     /// A fresh staging folder, removed when dropped unless committed.
-    pub fn staging(&self) -> io::Result<Staging> {
+    pub(crate) fn staging(&self) -> io::Result<Staging> {
         let n = self.next_staging.fetch_add(1, Ordering::Relaxed);
         let dir = self.tmp.join(format!("upload-{n}"));
         fs::create_dir_all(&dir)?;
@@ -63,7 +63,12 @@ impl GamesArea {
 
     /// Moves a complete staging folder into place as `id`/`version`, synced
     /// to disk first.
-    pub fn commit(&self, mut staging: Staging, id: &str, version: &str) -> io::Result<PathBuf> {
+    pub(crate) fn commit(
+        &self,
+        mut staging: Staging,
+        id: &str,
+        version: &str,
+    ) -> io::Result<PathBuf> {
         let dir = staging.dir.take().expect("staging folder present");
         let target = self.version_dir(id, version);
         fs::create_dir_all(target.parent().expect("version dir has a parent"))?;
@@ -77,12 +82,12 @@ impl GamesArea {
     }
 
     /// Removes a version folder (used when its database row could not be written).
-    pub fn remove_version(&self, id: &str, version: &str) {
+    pub(crate) fn remove_version(&self, id: &str, version: &str) {
         let _ = fs::remove_dir_all(self.version_dir(id, version));
     }
 
     /// Removes version folders that have no database row. Returns how many.
-    pub fn reconcile(&self, known: &[(String, String)]) -> io::Result<usize> {
+    pub(crate) fn reconcile(&self, known: &[(String, String)]) -> io::Result<usize> {
         let mut removed = 0;
         for game in fs::read_dir(&self.games)? {
             let game = game?;
@@ -103,12 +108,12 @@ impl GamesArea {
 
 /// An upload's temporary folder; deleted on drop unless committed.
 #[derive(Debug)]
-pub struct Staging {
+pub(crate) struct Staging {
     dir: Option<PathBuf>,
 }
 
 impl Staging {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.as_deref().expect("staging folder present")
     }
 }

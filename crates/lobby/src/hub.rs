@@ -17,11 +17,11 @@ use tokio::sync::mpsc;
 use crate::shutdown::Signal;
 
 /// Identifies one connection for its lifetime.
-pub type ConnId = u64;
+pub(crate) type ConnId = u64;
 
 /// What a connection's writer task is asked to do.
 #[derive(Debug)]
-pub enum Outgoing {
+pub(crate) enum Outgoing {
     /// Write these bytes (one or more encoded frames).
     Frame(Vec<u8>),
     /// Write these bytes of a transfer; the permit is returned once written,
@@ -45,7 +45,7 @@ struct OutboxShared {
 
 /// The sending side of one connection.
 #[derive(Debug, Clone)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     tx: mpsc::Sender<Outgoing>,
     shared: Arc<OutboxShared>,
 }
@@ -54,7 +54,7 @@ pub struct Outbox {
 const BULK_BUDGET_KIB: usize = 4 * 1024;
 
 impl Outbox {
-    pub fn new(tx: mpsc::Sender<Outgoing>) -> Outbox {
+    pub(crate) fn new(tx: mpsc::Sender<Outgoing>) -> Outbox {
         let shared = OutboxShared {
             kill: Signal::new(),
             reported_slow: AtomicBool::new(false),
@@ -65,7 +65,7 @@ impl Outbox {
 
     /// Queues transfer data, waiting while more than a few MiB are queued.
     /// False when the connection is gone or killed.
-    pub async fn send_bulk(&self, bytes: Vec<u8>) -> bool {
+    pub(crate) async fn send_bulk(&self, bytes: Vec<u8>) -> bool {
         let kib = (bytes.len().div_ceil(1024)).clamp(1, BULK_BUDGET_KIB) as u32;
         let queued = async {
             let Ok(permit) = self.shared.bulk_budget.clone().acquire_many_owned(kib).await else {
@@ -79,14 +79,14 @@ impl Outbox {
     /// Queues a message, waiting for room (used for replies and transfers,
     /// whose producer is the connection itself). False when the connection
     /// is gone or killed.
-    pub async fn send(&self, message: &ServerMessage) -> bool {
+    pub(crate) async fn send(&self, message: &ServerMessage) -> bool {
         self.send_bytes(frame_bytes(message)).await
     }
 
     /// Queues already encoded frames, waiting for room. The wait ends when
     /// the connection is killed (its writer gives up on a client that does
     /// not drain within the idle timeout), so a reply never waits forever.
-    pub async fn send_bytes(&self, bytes: Vec<u8>) -> bool {
+    pub(crate) async fn send_bytes(&self, bytes: Vec<u8>) -> bool {
         self.unless_killed(async { self.tx.send(Outgoing::Frame(bytes)).await.is_ok() }).await
     }
 
@@ -102,13 +102,13 @@ impl Outbox {
 
     /// Queues an event without waiting; a peer too slow to take it is
     /// disconnected. False when the event was not queued.
-    pub fn push_event(&self, event: Event) -> bool {
+    pub(crate) fn push_event(&self, event: Event) -> bool {
         self.push_frame(frame_bytes(&ServerMessage::Event(event)))
     }
 
     /// [`Outbox::push_event`] for an event already encoded as a frame, so a
     /// broadcast encodes once for all its recipients.
-    pub fn push_frame(&self, frame: Vec<u8>) -> bool {
+    pub(crate) fn push_frame(&self, frame: Vec<u8>) -> bool {
         match self.tx.try_send(Outgoing::Frame(frame)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -122,21 +122,21 @@ impl Outbox {
 
     /// Logs, once per connection, that this client is too slow and is
     /// being closed.
-    pub fn report_slow(&self, why: &str) {
+    pub(crate) fn report_slow(&self, why: &str) {
         if !self.shared.reported_slow.swap(true, Ordering::AcqRel) {
             tracing::warn!(why, "closing a connection too slow to take what it is sent");
         }
     }
 
     /// Sends `event` (if there is room) and then closes the connection.
-    pub fn close_with(&self, event: Event) {
+    pub(crate) fn close_with(&self, event: Event) {
         let _ = self.tx.try_send(Outgoing::Frame(frame_bytes(&ServerMessage::Event(event))));
         self.close();
     }
 
     /// Asks the writer to flush and close, then the reader to stop. A
     /// connection whose queue is full is killed instead.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         if self.tx.try_send(Outgoing::Close).is_err() {
             self.kill();
         }
@@ -144,23 +144,23 @@ impl Outbox {
 
     /// Stops the connection at once: the writer drops whatever is queued
     /// and resets the socket; the reader and any waiting handler stop.
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         self.shared.kill.fire();
     }
 
     /// Whether [`Outbox::kill`] was called (or the writer gave up).
-    pub fn is_killed(&self) -> bool {
+    pub(crate) fn is_killed(&self) -> bool {
         self.shared.kill.is_fired()
     }
 
     /// Waits until the connection is killed.
-    pub async fn killed(&self) {
+    pub(crate) async fn killed(&self) {
         self.shared.kill.fired().await
     }
 }
 
 /// Pushes one event to several connections, encoding it once.
-pub fn push_to_all<'a>(outboxes: impl Iterator<Item = &'a Outbox>, event: &Event) {
+pub(crate) fn push_to_all<'a>(outboxes: impl Iterator<Item = &'a Outbox>, event: &Event) {
     let frame = frame_bytes(&ServerMessage::Event(event.clone()));
     for outbox in outboxes {
         outbox.push_frame(frame.clone());
@@ -170,7 +170,7 @@ pub fn push_to_all<'a>(outboxes: impl Iterator<Item = &'a Outbox>, event: &Event
 /// One message frame holding `message`. A reply too large for a frame is
 /// sent as a `REPLY_TOO_LARGE` error; an event too large is dropped (and
 /// logged): nothing is written for it.
-pub fn frame_bytes(message: &ServerMessage) -> Vec<u8> {
+pub(crate) fn frame_bytes(message: &ServerMessage) -> Vec<u8> {
     message.to_frame().unwrap_or_else(|e| {
         tracing::error!(error = %e, "dropped an event too large for a frame");
         Vec::new()
@@ -191,7 +191,7 @@ struct HubInner {
 
 /// Live connections by logged-in account.
 #[derive(Debug, Default)]
-pub struct Hub {
+pub(crate) struct Hub {
     inner: Mutex<HubInner>,
 }
 
@@ -201,7 +201,12 @@ impl Hub {
     }
 
     /// Records that connection `conn` is logged in as `account`.
-    pub fn attach(&self, account: &gamestore_storage::Account, conn: ConnId, outbox: Outbox) {
+    pub(crate) fn attach(
+        &self,
+        account: &gamestore_storage::Account,
+        conn: ConnId,
+        outbox: Outbox,
+    ) {
         let is_player = account.role == gamestore_storage::Role::Player;
         self.inner()
             .by_account
@@ -212,7 +217,7 @@ impl Hub {
     }
 
     /// Forgets connection `conn` of `account`.
-    pub fn detach(&self, account: AccountId, conn: ConnId) {
+    pub(crate) fn detach(&self, account: AccountId, conn: ConnId) {
         let mut inner = self.inner();
         if let Some(online) = inner.by_account.get_mut(&account) {
             online.conns.retain(|(id, _)| *id != conn);
@@ -223,7 +228,7 @@ impl Hub {
     }
 
     /// Players with at least one live connection, by name.
-    pub fn online_players(&self) -> Vec<(AccountId, String)> {
+    pub(crate) fn online_players(&self) -> Vec<(AccountId, String)> {
         let mut players: Vec<(AccountId, String)> = self
             .inner()
             .by_account
@@ -236,7 +241,7 @@ impl Hub {
     }
 
     /// Pushes `event` to every connection of every logged-in player.
-    pub fn broadcast_to_players(&self, event: &Event) {
+    pub(crate) fn broadcast_to_players(&self, event: &Event) {
         let outboxes: Vec<Outbox> = self
             .inner()
             .by_account
@@ -249,7 +254,7 @@ impl Hub {
 
     /// Closes every connection of `account` except `keep`, telling each why.
     /// Returns how many were closed.
-    pub fn revoke(&self, account: AccountId, keep: Option<ConnId>, event: Event) -> usize {
+    pub(crate) fn revoke(&self, account: AccountId, keep: Option<ConnId>, event: Event) -> usize {
         let victims: Vec<Outbox> = {
             let mut inner = self.inner();
             let Some(online) = inner.by_account.get_mut(&account) else {
@@ -270,7 +275,7 @@ impl Hub {
     }
 
     /// Number of accounts with at least one live connection.
-    pub fn online_accounts(&self) -> usize {
+    pub(crate) fn online_accounts(&self) -> usize {
         self.inner().by_account.len()
     }
 }

@@ -7,25 +7,25 @@
 //! database, the [`hub::Hub`] of live connections, and the configuration.
 
 pub mod admin;
-pub mod auth;
-pub mod catalog;
+pub(crate) mod auth;
+pub(crate) mod catalog;
 pub mod config;
-pub mod connection;
+pub(crate) mod connection;
 pub mod game_manager;
 pub mod game_sandbox;
-pub mod games_area;
+pub(crate) mod games_area;
 pub mod http;
-pub mod hub;
-pub mod limits;
-pub mod matches;
-pub mod paging;
-pub mod requests;
-pub mod rooms;
-pub mod running;
+pub(crate) mod hub;
+pub(crate) mod limits;
+pub(crate) mod matches;
+pub(crate) mod paging;
+pub(crate) mod requests;
+pub(crate) mod rooms;
+pub(crate) mod running;
 pub mod server;
-pub mod shutdown;
-pub mod telemetry;
-pub mod text;
+pub(crate) mod shutdown;
+pub(crate) mod telemetry;
+pub(crate) mod text;
 pub mod tls;
 pub mod warnings;
 
@@ -41,27 +41,27 @@ pub use config::LobbyConfig;
 #[derive(Debug)]
 pub struct Lobby {
     pub config: LobbyConfig,
-    pub db: Storage,
-    pub hub: hub::Hub,
-    pub games: games_area::GamesArea,
-    pub rooms: rooms::Rooms,
-    pub game_manager: Arc<game_manager::GameManager>,
+    pub(crate) db: Storage,
+    pub(crate) hub: hub::Hub,
+    pub(crate) games: games_area::GamesArea,
+    pub(crate) rooms: rooms::Rooms,
+    pub(crate) game_manager: Arc<game_manager::GameManager>,
     /// Rate limits on credentials, registrations and chat.
-    pub limits: limits::Limiters,
+    pub(crate) limits: limits::Limiters,
     /// Fair use of game servers: match starts and servers per player.
-    pub match_limits: matches::MatchLimits,
+    pub(crate) match_limits: matches::MatchLimits,
     /// The store's listed games, encoded for STORE_LIST.
-    pub catalog: catalog::Catalog,
+    pub(crate) catalog: catalog::Catalog,
     /// Serializes the final check-and-commit step of publishing.
-    pub publish_lock: tokio::sync::Mutex<()>,
+    pub(crate) publish_lock: tokio::sync::Mutex<()>,
     /// Every password hash and check runs here, a few at a time.
-    pub passwords: auth::PasswordPool,
+    pub(crate) passwords: auth::PasswordPool,
     /// The certificate served to TLS clients.
     pub tls: tls::TlsIdentity,
     /// Matches running now, with a handle to stop each.
-    pub running: Arc<running::RunningMatches>,
+    pub(crate) running: Arc<running::RunningMatches>,
     /// Set once the lobby listener accepts connections (`/readyz`).
-    pub listening: std::sync::atomic::AtomicBool,
+    pub(crate) listening: std::sync::atomic::AtomicBool,
 }
 
 impl Lobby {
@@ -182,7 +182,11 @@ fn storage_error(e: StorageError) -> WireError {
         StorageError::Sqlite(rusqlite_error) if rusqlite_error.to_string().contains("locked")
             || rusqlite_error.to_string().contains("busy")
     );
-    telemetry::storage_error(busy);
+    telemetry::storage_error(if busy {
+        telemetry::StorageFailure::Busy
+    } else {
+        telemetry::StorageFailure::Error
+    });
     WireError::new(ErrorCode::Internal, format!("storage error: {e}"))
 }
 

@@ -24,17 +24,17 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Most keys one limiter remembers.
-pub const MAX_KEYS: usize = 100_000;
+pub(crate) const MAX_KEYS: usize = 100_000;
 
 /// A limit: `limit` events per `window`. `limit` 0 means unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
+pub(crate) struct Rate {
     pub limit: u32,
     pub window: Duration,
 }
 
 impl Rate {
-    pub const fn per(limit: u32, window: Duration) -> Rate {
+    pub(crate) const fn per(limit: u32, window: Duration) -> Rate {
         Rate { limit, window }
     }
 
@@ -68,26 +68,22 @@ impl Window {
 
 /// Sliding windows per key.
 #[derive(Debug)]
-pub struct Windows<K> {
+pub(crate) struct Windows<K> {
     rate: Rate,
     keys: Mutex<HashMap<K, Window>>,
 }
 
 impl<K: Eq + Hash + Clone> Windows<K> {
-    pub fn new(rate: Rate) -> Windows<K> {
+    pub(crate) fn new(rate: Rate) -> Windows<K> {
         Windows { rate, keys: Mutex::new(HashMap::new()) }
     }
 
-    pub fn rate(&self) -> Rate {
-        self.rate
-    }
-
     /// Records an event for `key` now, or says how long until one is allowed.
-    pub fn hit(&self, key: &K) -> Result<Hit<K>, Duration> {
+    pub(crate) fn hit(&self, key: &K) -> Result<Hit<K>, Duration> {
         self.hit_at(key, Instant::now())
     }
 
-    pub fn hit_at(&self, key: &K, now: Instant) -> Result<Hit<K>, Duration> {
+    pub(crate) fn hit_at(&self, key: &K, now: Instant) -> Result<Hit<K>, Duration> {
         if self.rate.unlimited() {
             return Ok(Hit { key: None, at: now });
         }
@@ -104,7 +100,7 @@ impl<K: Eq + Hash + Clone> Windows<K> {
 
     /// Takes back an event recorded by [`Windows::hit`] (the action it
     /// guarded did not happen).
-    pub fn forgive(&self, hit: Hit<K>) {
+    pub(crate) fn forgive(&self, hit: Hit<K>) {
         let Some(key) = hit.key else { return };
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(window) = keys.get_mut(&key)
@@ -118,7 +114,7 @@ impl<K: Eq + Hash + Clone> Windows<K> {
 /// One recorded event, for [`Windows::forgive`] or [`Throttle::forgive`].
 #[derive(Debug)]
 #[must_use = "keep the hit to forgive it, or drop it to let it count"]
-pub struct Hit<K> {
+pub(crate) struct Hit<K> {
     key: Option<K>,
     at: Instant,
 }
@@ -195,13 +191,13 @@ impl Prunable for Attempts {
 /// Failed-attempt throttle for credentials, per key (an account name or a
 /// source address).
 #[derive(Debug)]
-pub struct Throttle<K> {
+pub(crate) struct Throttle<K> {
     rate: Rate,
     keys: Mutex<HashMap<K, Attempts>>,
 }
 
 impl<K: Eq + Hash + Clone> Throttle<K> {
-    pub fn new(rate: Rate) -> Throttle<K> {
+    pub(crate) fn new(rate: Rate) -> Throttle<K> {
         Throttle { rate, keys: Mutex::new(HashMap::new()) }
     }
 
@@ -211,30 +207,30 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
     /// legitimate clients share at once (an address), use
     /// [`Throttle::check`] and [`Throttle::fail`] instead. `Err` is how long
     /// the key stays blocked.
-    pub fn attempt(&self, key: &K) -> Result<Hit<K>, Duration> {
+    pub(crate) fn attempt(&self, key: &K) -> Result<Hit<K>, Duration> {
         self.attempt_at(key, Instant::now())
     }
 
-    pub fn attempt_at(&self, key: &K, now: Instant) -> Result<Hit<K>, Duration> {
+    pub(crate) fn attempt_at(&self, key: &K, now: Instant) -> Result<Hit<K>, Duration> {
         self.admit(key, now, true)
     }
 
     /// Whether `key` may try now, without counting anything: only
     /// [`Throttle::fail`] counts. `Err` is how long the key stays blocked.
-    pub fn check(&self, key: &K) -> Result<(), Duration> {
+    pub(crate) fn check(&self, key: &K) -> Result<(), Duration> {
         self.check_at(key, Instant::now())
     }
 
-    pub fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
         self.admit(key, now, false).map(|_| ())
     }
 
     /// Counts a failed attempt for `key` (after [`Throttle::check`]).
-    pub fn fail(&self, key: &K) {
+    pub(crate) fn fail(&self, key: &K) {
         self.fail_at(key, Instant::now())
     }
 
-    pub fn fail_at(&self, key: &K, now: Instant) {
+    pub(crate) fn fail_at(&self, key: &K, now: Instant) {
         if self.rate.unlimited() {
             return;
         }
@@ -276,7 +272,7 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
     }
 
     /// The attempt succeeded: it does not count.
-    pub fn forgive(&self, hit: Hit<K>) {
+    pub(crate) fn forgive(&self, hit: Hit<K>) {
         let Some(key) = hit.key else { return };
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(attempts) = keys.get_mut(&key)
@@ -289,15 +285,15 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
 
 /// An account name as the login throttle counts it: its kind and its
 /// lowercase name (bounded), whether or not the account exists.
-pub type AccountKey = (gamestore_storage::Role, String);
+pub(crate) type AccountKey = (gamestore_storage::Role, String);
 
-pub fn account_key(role: gamestore_storage::Role, name: &str) -> AccountKey {
+pub(crate) fn account_key(role: gamestore_storage::Role, name: &str) -> AccountKey {
     (role, name.chars().take(64).collect::<String>().to_lowercase())
 }
 
 /// The lobby's limiters, built from its configuration.
 #[derive(Debug)]
-pub struct Limiters {
+pub(crate) struct Limiters {
     /// Failed LOGIN/DEV_LOGIN per account name.
     pub login_by_account: Throttle<AccountKey>,
     /// Failed LOGIN/DEV_LOGIN/RESUME per source address.
@@ -311,13 +307,13 @@ pub struct Limiters {
 }
 
 /// Chat: this many messages per [`CHAT_WINDOW`] per account.
-pub const CHAT_BURST: u32 = 10;
-pub const CHAT_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const CHAT_BURST: u32 = 10;
+pub(crate) const CHAT_WINDOW: Duration = Duration::from_secs(10);
 /// Plugin messages: this many per [`CHAT_WINDOW`] per account.
-pub const PLUGIN_BURST: u32 = 20;
+pub(crate) const PLUGIN_BURST: u32 = 20;
 
 impl Limiters {
-    pub fn new(limits: &crate::config::Limits) -> Limiters {
+    pub(crate) fn new(limits: &crate::config::Limits) -> Limiters {
         const MINUTE: Duration = Duration::from_secs(60);
         Limiters {
             login_by_account: Throttle::new(Rate::per(limits.login_failures_per_account, MINUTE)),
@@ -333,7 +329,7 @@ impl Limiters {
 }
 
 /// RATE_LIMITED with the wait in the message and in `retry_after`.
-pub fn rate_limited(what: &str, wait: Duration) -> gamestore_protocol::WireError {
+pub(crate) fn rate_limited(what: &str, wait: Duration) -> gamestore_protocol::WireError {
     let secs = retry_secs(wait);
     gamestore_protocol::WireError::new(
         gamestore_protocol::ErrorCode::RateLimited,
@@ -344,7 +340,7 @@ pub fn rate_limited(what: &str, wait: Duration) -> gamestore_protocol::WireError
 
 /// The key for limits per source address: the IPv4 address, or the /64 an
 /// IPv6 address belongs to (one subscriber usually holds a whole /64).
-pub fn address_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -358,7 +354,7 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
 }
 
 /// Whole seconds to tell a client to wait, at least 1.
-pub fn retry_secs(wait: Duration) -> u64 {
+pub(crate) fn retry_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 

@@ -27,7 +27,7 @@ use crate::{Lobby, now};
 
 /// Limits on starting matches.
 #[derive(Debug)]
-pub struct MatchLimits {
+pub(crate) struct MatchLimits {
     by_player: Windows<AccountId>,
     by_room: Windows<RoomId>,
     servers_per_player: u32,
@@ -38,7 +38,7 @@ pub struct MatchLimits {
 }
 
 impl MatchLimits {
-    pub fn new(settings: &MatchSettings) -> MatchLimits {
+    pub(crate) fn new(settings: &MatchSettings) -> MatchLimits {
         const MINUTE: Duration = Duration::from_secs(60);
         MatchLimits {
             by_player: Windows::new(Rate::per(settings.starts_per_player_per_minute, MINUTE)),
@@ -52,7 +52,7 @@ impl MatchLimits {
     /// Checks that `host` may start a match in `room` now and reserves it.
     /// Dropping the [`Admission`] without [`Admission::commit`] gives
     /// everything back.
-    pub fn admit(&self, host: AccountId, room: RoomId) -> Result<Admission<'_>, WireError> {
+    pub(crate) fn admit(&self, host: AccountId, room: RoomId) -> Result<Admission<'_>, WireError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let count = running.get(&host).copied().unwrap_or(0);
         if self.servers_per_player > 0 && count >= self.servers_per_player {
@@ -95,7 +95,7 @@ impl MatchLimits {
 
 /// A match start that passed the limits but has not begun yet.
 #[derive(Debug)]
-pub struct Admission<'a> {
+pub(crate) struct Admission<'a> {
     limits: &'a MatchLimits,
     host: AccountId,
     hits: Option<(Hit<AccountId>, Hit<RoomId>)>,
@@ -104,7 +104,7 @@ pub struct Admission<'a> {
 impl Admission<'_> {
     /// The match was recorded: its start counts, and its game server
     /// counts for the host until the returned slot is dropped.
-    pub fn commit(mut self, lobby: Arc<Lobby>, match_id: i64) -> ServerSlot {
+    pub(crate) fn commit(mut self, lobby: Arc<Lobby>, match_id: i64) -> ServerSlot {
         self.hits = None;
         lobby.match_limits.live.lock().unwrap_or_else(|p| p.into_inner()).insert(match_id);
         ServerSlot { lobby, host: self.host, match_id }
@@ -123,7 +123,7 @@ impl Drop for Admission<'_> {
 
 /// One running game server, counted against the player who started it.
 #[derive(Debug)]
-pub struct ServerSlot {
+pub(crate) struct ServerSlot {
     lobby: Arc<Lobby>,
     host: AccountId,
     match_id: i64,
@@ -160,7 +160,7 @@ async fn abandoned(lobby: Arc<Lobby>, room: RoomId, grace: Duration) -> String {
 
 /// Removes entries of `<data>/matches/` not touched for `retention`, except
 /// those of `live` matches. Returns how many were removed.
-pub fn remove_old_match_folders(
+pub(crate) fn remove_old_match_folders(
     data_dir: &Path,
     retention: Duration,
     live: &HashSet<i64>,
@@ -214,7 +214,7 @@ async fn clean_match_folders(lobby: &Arc<Lobby>, match_id: i64) {
 
 /// Runs one match to its end. `slot` counts its game server against the
 /// host until the match is over.
-pub async fn run_match(
+pub(crate) async fn run_match(
     lobby: Arc<Lobby>,
     plan: StartPlan,
     match_id: i64,
@@ -240,7 +240,7 @@ pub async fn run_match(
     });
     let spawned = std::time::Instant::now();
     let started = lobby.game_manager.start(&spec).await;
-    crate::telemetry::match_spawned(started.is_ok(), spawned.elapsed());
+    crate::telemetry::match_spawned(started.is_ok().then(|| spawned.elapsed()));
     let exit = match started {
         Ok(mut process) => {
             tracing::info!(match_id, room = plan.room, port = process.port.port, "match started");

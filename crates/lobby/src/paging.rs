@@ -1,5 +1,5 @@
 //! Pages of growing lists: cursors and the page builder every paged request
-//! shares (see `gamestore_protocol::paging` for the wire contract).
+//! shares (see `gamestore_protocol::Paged` for the wire contract).
 //!
 //! A cursor is the sort key of the last item of a page, as JSON, in hex: it
 //! means "the items after this one", so a list that changes between two
@@ -16,12 +16,12 @@ use serde::de::DeserializeOwned;
 const MAX_CURSOR_CHARS: usize = 4096;
 
 /// The cursor naming `key` as the last item seen.
-pub fn encode_cursor<K: Serialize>(key: &K) -> String {
+pub(crate) fn encode_cursor<K: Serialize>(key: &K) -> String {
     hex::encode(serde_json::to_vec(key).expect("cursor keys serialize"))
 }
 
 /// The key a cursor from [`encode_cursor`] names, or `BAD_CURSOR`.
-pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, WireError> {
+pub(crate) fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, WireError> {
     let bad = || WireError::new(ErrorCode::BadCursor, "the cursor is not one this list handed out");
     if cursor.len() > MAX_CURSOR_CHARS {
         return Err(bad());
@@ -31,13 +31,15 @@ pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, WireError> 
 }
 
 /// The decoded cursor of a request, if it has one.
-pub fn cursor_key<K: DeserializeOwned>(cursor: Option<&str>) -> Result<Option<K>, WireError> {
+pub(crate) fn cursor_key<K: DeserializeOwned>(
+    cursor: Option<&str>,
+) -> Result<Option<K>, WireError> {
     cursor.map(decode_cursor).transpose()
 }
 
 /// The page size to use: the request's `limit` (at least 1, at most `max`)
 /// or `default`.
-pub fn page_limit(requested: Option<u32>, default: u32, max: u32) -> usize {
+pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> usize {
     requested.unwrap_or(default).clamp(1, max) as usize
 }
 
@@ -45,7 +47,7 @@ pub fn page_limit(requested: Option<u32>, default: u32, max: u32) -> usize {
 /// cursor): at most `limit` items and at most [`PAGE_BYTES`] of their JSON,
 /// always at least one item when there is one. Returns the page and the
 /// cursor of the next page when items remain.
-pub fn take_page<T: Serialize, K: Serialize>(
+pub(crate) fn take_page<T: Serialize, K: Serialize>(
     items: impl IntoIterator<Item = T>,
     limit: usize,
     key_of: impl Fn(&T) -> K,
@@ -65,7 +67,7 @@ pub fn take_page<T: Serialize, K: Serialize>(
 }
 
 /// Bytes of `item`'s JSON, counted without building it.
-pub fn json_len<T: Serialize>(item: &T) -> usize {
+pub(crate) fn json_len<T: Serialize>(item: &T) -> usize {
     struct Count(usize);
     impl io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -29,11 +29,12 @@ use gamestore_protocol::{
 };
 use gamestore_storage::AccountId;
 
+use crate::catalog::Listing;
 use crate::hub::{ConnId, Outbox};
 
 /// A player joining or creating a room, with the connection that asked.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(crate) struct Member {
     pub account: AccountId,
     pub name: String,
     pub conn: ConnId,
@@ -45,7 +46,7 @@ pub struct Member {
 
 /// The version of a game a new room plays.
 #[derive(Debug, Clone)]
-pub struct RoomGame {
+pub(crate) struct RoomGame {
     pub id: String,
     pub name: String,
     pub version: String,
@@ -55,7 +56,7 @@ pub struct RoomGame {
 
 /// What the host's start request hands to the Game Manager.
 #[derive(Debug, Clone)]
-pub struct StartPlan {
+pub(crate) struct StartPlan {
     pub room: RoomId,
     pub game: RoomGame,
     pub players: Vec<(AccountId, String)>,
@@ -63,7 +64,7 @@ pub struct StartPlan {
 
 /// How rooms treat their members.
 #[derive(Debug, Clone)]
-pub struct RoomsConfig {
+pub(crate) struct RoomsConfig {
     /// How long a dropped member's seat is kept for them; zero to leave at once.
     pub seat_grace: Duration,
     /// The game server address every player is told (`--public-host`);
@@ -175,7 +176,7 @@ struct Inner {
 
 /// Every room of the lobby.
 #[derive(Debug, Default)]
-pub struct Rooms {
+pub(crate) struct Rooms {
     /// Shared with the seat timers, which hold it weakly.
     inner: Arc<Mutex<Inner>>,
     config: RoomsConfig,
@@ -190,7 +191,7 @@ fn lock(inner: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
 }
 
 impl Rooms {
-    pub fn new(config: RoomsConfig) -> Rooms {
+    pub(crate) fn new(config: RoomsConfig) -> Rooms {
         Rooms { inner: Arc::default(), config }
     }
 
@@ -199,14 +200,14 @@ impl Rooms {
     }
 
     /// Makes a room for `game` with `member` as host.
-    pub fn create(&self, member: Member, game: RoomGame) -> Result<RoomInfo, WireError> {
+    pub(crate) fn create(&self, member: Member, game: RoomGame) -> Result<RoomInfo, WireError> {
         let mut inner = self.inner();
         check_not_in_room(&inner, member.account)?;
         Ok(create_locked(&mut inner, member, game))
     }
 
     /// Joins room `id`.
-    pub fn join(&self, member: Member, id: RoomId) -> Result<RoomInfo, WireError> {
+    pub(crate) fn join(&self, member: Member, id: RoomId) -> Result<RoomInfo, WireError> {
         let mut inner = self.inner();
         check_not_in_room(&inner, member.account)?;
         let room = inner
@@ -231,7 +232,7 @@ impl Rooms {
     /// Joins the fullest open room for `game` (the one that can start
     /// soonest), or makes one. Atomic: two players asking at once end up
     /// in the same room.
-    pub fn quick_play(&self, member: Member, game: RoomGame) -> Result<RoomInfo, WireError> {
+    pub(crate) fn quick_play(&self, member: Member, game: RoomGame) -> Result<RoomInfo, WireError> {
         let mut inner = self.inner();
         check_not_in_room(&inner, member.account)?;
         let best = inner
@@ -250,16 +251,19 @@ impl Rooms {
 
     /// The game `game` was delisted (or listed again): tells the members of
     /// every room for it (ROOM_UPDATE `delisted` or `relisted`).
-    pub fn listing_changed(&self, game: &str, listed: bool) {
+    pub(crate) fn listing_changed(&self, game: &str, listing: Listing) {
         let inner = self.inner();
-        let event = if listed { RoomEventKind::Relisted } else { RoomEventKind::Delisted };
+        let event = match listing {
+            Listing::Listed => RoomEventKind::Relisted,
+            Listing::Delisted => RoomEventKind::Delisted,
+        };
         for room in inner.rooms.values().filter(|r| r.game.id == game) {
             room.update(event, None);
         }
     }
 
     /// Leaves the player's room.
-    pub fn leave(&self, account: AccountId) -> Result<(), WireError> {
+    pub(crate) fn leave(&self, account: AccountId) -> Result<(), WireError> {
         let mut inner = self.inner();
         if leave_locked(&mut inner, account) {
             Ok(())
@@ -271,7 +275,7 @@ impl Rooms {
     /// A connection dropped: its player's seat is kept for the grace period
     /// (shown as reconnecting), then they leave unless they RESUME first.
     /// Must be called inside the Tokio runtime (it starts the seat's timer).
-    pub fn member_disconnected(&self, conn: ConnId) {
+    pub(crate) fn member_disconnected(&self, conn: ConnId) {
         let grace = self.config.seat_grace;
         if grace.is_zero() {
             return self.disconnected(conn);
@@ -300,7 +304,7 @@ impl Rooms {
     /// player is sent what they missed: the MATCH_ENDED of a match that
     /// ended meanwhile, then the GAME_START of the running match. Returns
     /// the room when a seat was taken back.
-    pub fn resume(&self, member: Member) -> Option<RoomInfo> {
+    pub(crate) fn resume(&self, member: Member) -> Option<RoomInfo> {
         let mut inner = self.inner();
         let id = *inner.member_of.get(&member.account)?;
         let room = inner.rooms.get_mut(&id)?;
@@ -331,7 +335,7 @@ impl Rooms {
 
     /// A connection closed or changed accounts: its player leaves the room
     /// it joined through it at once.
-    pub fn disconnected(&self, conn: ConnId) {
+    pub(crate) fn disconnected(&self, conn: ConnId) {
         let mut inner = self.inner();
         let leaving: Vec<AccountId> = inner
             .rooms
@@ -344,13 +348,13 @@ impl Rooms {
     }
 
     /// The game of the player's room, if they are in one.
-    pub fn game_of(&self, account: AccountId) -> Option<String> {
+    pub(crate) fn game_of(&self, account: AccountId) -> Option<String> {
         let inner = self.inner();
         inner.member_of.get(&account).and_then(|id| inner.rooms.get(id)).map(|r| r.game.id.clone())
     }
 
     /// The host asks to start: checks and moves the room to `starting`.
-    pub fn begin_start(&self, account: AccountId) -> Result<StartPlan, WireError> {
+    pub(crate) fn begin_start(&self, account: AccountId) -> Result<StartPlan, WireError> {
         let mut inner = self.inner();
         let id = *inner
             .member_of
@@ -385,7 +389,7 @@ impl Rooms {
 
     /// The match's server listens: tell every member where, each with the
     /// address they can reach (`start.host` is replaced per member).
-    pub fn started(&self, id: RoomId, start: GameStart) {
+    pub(crate) fn started(&self, id: RoomId, start: GameStart) {
         let mut inner = self.inner();
         let Some(room) = inner.rooms.get_mut(&id) else { return };
         room.state = RoomState::Playing;
@@ -398,7 +402,7 @@ impl Rooms {
     }
 
     /// The match ended (or never started): tell the members, wait again.
-    pub fn ended(&self, id: RoomId, ended: MatchEnded) {
+    pub(crate) fn ended(&self, id: RoomId, ended: MatchEnded) {
         let mut inner = self.inner();
         let Some(room) = inner.rooms.get_mut(&id) else { return };
         room.state = RoomState::Waiting;
@@ -412,7 +416,7 @@ impl Rooms {
     }
 
     /// Sends a chat message to the player's room; returns false when not in one.
-    pub fn chat(&self, account: AccountId, message: ChatMessage) -> Result<(), WireError> {
+    pub(crate) fn chat(&self, account: AccountId, message: ChatMessage) -> Result<(), WireError> {
         let inner = self.inner();
         let id = *inner
             .member_of
@@ -428,12 +432,12 @@ impl Rooms {
     }
 
     /// Every room, by id.
-    pub fn list(&self) -> Vec<RoomInfo> {
+    pub(crate) fn list(&self) -> Vec<RoomInfo> {
         self.inner().rooms.values().map(Room::info).collect()
     }
 
     /// What the player is doing.
-    pub fn activity(&self, account: AccountId) -> Activity {
+    pub(crate) fn activity(&self, account: AccountId) -> Activity {
         let inner = self.inner();
         match inner.member_of.get(&account).and_then(|id| inner.rooms.get(id)) {
             None => Activity::Idle,
@@ -537,7 +541,7 @@ async fn expire_seat(rooms: Weak<Mutex<Inner>>, account: AccountId, conn: ConnId
 
 impl Rooms {
     /// Removes rooms left empty while their match ran, once it ended.
-    pub fn close_if_empty(&self, id: RoomId) {
+    pub(crate) fn close_if_empty(&self, id: RoomId) {
         let mut inner = self.inner();
         if inner
             .rooms
@@ -554,13 +558,13 @@ mod plugins;
 mod tests;
 impl Rooms {
     /// The room the player is in, if any.
-    pub fn room_of(&self, account: AccountId) -> Option<RoomId> {
+    pub(crate) fn room_of(&self, account: AccountId) -> Option<RoomId> {
         self.inner().member_of.get(&account).copied()
     }
 
     /// True when room `id` has no members left (or is gone): nobody is
     /// there to play its match.
-    pub fn is_abandoned(&self, id: RoomId) -> bool {
+    pub(crate) fn is_abandoned(&self, id: RoomId) -> bool {
         self.inner().rooms.get(&id).is_none_or(|r| r.members.is_empty())
     }
 }

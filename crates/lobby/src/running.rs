@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 /// One running match as the admin sees it.
 #[derive(Debug, Clone)]
-pub struct RunningMatch {
+pub(crate) struct RunningMatch {
     pub match_id: i64,
     pub room: u64,
     pub game: String,
@@ -32,7 +32,7 @@ struct Entry {
 
 /// Running matches by id.
 #[derive(Debug, Default)]
-pub struct RunningMatches {
+pub(crate) struct RunningMatches {
     inner: Mutex<HashMap<i64, Entry>>,
 }
 
@@ -42,7 +42,7 @@ impl RunningMatches {
     }
 
     /// Registers a match; it stays listed while the guard lives.
-    pub fn register(self: &Arc<Self>, info: RunningMatch) -> RunningGuard {
+    pub(crate) fn register(self: &Arc<Self>, info: RunningMatch) -> RunningGuard {
         let stop = Arc::new(Notify::new());
         let stop_reason = Arc::new(Mutex::new(None));
         let match_id = info.match_id;
@@ -52,18 +52,18 @@ impl RunningMatches {
     }
 
     /// The running matches, oldest first.
-    pub fn list(&self) -> Vec<RunningMatch> {
+    pub(crate) fn list(&self) -> Vec<RunningMatch> {
         let mut list: Vec<RunningMatch> = self.lock().values().map(|e| e.info.clone()).collect();
         list.sort_by_key(|m| m.match_id);
         list
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.lock().len()
     }
 
     /// Asks a match to stop; false when it is not running.
-    pub fn stop(&self, match_id: i64, reason: &str) -> bool {
+    pub(crate) fn stop(&self, match_id: i64, reason: &str) -> bool {
         let inner = self.lock();
         let Some(entry) = inner.get(&match_id) else { return false };
         *entry.stop_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
@@ -73,7 +73,7 @@ impl RunningMatches {
 }
 
 /// Keeps a match listed; dropping it removes the match.
-pub struct RunningGuard {
+pub(crate) struct RunningGuard {
     matches: Arc<RunningMatches>,
     match_id: i64,
     stop: Arc<Notify>,
@@ -82,14 +82,14 @@ pub struct RunningGuard {
 
 impl RunningGuard {
     /// Records that the game server listens on `port`.
-    pub fn started(&self, port: u16) {
+    pub(crate) fn started(&self, port: u16) {
         if let Some(entry) = self.matches.lock().get_mut(&self.match_id) {
             entry.info.port = Some(port);
         }
     }
 
     /// Completes when an admin stops the match, with the reason given.
-    pub async fn stopped(&self) -> String {
+    pub(crate) async fn stopped(&self) -> String {
         self.stop.notified().await;
         self.stop_reason
             .lock()

@@ -15,29 +15,29 @@ use tokio::sync::Notify;
 /// A flag that is raised once and can be awaited by any number of tasks;
 /// waiting on a raised signal returns at once.
 #[derive(Debug, Default)]
-pub struct Signal {
+pub(crate) struct Signal {
     fired: AtomicBool,
     notify: Notify,
 }
 
 impl Signal {
-    pub fn new() -> Signal {
+    pub(crate) fn new() -> Signal {
         Signal::default()
     }
 
     /// Raises the signal and wakes every waiter. Later calls do nothing.
-    pub fn fire(&self) {
+    pub(crate) fn fire(&self) {
         if !self.fired.swap(true, Ordering::AcqRel) {
             self.notify.notify_waiters();
         }
     }
 
-    pub fn is_fired(&self) -> bool {
+    pub(crate) fn is_fired(&self) -> bool {
         self.fired.load(Ordering::Acquire)
     }
 
     /// Waits until the signal is raised.
-    pub async fn fired(&self) {
+    pub(crate) async fn fired(&self) {
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
@@ -53,21 +53,21 @@ impl Signal {
 
 /// Listens for the server's shutdown signal.
 #[derive(Debug, Clone)]
-pub struct Shutdown {
+pub(crate) struct Shutdown {
     signal: Arc<Signal>,
 }
 
 impl Shutdown {
-    pub fn new(signal: Arc<Signal>) -> Shutdown {
+    pub(crate) fn new(signal: Arc<Signal>) -> Shutdown {
         Shutdown { signal }
     }
 
-    pub fn is_shutdown(&self) -> bool {
+    pub(crate) fn is_shutdown(&self) -> bool {
         self.signal.is_fired()
     }
 
     /// Waits for the signal (returns at once if it was already given).
-    pub async fn recv(&self) {
+    pub(crate) async fn recv(&self) {
         self.signal.fired().await
     }
 }

@@ -21,7 +21,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the Prometheus recorder (once per process; later calls reuse
 /// it) and starts its upkeep task on the current runtime.
-pub fn install() {
+pub(crate) fn install() {
     let mut first = false;
     HANDLE.get_or_init(|| {
         first = true;
@@ -56,7 +56,7 @@ pub fn install() {
 
 /// The current metrics as Prometheus text, with state gauges refreshed
 /// from `lobby` first. Runs on a blocking thread.
-pub async fn render(lobby: std::sync::Arc<crate::Lobby>) -> String {
+pub(crate) async fn render(lobby: std::sync::Arc<crate::Lobby>) -> String {
     let task = tokio::task::spawn_blocking(move || {
         refresh_state_gauges(&lobby);
         match HANDLE.get() {
@@ -86,23 +86,23 @@ fn refresh_state_gauges(lobby: &crate::Lobby) {
 }
 
 /// Counts a connection while it is open; records why it closed.
-pub struct ConnectionMetric {
+pub(crate) struct ConnectionMetric {
     reason: &'static str,
 }
 
 impl ConnectionMetric {
-    pub fn opened() -> ConnectionMetric {
+    pub(crate) fn opened() -> ConnectionMetric {
         gauge!("gamestore_connections_current").increment(1.0);
         ConnectionMetric { reason: "ended" }
     }
 
     /// Names why the connection is closing (default `ended`).
-    pub fn closing(&mut self, reason: &'static str) {
+    pub(crate) fn closing(&mut self, reason: &'static str) {
         self.reason = reason;
     }
 
     /// Records the transport once the first bytes told it.
-    pub fn transport(&self, transport: &'static str) {
+    pub(crate) fn transport(&self, transport: &'static str) {
         counter!("gamestore_connections_opened_total", "transport" => transport).increment(1);
     }
 }
@@ -115,12 +115,12 @@ impl Drop for ConnectionMetric {
 }
 
 /// A connection refused at the connection cap.
-pub fn refused_busy() {
+pub(crate) fn refused_busy() {
     counter!("gamestore_connections_closed_total", "reason" => "busy").increment(1);
 }
 
 /// One handled request: its type, `OK` or its error code, and how long it took.
-pub fn request(kind: &'static str, code: &'static str, elapsed: Duration) {
+pub(crate) fn request(kind: &'static str, code: &'static str, elapsed: Duration) {
     counter!("gamestore_requests_total", "type" => kind, "code" => code).increment(1);
     histogram!("gamestore_request_duration_seconds", "type" => kind).record(elapsed.as_secs_f64());
     match code {
@@ -132,35 +132,47 @@ pub fn request(kind: &'static str, code: &'static str, elapsed: Duration) {
     }
 }
 
-/// A match's game server started (or failed to) after `elapsed`.
-pub fn match_spawned(ready: bool, elapsed: Duration) {
-    if ready {
+/// A match's game server was started: ready after `to_ready`, or `None`
+/// when it failed to start.
+pub(crate) fn match_spawned(to_ready: Option<Duration>) {
+    if let Some(elapsed) = to_ready {
         histogram!("gamestore_game_server_spawn_to_ready_seconds").record(elapsed.as_secs_f64());
     }
     counter!("gamestore_matches_started_total").increment(1);
 }
 
 /// A match ended with `outcome`.
-pub fn match_ended(outcome: &'static str) {
+pub(crate) fn match_ended(outcome: &'static str) {
     counter!("gamestore_matches_ended_total", "outcome" => outcome).increment(1);
 }
 
-/// A storage call failed; `busy` when SQLite reported the database locked.
-pub fn storage_error(busy: bool) {
-    let kind = if busy { "busy" } else { "error" };
+/// Why a storage call failed, as `/metrics` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StorageFailure {
+    /// SQLite reported the database locked or busy.
+    Busy,
+    Error,
+}
+
+/// A storage call failed.
+pub(crate) fn storage_error(failure: StorageFailure) {
+    let kind = match failure {
+        StorageFailure::Busy => "busy",
+        StorageFailure::Error => "error",
+    };
     counter!("gamestore_storage_errors_total", "kind" => kind).increment(1);
 }
 
 /// A byte stream that counts what crosses it into
 /// `gamestore_bytes_received_total` / `gamestore_bytes_sent_total`.
-pub struct Counted<T> {
+pub(crate) struct Counted<T> {
     inner: T,
     received: metrics::Counter,
     sent: metrics::Counter,
 }
 
 impl<T> Counted<T> {
-    pub fn new(inner: T) -> Counted<T> {
+    pub(crate) fn new(inner: T) -> Counted<T> {
         Counted {
             inner,
             received: counter!("gamestore_bytes_received_total"),

@@ -13,7 +13,7 @@ use std::fmt;
 
 /// Whether a text may span lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lines {
+pub(crate) enum Lines {
     /// One line: no line breaks at all (chat, names).
     Single,
     /// Line breaks (`\n`, and `\r\n`) are allowed (reviews, descriptions).
@@ -22,7 +22,7 @@ pub enum Lines {
 
 /// Why a text was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextProblem {
+pub(crate) enum TextProblem {
     /// A control character, or a line break where none is allowed.
     Control(char),
     /// A bidirectional override, embedding, isolate or mark.
@@ -43,7 +43,7 @@ impl fmt::Display for TextProblem {
 }
 
 /// Checks `text` against the rules above; the first offending character wins.
-pub fn check(text: &str, lines: Lines) -> Result<(), TextProblem> {
+pub(crate) fn check(text: &str, lines: Lines) -> Result<(), TextProblem> {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {

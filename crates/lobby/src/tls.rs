@@ -3,7 +3,7 @@
 //! One listener serves both plain TCP and TLS: the first byte of a TLS
 //! connection is a handshake record (`0x16`), while a plain lobby connection
 //! starts with the 4-byte length of a frame no larger than
-//! [`gamestore_protocol::frame::MAX_FRAME_LEN`], whose first byte is always
+//! [`gamestore_protocol::MAX_FRAME_LEN`], whose first byte is always
 //! `0`. [`accept`] peeks at that byte and wraps the socket accordingly.
 //!
 //! The certificate comes from `--tls-cert`/`--tls-key` (PEM files), or is

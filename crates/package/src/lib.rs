@@ -13,6 +13,7 @@
 //! a manifest command into an argv for the caller to run.
 
 mod archive;
+mod bytes;
 mod command;
 mod filelist;
 mod manifest;
@@ -23,6 +24,7 @@ mod walk;
 pub use archive::{
     ArchiveError, IGNORE_FILE, PackSummary, PackagedFile, extract, pack_dir, package_files,
 };
+pub use bytes::human_bytes;
 pub use command::{
     Command, ExpandError, ExpandedCommand, Placeholder, Placeholders, Seat, TemplateError,
     template_placeholders,

@@ -56,6 +56,15 @@ impl<W: Write> Sha256Writer<W> {
         Sha256Writer { inner, hasher: Sha256::new(), bytes: 0 }
     }
 
+    /// Wraps `inner`, which already holds the bytes `existing` yields (a
+    /// download resumed): those are hashed, not written again, and the
+    /// digest goes on from them.
+    pub fn resuming(inner: W, existing: impl Read) -> io::Result<Self> {
+        let mut before = Sha256Writer::new(io::sink());
+        io::copy(&mut { existing }, &mut before)?;
+        Ok(Sha256Writer { inner, hasher: before.hasher, bytes: before.bytes })
+    }
+
     /// Number of bytes written so far.
     pub fn bytes_written(&self) -> u64 {
         self.bytes
@@ -144,6 +153,12 @@ mod tests {
         assert_eq!(writer.hex_digest(), HELLO_WORLD);
         assert_eq!(writer.bytes_written(), 11);
         assert_eq!(writer.into_inner(), b"hello world");
+
+        let mut resumed = Sha256Writer::resuming(Vec::new(), &b"hello "[..]).unwrap();
+        resumed.write_all(b"world").unwrap();
+        assert_eq!(resumed.hex_digest(), HELLO_WORLD);
+        assert_eq!(resumed.bytes_written(), 11);
+        assert_eq!(resumed.into_inner(), b"world", "what was there is not written again");
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use gamestore_client::cli::{Context, human_bytes, print_json, print_table};
+use gamestore_client::cli::{Context, Output, human_bytes, print_json, print_table};
 use gamestore_client::install::{OlderVersions, install as install_game};
 use gamestore_client::library::Library;
 use gamestore_client::{ClientError, LobbyClient, outln};
@@ -12,32 +12,32 @@ use serde::Serialize;
 
 /// `install GAME [--version V] [--json]`: install, or update to the latest
 /// version; with `--version`, that version, beside the ones installed.
-pub async fn install(
+pub(crate) async fn install(
     ctx: &Context,
     id: &str,
     version: Option<&str>,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     let (client, session) = ctx.connect_session().await?;
     let library = Library::new(ctx.home.root(), &session.user);
     library.clean_all_leftovers();
-    install_with(&client, &library, id, version, json).await
+    install_with(&client, &library, id, version, output).await
 }
 
 /// Installs or updates as `install` does, on an open connection.
-pub async fn install_with(
+pub(crate) async fn install_with(
     client: &LobbyClient,
     library: &Library,
     id: &str,
     version: Option<&str>,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     let older = match version {
         None => OlderVersions::Remove,
         Some(_) => OlderVersions::Keep,
     };
     let outcome = install_game(client, library, id, version, older).await?;
-    if json {
+    if output.is_json() {
         print_json(&outcome)?;
     } else {
         let what = match (outcome.method, &outcome.previous) {
@@ -73,7 +73,7 @@ struct LibraryItem {
 
 /// `library [--json]`: the installed games; with the lobby down, still the
 /// installed games, saying that the latest versions are unknown.
-pub async fn library(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn library(ctx: &Context, output: Output) -> anyhow::Result<ExitCode> {
     let Some(session) = ctx.home.load_session(ctx.role)? else {
         // Connecting gives the usual "not logged in" error.
         return ctx.connect_session().await.map(|_| ExitCode::SUCCESS);
@@ -81,10 +81,10 @@ pub async fn library(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
     let library = Library::new(ctx.home.root(), &session.user);
     library.clean_all_leftovers();
     match ctx.connect_session().await {
-        Ok((client, _)) => show_library(Some(&client), &library, json).await,
+        Ok((client, _)) => show_library(Some(&client), &library, output).await,
         Err(e) if e.downcast_ref::<ClientError>().is_some_and(ClientError::is_unreachable) => {
             eprintln!("note: {e:#}; the latest versions are unknown");
-            show_library(None, &library, json).await
+            show_library(None, &library, output).await
         }
         Err(e) => Err(e),
     }
@@ -92,10 +92,10 @@ pub async fn library(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints the library as `library` does, on an open connection (or none,
 /// when the lobby is unreachable).
-pub async fn show_library(
+pub(crate) async fn show_library(
     client: Option<&LobbyClient>,
     library: &Library,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     let store = match client {
         Some(client) => Some(client.call_all(StoreList::default()).await?),
@@ -121,7 +121,7 @@ pub async fn show_library(
             }
         })
         .collect();
-    if json {
+    if output.is_json() {
         print_json(&items)?;
     } else if items.is_empty() {
         outln!(
@@ -153,7 +153,7 @@ pub async fn show_library(
 }
 
 /// `uninstall GAME`
-pub async fn uninstall(ctx: &Context, id: &str) -> anyhow::Result<ExitCode> {
+pub(crate) async fn uninstall(ctx: &Context, id: &str) -> anyhow::Result<ExitCode> {
     let session = ctx.home.load_session(ctx.role)?;
     let Some(session) = session else {
         bail!(

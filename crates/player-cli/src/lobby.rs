@@ -2,20 +2,20 @@
 
 use std::process::ExitCode;
 
-use gamestore_client::cli::{Context, print_json, print_table};
+use gamestore_client::cli::{Context, Output, print_json, print_table};
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{Activity, OnlineList, RoomList};
 
 /// `rooms [--json]`
-pub async fn rooms(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn rooms(ctx: &Context, output: Output) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    show_rooms(&client, json).await
+    show_rooms(&client, output).await
 }
 
 /// Prints the rooms as `rooms` does, on an open connection.
-pub async fn show_rooms(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn show_rooms(client: &LobbyClient, output: Output) -> anyhow::Result<ExitCode> {
     let reply = client.call_all(RoomList::default()).await?;
-    if json {
+    if output.is_json() {
         print_json(&reply.rooms)?;
     } else if reply.rooms.is_empty() {
         outln!("No open rooms. Start one with `gamestore-player play GAME`.");
@@ -41,15 +41,15 @@ pub async fn show_rooms(client: &LobbyClient, json: bool) -> anyhow::Result<Exit
 }
 
 /// `online [--json]`
-pub async fn online(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn online(ctx: &Context, output: Output) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    show_online(&client, json).await
+    show_online(&client, output).await
 }
 
 /// Prints who is online as `online` does, on an open connection.
-pub async fn show_online(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn show_online(client: &LobbyClient, output: Output) -> anyhow::Result<ExitCode> {
     let reply = client.call_all(OnlineList::default()).await?;
-    if json {
+    if output.is_json() {
         print_json(&reply.players)?;
     } else {
         let rows: Vec<Vec<String>> = reply
@@ -72,15 +72,15 @@ pub async fn show_online(client: &LobbyClient, json: bool) -> anyhow::Result<Exi
 }
 
 /// `history [--json]`
-pub async fn history(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn history(ctx: &Context, output: Output) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    show_history(&client, json).await
+    show_history(&client, output).await
 }
 
 /// Prints my matches as `history` does, on an open connection.
-pub async fn show_history(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn show_history(client: &LobbyClient, output: Output) -> anyhow::Result<ExitCode> {
     let reply = client.call_all(gamestore_protocol::MatchHistory::default()).await?;
-    if json {
+    if output.is_json() {
         print_json(&reply.matches)?;
     } else if reply.matches.is_empty() {
         outln!("No matches played yet.");

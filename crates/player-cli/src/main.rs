@@ -11,7 +11,7 @@ mod store;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs};
+use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs, Output};
 use gamestore_client::launcher::SandboxMode;
 use gamestore_client::reviews::ReviewsArgs;
 use gamestore_protocol::Role;
@@ -181,16 +181,16 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     match command {
         Command::Account(command) => command.run(&ctx).await,
-        Command::Store { json } => store::store(&ctx, json).await,
-        Command::Info { id, json } => store::info(&ctx, &id, json).await,
+        Command::Store { json } => store::store(&ctx, Output::of(json)).await,
+        Command::Info { id, json } => store::info(&ctx, &id, Output::of(json)).await,
         Command::Install { id, version, json } => {
-            library::install(&ctx, &id, version.as_deref(), json).await
+            library::install(&ctx, &id, version.as_deref(), Output::of(json)).await
         }
-        Command::Library { json } => library::library(&ctx, json).await,
+        Command::Library { json } => library::library(&ctx, Output::of(json)).await,
         Command::Uninstall { id } => library::uninstall(&ctx, &id).await,
-        Command::Rooms { json } => lobby::rooms(&ctx, json).await,
-        Command::Online { json } => lobby::online(&ctx, json).await,
-        Command::History { json } => lobby::history(&ctx, json).await,
+        Command::Rooms { json } => lobby::rooms(&ctx, Output::of(json)).await,
+        Command::Online { json } => lobby::online(&ctx, Output::of(json)).await,
+        Command::History { json } => lobby::history(&ctx, Output::of(json)).await,
         Command::Review { game, rating, text, resend } => {
             let input = match rating {
                 Some(rating) if !resend => review::ReviewInput::New { rating, text },
@@ -211,14 +211,24 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Play { game, start_when, json } => {
             play::play(
                 &ctx,
-                play::PlayOptions { target: play::Target::Game(game), start_when, json, sandbox },
+                play::PlayOptions {
+                    target: play::Target::Game(game),
+                    start_when,
+                    output: Output::of(json),
+                    sandbox,
+                },
             )
             .await
         }
         Command::Join { room, start_when, json } => {
             play::play(
                 &ctx,
-                play::PlayOptions { target: play::Target::Room(room), start_when, json, sandbox },
+                play::PlayOptions {
+                    target: play::Target::Room(room),
+                    start_when,
+                    output: Output::of(json),
+                    sandbox,
+                },
             )
             .await
         }

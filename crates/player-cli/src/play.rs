@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
-use gamestore_client::cli::{Context, human_bytes, players_range, plural};
+use gamestore_client::cli::{Context, Output, human_bytes, players_range, plural};
 use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::launcher::{
     LaunchOptions, SandboxMode, client_command, display_problem, game_data_dir,
@@ -33,7 +33,7 @@ use serde_json::json;
 const MATCH_END_WAIT: Duration = Duration::from_secs(120);
 
 /// Where to play.
-pub enum Target {
+pub(crate) enum Target {
     /// Quick play: an open room for this game, or a new one.
     Game(String),
     /// This room.
@@ -41,25 +41,25 @@ pub enum Target {
 }
 
 /// Options of `play` and `join`.
-pub struct PlayOptions {
-    pub target: Target,
+pub(crate) struct PlayOptions {
+    pub(crate) target: Target,
     /// As host, start once this many members are in (default: the game's minimum).
-    pub start_when: Option<u32>,
+    pub(crate) start_when: Option<u32>,
     /// Print events as JSON lines.
-    pub json: bool,
+    pub(crate) output: Output,
     /// How the game client is confined.
-    pub sandbox: SandboxMode,
+    pub(crate) sandbox: SandboxMode,
 }
 
-fn say(json: bool, kind: &str, data: serde_json::Value, text: impl FnOnce() -> String) {
-    if json {
+fn say(output: Output, kind: &str, data: serde_json::Value, text: impl FnOnce() -> String) {
+    if output.is_json() {
         outln!("{}", json!({"type": kind, "data": data}));
     } else {
         outln!("{}", text());
     }
 }
 
-pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCode> {
+pub(crate) async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCode> {
     // The link resumes the session on a new connection when this one drops,
     // and with it the room seat the lobby keeps for a while.
     let (link, mut notices, problem) = Link::open(ctx.clone()).await;
@@ -74,7 +74,7 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     };
     let client = link.client().await?;
     let library = Library::new(ctx.home.root(), &session.user);
-    let json = options.json;
+    let output = options.output;
 
     // A seat kept from a launcher that stopped (or lost its connection)
     // mid-room or mid-match: carry on in that room.
@@ -137,7 +137,7 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     };
     let outcome = install(&client, &library, &room.game, Some(&room.version), older).await?;
     if outcome.bytes_transferred > 0 {
-        say(json, "installed", json!(outcome), || {
+        say(output, "installed", json!(outcome), || {
             format!(
                 "installed {} {} ({})",
                 outcome.id,
@@ -146,7 +146,7 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
             )
         });
     }
-    say(json, "room", json!(room), || {
+    say(output, "room", json!(room), || {
         format!(
             "{} room {} for {} {} ({}, host {})",
             if kept.is_some() { "back in" } else { "in" },
@@ -161,7 +161,7 @@ pub async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<ExitCod
     let start_when = options.start_when.unwrap_or(room.min_players).max(1);
     let launcher = Launcher { sandbox: options.sandbox, home: ctx.home.root().to_owned() };
     let outcome =
-        in_room(&link, &mut notices, &library, &session.user, room, start_when, json, &launcher)
+        in_room(&link, &mut notices, &library, &session.user, room, start_when, output, &launcher)
             .await;
     // Done with the room: give the seat up now rather than have the lobby
     // keep it for a player who is not coming back.
@@ -205,19 +205,19 @@ async fn in_room(
     me: &str,
     room: RoomInfo,
     start_when: u32,
-    json: bool,
+    output: Output,
     launcher: &Launcher,
 ) -> anyhow::Result<ExitCode> {
     let mut start_sent = false;
     let mut current = room;
-    maybe_start(link, &current, me, start_when, &mut start_sent, json).await?;
+    maybe_start(link, &current, me, start_when, &mut start_sent, output).await?;
 
     loop {
         let notice = notices.recv().await.context("the lobby connection ended")?;
         let event = match notice {
             Notice::Event(event) => event,
             other => {
-                follow_link(link, &other, current.id, json).await?;
+                follow_link(link, &other, current.id, output).await?;
                 continue;
             }
         };
@@ -230,8 +230,8 @@ async fn in_room(
                 // Our own arrival was already said ("in room ...").
                 let own_join =
                     update.event == RoomEventKind::Joined && update.player.as_deref() == Some(me);
-                if json || !own_join {
-                    say(json, "room_update", json!(update), || {
+                if output.is_json() || !own_join {
+                    say(output, "room_update", json!(update), || {
                         describe_update(&update.event, update.player.as_deref(), &update.room)
                     });
                 }
@@ -246,16 +246,16 @@ async fn in_room(
                         current.id
                     );
                 }
-                maybe_start(link, &current, me, start_when, &mut start_sent, json).await?;
+                maybe_start(link, &current, me, start_when, &mut start_sent, output).await?;
             }
             Event::Chat(chat) => {
-                say(json, "chat", json!(chat), || {
+                say(output, "chat", json!(chat), || {
                     format!("[{}] {}: {}", scope_name(&chat), chat.from, chat.text)
                 });
             }
             Event::GameStart(start) => {
                 say(
-                    json,
+                    output,
                     "game_start",
                     json!({"match_id": start.match_id, "host": start.host, "port": start.port, "players": start.players}),
                     || {
@@ -269,18 +269,18 @@ async fn in_room(
                     sandbox: launcher.sandbox,
                     data_dir: game_data_dir(&launcher.home, me, &start.game),
                 };
-                return run_client(link, notices, library, me, start, &launch, json).await;
+                return run_client(link, notices, library, me, start, &launch, output).await;
             }
             Event::MatchEnded(ended) if ended.outcome == MatchOutcome::NeverStarted => {
                 // Our room's start failed before any GAME_START.
-                say(json, "match_ended", json!(ended), || {
+                say(output, "match_ended", json!(ended), || {
                     format!("match did not start: {}", ended.message)
                 });
                 bail!("the match could not start: {}", ended.message);
             }
             Event::MatchEnded(ended) => {
                 // Back from a drop: the match ended while we were away.
-                say(json, "match_ended", json!(ended), || {
+                say(output, "match_ended", json!(ended), || {
                     format!("match {} ended while you were away: {}", ended.match_id, ended.message)
                 });
                 if ended.outcome != MatchOutcome::Completed {
@@ -298,17 +298,22 @@ async fn in_room(
 
 /// Follows the link's own news while in room `room`: a lost connection is
 /// reported and waited out; once reconnected, the seat must have been kept.
-async fn follow_link(link: &Link, notice: &Notice, room: u64, json: bool) -> anyhow::Result<()> {
+async fn follow_link(
+    link: &Link,
+    notice: &Notice,
+    room: u64,
+    output: Output,
+) -> anyhow::Result<()> {
     match notice {
         Notice::Event(_) => {}
         Notice::Lost { reason } => {
-            say(json, "connection_lost", json!({"reason": reason}), || {
+            say(output, "connection_lost", json!({"reason": reason}), || {
                 format!("connection to the lobby lost ({reason}); reconnecting...")
             });
         }
         Notice::Reconnected { .. } => match link.my_room().await {
             Ok(Some(kept)) if kept.id == room => {
-                say(json, "reconnected", json!({"room": room}), || {
+                say(output, "reconnected", json!({"room": room}), || {
                     format!("reconnected; your seat in room {room} was kept")
                 });
             }
@@ -395,7 +400,7 @@ async fn maybe_start(
     me: &str,
     start_when: u32,
     start_sent: &mut bool,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<()> {
     if *start_sent || room.host != me || room.state != RoomState::Waiting {
         return Ok(());
@@ -413,7 +418,7 @@ async fn maybe_start(
         }
         Err(e) => return Err(e.into()),
     }
-    say(json, "starting", json!({"room": room.id}), || {
+    say(output, "starting", json!({"room": room.id}), || {
         format!("starting the match with {}", plural(room.members.len(), "player"))
     });
     Ok(())
@@ -428,7 +433,7 @@ async fn run_client(
     me: &str,
     start: GameStart,
     launch: &LaunchOptions,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     let game_dir = library.version_dir(&start.game, &start.version);
     let mut ended: Option<MatchEnded> = None;
@@ -448,11 +453,11 @@ async fn run_client(
                     status = child.wait() => break status.ok(),
                     notice = notices.recv() => match notice {
                         Some(Notice::Event(Event::MatchEnded(e))) if e.match_id == start.match_id => ended = Some(e),
-                        Some(Notice::Event(Event::Chat(chat))) if !json => outln!("[{}] {}: {}", scope_name(&chat), chat.from, chat.text),
+                        Some(Notice::Event(Event::Chat(chat))) if !output.is_json() => outln!("[{}] {}: {}", scope_name(&chat), chat.from, chat.text),
                         Some(Notice::Event(_)) => {}
                         Some(other) => {
-                            if let Err(e) = follow_link(link, &other, start.room, json).await {
-                                say(json, "lobby_lost", json!({"message": e.to_string()}), || format!("{e:#}"));
+                            if let Err(e) = follow_link(link, &other, start.room, output).await {
+                                say(output, "lobby_lost", json!({"message": e.to_string()}), || format!("{e:#}"));
                             }
                         }
                         None => break child.wait().await.ok(),
@@ -462,7 +467,7 @@ async fn run_client(
             status.and_then(|s| s.code())
         }
         Err(e) => {
-            say(json, "client_error", json!({"message": e.to_string()}), || format!("{e:#}"));
+            say(output, "client_error", json!({"message": e.to_string()}), || format!("{e:#}"));
             None
         }
     };
@@ -470,7 +475,7 @@ async fn run_client(
         let _ = client.call(GameClientExited { match_id: start.match_id, code }).await;
     }
     if code != Some(0) {
-        say(json, "client_exited", json!({"code": code}), || match code {
+        say(output, "client_exited", json!({"code": code}), || match code {
             Some(c) => format!("your game client exited with code {c}; you are back in the room"),
             None => "your game client did not finish; you are back in the room".to_owned(),
         });
@@ -478,9 +483,9 @@ async fn run_client(
 
     let ended = match ended {
         Some(e) => e,
-        None => wait_for_end(link, notices, &start, json).await?,
+        None => wait_for_end(link, notices, &start, output).await?,
     };
-    say(json, "match_ended", json!(ended), || {
+    say(output, "match_ended", json!(ended), || {
         let mut line = format!("match {} ended: {}", ended.match_id, ended.message);
         if let Some(winner) =
             ended.result.as_ref().and_then(|r| r.get("winner")).and_then(|w| w.as_str())
@@ -505,7 +510,7 @@ async fn wait_for_end(
     link: &Link,
     notices: &mut tokio::sync::mpsc::UnboundedReceiver<Notice>,
     start: &GameStart,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<MatchEnded> {
     let wait = async {
         while let Some(notice) = notices.recv().await {
@@ -515,7 +520,7 @@ async fn wait_for_end(
                     return Ok(e);
                 }
                 Notice::Event(_) => {}
-                other => follow_link(link, &other, start.room, json).await?,
+                other => follow_link(link, &other, start.room, output).await?,
             }
         }
         bail!("the lobby closed the connection before the match ended")

@@ -9,7 +9,7 @@ use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::ReviewSubmit;
 
 /// What to send.
-pub enum ReviewInput {
+pub(crate) enum ReviewInput {
     New {
         rating: u8,
         text: String,
@@ -18,7 +18,11 @@ pub enum ReviewInput {
     Resend,
 }
 
-pub async fn review(ctx: &Context, game: &str, input: ReviewInput) -> anyhow::Result<ExitCode> {
+pub(crate) async fn review(
+    ctx: &Context,
+    game: &str,
+    input: ReviewInput,
+) -> anyhow::Result<ExitCode> {
     // Whose drafts: the saved session's player, even if the lobby is down.
     let Some(session) = ctx.home.load_session(ctx.role)? else {
         bail!(
@@ -53,7 +57,11 @@ pub async fn review(ctx: &Context, game: &str, input: ReviewInput) -> anyhow::Re
 
 /// Sends a draft saved in `drafts` and removes it once the lobby accepts it,
 /// or refuses it for good (see [`worth_keeping`]).
-pub async fn send(client: &LobbyClient, drafts: &Drafts, draft: &Draft) -> anyhow::Result<()> {
+pub(crate) async fn send(
+    client: &LobbyClient,
+    drafts: &Drafts,
+    draft: &Draft,
+) -> anyhow::Result<()> {
     let reply = client
         .call(ReviewSubmit {
             game: draft.game.clone(),

@@ -2,20 +2,20 @@
 
 use std::process::ExitCode;
 
-use gamestore_client::cli::{Context, print_json, print_table, rating_text};
+use gamestore_client::cli::{Context, Output, print_json, print_table, rating_text};
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::StoreList;
 
 /// `store [--json]`
-pub async fn store(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn store(ctx: &Context, output: Output) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    show_store(&client, json).await
+    show_store(&client, output).await
 }
 
 /// Prints the store as `store` does, on an open connection.
-pub async fn show_store(client: &LobbyClient, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn show_store(client: &LobbyClient, output: Output) -> anyhow::Result<ExitCode> {
     let reply = client.call_all(StoreList::default()).await?;
-    if json {
+    if output.is_json() {
         print_json(&reply.games)?;
     } else if reply.games.is_empty() {
         outln!("The store is empty: no game is listed yet.");
@@ -46,15 +46,19 @@ pub async fn show_store(client: &LobbyClient, json: bool) -> anyhow::Result<Exit
 }
 
 /// `info GAME [--json]`
-pub async fn info(ctx: &Context, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn info(ctx: &Context, id: &str, output: Output) -> anyhow::Result<ExitCode> {
     let (client, _) = ctx.connect_session().await?;
-    show_info(&client, id, json).await
+    show_info(&client, id, output).await
 }
 
 /// Prints a game's details as `info` does, on an open connection.
-pub async fn show_info(client: &LobbyClient, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn show_info(
+    client: &LobbyClient,
+    id: &str,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
     let info = client.call(gamestore_protocol::GameInfo { id: id.to_owned() }).await?;
-    if json {
+    if output.is_json() {
         print_json(&info)?;
         return Ok(ExitCode::SUCCESS);
     }

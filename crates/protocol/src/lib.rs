@@ -4,25 +4,26 @@
 //! connection. A message name, an error code or a frame layout is spelled
 //! here once; docs/PROTOCOL.md describes the same for other implementers.
 //!
-//! Layers, bottom up: [`frame`] (length-prefixed frames, message or binary),
-//! [`connection`] (reading frames from a socket), [`message`] (the JSON
-//! envelope, requests, replies and events), [`types`] (payloads) and
-//! [`error`] (stable error codes); [`paging`] says how growing lists are
-//! answered a page at a time.
+//! Layers, bottom up: `frame` (length-prefixed frames, message or binary),
+//! `connection` (reading frames from a socket), `message` (the JSON
+//! envelope, requests, replies and events), `types` (payloads) and
+//! `error` (stable error codes); `paging` says how growing lists are
+//! answered a page at a time. The modules are private: what other crates
+//! use is re-exported here, once.
 
-pub mod connection;
-pub mod error;
-pub mod frame;
-pub mod message;
-pub mod paging;
-pub mod plugins;
-pub mod types;
+mod connection;
+mod error;
+mod frame;
+mod message;
+mod paging;
+mod plugins;
+mod types;
 
 pub use connection::{FrameReader, ReadError, write_frame};
 pub use error::{ErrorCode, WireError};
-pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN};
+pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN, encode_binary, encode_message};
 pub use message::{Call, Event, RawServerMessage, Request, RequestFrame, ServerMessage};
-pub use paging::{PAGE_BYTES, Paged};
+pub use paging::{MAX_PAGES, PAGE_BYTES, Paged};
 pub use plugins::*;
 pub use types::*;
 

@@ -167,12 +167,24 @@ impl View {
     }
 }
 
-/// Checks that bubblewrap can build a view here (with a user namespace or
-/// not); the error says why not, for the log.
-pub fn probe(user_namespace: bool) -> Result<(), String> {
+/// What [`probe`] tries.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    /// Build the view in a user namespace of its own (as an unprivileged
+    /// user must).
+    pub user_namespace: bool,
+}
+
+/// Checks that bubblewrap can build a view here as `probe` says; the error
+/// says why not, for the log.
+pub fn probe(probe: Probe) -> Result<(), String> {
     let exe = PathBuf::from("/usr/bin/true");
     let exe = if exe.exists() { exe } else { PathBuf::from("/bin/true") };
-    let view = View::new(&ViewOptions { user_namespace, tmp_bytes: 1 << 20, exec_step: exe });
+    let view = View::new(&ViewOptions {
+        user_namespace: probe.user_namespace,
+        tmp_bytes: 1 << 20,
+        exec_step: exe,
+    });
     let args = view.into_args([OsString::from(EXEC_STEP)]);
     let output = Command::new("bwrap")
         .args(args)

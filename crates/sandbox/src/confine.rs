@@ -18,6 +18,8 @@ use landlock::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::seccomp::Udp;
+
 /// What to apply to a game program before it starts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -157,7 +159,8 @@ fn confine_and_exec(args: Vec<OsString>) -> Result<Never, Failure> {
     }
     apply_landlock(&spec).map_err(|e| confine(format!("landlock: {e}")))?;
     if spec.seccomp {
-        crate::seccomp::install(spec.deny_udp).map_err(|e| confine(format!("seccomp: {e}")))?;
+        let udp = if spec.deny_udp { Udp::Denied } else { Udp::Allowed };
+        crate::seccomp::install(udp).map_err(|e| confine(format!("seccomp: {e}")))?;
     }
     let mut argv: Vec<*const libc::c_char> = program.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());

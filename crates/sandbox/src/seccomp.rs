@@ -92,9 +92,16 @@ fn arch() -> seccompiler::TargetArch {
     return seccompiler::TargetArch::aarch64;
 }
 
+/// Whether the filters let the program open UDP sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Udp {
+    Allowed,
+    Denied,
+}
+
 /// Builds the EPERM filter: whole calls, plus argument checks on `clone`
 /// (namespace flags), `ioctl` (TIOCSTI, TIOCLINUX) and `socket`.
-fn eperm_filter(deny_udp: bool) -> Result<BpfProgram, String> {
+fn eperm_filter(udp: Udp) -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for call in denied() {
         rules.insert(call, Vec::new());
@@ -129,7 +136,7 @@ fn eperm_filter(deny_udp: bool) -> Result<BpfProgram, String> {
     {
         socket.push(rule(vec![cond(0, SeccompCmpOp::Eq, domain as u64)]));
     }
-    if deny_udp {
+    if udp == Udp::Denied {
         for domain in [libc::AF_INET, libc::AF_INET6] {
             for kind in [libc::SOCK_DGRAM, libc::SOCK_RAW] {
                 socket.push(rule(vec![
@@ -182,11 +189,11 @@ fn x32_filter() -> BpfProgram {
 
 /// Installs the filters on this process (and everything it starts).
 /// Needs `no_new_privs` set first.
-pub(crate) fn install(deny_udp: bool) -> Result<(), String> {
+pub(crate) fn install(udp: Udp) -> Result<(), String> {
     #[cfg(target_arch = "x86_64")]
     seccompiler::apply_filter(&x32_filter()).map_err(|e| e.to_string())?;
     seccompiler::apply_filter(&enosys_filter()?).map_err(|e| e.to_string())?;
-    seccompiler::apply_filter(&eperm_filter(deny_udp)?).map_err(|e| e.to_string())?;
+    seccompiler::apply_filter(&eperm_filter(udp)?).map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -194,8 +201,8 @@ pub(crate) fn install(deny_udp: bool) -> Result<(), String> {
 mod tests {
     #[test]
     fn the_filters_compile_for_this_machine() {
-        super::eperm_filter(true).unwrap();
-        super::eperm_filter(false).unwrap();
+        super::eperm_filter(super::Udp::Denied).unwrap();
+        super::eperm_filter(super::Udp::Allowed).unwrap();
         super::enosys_filter().unwrap();
     }
 }

@@ -1,36 +1,35 @@
 //! The terminal side of the interactive menus: prompts that keep the line
 //! being typed intact while server events are printed above it.
 //!
-//! On a terminal a rustyline editor runs on its own thread (its `readline`
-//! blocks) and [`Printer`] goes through rustyline's external printer, which
-//! clears the prompt line, prints, and redraws the prompt with what was typed
-//! so far. Without a terminal (piped input, for scripts) lines are read from
-//! stdin by a thread and printing is plain.
+//! On a terminal a reedline editor runs on its own thread (its `read_line`
+//! blocks) and [`Printer`] goes through reedline's external printer while a
+//! prompt is open, which prints above the prompt and redraws it with what was
+//! typed so far; while no prompt is open it prints plainly. Without a
+//! terminal (piped input, for scripts) lines are read from stdin by a thread
+//! and printing is plain.
 //!
 //! A prompt can be withdrawn before it is answered ([`PendingLine::cancel`]),
-//! e.g. when a match starts and the game client needs the terminal.
-//! rustyline has no call for that, but it turns a SIGINT that arrives while
-//! it reads into the end of `readline`; the console sends itself SIGINT until
-//! the editor thread answers. A Tokio SIGINT handler is installed for the
-//! whole session so that a signal arriving between two prompts is harmless,
-//! and Ctrl-C typed while no prompt is open (during an action) interrupts that
-//! action instead of killing the program.
+//! e.g. when a match starts and the game client needs the terminal: the
+//! editor's break flag ends its `read_line`, the prompt's line is erased, and
+//! the terminal is back in its ordinary mode before the game starts. The
+//! editor reads the terminal in raw mode only while a prompt is open, so
+//! Ctrl-C typed while no prompt is open (during an action) is a SIGINT, which
+//! a Tokio handler installed for the whole session turns into an interrupt
+//! of that action instead of killing the program.
 
 use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc as std_mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, mpsc as std_mpsc};
 use std::thread;
 use std::time::Duration;
 
-use rustyline::completion::{Completer, FilenameCompleter, Pair};
-use rustyline::config::Configurer;
-use rustyline::error::ReadlineError;
-use rustyline::highlight::{CmdKind, Highlighter};
-use rustyline::hint::Hinter;
-use rustyline::history::DefaultHistory;
-use rustyline::validate::Validator;
-use rustyline::{ColorMode, Editor, ExternalPrinter, Helper};
+use reedline::{
+    ColumnarMenu, Completer, CompletionResult, Emacs, ExternalPrinter, FileBackedHistory,
+    Highlighter, KeyCode, KeyModifiers, MenuBuilder, Prompt, PromptEditMode, PromptHistorySearch,
+    Reedline, ReedlineEvent, ReedlineMenu, Signal, Span, StyledText, Suggestion,
+    default_emacs_keybindings,
+};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 /// What a prompt got.
@@ -61,14 +60,11 @@ pub struct Console {
     printer: Printer,
     /// Ctrl-C pressed while no prompt was open.
     interrupt: Arc<Notify>,
-    /// The id of the prompt being withdrawn, 0 when none: the SIGINTs sent
-    /// for that are not the user's.
-    withdrawing: Arc<AtomicU64>,
     next_id: AtomicU64,
 }
 
 enum Backend {
-    Editor(std_mpsc::Sender<EditorRequest>),
+    Editor { requests: std_mpsc::Sender<EditorRequest>, withdraw: Arc<Withdraw> },
     Plain(Arc<Mutex<mpsc::UnboundedReceiver<String>>>),
 }
 
@@ -76,7 +72,34 @@ struct EditorRequest {
     id: u64,
     prompt: String,
     kind: LineKind,
-    reply: oneshot::Sender<Input>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// What the editor thread answers a prompt with.
+enum Answer {
+    Input(Input),
+    /// The prompt was withdrawn before it was answered.
+    Withdrawn,
+}
+
+/// How a prompt is withdrawn: prompts have increasing ids, every prompt up to
+/// `upto` is withdrawn, and `signal` is reedline's break flag, which ends the
+/// `read_line` under way.
+struct Withdraw {
+    upto: AtomicU64,
+    signal: Arc<AtomicBool>,
+}
+
+impl Withdraw {
+    fn prompt(&self, id: u64) {
+        // The id first: the editor thread clears the flag before reading it.
+        self.upto.fetch_max(id, Ordering::SeqCst);
+        self.signal.store(true, Ordering::SeqCst);
+    }
+
+    fn withdrawn(&self, id: u64) -> bool {
+        self.upto.load(Ordering::SeqCst) >= id
+    }
 }
 
 impl Console {
@@ -84,13 +107,13 @@ impl Console {
     /// else on plain stdin/stdout. Must be called inside a Tokio runtime.
     pub fn start() -> anyhow::Result<Console> {
         let interrupt = Arc::new(Notify::new());
-        let withdrawing = Arc::new(AtomicU64::new(0));
-        listen_for_interrupts(interrupt.clone(), withdrawing.clone())?;
+        listen_for_interrupts(interrupt.clone())?;
         let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         // A terminal the editor cannot drive (TERM=dumb) is read plainly too.
-        let editor = if terminal { start_editor(withdrawing.clone()).ok() } else { None };
+        let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
+        let editor = if terminal && !dumb { start_editor().ok() } else { None };
         let (backend, printer) = editor.unwrap_or_else(start_plain);
-        Ok(Console { backend, printer, interrupt, withdrawing, next_id: AtomicU64::new(1) })
+        Ok(Console { backend, printer, interrupt, next_id: AtomicU64::new(1) })
     }
 
     /// Prints lines above the prompt; may be cloned into other tasks.
@@ -102,13 +125,13 @@ impl Console {
     pub fn read(&self, prompt: &str, kind: LineKind) -> PendingLine {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = match &self.backend {
-            Backend::Editor(requests) => {
+            Backend::Editor { requests, withdraw } => {
                 let (reply, answer) = oneshot::channel();
                 let request = EditorRequest { id, prompt: prompt.to_owned(), kind, reply };
                 if requests.send(request).is_err() {
                     PendingState::Done(Input::Eof)
                 } else {
-                    PendingState::Editor(answer)
+                    PendingState::Editor { answer, withdraw: withdraw.clone() }
                 }
             }
             Backend::Plain(lines) => {
@@ -116,12 +139,7 @@ impl Console {
                 PendingState::Plain(lines.clone())
             }
         };
-        PendingLine {
-            id,
-            state,
-            interrupt: self.interrupt.clone(),
-            withdrawing: self.withdrawing.clone(),
-        }
+        PendingLine { id, state, interrupt: self.interrupt.clone() }
     }
 
     /// Reads one line.
@@ -136,7 +154,7 @@ impl Console {
 }
 
 enum PendingState {
-    Editor(oneshot::Receiver<Input>),
+    Editor { answer: oneshot::Receiver<Answer>, withdraw: Arc<Withdraw> },
     Plain(Arc<Mutex<mpsc::UnboundedReceiver<String>>>),
     Done(Input),
 }
@@ -146,7 +164,6 @@ pub struct PendingLine {
     id: u64,
     state: PendingState,
     interrupt: Arc<Notify>,
-    withdrawing: Arc<AtomicU64>,
 }
 
 impl PendingLine {
@@ -155,7 +172,10 @@ impl PendingLine {
     pub async fn wait(&mut self) -> Input {
         let input = match &mut self.state {
             PendingState::Done(input) => input.clone(),
-            PendingState::Editor(answer) => answer.await.unwrap_or(Input::Eof),
+            PendingState::Editor { answer, .. } => match answer.await {
+                Ok(Answer::Input(input)) => input,
+                Ok(Answer::Withdrawn) | Err(_) => Input::Eof,
+            },
             PendingState::Plain(lines) => {
                 let interrupt = self.interrupt.clone();
                 let mut lines = lines.lock().await;
@@ -169,26 +189,19 @@ impl PendingLine {
         input
     }
 
-    /// Withdraws the prompt. Returns the answer when the user completed it
-    /// before the withdrawal took effect, `None` otherwise.
+    /// Withdraws the prompt and erases it from the screen. Returns the answer
+    /// when the user completed it before the withdrawal took effect, `None`
+    /// otherwise. Once this returns, the terminal is the program's again.
     pub async fn cancel(mut self) -> Option<Input> {
         let state = std::mem::replace(&mut self.state, PendingState::Done(Input::Eof));
         match state {
             PendingState::Done(input) => Some(input),
             PendingState::Plain(_) => None,
-            PendingState::Editor(mut answer) => {
-                if let Ok(input) = answer.try_recv() {
-                    return Some(input);
-                }
-                let (id, withdrawing) = (self.id, self.withdrawing.clone());
-                let input = tokio::task::spawn_blocking(move || withdraw(id, answer, &withdrawing))
-                    .await
-                    .ok()
-                    .flatten();
-                match input {
-                    // The SIGINT ended the prompt (or the user pressed Ctrl-C at that instant).
-                    Some(Input::Interrupted) | None => None,
-                    other => other,
+            PendingState::Editor { answer, withdraw } => {
+                withdraw.prompt(self.id);
+                match answer.await {
+                    Ok(Answer::Input(input)) => Some(input),
+                    Ok(Answer::Withdrawn) | Err(_) => None,
                 }
             }
         }
@@ -197,53 +210,21 @@ impl PendingLine {
 
 impl Drop for PendingLine {
     fn drop(&mut self) {
-        let state = std::mem::replace(&mut self.state, PendingState::Done(Input::Eof));
-        if let PendingState::Editor(answer) = state {
-            let (id, withdrawing) = (self.id, self.withdrawing.clone());
-            // The editor thread answers prompts in order: end this one before the next.
-            thread::spawn(move || withdraw(id, answer, &withdrawing));
+        // The editor thread answers prompts in order: end this one before the next.
+        if let PendingState::Editor { withdraw, .. } = &self.state {
+            withdraw.prompt(self.id);
         }
     }
 }
 
-/// Ends the editor's current `readline` with SIGINTs until it answers.
-fn withdraw(
-    id: u64,
-    mut answer: oneshot::Receiver<Input>,
-    withdrawing: &AtomicU64,
-) -> Option<Input> {
-    withdrawing.store(id, Ordering::SeqCst);
-    let result = loop {
-        match answer.try_recv() {
-            Ok(input) => break Some(input),
-            Err(oneshot::error::TryRecvError::Closed) => break None,
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
-        // SAFETY: kill(2) on our own process; the signal is handled either by
-        // rustyline (ending readline) or by the Tokio handler installed in
-        // `listen_for_interrupts`, never by the default action.
-        unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
-        thread::sleep(Duration::from_millis(20));
-    };
-    // A signal still in flight must not count as the user's Ctrl-C.
-    thread::sleep(Duration::from_millis(50));
-    let _ = withdrawing.compare_exchange(id, 0, Ordering::SeqCst, Ordering::SeqCst);
-    result
-}
-
-/// Installs the SIGINT handler for the session and turns the user's Ctrl-C
-/// (outside prompts) into `interrupt` notifications.
-fn listen_for_interrupts(
-    interrupt: Arc<Notify>,
-    withdrawing: Arc<AtomicU64>,
-) -> anyhow::Result<()> {
+/// Turns the user's Ctrl-C outside prompts (a SIGINT, as the terminal is in
+/// its ordinary mode then) into `interrupt` notifications, for the session.
+fn listen_for_interrupts(interrupt: Arc<Notify>) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigint = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
         while sigint.recv().await.is_some() {
-            if withdrawing.load(Ordering::SeqCst) == 0 {
-                interrupt.notify_waiters();
-            }
+            interrupt.notify_waiters();
         }
     });
     Ok(())
@@ -257,8 +238,8 @@ pub struct Printer {
 
 #[derive(Clone)]
 enum PrinterTarget {
-    /// Lines go to the thread owning rustyline's external printer.
-    Editor(std_mpsc::Sender<String>),
+    /// The external printer of the editor whose prompt is open, if any.
+    Editor(Arc<StdMutex<Option<std_mpsc::SyncSender<String>>>>),
     Plain,
 }
 
@@ -266,24 +247,39 @@ impl Printer {
     /// Prints `text` (one or more lines) above the prompt.
     pub fn line(&self, text: impl Into<String>) {
         let mut text = text.into();
+        if let PrinterTarget::Editor(open) = &self.target {
+            let open = open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(sender) = open.as_ref() {
+                // reedline prints each message as its own line(s).
+                let message = text.strip_suffix('\n').unwrap_or(&text).to_owned();
+                match sender.try_send(message) {
+                    Ok(()) => return,
+                    Err(
+                        std_mpsc::TrySendError::Full(_) | std_mpsc::TrySendError::Disconnected(_),
+                    ) => {}
+                }
+            }
+            // No prompt open (or its queue is full): print plainly, in order.
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            print_plain(&text);
+            return;
+        }
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        match &self.target {
-            PrinterTarget::Editor(lines) => {
-                let _ = lines.send(text);
-            }
-            PrinterTarget::Plain => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-            }
-        }
+        print_plain(&text);
     }
 
     fn prompt(&self, prompt: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(prompt.as_bytes()).and_then(|()| out.flush());
+        print_plain(prompt);
     }
+}
+
+fn print_plain(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn start_plain() -> (Backend, Printer) {
@@ -299,136 +295,206 @@ fn start_plain() -> (Backend, Printer) {
     (Backend::Plain(Arc::new(Mutex::new(rx))), Printer { target: PrinterTarget::Plain })
 }
 
-fn start_editor(withdrawing: Arc<AtomicU64>) -> anyhow::Result<(Backend, Printer)> {
+/// Lines queued for the open prompt at most; more are printed plainly.
+const PRINTER_QUEUE: usize = 1024;
+
+/// How often an open prompt looks for lines to print and for a withdrawal.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The editor thread's state: one editor for ordinary lines (with history
+/// and path completion), one for secrets (masked, no history).
+struct Editors {
+    text: Reedline,
+    text_printer: std_mpsc::SyncSender<String>,
+    secret: Reedline,
+    secret_printer: std_mpsc::SyncSender<String>,
+    /// Whether the open prompt completes paths.
+    paths: Arc<AtomicBool>,
+    /// The printer of the open prompt, shared with [`Printer`].
+    open: Arc<StdMutex<Option<std_mpsc::SyncSender<String>>>>,
+}
+
+fn start_editor() -> anyhow::Result<(Backend, Printer)> {
     let (requests, incoming) = std_mpsc::channel::<EditorRequest>();
-    let (lines, outgoing) = std_mpsc::channel::<String>();
-    let (ready, started) = std_mpsc::channel::<anyhow::Result<()>>();
+    let withdraw =
+        Arc::new(Withdraw { upto: AtomicU64::new(0), signal: Arc::new(AtomicBool::new(false)) });
+    let open = Arc::new(StdMutex::new(None));
+    let mut editors = new_editors(&withdraw.signal, open.clone())?;
+    let thread_withdraw = withdraw.clone();
     thread::Builder::new().name("menu-editor".into()).spawn(move || {
-        let mut editor = match new_editor() {
-            Ok(editor) => editor,
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        let printer = match editor.create_external_printer() {
-            Ok(printer) => printer,
-            Err(e) => {
-                let _ = ready.send(Err(anyhow::anyhow!("cannot print above the prompt: {e}")));
-                return;
-            }
-        };
-        thread::spawn(move || print_lines(printer, outgoing));
-        let _ = ready.send(Ok(()));
         for request in incoming {
-            let input = loop {
-                let input = read_line(&mut editor, &request.prompt, request.kind);
-                // A SIGINT meant to withdraw an earlier prompt that ended on its own.
-                let target = withdrawing.load(Ordering::SeqCst);
-                if input == Input::Interrupted && target != 0 && target != request.id {
-                    continue;
-                }
-                break input;
-            };
-            let _ = request.reply.send(input);
+            let answer = editors.answer(&request, &thread_withdraw);
+            let _ = request.reply.send(answer);
         }
     })?;
-    started.recv().map_err(|_| anyhow::anyhow!("the line editor did not start"))??;
-    Ok((Backend::Editor(requests), Printer { target: PrinterTarget::Editor(lines) }))
+    Ok((Backend::Editor { requests, withdraw }, Printer { target: PrinterTarget::Editor(open) }))
 }
 
-fn print_lines(mut printer: impl ExternalPrinter, lines: std_mpsc::Receiver<String>) {
-    for line in lines {
-        if printer.print(line.clone()).is_err() {
-            // The editor is gone (the menu is closing): print plainly.
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
-        }
-    }
+fn new_editors(
+    signal: &Arc<AtomicBool>,
+    open: Arc<StdMutex<Option<std_mpsc::SyncSender<String>>>>,
+) -> anyhow::Result<Editors> {
+    let paths = Arc::new(AtomicBool::new(false));
+    let text_printer = ExternalPrinter::<String>::new(PRINTER_QUEUE);
+    let text_sender = text_printer.sender();
+    let mut keys = default_emacs_keybindings();
+    keys.add_binding(
+        KeyModifiers::NONE,
+        KeyCode::Tab,
+        ReedlineEvent::UntilFound(vec![
+            ReedlineEvent::Menu("paths".to_owned()),
+            ReedlineEvent::MenuNext,
+        ]),
+    );
+    let text = Reedline::create()
+        .with_history(Box::new(FileBackedHistory::new(200)?))
+        .with_edit_mode(Box::new(Emacs::new(keys)))
+        .with_completer(Box::new(PathCompleter { enabled: paths.clone() }))
+        .with_menu(ReedlineMenu::EngineCompleter(Box::new(
+            ColumnarMenu::default().with_name("paths"),
+        )))
+        .with_ansi_colors(false)
+        .with_break_signal(signal.clone())
+        .with_external_printer(text_printer)
+        .with_poll_interval(POLL_INTERVAL);
+    let secret_printer = ExternalPrinter::<String>::new(PRINTER_QUEUE);
+    let secret_sender = secret_printer.sender();
+    let secret = Reedline::create()
+        .with_history(Box::new(FileBackedHistory::new(0)?))
+        // Every line starts with "": none is kept, not even for the next Up.
+        .with_history_exclusion_prefix(Some(String::new()))
+        .with_highlighter(Box::new(Masked))
+        .with_ansi_colors(false)
+        .with_break_signal(signal.clone())
+        .with_external_printer(secret_printer)
+        .with_poll_interval(POLL_INTERVAL);
+    Ok(Editors {
+        text,
+        text_printer: text_sender,
+        secret,
+        secret_printer: secret_sender,
+        paths,
+        open,
+    })
 }
 
-type MenuEditor = Editor<MenuHelper, DefaultHistory>;
-
-fn new_editor() -> anyhow::Result<MenuEditor> {
-    let mut editor = MenuEditor::new()?;
-    editor.set_helper(Some(MenuHelper::default()));
-    editor.set_auto_add_history(false);
-    editor.set_max_history_size(200)?;
-    Ok(editor)
-}
-
-fn read_line(editor: &mut MenuEditor, prompt: &str, kind: LineKind) -> Input {
-    if let Some(helper) = editor.helper_mut() {
-        helper.kind = kind;
-    }
-    // Masking works through the highlighter, which only runs with colours on.
-    editor.set_color_mode(if kind == LineKind::Secret {
-        ColorMode::Forced
-    } else {
-        ColorMode::Enabled
-    });
-    let result = editor.readline(prompt);
-    if let Some(helper) = editor.helper_mut() {
-        helper.kind = LineKind::Text;
-    }
-    match result {
-        Ok(line) => {
-            if kind != LineKind::Secret && !line.trim().is_empty() {
-                let _ = editor.add_history_entry(line.as_str());
+impl Editors {
+    /// Reads the line `request` asks for, unless it is withdrawn first.
+    fn answer(&mut self, request: &EditorRequest, withdraw: &Withdraw) -> Answer {
+        loop {
+            // The flag first: a withdrawal after this check sets it again.
+            withdraw.signal.store(false, Ordering::SeqCst);
+            if withdraw.withdrawn(request.id) {
+                return Answer::Withdrawn;
             }
-            Input::Line(line)
-        }
-        Err(ReadlineError::Interrupted) => Input::Interrupted,
-        Err(_) => Input::Eof,
-    }
-}
-
-/// Path completion for [`LineKind::Path`] and masking for [`LineKind::Secret`].
-struct MenuHelper {
-    kind: LineKind,
-    files: FilenameCompleter,
-}
-
-impl Default for MenuHelper {
-    fn default() -> MenuHelper {
-        MenuHelper { kind: LineKind::Text, files: FilenameCompleter::new() }
-    }
-}
-
-impl Completer for MenuHelper {
-    type Candidate = Pair;
-
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        ctx: &rustyline::Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        match self.kind {
-            LineKind::Path => self.files.complete(line, pos, ctx),
-            _ => Ok((pos, Vec::new())),
-        }
-    }
-}
-
-impl Highlighter for MenuHelper {
-    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        if self.kind == LineKind::Secret {
-            Cow::Owned(" ".repeat(line.chars().count()))
-        } else {
-            Cow::Borrowed(line)
+            match self.read_line(&request.prompt, request.kind) {
+                Ok(Signal::Success(line)) => return Answer::Input(Input::Line(line)),
+                Ok(Signal::CtrlC) => return Answer::Input(Input::Interrupted),
+                Ok(Signal::ExternalBreak(_)) if withdraw.withdrawn(request.id) => {
+                    // Put the prompt away: the program has the terminal now.
+                    print_plain("\r\x1b[J");
+                    return Answer::Withdrawn;
+                }
+                // A break meant for a prompt that had already ended: read again.
+                Ok(Signal::ExternalBreak(_)) => {}
+                Ok(_) | Err(_) => return Answer::Input(Input::Eof),
+            }
         }
     }
 
-    fn highlight_char(&self, _line: &str, _pos: usize, kind: CmdKind) -> bool {
-        self.kind == LineKind::Secret && kind != CmdKind::MoveCursor
+    fn read_line(&mut self, prompt: &str, kind: LineKind) -> std::io::Result<Signal> {
+        let prompt = MenuPrompt(prompt);
+        self.paths.store(kind == LineKind::Path, Ordering::SeqCst);
+        let (editor, printer) = match kind {
+            LineKind::Secret => (&mut self.secret, &self.secret_printer),
+            LineKind::Text | LineKind::Path => (&mut self.text, &self.text_printer),
+        };
+        set_open(&self.open, Some(printer.clone()));
+        let result = editor.read_line(&prompt);
+        set_open(&self.open, None);
+        result
     }
 }
 
-impl Hinter for MenuHelper {
-    type Hint = String;
+fn set_open(
+    open: &StdMutex<Option<std_mpsc::SyncSender<String>>>,
+    printer: Option<std_mpsc::SyncSender<String>>,
+) {
+    *open.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = printer;
 }
 
-impl Validator for MenuHelper {}
+/// The menu's prompt text, as given, with nothing added.
+struct MenuPrompt<'a>(&'a str);
 
-impl Helper for MenuHelper {}
+impl Prompt for MenuPrompt<'_> {
+    fn render_prompt_left(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.0)
+    }
+
+    fn render_prompt_right(&self) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+
+    fn render_prompt_indicator(&self, _mode: PromptEditMode) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+
+    fn render_prompt_multiline_indicator(&self) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+
+    fn render_prompt_history_search_indicator(&self, search: PromptHistorySearch) -> Cow<'_, str> {
+        Cow::Owned(format!("(search: {}) ", search.term))
+    }
+}
+
+/// Shows a secret as blanks, one per byte so that the cursor stays put.
+struct Masked;
+
+impl Highlighter for Masked {
+    fn highlight(&self, line: &str, _cursor: usize) -> StyledText {
+        let mut text = StyledText::new();
+        text.push((Default::default(), " ".repeat(line.len())));
+        text
+    }
+}
+
+/// Completes file system paths on Tab, for [`LineKind::Path`] prompts only.
+struct PathCompleter {
+    enabled: Arc<AtomicBool>,
+}
+
+impl Completer for PathCompleter {
+    fn complete(&mut self, line: &str, pos: usize) -> CompletionResult {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return CompletionResult::fresh(Vec::new());
+        }
+        let typed = &line[..pos];
+        let (folder, stem) = match typed.rfind('/') {
+            Some(slash) => (&typed[..=slash], &typed[slash + 1..]),
+            None => ("", typed),
+        };
+        let dir = if folder.is_empty() { "." } else { folder };
+        let mut suggestions: Vec<Suggestion> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                if !name.starts_with(stem) || (name.starts_with('.') && !stem.starts_with('.')) {
+                    return None;
+                }
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                let slash = if is_dir { "/" } else { "" };
+                Some(Suggestion {
+                    value: format!("{folder}{name}{slash}"),
+                    span: Span::new(0, pos),
+                    append_whitespace: !is_dir,
+                    ..Suggestion::default()
+                })
+            })
+            .collect();
+        suggestions.sort_by(|a, b| a.value.cmp(&b.value));
+        CompletionResult::fresh(suggestions)
+    }
+}

@@ -21,6 +21,7 @@ use gamestore_storage::AdminSession;
 
 use super::AppState;
 use super::html::{Section, date_time, e, page, size, url};
+use crate::catalog::Listing;
 
 const SESSION_COOKIE: &str = "gs_admin";
 const LOGIN_COOKIE: &str = "gs_admin_login";
@@ -29,7 +30,7 @@ const ROWS: u32 = 50;
 /// Bytes of a game server's log shown per match.
 const LOG_TAIL_BYTES: usize = 4096;
 
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(overview))
         .route("/admin/login", get(login_form).post(login))
@@ -280,9 +281,8 @@ async fn accounts(
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
-    let search: String = params.get("q").map(|q| q.chars().take(64).collect()).unwrap_or_default();
-    let page_no =
-        params.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let search = search_text(&params);
+    let page_no = page_number(&params);
     let query = search.clone();
     let found = web.lobby.db(move |db| db.accounts_page(&query, (page_no - 1) * ROWS, ROWS)).await;
     let (rows, total) = match found {
@@ -342,6 +342,16 @@ async fn accounts(
     admin_page(&admin, "Accounts", flash(&params), &content)
 }
 
+/// A list page's search text (`q`), cut to 64 characters.
+fn search_text(params: &HashMap<String, String>) -> String {
+    params.get("q").map(|q| q.chars().take(64).collect()).unwrap_or_default()
+}
+
+/// A list page's page number (`page`), from 1.
+fn page_number(params: &HashMap<String, String>) -> u32 {
+    params.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000)
+}
+
 fn pager(content: &mut String, path: &str, search: &str, page_no: u32, total: u32) {
     let pages = total.div_ceil(ROWS).max(1);
     content.push_str("<nav class=\"pager\">");
@@ -369,24 +379,20 @@ fn account_id(id: &str) -> Option<i64> {
     id.parse().ok().filter(|id| *id > 0)
 }
 
+/// What the accounts page's buttons do.
+#[derive(Clone, Copy)]
+enum BanAction {
+    Ban,
+    Unban,
+}
+
 async fn ban(
     State(web): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(fields): Fields,
 ) -> Response {
-    let admin = match form_admin(&web, &headers, &fields) {
-        Ok(admin) => admin,
-        Err(refused) => return refused,
-    };
-    let Some(id) = account_id(&id) else {
-        return bad_request("No such account.", "/admin/accounts");
-    };
-    let reason = fields.get("reason").map(String::as_str).unwrap_or("");
-    match crate::admin::ban(&web.lobby, &admin.session.admin.name, id, reason).await {
-        Ok(_) => Redirect::to("/admin/accounts?done=banned").into_response(),
-        Err(err) => bad_request(&err.message, "/admin/accounts"),
-    }
+    set_banned(web, headers, id, fields, BanAction::Ban).await
 }
 
 async fn unban(
@@ -395,6 +401,16 @@ async fn unban(
     Path(id): Path<String>,
     Form(fields): Fields,
 ) -> Response {
+    set_banned(web, headers, id, fields, BanAction::Unban).await
+}
+
+async fn set_banned(
+    web: AppState,
+    headers: HeaderMap,
+    id: String,
+    fields: HashMap<String, String>,
+    action: BanAction,
+) -> Response {
     let admin = match form_admin(&web, &headers, &fields) {
         Ok(admin) => admin,
         Err(refused) => return refused,
@@ -402,9 +418,17 @@ async fn unban(
     let Some(id) = account_id(&id) else {
         return bad_request("No such account.", "/admin/accounts");
     };
-    let note = fields.get("reason").map(String::as_str).unwrap_or("");
-    match crate::admin::unban(&web.lobby, &admin.session.admin.name, id, note).await {
-        Ok(_) => Redirect::to("/admin/accounts?done=unbanned").into_response(),
+    // A ban's reason, or an unban's note.
+    let reason = fields.get("reason").map(String::as_str).unwrap_or("");
+    let by = &admin.session.admin.name;
+    let (done, result) = match action {
+        BanAction::Ban => ("banned", crate::admin::ban(&web.lobby, by, id, reason).await.map(drop)),
+        BanAction::Unban => {
+            ("unbanned", crate::admin::unban(&web.lobby, by, id, reason).await.map(drop))
+        }
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/admin/accounts?done={done}")).into_response(),
         Err(err) => bad_request(&err.message, "/admin/accounts"),
     }
 }
@@ -414,9 +438,8 @@ async fn games(State(web): State<AppState>, headers: HeaderMap, Query(params): P
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
-    let search: String = params.get("q").map(|q| q.chars().take(64).collect()).unwrap_or_default();
-    let page_no =
-        params.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let search = search_text(&params);
+    let page_no = page_number(&params);
     let query = search.clone();
     let found = web
         .lobby
@@ -483,15 +506,18 @@ async fn set_listed(
     headers: HeaderMap,
     id: String,
     fields: HashMap<String, String>,
-    listed: bool,
+    listing: Listing,
 ) -> Response {
     let admin = match form_admin(&web, &headers, &fields) {
         Ok(admin) => admin,
         Err(refused) => return refused,
     };
-    match crate::admin::set_listed(&web.lobby, &admin.session.admin.name, &id, listed).await {
+    match crate::admin::set_listed(&web.lobby, &admin.session.admin.name, &id, listing).await {
         Ok(()) => {
-            let done = if listed { "relisted" } else { "delisted" };
+            let done = match listing {
+                Listing::Listed => "relisted",
+                Listing::Delisted => "delisted",
+            };
             Redirect::to(&format!("/admin/games?done={done}")).into_response()
         }
         Err(err) => bad_request(&err.message, "/admin/games"),
@@ -504,7 +530,7 @@ async fn delist(
     Path(id): Path<String>,
     Form(fields): Fields,
 ) -> Response {
-    set_listed(web, headers, id, fields, false).await
+    set_listed(web, headers, id, fields, Listing::Delisted).await
 }
 
 async fn relist(
@@ -513,7 +539,7 @@ async fn relist(
     Path(id): Path<String>,
     Form(fields): Fields,
 ) -> Response {
-    set_listed(web, headers, id, fields, true).await
+    set_listed(web, headers, id, fields, Listing::Listed).await
 }
 
 async fn matches(
@@ -686,8 +712,7 @@ async fn audit(State(web): State<AppState>, headers: HeaderMap, Query(params): P
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
-    let page_no =
-        params.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let page_no = page_number(&params);
     let (rows, total) = match web.lobby.db(move |db| db.audit_log((page_no - 1) * ROWS, ROWS)).await
     {
         Ok(found) => found,

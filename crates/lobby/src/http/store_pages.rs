@@ -17,7 +17,7 @@ use super::AppState;
 use super::html::{Section, date, date_time, e, page, rating, size, url};
 
 /// Games on one catalog page.
-pub const PAGE_SIZE: u32 = 24;
+pub(super) const PAGE_SIZE: u32 = 24;
 /// Longest search text looked at.
 const MAX_SEARCH_CHARS: usize = 100;
 /// Reviews shown on a game's page.
@@ -70,7 +70,7 @@ impl CatalogRequest {
 }
 
 /// An HTML error page with `status`.
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
         "<h1>{}</h1><p class=\"muted\">{}</p><p><a href=\"/\">Back to the store</a></p>",
         e(title),
@@ -83,7 +83,7 @@ fn internal(message: &str) -> Response {
     error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", message)
 }
 
-pub async fn catalog(State(web): State<AppState>, Query(params): Params) -> Response {
+pub(super) async fn catalog(State(web): State<AppState>, Query(params): Params) -> Response {
     let request = CatalogRequest::from(&params);
     let query = request.query();
     let (games, total) = match web.lobby.db(move |db| db.catalog_page(&query)).await {
@@ -195,7 +195,7 @@ async fn load_game(web: &AppState, id: String) -> Result<Option<GameDetails>, Re
     found.map_err(|err| internal(&err.message))
 }
 
-pub async fn game_page(State(web): State<AppState>, Path(id): Path<String>) -> Response {
+pub(super) async fn game_page(State(web): State<AppState>, Path(id): Path<String>) -> Response {
     let details = match load_game(&web, id).await {
         Ok(Some(details)) => details,
         Ok(None) => {
@@ -296,7 +296,7 @@ fn activity_text(activity: &Activity) -> String {
     }
 }
 
-pub async fn lobby_page(State(web): State<AppState>) -> Response {
+pub(super) async fn lobby_page(State(web): State<AppState>) -> Response {
     let now = lobby_now(&web);
     let mut body = String::with_capacity(8 * 1024);
     body.push_str("<h1>Lobby now</h1>");
@@ -378,7 +378,7 @@ fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
 }
 
-pub async fn api_games(State(web): State<AppState>, Query(params): Params) -> Response {
+pub(super) async fn api_games(State(web): State<AppState>, Query(params): Params) -> Response {
     let request = CatalogRequest::from(&params);
     let query = request.query();
     match web.lobby.db(move |db| db.catalog_page(&query)).await {
@@ -394,7 +394,7 @@ pub async fn api_games(State(web): State<AppState>, Query(params): Params) -> Re
     }
 }
 
-pub async fn api_game(State(web): State<AppState>, Path(id): Path<String>) -> Response {
+pub(super) async fn api_game(State(web): State<AppState>, Path(id): Path<String>) -> Response {
     match load_game(&web, id).await {
         Ok(Some(GameDetails { game, versions, reviews, total_reviews })) => {
             let mut value = game_json(&game);
@@ -425,7 +425,7 @@ pub async fn api_game(State(web): State<AppState>, Path(id): Path<String>) -> Re
     }
 }
 
-pub async fn api_lobby(State(web): State<AppState>) -> Response {
+pub(super) async fn api_lobby(State(web): State<AppState>) -> Response {
     let now = lobby_now(&web);
     Json(json!({
         "players": now.players.iter().map(|(name, activity)| json!({ "name": name, "activity": activity })).collect::<Vec<_>>(),

@@ -21,14 +21,14 @@ use crate::connection::{Conn, SessionState};
 use crate::limits::{self, rate_limited};
 use crate::{auth, now};
 
-pub fn wire_role(role: storage::Role) -> Role {
+pub(super) fn wire_role(role: storage::Role) -> Role {
     match role {
         storage::Role::Player => Role::Player,
         storage::Role::Developer => Role::Developer,
     }
 }
 
-pub async fn register(
+pub(super) async fn register(
     conn: &mut Conn,
     role: storage::Role,
     credentials: Credentials,
@@ -69,7 +69,7 @@ pub async fn register(
     Ok(AccountReply { user: account.name, role: wire_role(role) })
 }
 
-pub async fn login(
+pub(super) async fn login(
     conn: &mut Conn,
     role: storage::Role,
     credentials: Credentials,
@@ -132,7 +132,7 @@ pub async fn login(
     Ok(reply)
 }
 
-pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, WireError> {
+pub(super) async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, WireError> {
     let throttle = &conn.lobby.limits.login_by_address;
     let address = limits::address_key(conn.peer);
     if let Err(wait) = throttle.check(&address) {
@@ -166,7 +166,7 @@ pub async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionReply, Wi
     Ok(reply)
 }
 
-pub async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
+pub(super) async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
     let session = conn.session.clone().ok_or_else(not_logged_in)?;
     let hash = session.token_hash.clone();
     conn.lobby.db(move |db| db.delete_session(&hash)).await?;
@@ -182,7 +182,7 @@ pub async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
     Ok(Empty {})
 }
 
-pub fn whoami(conn: &Conn) -> Result<WhoamiReply, WireError> {
+pub(super) fn whoami(conn: &Conn) -> Result<WhoamiReply, WireError> {
     let account = conn.account()?;
     Ok(WhoamiReply {
         user: account.name.clone(),

@@ -13,9 +13,9 @@ use crate::limits::{CHAT_BURST, CHAT_WINDOW};
 use crate::{now, text};
 
 /// Longest message, in characters.
-pub const MAX_CHARS: usize = 500;
+pub(super) const MAX_CHARS: usize = 500;
 
-pub fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
+pub(super) fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?.clone();
     let text = request.text.trim();
     if text.is_empty() || text.chars().count() > MAX_CHARS {

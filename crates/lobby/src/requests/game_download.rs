@@ -26,7 +26,7 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// The game if the caller may see it: listed, or their own.
-pub async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError> {
+pub(super) async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError> {
     let account = conn.account()?.clone();
     let key = id.to_owned();
     let game = conn.lobby.read(move |db| db.game(&key))?;
@@ -59,7 +59,10 @@ const FILES_PAGE: (u32, u32) = (2000, 5000);
 
 /// A page of a version's listing, by path. A version never changes, so the
 /// pages of one listing always join up.
-pub async fn game_files(conn: &Conn, request: GameFiles) -> Result<GameFilesReply, WireError> {
+pub(super) async fn game_files(
+    conn: &Conn,
+    request: GameFiles,
+) -> Result<GameFilesReply, WireError> {
     let record = version(conn, &request.id, &request.version).await?;
     let after: Option<String> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, FILES_PAGE.0, FILES_PAGE.1);
@@ -78,7 +81,11 @@ pub async fn game_files(conn: &Conn, request: GameFiles) -> Result<GameFilesRepl
 }
 
 /// Streams the requested bytes; replies itself.
-pub async fn game_download(conn: &Conn, id: u32, request: GameDownload) -> Result<(), WireError> {
+pub(super) async fn game_download(
+    conn: &Conn,
+    id: u32,
+    request: GameDownload,
+) -> Result<(), WireError> {
     let record = version(conn, &request.id, &request.version).await?;
     let area = &conn.lobby.games;
     // (path, start offset, length) of each piece to send.

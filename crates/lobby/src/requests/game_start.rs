@@ -8,7 +8,7 @@ use crate::{auth, matches, now};
 
 /// Checks the room, records the match and hands it to the Game Manager.
 /// Replies at once; GAME_START (or MATCH_ENDED on failure) follows as events.
-pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
+pub(super) async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     let account = conn.require(Role::Player)?.id;
     // A delisted game finishes the matches it has but starts no new ones.
     if let Some(game) = conn.lobby.rooms.game_of(account) {
@@ -60,7 +60,7 @@ pub async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     Ok(MatchStarting { room })
 }
 
-pub fn client_exited(conn: &Conn, report: GameClientExited) -> Result<Empty, WireError> {
+pub(super) fn client_exited(conn: &Conn, report: GameClientExited) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?;
     match report.code {
         Some(0) => {

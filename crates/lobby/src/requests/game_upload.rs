@@ -11,14 +11,15 @@
 //!    staging folder into place and commits the version row. Only then is
 //!    the version visible. Any failure drops the staging folder.
 
-use gamestore_package::{ArchiveError, FileList, Manifest, extract, is_valid_game_id};
+use gamestore_package::{
+    ArchiveError, FileList, Manifest, Sha256Writer, extract, is_valid_game_id,
+};
 use gamestore_protocol::{
     ErrorCode, Frame, GameUpload, MAX_CHUNK_LEN, PublishReply, Request, RequestFrame,
     ServerMessage, UploadReady, WireError,
 };
 use gamestore_storage::{NewVersion, Role, StorageError, VersionRecord};
 use semver::Version;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::connection::Conn;
@@ -26,7 +27,7 @@ use crate::games_area::Staging;
 use crate::now;
 
 /// Handles the whole upload conversation; replies itself.
-pub async fn game_upload(
+pub(super) async fn game_upload(
     conn: &mut Conn,
     upload_id: u32,
     header: GameUpload,
@@ -140,7 +141,8 @@ async fn receive(
     let path = staging.path().join("package.zip");
     let file = tokio::fs::File::create(&path).await.map_err(|_| Failure::Closed)?;
     let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let mut hasher = Sha256::new();
+    // Hashed on the way to the file; the file itself is written asynchronously.
+    let mut hasher = Sha256Writer::new(std::io::sink());
     let mut received: u64 = 0;
     let idle = conn.lobby.config.timeouts.idle;
     let (outbox, shutdown) = (conn.outbox.clone(), conn.shutdown.clone());
@@ -165,8 +167,9 @@ async fn receive(
                     overflow = true;
                     continue;
                 }
-                hasher.update(&data);
-                if file.write_all(&data).await.is_err() {
+                if std::io::Write::write_all(&mut hasher, &data).is_err()
+                    || file.write_all(&data).await.is_err()
+                {
                     return Err(Failure::Closed);
                 }
             }
@@ -215,7 +218,7 @@ async fn receive(
         };
         return Err(Failure::Refused(done_id, WireError::new(code, message)));
     }
-    let digest = hex::encode(hasher.finalize());
+    let digest = hasher.hex_digest();
     if !digest.eq_ignore_ascii_case(&header.sha256) {
         let message =
             format!("the package's SHA-256 is {digest}, the header said {}", header.sha256);

@@ -6,7 +6,10 @@ use gamestore_storage::Role;
 use crate::connection::Conn;
 use crate::paging::{cursor_key, page_limit, take_page};
 
-pub async fn history(conn: &Conn, request: MatchHistory) -> Result<MatchHistoryReply, WireError> {
+pub(super) async fn history(
+    conn: &Conn,
+    request: MatchHistory,
+) -> Result<MatchHistoryReply, WireError> {
     let player = conn.require(Role::Player)?.id;
     let limit = page_limit(Some(request.limit), 50, 500);
     let before: Option<(i64, i64)> = cursor_key(request.cursor.as_deref())?;

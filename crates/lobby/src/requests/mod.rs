@@ -20,11 +20,12 @@ mod store;
 use gamestore_protocol::{ErrorCode, Request, WireError};
 use serde::Serialize;
 
+use crate::catalog::Listing;
 use crate::connection::Conn;
 
 /// Handles one request and returns the JSON of its `OK` data. `Ok(None)`
 /// means the handler already replied.
-pub async fn dispatch(
+pub(crate) async fn dispatch(
     conn: &mut Conn,
     id: u32,
     request: Request,
@@ -57,8 +58,8 @@ pub async fn dispatch(
             Err(WireError::new(ErrorCode::BadRequest, "no upload is in progress"))
         }
         Request::MyGames(r) => reply(my_games::my_games(conn, r).await?),
-        Request::GameDelist(r) => reply(my_games::set_listed(conn, r.id, false).await?),
-        Request::GameRelist(r) => reply(my_games::set_listed(conn, r.id, true).await?),
+        Request::GameDelist(r) => reply(my_games::set_listed(conn, r.id, Listing::Delisted).await?),
+        Request::GameRelist(r) => reply(my_games::set_listed(conn, r.id, Listing::Listed).await?),
         Request::StoreList(r) => store::store_list(conn, r).map(Some),
         Request::GameInfo(r) => reply(store::game_info(conn, r).await?),
         Request::GameFiles(r) => reply(game_download::game_files(conn, r).await?),

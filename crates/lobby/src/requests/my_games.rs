@@ -8,13 +8,13 @@
 use gamestore_protocol::{ErrorCode, GameListReply, GameSummary, MyGames, WireError};
 use gamestore_storage::Role;
 
-use crate::catalog::{StoreKey, store_key, summary};
+use crate::catalog::{Listing, StoreKey, store_key, summary};
 use crate::connection::Conn;
 use crate::now;
 use crate::paging::{cursor_key, page_limit, take_page};
 
 /// A page of the developer's games, listed or not, by name.
-pub async fn my_games(conn: &Conn, request: MyGames) -> Result<GameListReply, WireError> {
+pub(super) async fn my_games(conn: &Conn, request: MyGames) -> Result<GameListReply, WireError> {
     let owner = conn.require(Role::Developer)?.id;
     let after: Option<StoreKey> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, 50, 200);
@@ -27,7 +27,11 @@ pub async fn my_games(conn: &Conn, request: MyGames) -> Result<GameListReply, Wi
     Ok(GameListReply { games, next_cursor })
 }
 
-pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSummary, WireError> {
+pub(super) async fn set_listed(
+    conn: &Conn,
+    id: String,
+    listing: Listing,
+) -> Result<GameSummary, WireError> {
     let owner = conn.require(Role::Developer)?.id;
     let lookup = id.clone();
     let Some(game) = conn.lobby.read(move |db| db.game(&lookup))? else {
@@ -40,11 +44,11 @@ pub async fn set_listed(conn: &Conn, id: String, listed: bool) -> Result<GameSum
         ));
     }
     let key = id.clone();
-    conn.lobby.db(move |db| db.set_listed(&key, listed, now())).await?;
+    conn.lobby.db(move |db| db.set_listed(&key, listing.is_listed(), now())).await?;
     conn.lobby.catalog.game_changed(&conn.lobby.db, &id);
-    tracing::info!(game = %id, listed, "listing changed");
+    tracing::info!(game = %id, ?listing, "listing changed");
     // Players waiting in the game's rooms hear it now, not when they press `s`.
-    conn.lobby.rooms.listing_changed(&id, listed);
+    conn.lobby.rooms.listing_changed(&id, listing);
     let game = conn.lobby.read(move |db| db.game(&id))?;
     game.map(summary).ok_or_else(|| WireError::new(ErrorCode::Internal, "game vanished"))
 }

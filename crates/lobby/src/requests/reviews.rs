@@ -14,7 +14,7 @@ use crate::connection::Conn;
 use crate::now;
 use crate::paging::{cursor_key, page_limit, take_page};
 
-pub fn wire_review(r: ReviewRecord) -> Review {
+pub(super) fn wire_review(r: ReviewRecord) -> Review {
     Review {
         player: r.player,
         rating: r.rating,
@@ -43,7 +43,10 @@ fn clean_text(text: &str) -> Result<String, WireError> {
     Ok(text.to_owned())
 }
 
-pub async fn submit(conn: &Conn, request: ReviewSubmit) -> Result<ReviewSubmitted, WireError> {
+pub(super) async fn submit(
+    conn: &Conn,
+    request: ReviewSubmit,
+) -> Result<ReviewSubmitted, WireError> {
     let player = conn.require(Role::Player)?.id;
     if !(1..=5).contains(&request.rating) {
         return Err(WireError::new(
@@ -70,7 +73,7 @@ pub async fn submit(conn: &Conn, request: ReviewSubmit) -> Result<ReviewSubmitte
 
 /// A page of a game's reviews, newest written first. Without a cursor,
 /// `offset` reviews are skipped first (the older way of paging).
-pub async fn list(conn: &Conn, request: ReviewList) -> Result<ReviewListReply, WireError> {
+pub(super) async fn list(conn: &Conn, request: ReviewList) -> Result<ReviewListReply, WireError> {
     let game = visible_game(conn, &request.game).await?;
     let limit = page_limit(Some(request.limit), 20, 100);
     let after: Option<(i64, i64)> = cursor_key(request.cursor.as_deref())?;

@@ -13,7 +13,7 @@ use crate::paging::{cursor_key, page_limit, take_page};
 use crate::rooms::{Member, RoomGame};
 
 /// A page of the players online, by name.
-pub fn online(conn: &Conn, request: OnlineList) -> Result<OnlineReply, WireError> {
+pub(super) fn online(conn: &Conn, request: OnlineList) -> Result<OnlineReply, WireError> {
     conn.account()?;
     let after: Option<(String, i64)> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, 200, 1000);
@@ -36,7 +36,7 @@ pub fn online(conn: &Conn, request: OnlineList) -> Result<OnlineReply, WireError
 }
 
 /// A page of the open rooms, by id.
-pub fn list(conn: &Conn, request: RoomList) -> Result<RoomListReply, WireError> {
+pub(super) fn list(conn: &Conn, request: RoomList) -> Result<RoomListReply, WireError> {
     conn.account()?;
     let after: Option<RoomId> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, 100, 500);
@@ -90,23 +90,23 @@ async fn room_game(conn: &Conn, id: &str) -> Result<RoomGame, WireError> {
     })
 }
 
-pub async fn create(conn: &Conn, game: &str) -> Result<RoomInfo, WireError> {
+pub(super) async fn create(conn: &Conn, game: &str) -> Result<RoomInfo, WireError> {
     let member = member(conn)?;
     let game = room_game(conn, game).await?;
     conn.lobby.rooms.create(member, game)
 }
 
-pub async fn quick_play(conn: &Conn, game: &str) -> Result<RoomInfo, WireError> {
+pub(super) async fn quick_play(conn: &Conn, game: &str) -> Result<RoomInfo, WireError> {
     let member = member(conn)?;
     let game = room_game(conn, game).await?;
     conn.lobby.rooms.quick_play(member, game)
 }
 
-pub fn join(conn: &Conn, room: RoomId) -> Result<RoomInfo, WireError> {
+pub(super) fn join(conn: &Conn, room: RoomId) -> Result<RoomInfo, WireError> {
     conn.lobby.rooms.join(member(conn)?, room)
 }
 
-pub fn leave(conn: &Conn) -> Result<gamestore_protocol::Empty, WireError> {
+pub(super) fn leave(conn: &Conn) -> Result<gamestore_protocol::Empty, WireError> {
     let account = conn.require(Role::Player)?.id;
     conn.lobby.rooms.leave(account)?;
     Ok(gamestore_protocol::Empty {})

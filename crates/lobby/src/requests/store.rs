@@ -15,7 +15,7 @@ const PAGE: (u32, u32) = (50, 200);
 
 /// A page of the listed games, by name; anyone logged in may browse.
 /// Returns the reply's JSON.
-pub fn store_list(conn: &Conn, request: StoreList) -> Result<Vec<u8>, WireError> {
+pub(super) fn store_list(conn: &Conn, request: StoreList) -> Result<Vec<u8>, WireError> {
     conn.account()?;
     let after: Option<StoreKey> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, PAGE.0, PAGE.1);
@@ -23,7 +23,7 @@ pub fn store_list(conn: &Conn, request: StoreList) -> Result<Vec<u8>, WireError>
 }
 
 /// GAME_INFO: one game's details and versions.
-pub async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, WireError> {
+pub(super) async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, WireError> {
     let game = super::game_download::visible_game(conn, &request.id).await?;
     let id = game.id.clone();
     let versions = conn.lobby.read(move |db| db.version_records(&id))?;

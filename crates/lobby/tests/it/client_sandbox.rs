@@ -14,7 +14,8 @@ use gamestore_testkit::{
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse";
-const HOSTILE_CLIENT: &str = include_str!("hostile_client.py");
+const HOSTILE_CLIENT: &str =
+    concat!(include_str!("hostile_common.py"), include_str!("hostile_client.py"));
 
 /// Pids of live processes whose command line holds `tag`.
 fn tagged_processes(tag: &str) -> Vec<u32> {

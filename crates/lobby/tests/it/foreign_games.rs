@@ -6,18 +6,8 @@
 use std::thread;
 
 use gamestore_testkit::{Cli, LobbyOptions, Output, TestLobby, game_package};
-use serde_json::Value;
 
-const PASSWORD: &str = "correct horse";
-
-fn events_of(out: &Output, kind: &str) -> Vec<Value> {
-    out.stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["type"] == kind)
-        .map(|v| v["data"].clone())
-        .collect()
-}
+use crate::world::{PASSWORD, events_of};
 
 #[test]
 fn a_python_game_for_another_launcher_publishes_and_plays_by_its_config_alone() {

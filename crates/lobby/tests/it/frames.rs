@@ -118,6 +118,27 @@ fn bad_frames_before_and_after_hello() {
     );
 }
 
+/// A handshake failure is about the connection, so its error has id 0 as
+/// docs/PROTOCOL.md says, whatever id the refused first message carried.
+#[test]
+fn handshake_failures_answer_with_id_0() {
+    let lobby = TestLobby::start();
+    for first in [
+        r#"{"id":7,"type":"WHOAMI"}"#,
+        r#"{"id":8,"type":"HELLO","data":{"protocol":99,"client":"future"}}"#,
+        r#"{"id":9,"type":"HELLO","data":{"protocol":"one"}}"#,
+    ] {
+        let mut conn = RawConn::connect(lobby.addr);
+        conn.send_bytes(&message(first)).unwrap();
+        conn.shutdown_write();
+        let messages = conn.recv_until_closed();
+        assert!(
+            matches!(messages.as_slice(), [ServerMessage::Reply { id: 0, result: Err(_) }]),
+            "{first}: {messages:?}"
+        );
+    }
+}
+
 #[test]
 fn oversized_frame_is_refused_without_reading_it() {
     let lobby = TestLobby::start();

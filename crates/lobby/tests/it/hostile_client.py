@@ -1,37 +1,11 @@
 # A hostile game client: tries what a stranger's game could do on the
 # player's machine, prints a report line, then plays the match honestly
-# with the packaged test client. Usage:
+# with the packaged test client (after hostile_common.py). Usage:
 #   hostile_client.py HOST PORT PLAYER HEX_JSON_TARGETS   (token in MATCH_TOKEN)
 import ctypes, ctypes.util, fcntl, json, os, socket, sys, termios
 
 host, port, player = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 targets = json.loads(bytes.fromhex(sys.argv[4]).decode())
-libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-report = {}
-
-
-def attempt(name, action):
-    try:
-        result = action()
-        report[name] = "ok" if result is None else result
-    except BaseException as e:  # noqa: BLE001 - any failure is the answer
-        report[name] = "error: %s" % (e,)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return "read %d bytes: %s" % (len(data := f.read(4096)), data[:64])
-
-
-def write(path):
-    with open(path, "w") as f:
-        f.write("escaped")
-
-
-def connect(p):
-    s = socket.create_connection(("127.0.0.1", p), timeout=2)
-    s.close()
-
 
 try:
     status = open("/proc/self/status").read()
@@ -47,12 +21,7 @@ attempt("write_own_install", lambda: write(os.path.join(targets["game_dir"], "ev
 attempt("connect_lobby", lambda: connect(targets["lobby_port"]))
 attempt("connect_local_service", lambda: connect(targets["service_port"]))
 attempt("tiocsti", lambda: fcntl.ioctl(0, termios.TIOCSTI, b"x"))
-def unshare_user():
-    if libc.unshare(0x10000000) != 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-
-
-attempt("unshare_user", unshare_user)
+attempt("unshare_user", lambda: ccall(libc.unshare(0x10000000)))
 # Its own folder is writable and kept: count the matches played.
 count_file = os.path.join(os.environ["HOME"], "matches-played")
 count = int(open(count_file).read()) if os.path.exists(count_file) else 0

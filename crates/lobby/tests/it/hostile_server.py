@@ -1,6 +1,6 @@
 # A hostile game server: tries every escape a published package could try
 # and reports what happened to each, over its game port, to the test that
-# connects after the lobby's readiness probe. Usage:
+# connects after the lobby's readiness probe (after hostile_common.py). Usage:
 #   hostile_server.py PORT HEX_JSON_TARGETS
 # The test judges by effect (files on the host, processes, listeners); the
 # report only says what the attempts saw, for the failure messages.
@@ -8,33 +8,6 @@ import ctypes, ctypes.util, errno, json, mmap, os, signal, socket, sys, time
 
 port = int(sys.argv[1])
 targets = json.loads(bytes.fromhex(sys.argv[2]).decode())
-libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-report = {}
-
-
-def attempt(name, action):
-    try:
-        result = action()
-        report[name] = "ok" if result is None else result
-    except BaseException as e:  # noqa: BLE001 - any failure is the answer
-        report[name] = "error: %s" % (e,)
-
-
-def ccall(result):
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return "read %d bytes: %s" % (len(data := f.read(4096)), data[:64])
-
-
-def write(path):
-    with open(path, "w") as f:
-        f.write("escaped")
-
 
 listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -58,11 +31,6 @@ for name in ["lobby_db", "lobby_log", "session", "shadow", "other_home"]:
 attempt("list_home", lambda: os.listdir("/home"))
 attempt("list_root", lambda: os.listdir("/root"))
 attempt("list_data_dir", lambda: os.listdir(targets["data_dir"]))
-
-
-def connect(p):
-    s = socket.create_connection(("127.0.0.1", p), timeout=2)
-    s.close()
 
 
 attempt("connect_lobby", lambda: connect(targets["lobby_port"]))

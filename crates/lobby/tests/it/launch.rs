@@ -1,44 +1,11 @@
 //! The launcher side of `play` and `join`: where and how the game client is
 //! started, and what `play` refuses before it joins anything.
 
-use gamestore_protocol::{Event, Login, Register, RoomCreate, RoomEventKind, RoomLeave};
-use gamestore_testkit::{Cli, RawConn, TestLobby, game_package, game_variant};
+use gamestore_protocol::{Event, RoomCreate, RoomEventKind, RoomLeave};
+use gamestore_testkit::{Cli, game_package, game_variant};
 use serde_json::Value;
 
-const PASSWORD: &str = "correct horse";
-
-struct World {
-    lobby: TestLobby,
-    tmp: tempfile::TempDir,
-    dev: Cli,
-}
-
-fn world() -> World {
-    let lobby = TestLobby::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
-    dev.sign_up("dana", PASSWORD);
-    World { lobby, tmp, dev }
-}
-
-fn publish(w: &World, folder: &std::path::Path) {
-    w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
-}
-
-fn player(w: &World, name: &str) -> Cli {
-    let cli = Cli::player(&w.lobby, &w.tmp.path().join(name)).env("GAMESTORE_BOT", "1");
-    cli.sign_up(name, PASSWORD);
-    cli
-}
-
-fn events_of(stdout: &str, kind: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["type"] == kind)
-        .map(|v| v["data"].clone())
-        .collect()
-}
+use crate::world::{PASSWORD, World, events_of, player, publish, raw_player, world};
 
 #[test]
 fn a_relative_home_launches_the_game_client() {
@@ -52,7 +19,7 @@ fn a_relative_home_launches_the_game_client() {
 
     let out = ann.run(&["play", "test", "--json"]);
     out.ok();
-    assert_eq!(events_of(&out.stdout, "match_ended")[0]["outcome"], "completed", "{out}");
+    assert_eq!(events_of(&out, "match_ended")[0]["outcome"], "completed", "{out}");
     assert!(out.stdout.contains("greeted"), "the game client ran: {out}");
     assert!(w.tmp.path().join("h/p1/games/ann/test/1.0.0").is_dir(), "installed under h/p1");
 }
@@ -98,13 +65,6 @@ fn start_when_outside_the_games_bounds_is_refused_at_once() {
     assert_eq!(rooms.as_array().unwrap().len(), 0, "{rooms}");
 }
 
-fn raw_player(w: &World, name: &str) -> RawConn {
-    let mut conn = RawConn::hello(w.lobby.addr);
-    conn.call(Register::new(name, PASSWORD)).unwrap();
-    conn.call(Login::new(name, PASSWORD)).unwrap();
-    conn
-}
-
 /// Publishes `test` at 1.0.0, then the same game at `version`.
 fn publish_two_versions(w: &World, version: &str) {
     publish(w, &game_package("test"));
@@ -141,7 +101,7 @@ fn joining_a_room_on_an_older_version_downloads_only_that_version() {
     host.call(RoomLeave {}).unwrap();
     let out = play.join().unwrap();
     out.ok();
-    let installs = events_of(&out.stdout, "installed");
+    let installs = events_of(&out, "installed");
     let versions: Vec<&str> = installs.iter().map(|i| i["version"].as_str().unwrap()).collect();
     assert_eq!(versions, ["1.0.0"], "one download, the room's version: {out}");
     let games = bob.home().join("games/bob/test");

@@ -30,3 +30,4 @@ mod sessions;
 mod tls;
 mod torture;
 mod web;
+mod world;

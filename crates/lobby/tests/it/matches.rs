@@ -7,41 +7,12 @@ use std::thread;
 
 use gamestore_protocol::{
     ChatScope, ChatSend, ErrorCode, Event, GameStartNotify, Login, MatchOutcome, QuickPlay,
-    Register, RoomCreate, RoomEventKind, RoomJoin, RoomState,
+    RoomCreate, RoomEventKind, RoomJoin, RoomState,
 };
-use gamestore_testkit::{
-    Cli, LobbyOptions, Output, RawConn, TestLobby, game_package, game_variant,
-};
+use gamestore_testkit::{Cli, Output, RawConn, game_package, game_variant};
 use serde_json::Value;
 
-const PASSWORD: &str = "correct horse";
-
-struct World {
-    lobby: TestLobby,
-    tmp: tempfile::TempDir,
-    dev: Cli,
-}
-
-fn world_with(args: &[&str]) -> World {
-    let lobby = TestLobby::start_with(LobbyOptions {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
-    let tmp = tempfile::tempdir().unwrap();
-    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
-    dev.sign_up("dana", PASSWORD);
-    World { lobby, tmp, dev }
-}
-
-fn publish(w: &World, folder: &std::path::Path) {
-    w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
-}
-
-fn player(w: &World, name: &str) -> Cli {
-    let cli = Cli::player(&w.lobby, &w.tmp.path().join(name)).env("GAMESTORE_BOT", "1");
-    cli.sign_up(name, PASSWORD);
-    cli
-}
+use crate::world::{PASSWORD, World, events_of, player, publish, raw_player, world_with};
 
 /// Runs the commands at the same time and returns their outputs in order.
 fn run_together(runs: Vec<(Cli, Vec<String>)>) -> Vec<Output> {
@@ -55,16 +26,6 @@ fn run_together(runs: Vec<(Cli, Vec<String>)>) -> Vec<Output> {
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()
-}
-
-/// The JSON event lines of `play --json` with the given type.
-fn events_of(out: &Output, kind: &str) -> Vec<Value> {
-    out.stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["type"] == kind)
-        .map(|v| v["data"].clone())
-        .collect()
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -153,13 +114,6 @@ fn faulty(w: &World, id: &str, fault: &str) -> std::path::PathBuf {
         command.push("--fault".into());
         command.push(fault.into());
     })
-}
-
-fn raw_player(w: &World, name: &str) -> RawConn {
-    let mut conn = RawConn::hello(w.lobby.addr);
-    conn.call(Register::new(name, PASSWORD)).unwrap();
-    conn.call(Login::new(name, PASSWORD)).unwrap();
-    conn
 }
 
 /// The host (a raw connection) makes a room for `game`; a CLI player joins

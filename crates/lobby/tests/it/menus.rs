@@ -111,6 +111,18 @@ impl Screen {
         }
     }
 
+    /// The lines after the first line holding `from` and before the first
+    /// later line holding `to`.
+    fn lines_between(&self, from: &str, to: &str) -> Vec<String> {
+        let text = self.text();
+        text.lines()
+            .skip_while(|line| !line.contains(from))
+            .skip(1)
+            .take_while(|line| !line.contains(to))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The program's exit status once it has exited (the shell around it
     /// prints it; see [`env_argv`]).
     #[track_caller]
@@ -215,6 +227,15 @@ fn players_meet_chat_and_play_from_the_menus() {
     ann.line("1");
     ann.wait_for("installed test 1.0.0");
     ann.wait_for_prompt("store>");
+    // A game's details offer to install it or play it.
+    ann.line("2");
+    ann.wait_for_prompt("details of>");
+    ann.line("1");
+    ann.wait_for("1) Install or update");
+    ann.wait_for("2) Play (quick play)");
+    ann.wait_for_prompt("test game (test)>");
+    ann.line("0");
+    ann.wait_for_prompt("store>");
     ann.line("0");
 
     // Lobby: an empty answer is re-asked; then create a room.
@@ -245,6 +266,8 @@ fn players_meet_chat_and_play_from_the_menus() {
 
     // Ann sees Bob arrive, and her half-typed line is intact.
     ann.wait_for("bob joined the room (2/16 players)");
+    // The room's maker is not told of their own arrival.
+    assert!(!ann.text().contains("ann joined the room"), "{}", ann.text());
     ann.wait_for_prompt("room 1> hello b");
 
     // Chat both ways.
@@ -265,6 +288,12 @@ fn players_meet_chat_and_play_from_the_menus() {
         screen.wait_for("match 1 starting: game server at 127.0.0.1:");
         // The game client ran in the terminal and talked to the game server.
         screen.wait_for("greeted: Hello");
+        // The room's prompt was put away before the game took the terminal.
+        let before_game = screen.lines_between("match 1 starting", "greeted: Hello");
+        assert!(
+            !before_game.iter().any(|line| line.contains("room 1>")),
+            "a room prompt was left before the game's output: {before_game:#?}"
+        );
         screen.wait_for("your game client finished");
         screen.wait_for("back in the room. ");
         screen.wait_for("match 1 ended");
@@ -356,6 +385,28 @@ fn developer_registers_and_publishes_from_the_menu() {
     screen.wait_for("No reviews yet.");
     screen.wait_for_prompt("my games>");
 
+    // Delisting asks first: anything but yes keeps the game listed.
+    screen.line("3");
+    screen.wait_for_prompt("delist>");
+    screen.line("1");
+    screen.wait_for("delist Test Game (test)? It leaves the store");
+    screen.line("n");
+    screen.wait_for("test stays listed");
+    screen.wait_for_prompt("my games>");
+    assert_eq!(dev.run(&["games", "--json"]).ok().json()[0]["listed"], true);
+    screen.line("3");
+    screen.wait_for_prompt("delist>");
+    screen.line("1");
+    screen.wait_for_times("delist Test Game (test)? It leaves the store", 2);
+    screen.line("y");
+    screen.wait_for("test is delisted");
+    screen.wait_for_prompt("my games>");
+    screen.line("4");
+    screen.wait_for_prompt("relist>");
+    screen.line("1");
+    screen.wait_for("test is listed again");
+    screen.wait_for_prompt("my games>");
+
     // A new game from the terminal template.
     screen.line("0");
     screen.wait_for_prompt("main menu (dana)>");
@@ -376,6 +427,32 @@ fn developer_registers_and_publishes_from_the_menu() {
     let games = dev.run(&["games", "--json"]).ok().json();
     assert_eq!(games[0]["id"], "test");
     assert_eq!(games[0]["listed"], true);
+}
+
+#[test]
+fn a_menu_whose_session_ends_goes_back_to_log_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lobby = lobby_with_test_game(tmp.path());
+    let home = tmp.path().join("ann");
+    Cli::player(&lobby, &home).sign_up("ann", PASSWORD);
+    let ann = player_menu(&lobby, &home, "ann-revoked");
+    ann.wait_for_prompt("main menu (ann)>");
+    ann.line("3");
+    ann.wait_for_prompt("lobby>");
+
+    // Ann logs in somewhere else: this menu's session is revoked.
+    Cli::player(&lobby, &tmp.path().join("ann-elsewhere"))
+        .run_with_stdin(&["login", "--user", "ann", "--password-stdin"], &format!("{PASSWORD}\n"))
+        .ok();
+    ann.wait_for("your session has ended: log in again");
+    ann.wait_for_prompt("lobby>");
+    // The next answer leads to the login screen, not to NOT_LOGGED_IN errors.
+    ann.line("1");
+    ann.wait_for("back to the main menu");
+    ann.wait_for_prompt("main menu>");
+    assert!(!ann.text().contains("NOT_LOGGED_IN"), "{}", ann.text());
+    ann.line("1");
+    ann.wait_for("user name");
 }
 
 #[test]

@@ -1,24 +1,9 @@
 //! Review drafts: kept only when sending them again can succeed; review
 //! listings show when each review was written.
 
-use gamestore_testkit::{Cli, TestLobby, game_package};
+use gamestore_testkit::Cli;
 
-const PASSWORD: &str = "correct horse";
-
-fn lobby_with_test_game() -> (TestLobby, tempfile::TempDir, Cli) {
-    let lobby = TestLobby::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
-    dev.sign_up("dana", PASSWORD);
-    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
-    (lobby, tmp, dev)
-}
-
-fn bot_player(lobby: &TestLobby, tmp: &tempfile::TempDir, name: &str) -> Cli {
-    let cli = Cli::player(lobby, &tmp.path().join(name)).env("GAMESTORE_BOT", "1");
-    cli.sign_up(name, PASSWORD);
-    cli
-}
+use crate::world::{bot_player, lobby_with_test_game};
 
 /// The drafts kept in `cli`'s home for player `name`.
 fn drafts(cli: &Cli, name: &str) -> Vec<String> {

@@ -1,25 +1,8 @@
 //! Ratings and reviews (flow P4).
 
-use gamestore_testkit::{Cli, TestLobby, game_package};
+use gamestore_testkit::Cli;
 
-const PASSWORD: &str = "correct horse";
-
-/// A lobby where the developer dana has published the `test` game.
-fn lobby_with_test_game() -> (TestLobby, tempfile::TempDir, Cli) {
-    let lobby = TestLobby::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let dev = Cli::dev(&lobby, &tmp.path().join("dev"));
-    dev.sign_up("dana", PASSWORD);
-    dev.run(&["publish", game_package("test").to_str().unwrap()]).ok();
-    (lobby, tmp, dev)
-}
-
-/// A signed-up player whose game clients play by themselves.
-fn bot_player(lobby: &TestLobby, tmp: &tempfile::TempDir, name: &str) -> Cli {
-    let cli = Cli::player(lobby, &tmp.path().join(name)).env("GAMESTORE_BOT", "1");
-    cli.sign_up(name, PASSWORD);
-    cli
-}
+use crate::world::{bot_player, lobby_with_test_game};
 
 fn play_once(player: &Cli) {
     player.run(&["play", "test", "--start-when", "1"]).ok();

@@ -15,7 +15,8 @@ use gamestore_testkit::{Cli, LobbyOptions, RawConn, TestLobby, game_variant, wai
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse";
-const HOSTILE_SERVER: &str = include_str!("hostile_server.py");
+const HOSTILE_SERVER: &str =
+    concat!(include_str!("hostile_common.py"), include_str!("hostile_server.py"));
 
 fn lobby(args: &[&str]) -> TestLobby {
     TestLobby::start_with(LobbyOptions {

@@ -8,7 +8,7 @@ mod room;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use gamestore_client::cli::{Context, human_bytes};
+use gamestore_client::cli::{Context, Output, human_bytes};
 use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{LineKind, Menu, Notice, Quit, Watch};
@@ -30,7 +30,7 @@ fn sandbox_mode() -> gamestore_client::launcher::SandboxMode {
 }
 
 /// Runs the menu until the user quits.
-pub async fn run(
+pub(crate) async fn run(
     ctx: Context,
     sandbox: gamestore_client::launcher::SandboxMode,
 ) -> anyhow::Result<ExitCode> {
@@ -88,46 +88,71 @@ async fn player(
 
 async fn store_menu(menu: &Menu) -> Result<(), Quit> {
     let options = ["List games", "Game details", "Install or update a game"];
-    while let Some(choice) = menu.choose("Store", &options, "Back").await? {
-        menu.act(async {
-            let (client, _, library) = player(menu).await?;
-            match choice {
-                0 => {
-                    store::show_store(&client, false).await?;
-                }
-                1 => {
-                    if let Some(game) = pick_store_game(menu, &client, "Details of").await? {
-                        store::show_info(&client, &game.id, false).await?;
+    while let Some(choice) = menu.screen("Store", &options).await? {
+        let entered = menu
+            .act(async {
+                let (client, _, library) = player(menu).await?;
+                match choice {
+                    0 => {
+                        store::show_store(&client, Output::Text).await?;
+                    }
+                    1 => {
+                        if let Some(game) = pick_store_game(menu, &client, "Details of").await? {
+                            store::show_info(&client, &game.id, Output::Text).await?;
+                            return game_actions(menu, &client, &library, &game).await;
+                        }
+                    }
+                    _ => {
+                        if let Some(game) = pick_store_game(menu, &client, "Install").await? {
+                            library::install_with(&client, &library, &game.id, None, Output::Text)
+                                .await?;
+                        }
                     }
                 }
-                _ => {
-                    if let Some(game) = pick_store_game(menu, &client, "Install").await? {
-                        library::install_with(&client, &library, &game.id, None, false).await?;
-                    }
-                }
-            }
-            Ok(())
-        })
-        .await?;
+                Ok(None)
+            })
+            .await?;
+        if let Some(Some((room, watch))) = entered {
+            room::enter(menu, room, watch).await?;
+        }
     }
     Ok(())
 }
 
+/// What can be done from a game's details: install it, or play it at once.
+async fn game_actions(
+    menu: &Menu,
+    client: &LobbyClient,
+    library: &Library,
+    game: &GameSummary,
+) -> anyhow::Result<Option<(RoomInfo, Watch)>> {
+    let title = format!("{} ({})", game.name, game.id);
+    let actions = ["Install or update", "Play (quick play)"];
+    match menu.choose(&title, &actions, "Back").await? {
+        Some(0) => {
+            library::install_with(client, library, &game.id, None, Output::Text).await?;
+            Ok(None)
+        }
+        Some(_) => open_room(menu, client, library, &game.id, Opening::QuickPlay).await,
+        None => Ok(None),
+    }
+}
+
 async fn library_menu(menu: &Menu) -> Result<(), Quit> {
     let options = ["List installed games", "Play a game", "Update a game", "Uninstall a game"];
-    while let Some(choice) = menu.choose("Library", &options, "Back").await? {
+    while let Some(choice) = menu.screen("Library", &options).await? {
         let entered = menu
             .act(async {
                 let (client, _, library) = player(menu).await?;
                 if choice == 0 {
-                    library::show_library(Some(&client), &library, false).await?;
+                    library::show_library(Some(&client), &library, Output::Text).await?;
                     return Ok(None);
                 }
                 let Some(id) = pick_installed(menu, &library).await? else { return Ok(None) };
                 match choice {
                     1 => return open_room(menu, &client, &library, &id, Opening::QuickPlay).await,
                     2 => {
-                        library::install_with(&client, &library, &id, None, false).await?;
+                        library::install_with(&client, &library, &id, None, Output::Text).await?;
                     }
                     _ => {
                         if !library.uninstall(&id)? {
@@ -149,7 +174,7 @@ async fn library_menu(menu: &Menu) -> Result<(), Quit> {
 async fn lobby_menu(menu: &Menu) -> Result<(), Quit> {
     let options =
         ["Who is online", "Rooms: list and join", "Create a room", "Quick play", "Lobby chat"];
-    while let Some(choice) = menu.choose("Lobby", &options, "Back").await? {
+    while let Some(choice) = menu.screen("Lobby", &options).await? {
         if choice == 4 {
             lobby_chat(menu).await?;
             continue;
@@ -159,7 +184,7 @@ async fn lobby_menu(menu: &Menu) -> Result<(), Quit> {
                 let (client, _, library) = player(menu).await?;
                 match choice {
                     0 => {
-                        lobby::show_online(&client, false).await?;
+                        lobby::show_online(&client, Output::Text).await?;
                         Ok(None)
                     }
                     1 => join_room(menu, &client, &library).await,
@@ -293,14 +318,15 @@ async fn lobby_chat(menu: &Menu) -> Result<(), Quit> {
 
 async fn reviews_menu(menu: &Menu) -> Result<(), Quit> {
     let options = ["Read a game's reviews", "Write or edit my review", "Send a kept review"];
-    while let Some(choice) = menu.choose("Reviews", &options, "Back").await? {
+    while let Some(choice) = menu.screen("Reviews", &options).await? {
         menu.act(async {
             let (client, session) = menu.link.session_client().await?;
             let drafts = Drafts::new(menu.link.context().home.root(), &session.user);
             match choice {
                 0 => {
                     if let Some(game) = pick_store_game(menu, &client, "Reviews of").await? {
-                        gamestore_client::reviews::show(&client, &game.id, None, false).await?;
+                        gamestore_client::reviews::show(&client, &game.id, None, Output::Text)
+                            .await?;
                     }
                 }
                 1 => {
@@ -378,13 +404,13 @@ async fn has_played(client: &LobbyClient, game: &str) -> anyhow::Result<bool> {
 
 async fn account_menu(menu: &Menu) -> Result<(), Quit> {
     let options = ["Who am I", "My match history", "Log out"];
-    while let Some(choice) = menu.choose("Account", &options, "Back").await? {
+    while let Some(choice) = menu.screen("Account", &options).await? {
         menu.act(async {
             match choice {
                 0 => menu.whoami().await,
                 1 => {
                     let (client, _) = menu.link.session_client().await?;
-                    lobby::show_history(&client, false).await?;
+                    lobby::show_history(&client, Output::Text).await?;
                     Ok(())
                 }
                 _ => menu.logout().await,

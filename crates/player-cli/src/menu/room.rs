@@ -33,7 +33,7 @@ const HELP: &str = "Type a message and Enter to chat with the room. Keys (alone 
                     s start the match (host), l leave, m members, h help.";
 
 /// How the player's events look, in every screen.
-pub fn describe(notice: &Notice) -> Option<String> {
+pub(crate) fn describe(notice: &Notice) -> Option<String> {
     let Notice::Event(event) = notice else { return None };
     Some(match event {
         Event::Chat(chat) => format!("[{}] {}: {}", scope_name(chat), chat.from, chat.text),
@@ -76,7 +76,7 @@ enum Next {
 
 /// Runs the room screen for `room`, which this player just joined; `watch`
 /// was opened before joining. Returns when the player leaves the room.
-pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<(), Quit> {
+pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<(), Quit> {
     let me = match menu.link.session() {
         Some(session) => session.user,
         None => return Ok(()),
@@ -178,11 +178,17 @@ pub async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> Result<
                         plugins.event(PluginEvent::Members, json!({"members": room.members})),
                     );
                 }
-                Notice::Lost { .. } => {
-                    outln!("your seat in room {} is kept while the connection comes back", room.id);
-                }
+                // The prompt is open: print above it.
+                Notice::Lost { .. } => menu.printer().line(format!(
+                    "your seat in room {} is kept while the connection comes back",
+                    room.id
+                )),
                 Notice::Reconnected { .. } if seat_kept(menu, &mut room).await => {
-                    outln!("back in room {}. {}", room.id, members_line(&room));
+                    menu.printer().line(format!(
+                        "back in room {}. {}",
+                        room.id,
+                        members_line(&room)
+                    ));
                     announce(menu, &plugins).await;
                 }
                 notice
