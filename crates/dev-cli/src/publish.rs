@@ -42,6 +42,13 @@ pub fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = check(dir, json)?;
     if json {
         print_json(&manifest)?;
+    } else if manifest.is_plugin() {
+        outln!(
+            "{} is a valid package: {} {} (launcher plugin)",
+            dir.display(),
+            manifest.id,
+            manifest.version
+        );
     } else {
         outln!(
             "{} is a valid package: {} {} ({}, {})",
