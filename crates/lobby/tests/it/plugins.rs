@@ -162,6 +162,8 @@ fn plugins_install_update_and_remove_and_failures_change_nothing() {
     ann.run(&["plugin", "install", "nope"]).fails_with("install failed");
     ann.run(&["plugin", "update", "other"]).fails_with("not installed");
 
+    // Signed distribution will add a bad signature to these failure kinds;
+    // plugins share the games' install path, so the same check will apply.
     // 1.1.0 is published, then damaged in the lobby's store in two ways:
     // a changed byte (bad checksum), then a cut file (a short download).
     w.publish(&python_plugin(w.tmp.path(), "echo", "1.1.0", &echo_body("2")));
@@ -473,4 +475,35 @@ fn crashing_hanging_flooding_and_garbled_plugins_are_stopped_and_the_room_goes_o
         assert_eq!(text.matches(&format!("plugin {id} stopped")).count(), 1, "{id}: {text}");
     }
     assert!(!text.contains("plugin echo stopped"), "{text}");
+}
+
+#[test]
+fn a_plugin_cannot_read_the_players_files_or_reach_the_network() {
+    let w = world();
+    w.publish(&game_package("test"));
+    let session = w.tmp.path().join("ann/session-player.json");
+    let port = w.lobby.addr.port();
+    let body = format!(
+        "import socket\n\
+         for m in lines():\n    \
+         if m['type'] == 'hello':\n        \
+         out({{'type': 'ready'}})\n        \
+         try:\n            open({session:?}).read(); out({{'type': 'show', 'text': 'read: ok'}})\n        \
+         except OSError: out({{'type': 'show', 'text': 'read: denied'}})\n        \
+         try:\n            socket.create_connection(('127.0.0.1', {port}), timeout=3); out({{'type': 'show', 'text': 'connect: ok'}})\n        \
+         except OSError: out({{'type': 'show', 'text': 'connect: denied'}})\n        \
+         out({{'type': 'show', 'text': 'probe done'}})",
+        session = session.to_str().unwrap(),
+    );
+    w.publish(&python_plugin(w.tmp.path(), "probe", "1.0.0", &body));
+    let ann_cli = w.player("ann");
+    ann_cli.run(&["plugin", "install", "probe"]).ok();
+    assert!(session.exists(), "the session file is there to be read");
+
+    let ann = player_menu(&w.lobby, &w.tmp.path().join("ann"), "ann");
+    create_room(&ann, "ann");
+    ann.wait_for("[probe] probe done");
+    let text = ann.text();
+    assert!(text.contains("[probe] read: denied"), "{text}");
+    assert!(text.contains("[probe] connect: denied"), "{text}");
 }
