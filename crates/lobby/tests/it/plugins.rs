@@ -507,3 +507,35 @@ fn a_plugin_cannot_read_the_players_files_or_reach_the_network() {
     assert!(text.contains("[probe] read: denied"), "{text}");
     assert!(text.contains("[probe] connect: denied"), "{text}");
 }
+
+#[test]
+fn the_python_dice_plugin_rolls_for_the_members_who_run_it() {
+    let w = world();
+    w.publish(&game_package("test"));
+    w.publish(&game_package("dice"));
+    for name in ["ann", "bob"] {
+        w.player(name).run(&["plugin", "install", "dice"]).ok();
+    }
+    let ann = player_menu(&w.lobby, &w.tmp.path().join("ann"), "ann");
+    create_room(&ann, "ann");
+    ann.wait_for("[dice] Dice: type /p <text>");
+    ann.wait_for_prompt("room 1>");
+    let bob = player_menu(&w.lobby, &w.tmp.path().join("bob"), "bob");
+    join_room(&bob, "bob");
+    bob.wait_for_prompt("room 1>");
+    ann.wait_for("bob joined the room");
+
+    ann.line("/p roll 3d6");
+    ann.wait_for("[dice] ann rolled ");
+    bob.wait_for("[dice] ann rolled ");
+    bob.line("/p flip");
+    bob.wait_for("[dice] usage: /p roll or /p roll NdM");
+    // The same roll on both screens.
+    let line = |screen: &Screen| {
+        let text = screen.text();
+        text.lines().find(|l| l.contains("[dice] ann rolled ")).unwrap().trim().to_owned()
+    };
+    let seen = line(&ann);
+    assert!(seen.ends_with(", d6)"), "{seen}");
+    assert!(line(&bob).ends_with(seen.split("] ").nth(1).unwrap()), "{seen}");
+}
