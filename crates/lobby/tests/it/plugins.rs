@@ -100,13 +100,13 @@ fn installed_versions(home: &Path, player: &str, id: &str) -> Vec<String> {
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| e_is_version(n))
+        .filter(|n| is_version(n))
         .collect();
     names.sort();
     names
 }
 
-fn e_is_version(name: &str) -> bool {
+fn is_version(name: &str) -> bool {
     semver::Version::parse(name).is_ok()
 }
 
