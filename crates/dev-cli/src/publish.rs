@@ -42,6 +42,13 @@ pub(crate) fn validate(dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
     let manifest = check(dir, output)?;
     if output.is_json() {
         print_json(&manifest)?;
+    } else if manifest.is_plugin() {
+        outln!(
+            "{} is a valid package: {} {} (launcher plugin)",
+            dir.display(),
+            manifest.id,
+            manifest.version
+        );
     } else {
         outln!(
             "{} is a valid package: {} {} ({}, {})",

@@ -20,9 +20,11 @@
 //!
 //! Rules: `id` matches `[a-z0-9][a-z0-9_-]{0,31}`; `name` has 1 to 64 characters
 //! and no control characters; `version` is semver; `description` has at most
-//! 2000 characters; `kind` is `"cli"` or `"gui"`; `1 <= min_players <=
+//! 2000 characters; `kind` is `"cli"`, `"gui"` or `"plugin"`; `1 <= min_players <=
 //! max_players <= 16`; `server` and `client` each hold a non-empty `command`
 //! array of strings (see [`Command`](crate::Command)) and optional `env` object.
+//! A launcher plugin (`"kind": "plugin"`) has a `plugin` section
+//! ([`PluginSpec`]) instead of the player counts, `server` and `client`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -184,7 +186,7 @@ pub enum GameKind {
 }
 
 impl GameKind {
-    /// `"cli"` or `"gui"`, as in the manifest.
+    /// `"cli"`, `"gui"` or `"plugin"`, as in the manifest.
     pub fn as_str(self) -> &'static str {
         match self {
             GameKind::Cli => "cli",

@@ -17,7 +17,7 @@ pub struct GameRecord {
     pub owner: String,
     pub name: String,
     pub description: String,
-    /// "cli" or "gui".
+    /// "cli", "gui" or "plugin".
     pub kind: String,
     pub min_players: u32,
     pub max_players: u32,

@@ -40,9 +40,8 @@ impl Rooms {
             .get(&account)
             .ok_or_else(|| err(ErrorCode::NotInRoom, "you are not in a room"))?;
         let room = inner.rooms.get_mut(&id).expect("member_of points at a room");
-        let runs = |who: &AccountId| {
-            room.plugins.get(who).is_some_and(|p| p.iter().any(|id| *id == message.plugin))
-        };
+        let runs =
+            |who: &AccountId| room.plugins.get(who).is_some_and(|p| p.contains(&message.plugin));
         if !runs(&account) {
             return Err(err(
                 ErrorCode::PluginNotAnnounced,

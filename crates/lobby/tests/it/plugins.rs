@@ -100,13 +100,13 @@ fn installed_versions(home: &Path, player: &str, id: &str) -> Vec<String> {
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| e_is_version(n))
+        .filter(|n| is_version(n))
         .collect();
     names.sort();
     names
 }
 
-fn e_is_version(name: &str) -> bool {
+fn is_version(name: &str) -> bool {
     semver::Version::parse(name).is_ok()
 }
 
@@ -162,6 +162,8 @@ fn plugins_install_update_and_remove_and_failures_change_nothing() {
     ann.run(&["plugin", "install", "nope"]).fails_with("install failed");
     ann.run(&["plugin", "update", "other"]).fails_with("not installed");
 
+    // Signed distribution will add a bad signature to these failure kinds;
+    // plugins share the games' install path, so the same check will apply.
     // 1.1.0 is published, then damaged in the lobby's store in two ways:
     // a changed byte (bad checksum), then a cut file (a short download).
     w.publish(&python_plugin(w.tmp.path(), "echo", "1.1.0", &echo_body("2")));
@@ -473,4 +475,67 @@ fn crashing_hanging_flooding_and_garbled_plugins_are_stopped_and_the_room_goes_o
         assert_eq!(text.matches(&format!("plugin {id} stopped")).count(), 1, "{id}: {text}");
     }
     assert!(!text.contains("plugin echo stopped"), "{text}");
+}
+
+#[test]
+fn a_plugin_cannot_read_the_players_files_or_reach_the_network() {
+    let w = world();
+    w.publish(&game_package("test"));
+    let session = w.tmp.path().join("ann/session-player.json");
+    let port = w.lobby.addr.port();
+    let body = format!(
+        "import socket\n\
+         for m in lines():\n    \
+         if m['type'] == 'hello':\n        \
+         out({{'type': 'ready'}})\n        \
+         try:\n            open({session:?}).read(); out({{'type': 'show', 'text': 'read: ok'}})\n        \
+         except OSError: out({{'type': 'show', 'text': 'read: denied'}})\n        \
+         try:\n            socket.create_connection(('127.0.0.1', {port}), timeout=3); out({{'type': 'show', 'text': 'connect: ok'}})\n        \
+         except OSError: out({{'type': 'show', 'text': 'connect: denied'}})\n        \
+         out({{'type': 'show', 'text': 'probe done'}})",
+        session = session.to_str().unwrap(),
+    );
+    w.publish(&python_plugin(w.tmp.path(), "probe", "1.0.0", &body));
+    let ann_cli = w.player("ann");
+    ann_cli.run(&["plugin", "install", "probe"]).ok();
+    assert!(session.exists(), "the session file is there to be read");
+
+    let ann = player_menu(&w.lobby, &w.tmp.path().join("ann"), "ann");
+    create_room(&ann, "ann");
+    ann.wait_for("[probe] probe done");
+    let text = ann.text();
+    assert!(text.contains("[probe] read: denied"), "{text}");
+    assert!(text.contains("[probe] connect: denied"), "{text}");
+}
+
+#[test]
+fn the_python_dice_plugin_rolls_for_the_members_who_run_it() {
+    let w = world();
+    w.publish(&game_package("test"));
+    w.publish(&game_package("dice"));
+    for name in ["ann", "bob"] {
+        w.player(name).run(&["plugin", "install", "dice"]).ok();
+    }
+    let ann = player_menu(&w.lobby, &w.tmp.path().join("ann"), "ann");
+    create_room(&ann, "ann");
+    ann.wait_for("[dice] Dice: type /p <text>");
+    ann.wait_for_prompt("room 1>");
+    let bob = player_menu(&w.lobby, &w.tmp.path().join("bob"), "bob");
+    join_room(&bob, "bob");
+    bob.wait_for_prompt("room 1>");
+    ann.wait_for("bob joined the room");
+
+    ann.line("/p roll 3d6");
+    ann.wait_for("[dice] ann rolled ");
+    bob.wait_for("[dice] ann rolled ");
+    bob.line("/p flip");
+    bob.wait_for("[dice] usage: /p roll or /p roll NdM");
+    // The same roll on both screens.
+    let line = |screen: &Screen| {
+        let text = screen.text();
+        text.lines().find(|l| l.contains("[dice] ann rolled ")).unwrap().trim().to_owned()
+    };
+    let seen = line(&ann);
+    assert!(seen.ends_with(", d6)"), "{seen}");
+    assert!(line(&bob).ends_with(seen.split("] ").nth(1).unwrap()), "{seen}");
 }

@@ -308,7 +308,7 @@ fn several_problems_are_reported_at_once() {
             ("name", "must not be empty"),
             ("version", "not a semantic version"),
             ("description", "missing required field"),
-            ("kind", "expected \"cli\" or \"gui\""),
+            ("kind", "expected \"cli\", \"gui\" or \"plugin\""),
             ("max_players", "at least min_players"),
             ("server.command[1]", "{player}"),
             ("client.command", "at least the program"),
@@ -453,7 +453,7 @@ mod load_dir {
     fn invalid_config_is_reported_before_files_are_checked() {
         let dir = game_dir();
         write_config(dir.path(), &edited(|m| m["kind"] = json!("tui")));
-        check_dir(dir.path(), &[("kind", "expected \"cli\" or \"gui\"")]);
+        check_dir(dir.path(), &[("kind", "expected \"cli\", \"gui\" or \"plugin\"")]);
     }
 }
 
