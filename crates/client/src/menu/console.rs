@@ -83,8 +83,8 @@ enum Answer {
 }
 
 /// How a prompt is withdrawn: prompts have increasing ids, every prompt up to
-/// `upto` is withdrawn, and `signal` is reedline's break flag, which ends the
-/// `read_line` under way.
+/// `upto` is withdrawn, and `signal` asks the open prompt's idle callback to
+/// set reedline's break flag, which ends the `read_line` under way.
 struct Withdraw {
     upto: AtomicU64,
     signal: Arc<AtomicBool>,
@@ -238,8 +238,8 @@ pub struct Printer {
 
 #[derive(Clone)]
 enum PrinterTarget {
-    /// The external printer of the editor whose prompt is open, if any.
-    Editor(Arc<StdMutex<Option<std_mpsc::SyncSender<String>>>>),
+    /// Lines for the open prompt, if any, which its editor prints above it.
+    Editor(Arc<StdMutex<Outgoing>>),
     Plain,
 }
 
@@ -247,24 +247,13 @@ impl Printer {
     /// Prints `text` (one or more lines) above the prompt.
     pub fn line(&self, text: impl Into<String>) {
         let mut text = text.into();
-        if let PrinterTarget::Editor(open) = &self.target {
-            let open = open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(sender) = open.as_ref() {
+        if let PrinterTarget::Editor(outgoing) = &self.target {
+            let mut outgoing = lock(outgoing);
+            if outgoing.open {
                 // reedline prints each message as its own line(s).
-                let message = text.strip_suffix('\n').unwrap_or(&text).to_owned();
-                match sender.try_send(message) {
-                    Ok(()) => return,
-                    Err(
-                        std_mpsc::TrySendError::Full(_) | std_mpsc::TrySendError::Disconnected(_),
-                    ) => {}
-                }
+                outgoing.lines.push(text.strip_suffix('\n').unwrap_or(&text).to_owned());
+                return;
             }
-            // No prompt open (or its queue is full): print plainly, in order.
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            print_plain(&text);
-            return;
         }
         if !text.ends_with('\n') {
             text.push('\n');
@@ -275,6 +264,18 @@ impl Printer {
     fn prompt(&self, prompt: &str) {
         print_plain(prompt);
     }
+}
+
+/// What the printer hands the editor thread.
+#[derive(Default)]
+struct Outgoing {
+    /// Whether a prompt is open (else lines are printed at once).
+    open: bool,
+    lines: Vec<String>,
+}
+
+fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn print_plain(text: &str) {
@@ -305,21 +306,19 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// and path completion), one for secrets (masked, no history).
 struct Editors {
     text: Reedline,
-    text_printer: std_mpsc::SyncSender<String>,
     secret: Reedline,
-    secret_printer: std_mpsc::SyncSender<String>,
     /// Whether the open prompt completes paths.
     paths: Arc<AtomicBool>,
-    /// The printer of the open prompt, shared with [`Printer`].
-    open: Arc<StdMutex<Option<std_mpsc::SyncSender<String>>>>,
+    /// Lines from [`Printer`] for the open prompt.
+    outgoing: Arc<StdMutex<Outgoing>>,
 }
 
 fn start_editor() -> anyhow::Result<(Backend, Printer)> {
     let (requests, incoming) = std_mpsc::channel::<EditorRequest>();
     let withdraw =
         Arc::new(Withdraw { upto: AtomicU64::new(0), signal: Arc::new(AtomicBool::new(false)) });
-    let open = Arc::new(StdMutex::new(None));
-    let mut editors = new_editors(&withdraw.signal, open.clone())?;
+    let outgoing = Arc::new(StdMutex::new(Outgoing::default()));
+    let mut editors = new_editors(&withdraw.signal, outgoing.clone())?;
     let thread_withdraw = withdraw.clone();
     thread::Builder::new().name("menu-editor".into()).spawn(move || {
         for request in incoming {
@@ -327,16 +326,17 @@ fn start_editor() -> anyhow::Result<(Backend, Printer)> {
             let _ = request.reply.send(answer);
         }
     })?;
-    Ok((Backend::Editor { requests, withdraw }, Printer { target: PrinterTarget::Editor(open) }))
+    Ok((
+        Backend::Editor { requests, withdraw },
+        Printer { target: PrinterTarget::Editor(outgoing) },
+    ))
 }
 
 fn new_editors(
     signal: &Arc<AtomicBool>,
-    open: Arc<StdMutex<Option<std_mpsc::SyncSender<String>>>>,
+    outgoing: Arc<StdMutex<Outgoing>>,
 ) -> anyhow::Result<Editors> {
     let paths = Arc::new(AtomicBool::new(false));
-    let text_printer = ExternalPrinter::<String>::new(PRINTER_QUEUE);
-    let text_sender = text_printer.sender();
     let mut keys = default_emacs_keybindings();
     keys.add_binding(
         KeyModifiers::NONE,
@@ -346,36 +346,52 @@ fn new_editors(
             ReedlineEvent::MenuNext,
         ]),
     );
-    let text = Reedline::create()
+    let text = prompt_editor(Reedline::create(), signal, &outgoing)
         .with_history(Box::new(FileBackedHistory::new(200)?))
         .with_edit_mode(Box::new(Emacs::new(keys)))
         .with_completer(Box::new(PathCompleter { enabled: paths.clone() }))
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(
             ColumnarMenu::default().with_name("paths"),
-        )))
-        .with_ansi_colors(false)
-        .with_break_signal(signal.clone())
-        .with_external_printer(text_printer)
-        .with_poll_interval(POLL_INTERVAL);
-    let secret_printer = ExternalPrinter::<String>::new(PRINTER_QUEUE);
-    let secret_sender = secret_printer.sender();
-    let secret = Reedline::create()
+        )));
+    let secret = prompt_editor(Reedline::create(), signal, &outgoing)
         .with_history(Box::new(FileBackedHistory::new(0)?))
         // Every line starts with "": none is kept, not even for the next Up.
         .with_history_exclusion_prefix(Some(String::new()))
-        .with_highlighter(Box::new(Masked))
+        .with_highlighter(Box::new(Masked));
+    Ok(Editors { text, secret, paths, outgoing })
+}
+
+/// Plain colours, and an idle callback that runs before reedline looks for
+/// a break and for lines to print: it either breaks (a withdrawal was asked
+/// for) or hands over the printer's lines, never both, so that no line is
+/// left in reedline's queue when `read_line` ends.
+fn prompt_editor(
+    editor: Reedline,
+    signal: &Arc<AtomicBool>,
+    outgoing: &Arc<StdMutex<Outgoing>>,
+) -> Reedline {
+    let printer = ExternalPrinter::<String>::new(PRINTER_QUEUE);
+    let sender = printer.sender();
+    let brk = Arc::new(AtomicBool::new(false));
+    let (requested, outgoing, reedline_break) = (signal.clone(), outgoing.clone(), brk.clone());
+    let idle = move || {
+        if requested.swap(false, Ordering::SeqCst) {
+            reedline_break.store(true, Ordering::SeqCst);
+            return;
+        }
+        let lines = std::mem::take(&mut lock(&outgoing).lines);
+        for line in lines {
+            if let Err(std_mpsc::TrySendError::Full(line)) = sender.try_send(line) {
+                print_plain(&format!("{line}\n"));
+            }
+        }
+    };
+    editor
         .with_ansi_colors(false)
-        .with_break_signal(signal.clone())
-        .with_external_printer(secret_printer)
-        .with_poll_interval(POLL_INTERVAL);
-    Ok(Editors {
-        text,
-        text_printer: text_sender,
-        secret,
-        secret_printer: secret_sender,
-        paths,
-        open,
-    })
+        .with_break_signal(brk)
+        .with_external_printer(printer)
+        .with_idle_callback(Box::new(idle))
+        .with_poll_interval(POLL_INTERVAL)
 }
 
 impl Editors {
@@ -391,8 +407,6 @@ impl Editors {
                 Ok(Signal::Success(line)) => return Answer::Input(Input::Line(line)),
                 Ok(Signal::CtrlC) => return Answer::Input(Input::Interrupted),
                 Ok(Signal::ExternalBreak(_)) if withdraw.withdrawn(request.id) => {
-                    // Put the prompt away: the program has the terminal now.
-                    print_plain("\r\x1b[J");
                     return Answer::Withdrawn;
                 }
                 // A break meant for a prompt that had already ended: read again.
@@ -405,22 +419,24 @@ impl Editors {
     fn read_line(&mut self, prompt: &str, kind: LineKind) -> std::io::Result<Signal> {
         let prompt = MenuPrompt(prompt);
         self.paths.store(kind == LineKind::Path, Ordering::SeqCst);
-        let (editor, printer) = match kind {
-            LineKind::Secret => (&mut self.secret, &self.secret_printer),
-            LineKind::Text | LineKind::Path => (&mut self.text, &self.text_printer),
+        let editor = match kind {
+            LineKind::Secret => &mut self.secret,
+            LineKind::Text | LineKind::Path => &mut self.text,
         };
-        set_open(&self.open, Some(printer.clone()));
+        lock(&self.outgoing).open = true;
         let result = editor.read_line(&prompt);
-        set_open(&self.open, None);
+        if let Ok(Signal::ExternalBreak(_)) = result {
+            // Put the prompt away: the program has the terminal now.
+            print_plain("\r\x1b[J");
+        }
+        // Lines that came after the editor last looked are printed now, in order.
+        let mut outgoing = lock(&self.outgoing);
+        outgoing.open = false;
+        for line in std::mem::take(&mut outgoing.lines) {
+            print_plain(&format!("{line}\n"));
+        }
         result
     }
-}
-
-fn set_open(
-    open: &StdMutex<Option<std_mpsc::SyncSender<String>>>,
-    printer: Option<std_mpsc::SyncSender<String>>,
-) {
-    *open.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = printer;
 }
 
 /// The menu's prompt text, as given, with nothing added.
