@@ -61,10 +61,13 @@ pub struct Publishes {
     next: u64,
 }
 
+/// A version's chunk sizes by hash.
+type ChunkSizes = Arc<HashMap<ChunkHash, u32>>;
+
 /// Chunk sizes by hash of recently served versions.
 #[derive(Default, Debug)]
 pub struct ManifestCache {
-    entries: Mutex<HashMap<(String, String), Arc<HashMap<ChunkHash, u32>>>>,
+    entries: Mutex<HashMap<(String, String), ChunkSizes>>,
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> WireError {
@@ -768,10 +771,7 @@ pub async fn manifest_get(conn: &mut Conn, id: u32, request: ManifestGet) -> Res
 }
 
 /// Chunk sizes by hash of a version, cached.
-async fn version_chunks(
-    conn: &Conn,
-    record: &VersionRecord,
-) -> Result<Arc<HashMap<ChunkHash, u32>>, WireError> {
+async fn version_chunks(conn: &Conn, record: &VersionRecord) -> Result<ChunkSizes, WireError> {
     let key = (record.game_id.clone(), record.version.clone());
     if let Some(hit) = conn.lobby.manifest_cache.entries.lock().expect("manifest cache").get(&key) {
         return Ok(hit.clone());
