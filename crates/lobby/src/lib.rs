@@ -9,6 +9,7 @@
 pub mod admin;
 pub(crate) mod auth;
 pub(crate) mod catalog;
+pub(crate) mod chunk_store;
 pub mod config;
 pub(crate) mod connection;
 pub mod game_manager;
@@ -46,6 +47,10 @@ pub struct Lobby {
     pub(crate) games: games_area::GamesArea,
     pub(crate) rooms: rooms::Rooms,
     pub(crate) game_manager: Arc<game_manager::GameManager>,
+    /// Every chunk of every chunked version, stored once.
+    pub(crate) chunks: chunk_store::ChunkStore,
+    /// Chunk lists of recently served manifests, for CHUNK_GET.
+    pub(crate) manifest_cache: requests::distribution::ManifestCache,
     /// Rate limits on credentials, registrations and chat.
     pub(crate) limits: limits::Limiters,
     /// Fair use of game servers: match starts and servers per player.
@@ -73,6 +78,12 @@ impl Lobby {
         let removed = games.reconcile(&db.all_versions()?)?;
         if removed > 0 {
             tracing::warn!(removed, "removed version folders left by an interrupted publish");
+        }
+        let chunks = chunk_store::ChunkStore::open(&config.data_dir)?;
+        let referenced = requests::distribution::referenced_chunks(&games, &db.all_versions()?);
+        let collected = chunks.collect_garbage(&referenced)?;
+        if collected > 0 {
+            tracing::info!(collected, "removed chunks no version names");
         }
         let aborted = db.abort_open_matches(now())?;
         if aborted > 0 {
@@ -142,6 +153,8 @@ impl Lobby {
             limits,
             match_limits,
             games,
+            chunks,
+            manifest_cache: Default::default(),
             publish_lock: tokio::sync::Mutex::new(()),
             passwords,
             catalog: catalog::Catalog::default(),

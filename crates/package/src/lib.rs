@@ -14,6 +14,7 @@
 
 mod archive;
 mod bytes;
+pub mod chunked;
 mod command;
 mod filelist;
 mod manifest;

@@ -12,6 +12,7 @@
 //! use is re-exported here, once.
 
 mod connection;
+mod distribution;
 mod error;
 mod frame;
 mod message;
@@ -20,6 +21,7 @@ mod plugins;
 mod types;
 
 pub use connection::{FrameReader, ReadError, write_frame};
+pub use distribution::*;
 pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN, encode_binary, encode_message};
 pub use message::{Call, Event, RawServerMessage, Request, RequestFrame, ServerMessage};

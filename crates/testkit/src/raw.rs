@@ -145,6 +145,78 @@ impl RawConn {
 }
 
 impl RawConn {
+    /// Sends a request without waiting for its reply; returns its id.
+    pub fn send_request<C: Call>(&mut self, request: C) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let json = RequestFrame { id, request: request.into() }.encode();
+        self.send_bytes(&Frame::Message(json).to_bytes().expect("request fits in a frame"))
+            .expect("send request");
+        id
+    }
+
+    /// Sends `data` as binary frames for request `id`.
+    pub fn send_binary(&mut self, id: u32, data: &[u8]) {
+        for piece in data.chunks(gamestore_protocol::MAX_CHUNK_LEN) {
+            let frame = Frame::Binary { id, data: piece.to_vec() };
+            self.send_bytes(&frame.to_bytes().expect("fits in a frame")).expect("send bytes");
+        }
+    }
+
+    /// The next frame of any kind, or `None` once the server closed.
+    pub fn recv_frame(&mut self) -> Option<Frame> {
+        loop {
+            match Frame::decode(&self.buf) {
+                Ok((frame, used)) => {
+                    self.buf.drain(..used);
+                    return Some(frame);
+                }
+                Err(FrameError::Incomplete) => {}
+                Err(e) => panic!("server sent a bad frame: {e}"),
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("reading from the lobby failed (timeout?): {e}"),
+            }
+        }
+    }
+
+    /// The reply to request `id` followed by `size` bytes of binary frames
+    /// for it, where `size` is read from the reply by `size_of`.
+    pub fn reply_with_bytes(
+        &mut self,
+        id: u32,
+        size_of: impl Fn(&serde_json::Value) -> u64,
+    ) -> Result<(serde_json::Value, Vec<u8>), gamestore_protocol::WireError> {
+        let reply = loop {
+            match self.recv_frame() {
+                Some(Frame::Message(json)) => {
+                    match ServerMessage::decode(&json).expect("message") {
+                        ServerMessage::Reply { id: got, result } if got == id => break result?,
+                        _ => continue,
+                    }
+                }
+                Some(Frame::Binary { .. }) => panic!("binary frame before the reply to {id}"),
+                None => panic!("connection closed before the reply to {id}"),
+            }
+        };
+        let size = size_of(&reply);
+        let mut bytes = Vec::new();
+        while (bytes.len() as u64) < size {
+            match self.recv_frame() {
+                Some(Frame::Binary { id: got, data }) if got == id => {
+                    bytes.extend_from_slice(&data)
+                }
+                Some(other) => panic!("unexpected frame while reading bytes of {id}: {other:?}"),
+                None => panic!("connection closed while reading bytes of {id}"),
+            }
+        }
+        Ok((reply, bytes))
+    }
+
     /// Uploads `zip` as a package the way a client would, bypassing every
     /// client-side check: GAME_UPLOAD, the bytes in chunks, GAME_UPLOAD_DONE.
     /// `declared_sha256` lets a test lie about the checksum.

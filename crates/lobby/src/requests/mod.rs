@@ -7,6 +7,7 @@
 
 mod account;
 mod chat;
+pub mod distribution;
 mod game_download;
 mod game_start;
 mod game_upload;
@@ -78,6 +79,19 @@ pub(crate) async fn dispatch(
         Request::PluginList(r) => reply(plugins::list(conn, r)?),
         Request::RoomPlugins(r) => reply(plugins::announce(conn, r)?),
         Request::PluginSend(r) => reply(plugins::send(conn, r)?),
+        Request::DevKeyRegister(r) => reply(distribution::key_register(conn, r).await?),
+        Request::DevKeyRotate(r) => reply(distribution::key_rotate(conn, r).await?),
+        Request::PublishBegin(r) => distribution::publish_begin(conn, id, r).await,
+        Request::ChunkPut(r) => distribution::chunk_put(conn, id, r).await,
+        Request::PublishDone(r) => reply(distribution::publish_done(conn, r).await?),
+        Request::ManifestGet(r) => {
+            distribution::manifest_get(conn, id, r).await?;
+            Ok(None)
+        }
+        Request::ChunkGet(r) => {
+            distribution::chunk_get(conn, id, r).await?;
+            Ok(None)
+        }
         Request::GameDownload(r) => {
             game_download::game_download(conn, id, r).await?;
             Ok(None)

@@ -40,5 +40,11 @@ pub(super) async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfo
     let id = game.id.clone();
     let (recent, _) = conn.lobby.read(move |db| db.reviews_of(&id, 0, 5))?;
     let recent_reviews = recent.into_iter().map(super::reviews::wire_review).collect();
-    Ok(GameInfoReply { game: summary(game), versions, recent_reviews })
+    let owner = game.owner_id;
+    let current = conn.lobby.read(move |db| db.developer_keys(owner))?.pop();
+    let mut game = summary(game);
+    game.fingerprint = current
+        .and_then(|k| gamestore_package::chunked::parse_key_hex(&k.key).ok())
+        .map(|k| gamestore_package::chunked::key_fingerprint(&k));
+    Ok(GameInfoReply { game, versions, recent_reviews })
 }
