@@ -17,6 +17,7 @@ pub mod menu;
 pub mod reviews;
 pub mod tls;
 pub mod transfer;
+pub mod trust;
 
 pub use connection::{ClientError, LobbyClient};
 pub use home::{Home, SavedSession};
