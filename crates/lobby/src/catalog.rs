@@ -32,6 +32,7 @@ pub fn summary(game: GameRecord) -> GameSummary {
         reviews: game.reviews,
         created_at: game.created_at,
         updated_at: game.updated_at,
+        fingerprint: None,
     }
 }
 

@@ -13,6 +13,7 @@
 //! a manifest command into an argv for the caller to run.
 
 mod archive;
+pub mod chunked;
 mod command;
 mod filelist;
 mod manifest;

@@ -137,6 +137,20 @@ error_codes! {
     BadCursor = "BAD_CURSOR",
     /// A request names the same file twice (GAME_DOWNLOAD `files`).
     DuplicatePath = "DUPLICATE_PATH",
+    /// The developer has a registered key: versions must be signed manifests
+    /// (PUBLISH_BEGIN), or the publish needs a key that is not registered.
+    SignatureRequired = "SIGNATURE_REQUIRED",
+    /// A manifest or rotation signature does not verify with the expected key.
+    BadSignature = "BAD_SIGNATURE",
+    /// The developer already has another key; change it with DEV_KEY_ROTATE.
+    KeyExists = "KEY_EXISTS",
+    /// The announced manifest is larger than the lobby accepts; the
+    /// connection is closed.
+    ManifestTooLarge = "MANIFEST_TOO_LARGE",
+    /// A chunk's bytes do not hash to its name or inflate to another size.
+    ChunkInvalid = "CHUNK_INVALID",
+    /// PUBLISH_DONE before every chunk of the manifest arrived.
+    ChunksMissing = "CHUNKS_MISSING",
 }
 
 impl fmt::Display for ErrorCode {

@@ -11,6 +11,7 @@
 //! answered a page at a time.
 
 pub mod connection;
+pub mod distribution;
 pub mod error;
 pub mod frame;
 pub mod message;
@@ -18,6 +19,7 @@ pub mod paging;
 pub mod types;
 
 pub use connection::{FrameReader, ReadError, write_frame};
+pub use distribution::*;
 pub use error::{ErrorCode, WireError};
 pub use frame::{Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN};
 pub use message::{Call, Event, RawServerMessage, Request, RequestFrame, ServerMessage};

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::distribution::*;
 use crate::error::{ErrorCode, WireError};
 use crate::types::*;
 
@@ -209,6 +210,21 @@ requests! {
     "REVIEW_SUBMIT" => ReviewSubmit(ReviewSubmit) -> ReviewSubmitted;
     /// A game's reviews, newest first, a page at a time.
     "REVIEW_LIST" => ReviewList(ReviewList) -> ReviewListReply;
+    /// Developer: register my Ed25519 public key (once; again is a no-op).
+    "DEV_KEY_REGISTER" => DevKeyRegister(DevKeyRegister) -> KeyReply;
+    /// Developer: replace my key with a statement signed by the current one.
+    "DEV_KEY_ROTATE" => DevKeyRotate(DevKeyRotate) -> KeyReply;
+    /// Developer: announce a signed manifest; its bytes follow at once as
+    /// binary frames. The OK says which chunks the lobby lacks.
+    "PUBLISH_BEGIN" => PublishBegin(PublishBegin) -> PublishPlan;
+    /// Developer: one chunk of a publish; its bytes follow at once.
+    "CHUNK_PUT" => ChunkPut(ChunkPut) -> Empty;
+    /// Developer: every chunk is sent; make the version visible.
+    "PUBLISH_DONE" => PublishDone(PublishDone) -> PublishDoneReply;
+    /// A version's manifest, its signature and key chain; the bytes follow.
+    "MANIFEST_GET" => ManifestGet(ManifestGet) -> ManifestReady;
+    /// Chunks of a version; their stored bytes follow back to back.
+    "CHUNK_GET" => ChunkGet(ChunkGet) -> ChunksReady;
 }
 
 events! {

@@ -256,6 +256,9 @@ pub struct GameSummary {
     pub reviews: u32,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `SHA256:<hex>` of the developer's current signing key; `null` if none.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,6 +73,16 @@ pub async fn dispatch(
         Request::MatchHistory(r) => reply(history::history(conn, r).await?),
         Request::ReviewSubmit(r) => reply(reviews::submit(conn, r).await?),
         Request::ReviewList(r) => reply(reviews::list(conn, r).await?),
+        Request::DevKeyRegister(_)
+        | Request::DevKeyRotate(_)
+        | Request::PublishBegin(_)
+        | Request::ChunkPut(_)
+        | Request::PublishDone(_)
+        | Request::ManifestGet(_)
+        | Request::ChunkGet(_) => Err(WireError::new(
+            ErrorCode::UnknownCommand,
+            "this lobby does not serve chunked versions yet",
+        )),
         Request::GameDownload(r) => {
             game_download::game_download(conn, id, r).await?;
             Ok(None)

@@ -1,0 +1,169 @@
+//! Content-defined chunking (FastCDC 2020) and BLAKE3 chunk hashes.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use fastcdc::v2020::{FastCDC, StreamCDC};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::manifest::ManifestFile;
+use crate::PackagedFile;
+
+/// Smallest chunk FastCDC cuts (except a file's last chunk).
+pub const MIN_CHUNK: u32 = 64 * 1024;
+/// Average chunk size FastCDC aims at.
+pub const AVG_CHUNK: u32 = 256 * 1024;
+/// Largest chunk: also the most a manifest may name for one chunk.
+pub const MAX_CHUNK: u32 = 1024 * 1024;
+
+/// The BLAKE3 hash of a chunk's bytes: its name everywhere. Hex in JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChunkHash(pub [u8; 32]);
+
+impl ChunkHash {
+    /// 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for ChunkHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for ChunkHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChunkHash({})", self.to_hex())
+    }
+}
+
+impl FromStr for ChunkHash {
+    type Err = String;
+
+    /// Parses 64 hex digits (lowercase as written; uppercase accepted).
+    fn from_str(s: &str) -> Result<ChunkHash, String> {
+        let mut out = [0u8; 32];
+        if s.len() != 64 {
+            return Err(format!("a chunk hash is 64 hex digits, not {} characters", s.len()));
+        }
+        hex::decode_to_slice(s, &mut out).map_err(|e| format!("bad chunk hash: {e}"))?;
+        Ok(ChunkHash(out))
+    }
+}
+
+impl Serialize for ChunkHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChunkHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ChunkHash, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One chunk of a file: its hash and its (uncompressed) size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChunkRef {
+    pub hash: ChunkHash,
+    pub size: u32,
+}
+
+/// BLAKE3 of `data`.
+pub fn hash_chunk(data: &[u8]) -> ChunkHash {
+    ChunkHash(*blake3::hash(data).as_bytes())
+}
+
+/// The chunks of a buffer held in memory.
+pub fn chunk_bytes(data: &[u8]) -> Vec<ChunkRef> {
+    FastCDC::new(data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+        .map(|c| {
+            let bytes = &data[c.offset..c.offset + c.length];
+            ChunkRef { hash: hash_chunk(bytes), size: c.length as u32 }
+        })
+        .collect()
+}
+
+/// The chunks of everything `reader` yields, read with bounded memory.
+pub fn chunk_reader(reader: impl Read) -> io::Result<Vec<ChunkRef>> {
+    let mut out = Vec::new();
+    for chunk in StreamCDC::new(reader, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
+        let chunk = chunk.map_err(|e| match e {
+            fastcdc::v2020::Error::IoError(e) => e,
+            other => io::Error::other(other.to_string()),
+        })?;
+        out.push(ChunkRef { hash: hash_chunk(&chunk.data), size: chunk.length as u32 });
+    }
+    Ok(out)
+}
+
+/// The chunks of one file.
+pub fn chunk_file(path: &Path) -> io::Result<Vec<ChunkRef>> {
+    chunk_reader(File::open(path)?)
+}
+
+/// Chunks the package files `files` of `dir` (as [`crate::package_files`]
+/// lists them) on a small pool of threads, one per available core, and
+/// returns the manifest entries in the same order as `files`. A file whose
+/// size changed while it was read is an error: the package must hold still.
+pub fn chunk_folder(dir: &Path, files: &[PackagedFile]) -> io::Result<Vec<ManifestFile>> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(files.len());
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<io::Result<ManifestFile>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let index = {
+                        let mut next = next.lock().expect("chunk queue");
+                        let index = *next;
+                        *next += 1;
+                        index
+                    };
+                    let Some(file) = files.get(index) else { break };
+                    let result = chunk_one(dir, file);
+                    let failed = result.is_err();
+                    results.lock().expect("chunk results")[index] = Some(result);
+                    if failed {
+                        *next.lock().expect("chunk queue") = files.len();
+                    }
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for result in results.into_inner().expect("chunk results") {
+        match result {
+            Some(result) => out.push(result?),
+            None => return Err(io::Error::other("chunking stopped early")),
+        }
+    }
+    Ok(out)
+}
+
+fn chunk_one(dir: &Path, file: &PackagedFile) -> io::Result<ManifestFile> {
+    let path = dir.join(&file.path);
+    let handle = File::open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let executable = handle.metadata()?.permissions().mode() & 0o111 != 0;
+    let chunks = chunk_reader(handle)?;
+    let size: u64 = chunks.iter().map(|c| u64::from(c.size)).sum();
+    if size != file.size {
+        return Err(io::Error::other(format!(
+            "{} changed while it was read ({} bytes, then {size})",
+            path.display(),
+            file.size
+        )));
+    }
+    Ok(ManifestFile { path: file.path.clone(), size, executable, chunks })
+}
