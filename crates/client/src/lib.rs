@@ -7,6 +7,7 @@
 //! programs share: global flags, passwords, one-line errors, exit codes, and
 //! the account commands.
 
+pub mod chunked;
 pub mod cli;
 pub mod connection;
 pub mod home;
@@ -14,7 +15,9 @@ pub mod install;
 pub mod launcher;
 pub mod library;
 pub mod menu;
+pub mod publish;
 pub mod reviews;
+pub mod signing_key;
 pub mod tls;
 pub mod transfer;
 pub mod trust;

@@ -148,7 +148,7 @@ async fn publish_folder(menu: &Menu) -> anyhow::Result<()> {
     };
     publish::validate(&dir, false)?;
     let (client, _) = menu.link.session_client().await?;
-    publish::publish_with(&client, &dir, false).await?;
+    publish::publish_with(&client, menu.link.context().home.root(), &dir, false).await?;
     Ok(())
 }
 

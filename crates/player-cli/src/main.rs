@@ -61,6 +61,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-check an installed game against its signed manifest and repair
+    /// damaged parts (only those are fetched again)
+    Verify {
+        #[arg(value_name = "GAME")]
+        id: String,
+        /// Check this installed version [default: the newest installed]
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// List installed games with their local and latest versions
     Library {
         /// Print JSON
@@ -156,6 +168,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Info { id, json } => store::info(&ctx, &id, json).await,
         Command::Install { id, version, json } => {
             library::install(&ctx, &id, version.as_deref(), json).await
+        }
+        Command::Verify { id, version, json } => {
+            library::verify(&ctx, &id, version.as_deref(), json).await
         }
         Command::Library { json } => library::library(&ctx, json).await,
         Command::Uninstall { id } => library::uninstall(&ctx, &id).await,
