@@ -8,6 +8,7 @@ mod admin;
 mod browser;
 mod client_sandbox;
 mod connections;
+mod distribution;
 mod foreign_games;
 mod frames;
 mod install;
