@@ -78,6 +78,8 @@ pub struct Conn {
     pub local_addr: Option<std::net::SocketAddr>,
     /// The client's address, for limits per source address.
     pub peer: std::net::IpAddr,
+    /// Publishes begun on this connection (they die with it).
+    pub publishes: requests::distribution::Publishes,
 }
 
 impl Drop for Conn {
@@ -133,6 +135,7 @@ pub async fn serve(
         _permit: permit,
         local_addr,
         peer,
+        publishes: Default::default(),
     };
 
     let greeted = conn.handshake().await;

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod chunk_store;
 pub mod config;
 pub mod connection;
 pub mod game_manager;
@@ -44,6 +45,10 @@ pub struct Lobby {
     pub db: Storage,
     pub hub: hub::Hub,
     pub games: games_area::GamesArea,
+    /// Every chunk of every chunked version, stored once.
+    pub chunks: chunk_store::ChunkStore,
+    /// Chunk lists of recently served manifests, for CHUNK_GET.
+    pub manifest_cache: requests::distribution::ManifestCache,
     pub rooms: rooms::Rooms,
     pub game_manager: Arc<game_manager::GameManager>,
     /// Rate limits on credentials, registrations and chat.
@@ -73,6 +78,12 @@ impl Lobby {
         let removed = games.reconcile(&db.all_versions()?)?;
         if removed > 0 {
             tracing::warn!(removed, "removed version folders left by an interrupted publish");
+        }
+        let chunks = chunk_store::ChunkStore::open(&config.data_dir)?;
+        let referenced = requests::distribution::referenced_chunks(&games, &db.all_versions()?);
+        let collected = chunks.collect_garbage(&referenced)?;
+        if collected > 0 {
+            tracing::info!(collected, "removed chunks no version names");
         }
         let aborted = db.abort_open_matches(now())?;
         if aborted > 0 {
@@ -142,6 +153,8 @@ impl Lobby {
             limits,
             match_limits,
             games,
+            chunks,
+            manifest_cache: Default::default(),
             publish_lock: tokio::sync::Mutex::new(()),
             passwords,
             catalog: catalog::Catalog::default(),

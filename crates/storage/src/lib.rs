@@ -15,6 +15,7 @@
 mod accounts;
 mod admin;
 mod catalog;
+mod distribution;
 mod games;
 mod matches;
 mod migrations;
@@ -29,6 +30,7 @@ use rusqlite::Connection;
 pub use accounts::{Account, AccountId, Role, SessionRecord};
 pub use admin::{AccountRow, AdminRecord, AdminSession, AuditRecord, BanRecord};
 pub use catalog::{CatalogQuery, CatalogSort};
+pub use distribution::DeveloperKey;
 pub use games::{GameRecord, NewVersion, VersionRecord};
 pub use matches::{MatchEnd, MatchRecord};
 pub use reviews::{ReviewPosition, ReviewRecord};

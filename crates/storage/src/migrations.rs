@@ -111,6 +111,24 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT    NOT NULL
     );
     CREATE INDEX games_by_created ON games(created_at);",
+    // Signed distribution: each developer's keys (the newest is current;
+    // a later one carries the rotation statement that introduced it), and
+    // the signature of each signed version.
+    "CREATE TABLE developer_keys (
+        developer_id INTEGER NOT NULL REFERENCES accounts(id),
+        key TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        statement TEXT,
+        statement_signature TEXT,
+        PRIMARY KEY (developer_id, key)
+    );
+    CREATE TABLE version_signatures (
+        game_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (game_id, version)
+    );",
 ];
 
 /// The schema version this build writes.

@@ -40,7 +40,11 @@ pub async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError
     }
 }
 
-async fn version(conn: &Conn, id: &str, version: &str) -> Result<VersionRecord, WireError> {
+pub(crate) async fn version(
+    conn: &Conn,
+    id: &str,
+    version: &str,
+) -> Result<VersionRecord, WireError> {
     visible_game(conn, id).await?;
     let (key, v) = (id.to_owned(), version.to_owned());
     conn.lobby.read(move |db| db.game_version(&key, &v))?.ok_or_else(|| {
@@ -148,14 +152,14 @@ pub async fn game_download(conn: &Conn, id: u32, request: GameDownload) -> Resul
 }
 
 /// Keeps a download at or under a byte rate.
-struct Pace {
+pub(crate) struct Pace {
     bytes_per_sec: u64,
     started: tokio::time::Instant,
     sent: u64,
 }
 
 impl Pace {
-    fn new(bytes_per_sec: u64) -> Pace {
+    pub(crate) fn new(bytes_per_sec: u64) -> Pace {
         Pace { bytes_per_sec, started: tokio::time::Instant::now(), sent: 0 }
     }
 
@@ -174,7 +178,7 @@ impl Pace {
 /// than one per frame, a bounded read-ahead (2 MiB of full frames).
 const FRAMES_PER_READ: usize = 8;
 
-async fn send_piece(
+pub(crate) async fn send_piece(
     conn: &Conn,
     id: u32,
     path: &std::path::Path,

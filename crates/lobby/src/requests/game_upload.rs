@@ -90,10 +90,16 @@ async fn precheck(conn: &Conn, owner_id: i64, header: &GameUpload) -> Result<Ver
     if let Some(game) = game {
         check_owner_and_order(&game, owner_id, &version)?;
     }
+    if !conn.lobby.read(move |db| db.developer_keys(owner_id))?.is_empty() {
+        return Err(WireError::new(
+            ErrorCode::SignatureRequired,
+            "this developer has a signing key: publish signed manifests (PUBLISH_BEGIN), not zips",
+        ));
+    }
     Ok(version)
 }
 
-fn check_owner_and_order(
+pub(crate) fn check_owner_and_order(
     game: &gamestore_storage::GameRecord,
     owner_id: i64,
     version: &Version,
@@ -241,12 +247,24 @@ async fn publish(
     let limits = conn.lobby.config.limits.package;
     let zip = staging.path().join("package.zip");
     let files_dir = staging.path().join("files");
+    let lobby = conn.lobby.clone();
+    let manifest_path = staging.path().join("manifest");
     let (files, manifest) =
         tokio::task::spawn_blocking(move || -> Result<(FileList, Manifest), WireError> {
             let archive = std::fs::File::open(&zip).map_err(io_error)?;
             let files = extract(archive, &files_dir, &limits).map_err(archive_error)?;
             let manifest = Manifest::load_dir(&files_dir)
                 .map_err(|e| WireError::new(ErrorCode::ManifestInvalid, e.to_string()))?;
+            // The same version as chunks, unsigned: installs may fetch it
+            // chunk by chunk like any other.
+            let chunked = super::distribution::unsigned_manifest(
+                &lobby.chunks,
+                &files_dir,
+                &manifest,
+                now().max(0) as u64,
+            )
+            .map_err(io_error)?;
+            std::fs::write(&manifest_path, chunked).map_err(io_error)?;
             Ok((files, manifest))
         })
         .await
@@ -347,11 +365,11 @@ fn archive_error(e: ArchiveError) -> WireError {
     WireError::new(code, e.to_string())
 }
 
-fn io_error(e: std::io::Error) -> WireError {
+pub(crate) fn io_error(e: std::io::Error) -> WireError {
     tracing::error!(error = %e, "games area I/O failed");
     WireError::new(ErrorCode::Internal, format!("the lobby could not store the package: {e}"))
 }
 
-fn internal(e: impl std::fmt::Display) -> WireError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> WireError {
     WireError::new(ErrorCode::Internal, e.to_string())
 }

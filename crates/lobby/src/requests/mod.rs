@@ -7,6 +7,7 @@
 
 mod account;
 mod chat;
+pub mod distribution;
 mod game_download;
 mod game_start;
 mod game_upload;
@@ -73,16 +74,19 @@ pub async fn dispatch(
         Request::MatchHistory(r) => reply(history::history(conn, r).await?),
         Request::ReviewSubmit(r) => reply(reviews::submit(conn, r).await?),
         Request::ReviewList(r) => reply(reviews::list(conn, r).await?),
-        Request::DevKeyRegister(_)
-        | Request::DevKeyRotate(_)
-        | Request::PublishBegin(_)
-        | Request::ChunkPut(_)
-        | Request::PublishDone(_)
-        | Request::ManifestGet(_)
-        | Request::ChunkGet(_) => Err(WireError::new(
-            ErrorCode::UnknownCommand,
-            "this lobby does not serve chunked versions yet",
-        )),
+        Request::DevKeyRegister(r) => reply(distribution::key_register(conn, r).await?),
+        Request::DevKeyRotate(r) => reply(distribution::key_rotate(conn, r).await?),
+        Request::PublishBegin(r) => distribution::publish_begin(conn, id, r).await,
+        Request::ChunkPut(r) => distribution::chunk_put(conn, id, r).await,
+        Request::PublishDone(r) => reply(distribution::publish_done(conn, r).await?),
+        Request::ManifestGet(r) => {
+            distribution::manifest_get(conn, id, r).await?;
+            Ok(None)
+        }
+        Request::ChunkGet(r) => {
+            distribution::chunk_get(conn, id, r).await?;
+            Ok(None)
+        }
         Request::GameDownload(r) => {
             game_download::game_download(conn, id, r).await?;
             Ok(None)

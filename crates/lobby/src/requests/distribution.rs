@@ -1,0 +1,865 @@
+//! Signed, chunked distribution: developer keys (DEV_KEY_REGISTER,
+//! DEV_KEY_ROTATE), publishing chunk by chunk (PUBLISH_BEGIN, CHUNK_PUT,
+//! PUBLISH_DONE) and serving manifests and chunks (MANIFEST_GET, CHUNK_GET).
+//!
+//! The uploader is hostile: the manifest is read whole (at most 16 MiB)
+//! before anything is answered, its signature is checked over the exact
+//! bytes with the developer's registered key, every chunk's stored size is
+//! bounded before it is read, it is inflated at most to the size its
+//! manifest names and its BLAKE3 hash is checked before it is stored. A
+//! version becomes visible only at PUBLISH_DONE, once every chunk is present:
+//! its files are assembled in a staging folder and committed exactly like an
+//! uploaded zip's (folder renamed after a filesystem sync, then the row).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use gamestore_package::chunked::{
+    self, ChunkHash, ChunkRef, MAX_CHUNK, MAX_VERSION_MANIFEST_BYTES, ManifestFile, VersionManifest,
+};
+use gamestore_package::{FileList, MANIFEST_FILE, Manifest, pack_dir, sha256_file};
+use gamestore_protocol::{
+    CHUNK_GET_MAX_BYTES, CHUNK_GET_MAX_CHUNKS, ChunkGet, ChunkPut, ChunkSent, ChunksReady,
+    DevKeyRegister, DevKeyRotate, ErrorCode, Frame, KeyReply, MAX_CHUNK_LEN, ManifestGet,
+    ManifestReady, PublishBegin, PublishDone, PublishDoneReply, PublishPlan, PublishReply,
+    Rotation, ServerMessage, WireError,
+};
+use gamestore_storage::{DeveloperKey, NewVersion, Role, StorageError, VersionRecord};
+use semver::Version;
+
+use super::game_download::{Pace, send_piece, version as visible_version};
+use super::game_upload::{check_owner_and_order, internal, io_error};
+use crate::chunk_store::ChunkStore;
+use crate::connection::Conn;
+use crate::games_area::GamesArea;
+use crate::now;
+
+/// Publishes one connection may have open at once (each holds its manifest).
+const MAX_OPEN_PUBLISHES: usize = 4;
+/// Largest stored chunk a CHUNK_PUT may announce: a raw chunk is at most
+/// [`MAX_CHUNK`]; a zstd frame is only sent when smaller.
+const MAX_STORED_CHUNK: u32 = MAX_CHUNK + 1024;
+/// Manifests whose chunk lists are kept for CHUNK_GET.
+const MANIFEST_CACHE_ENTRIES: usize = 32;
+
+/// A publish between PUBLISH_BEGIN and PUBLISH_DONE.
+pub struct OpenPublish {
+    owner_id: i64,
+    bytes: Arc<Vec<u8>>,
+    manifest: Arc<VersionManifest>,
+    version: Version,
+    signature: String,
+    distinct: Vec<ChunkRef>,
+    uploaded_bytes: u64,
+}
+
+/// A connection's open publishes by token.
+#[derive(Default)]
+pub struct Publishes {
+    open: HashMap<u64, OpenPublish>,
+    next: u64,
+}
+
+/// Chunk sizes by hash of recently served versions.
+#[derive(Default, Debug)]
+pub struct ManifestCache {
+    entries: Mutex<HashMap<(String, String), Arc<HashMap<ChunkHash, u32>>>>,
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> WireError {
+    WireError::new(code, message)
+}
+
+fn current_key(conn: &Conn, developer: i64) -> Result<Option<DeveloperKey>, WireError> {
+    Ok(conn.lobby.read(move |db| db.developer_keys(developer))?.pop())
+}
+
+pub async fn key_register(conn: &mut Conn, request: DevKeyRegister) -> Result<KeyReply, WireError> {
+    let owner = conn.require(Role::Developer)?.clone();
+    let key = chunked::parse_key_hex(&request.key)
+        .map_err(|e| error(ErrorCode::BadRequest, format!("key: {e}")))?;
+    let hex = chunked::key_hex(&key);
+    let fingerprint = chunked::key_fingerprint(&key);
+    match current_key(conn, owner.id)? {
+        Some(current) if current.key == hex => return Ok(KeyReply { fingerprint }),
+        Some(current) => {
+            let current = chunked::parse_key_hex(&current.key).map_err(internal)?;
+            return Err(error(
+                ErrorCode::KeyExists,
+                format!(
+                    "this developer already has the key {}; change it with a rotation signed by that key",
+                    chunked::key_fingerprint(&current)
+                ),
+            ));
+        }
+        None => {}
+    }
+    let lobby = conn.lobby.clone();
+    let record = DeveloperKey { key: hex, added_at: now(), rotation: None };
+    tokio::task::spawn_blocking(move || lobby.db.add_developer_key(owner.id, None, &record))
+        .await
+        .map_err(internal)?
+        .map_err(|e| match e {
+            StorageError::Conflict(what) => error(ErrorCode::KeyExists, what),
+            other => internal(other),
+        })?;
+    tracing::info!(developer = %owner.name, %fingerprint, "developer key registered");
+    Ok(KeyReply { fingerprint })
+}
+
+pub async fn key_rotate(conn: &mut Conn, request: DevKeyRotate) -> Result<KeyReply, WireError> {
+    let owner = conn.require(Role::Developer)?.clone();
+    let Some(current) = current_key(conn, owner.id)? else {
+        return Err(error(ErrorCode::SignatureRequired, "no key is registered yet: register one"));
+    };
+    let signature = chunked::parse_signature_hex(&request.signature)
+        .map_err(|e| error(ErrorCode::BadSignature, e.to_string()))?;
+    let statement = chunked::verify_rotation(request.statement.as_bytes(), &signature)
+        .map_err(|e| error(ErrorCode::BadSignature, format!("the rotation statement: {e}")))?;
+    if statement.old_key != current.key {
+        return Err(error(
+            ErrorCode::BadSignature,
+            "the rotation statement is not signed by the developer's current key",
+        ));
+    }
+    if statement.developer != owner.name {
+        return Err(error(
+            ErrorCode::BadSignature,
+            "the rotation statement names another developer",
+        ));
+    }
+    if statement.new_key == current.key {
+        return Err(error(ErrorCode::KeyExists, "the new key is the current key"));
+    }
+    let new_key = chunked::parse_key_hex(&statement.new_key).map_err(internal)?;
+    let fingerprint = chunked::key_fingerprint(&new_key);
+    let record = DeveloperKey {
+        key: statement.new_key.clone(),
+        // Strictly after the current key, so the order of keys is the chain.
+        added_at: now().max(current.added_at + 1),
+        rotation: Some((request.statement, request.signature.to_ascii_lowercase())),
+    };
+    let lobby = conn.lobby.clone();
+    let expect = current.key.clone();
+    tokio::task::spawn_blocking(move || {
+        lobby.db.add_developer_key(owner.id, Some(&expect), &record)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| match e {
+        StorageError::Conflict(what) => error(ErrorCode::KeyExists, what),
+        other => internal(other),
+    })?;
+    Ok(KeyReply { fingerprint })
+}
+
+/// Reads exactly `size` bytes of binary frames for request `id`, which the
+/// client sends right after its request. `None` when the connection ended
+/// or broke the protocol (it is then closed).
+async fn read_payload(conn: &mut Conn, id: u32, size: usize) -> Option<Vec<u8>> {
+    let idle = conn.lobby.config.timeouts.idle;
+    let (outbox, shutdown) = (conn.outbox.clone(), conn.shutdown.clone());
+    let mut bytes = Vec::with_capacity(size);
+    while bytes.len() < size {
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(idle, conn.reader.read_frame()) => frame,
+            _ = shutdown.recv() => return None,
+            _ = outbox.killed() => return None,
+        };
+        match frame {
+            Ok(Ok(Some(Frame::Binary { id: for_id, data })))
+                if for_id == id && bytes.len() + data.len() <= size =>
+            {
+                bytes.extend_from_slice(&data);
+            }
+            Ok(Ok(Some(_))) => {
+                let message = format!("expected {size} bytes of binary frames for request {id}");
+                conn.outbox
+                    .send(&ServerMessage::error(id, error(ErrorCode::BadFrame, message)))
+                    .await;
+                conn.outbox.close();
+                return None;
+            }
+            _ => {
+                conn.outbox.close();
+                return None;
+            }
+        }
+    }
+    Some(bytes)
+}
+
+/// Replies `error` to `id` and closes the connection.
+async fn refuse_and_close(
+    conn: &Conn,
+    id: u32,
+    error: WireError,
+) -> Result<Option<Vec<u8>>, WireError> {
+    conn.outbox.send(&ServerMessage::error(id, error)).await;
+    conn.outbox.close();
+    Ok(None)
+}
+
+pub async fn publish_begin(
+    conn: &mut Conn,
+    id: u32,
+    request: PublishBegin,
+) -> Result<Option<Vec<u8>>, WireError> {
+    if request.size > MAX_VERSION_MANIFEST_BYTES as u64 {
+        let message = format!(
+            "the manifest is {} bytes; this lobby takes at most {MAX_VERSION_MANIFEST_BYTES}",
+            request.size
+        );
+        return refuse_and_close(conn, id, error(ErrorCode::ManifestTooLarge, message)).await;
+    }
+    let Some(bytes) = read_payload(conn, id, request.size as usize).await else {
+        return Ok(None);
+    };
+    let plan = check_publish(conn, &request, bytes).await?;
+    super::reply(plan)
+}
+
+async fn check_publish(
+    conn: &mut Conn,
+    request: &PublishBegin,
+    bytes: Vec<u8>,
+) -> Result<PublishPlan, WireError> {
+    let owner = conn.require(Role::Developer)?.clone();
+    let version = Version::parse(&request.version).map_err(|e| {
+        error(
+            ErrorCode::BadRequest,
+            format!("{:?} is not a semantic version: {e}", request.version),
+        )
+    })?;
+    if !gamestore_package::is_valid_game_id(&request.id) {
+        return Err(error(
+            ErrorCode::BadRequest,
+            format!("{:?} is not a valid game id", request.id),
+        ));
+    }
+    let game_id = request.id.clone();
+    if let Some(game) = conn.lobby.read(move |db| db.game(&game_id))? {
+        check_owner_and_order(&game, owner.id, &version)?;
+    }
+    if conn.publishes.open.len() >= MAX_OPEN_PUBLISHES {
+        return Err(error(
+            ErrorCode::BadRequest,
+            format!("at most {MAX_OPEN_PUBLISHES} publishes may be open on one connection"),
+        ));
+    }
+    let Some(key) = current_key(conn, owner.id)? else {
+        return Err(error(
+            ErrorCode::SignatureRequired,
+            "register a signing key (DEV_KEY_REGISTER) before publishing signed versions",
+        ));
+    };
+    let signature = chunked::parse_signature_hex(&request.signature)
+        .map_err(|e| error(ErrorCode::BadSignature, e.to_string()))?;
+    let verifying = chunked::parse_key_hex(&key.key).map_err(internal)?;
+    let bytes = Arc::new(bytes);
+    let limits = conn.lobby.config.limits.package;
+    let checked = {
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || -> Result<VersionManifest, WireError> {
+            chunked::verify_manifest(&verifying, &bytes, &signature).map_err(|_| {
+                error(
+                    ErrorCode::BadSignature,
+                    format!(
+                        "the manifest is not signed by the developer's key {}",
+                        chunked::key_fingerprint(&verifying)
+                    ),
+                )
+            })?;
+            let manifest = VersionManifest::parse(&bytes).map_err(|e| {
+                let list: Vec<String> = e
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        if p.field.is_empty() {
+                            p.message.clone()
+                        } else {
+                            format!("{}: {}", p.field, p.message)
+                        }
+                    })
+                    .collect();
+                error(ErrorCode::ManifestInvalid, format!("invalid manifest: {}", list.join("; ")))
+            })?;
+            Ok(manifest)
+        })
+        .await
+        .map_err(internal)??
+    };
+    let manifest = checked;
+    if manifest.key != key.key {
+        return Err(error(
+            ErrorCode::BadSignature,
+            "the manifest names another key than the signer's",
+        ));
+    }
+    if manifest.id != request.id || manifest.version != version.to_string() {
+        return Err(error(
+            ErrorCode::ManifestMismatch,
+            format!(
+                "the publish was announced as {} {} but the manifest says {} {}",
+                request.id, request.version, manifest.id, manifest.version
+            ),
+        ));
+    }
+    let config =
+        manifest.package_config().map_err(|e| error(ErrorCode::ManifestInvalid, e.to_string()))?;
+    check_texts(&config)?;
+    if manifest.files.len() > limits.max_entries {
+        return Err(error(
+            ErrorCode::PackageTooManyFiles,
+            format!(
+                "{} files; this lobby takes at most {}",
+                manifest.files.len(),
+                limits.max_entries
+            ),
+        ));
+    }
+    if let Some(big) = manifest.files.iter().find(|f| f.size > limits.max_file_bytes) {
+        return Err(error(
+            ErrorCode::PackageTooLarge,
+            format!(
+                "{} has {} bytes; this lobby takes at most {} per file",
+                big.path, big.size, limits.max_file_bytes
+            ),
+        ));
+    }
+    if manifest.total_bytes() > limits.max_total_bytes {
+        return Err(error(
+            ErrorCode::PackageTooLarge,
+            format!(
+                "the version has {} bytes; this lobby takes at most {}",
+                manifest.total_bytes(),
+                limits.max_total_bytes
+            ),
+        ));
+    }
+    let distinct = manifest.distinct_chunks();
+    let lobby = conn.lobby.clone();
+    let (distinct, missing) = tokio::task::spawn_blocking(move || {
+        let missing = missing_ranges(&lobby.chunks, &distinct);
+        (distinct, missing)
+    })
+    .await
+    .map_err(internal)?;
+    let publishes = &mut conn.publishes;
+    publishes.next += 1;
+    let token = publishes.next;
+    let chunks = distinct.len() as u64;
+    publishes.open.insert(
+        token,
+        OpenPublish {
+            owner_id: owner.id,
+            bytes,
+            manifest: Arc::new(manifest),
+            version,
+            signature: chunked::signature_hex(&signature),
+            distinct,
+            uploaded_bytes: 0,
+        },
+    );
+    Ok(PublishPlan { publish: token, chunks, missing, max_chunk: MAX_CHUNK_LEN as u32 })
+}
+
+fn check_texts(config: &Manifest) -> Result<(), WireError> {
+    for (field, value, lines) in [
+        ("name", &config.name, crate::text::Lines::Single),
+        ("description", &config.description, crate::text::Lines::Multi),
+    ] {
+        if let Err(problem) = crate::text::check(value, lines) {
+            return Err(error(
+                ErrorCode::ManifestInvalid,
+                format!("config.json: {field}: {problem}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `[start, count]` ranges of the indices of `distinct` not in the store.
+fn missing_ranges(store: &ChunkStore, distinct: &[ChunkRef]) -> Vec<[u64; 2]> {
+    let mut ranges: Vec<[u64; 2]> = Vec::new();
+    for (i, chunk) in distinct.iter().enumerate() {
+        if store.has(&chunk.hash) {
+            continue;
+        }
+        match ranges.last_mut() {
+            Some(last) if last[0] + last[1] == i as u64 => last[1] += 1,
+            _ => ranges.push([i as u64, 1]),
+        }
+    }
+    ranges
+}
+
+pub async fn chunk_put(
+    conn: &mut Conn,
+    id: u32,
+    request: ChunkPut,
+) -> Result<Option<Vec<u8>>, WireError> {
+    if request.size > MAX_STORED_CHUNK {
+        let message = format!("a chunk is at most {MAX_STORED_CHUNK} bytes, not {}", request.size);
+        return refuse_and_close(conn, id, error(ErrorCode::BadRequest, message)).await;
+    }
+    let Some(bytes) = read_payload(conn, id, request.size as usize).await else {
+        return Ok(None);
+    };
+    let Some(publish) = conn.publishes.open.get(&request.publish) else {
+        return Err(error(ErrorCode::BadRequest, "no such publish on this connection"));
+    };
+    let Some(chunk) = publish.distinct.get(request.index as usize).copied() else {
+        return Err(error(
+            ErrorCode::BadRequest,
+            format!(
+                "the manifest has {} distinct chunks, no index {}",
+                publish.distinct.len(),
+                request.index
+            ),
+        ));
+    };
+    let lobby = conn.lobby.clone();
+    let compressed = request.compressed;
+    let stored = bytes.len() as u64;
+    tokio::task::spawn_blocking(move || -> Result<(), WireError> {
+        let raw = if compressed {
+            chunked::inflate_chunk(&bytes, chunk.size).map_err(|e| {
+                error(ErrorCode::ChunkInvalid, format!("chunk {}: {e}", request.index))
+            })?
+        } else {
+            if bytes.len() != chunk.size as usize {
+                return Err(error(
+                    ErrorCode::ChunkInvalid,
+                    format!(
+                        "chunk {} has {} bytes, its manifest says {}",
+                        request.index,
+                        bytes.len(),
+                        chunk.size
+                    ),
+                ));
+            }
+            bytes.clone()
+        };
+        if chunked::hash_chunk(&raw) != chunk.hash {
+            return Err(error(
+                ErrorCode::ChunkInvalid,
+                format!("chunk {}'s bytes do not hash to {}", request.index, chunk.hash),
+            ));
+        }
+        let packed = compressed.then_some(bytes.as_slice());
+        lobby.chunks.put(&chunk.hash, &raw, packed).map_err(io_error)?;
+        Ok(())
+    })
+    .await
+    .map_err(internal)??;
+    if let Some(publish) = conn.publishes.open.get_mut(&request.publish) {
+        publish.uploaded_bytes += stored;
+    }
+    super::reply(gamestore_protocol::Empty {})
+}
+
+pub async fn publish_done(
+    conn: &mut Conn,
+    request: PublishDone,
+) -> Result<PublishDoneReply, WireError> {
+    conn.require(Role::Developer)?;
+    let Some(publish) = conn.publishes.open.get(&request.publish) else {
+        return Err(error(ErrorCode::BadRequest, "no such publish on this connection"));
+    };
+    let lobby = conn.lobby.clone();
+    let distinct = publish.distinct.clone();
+    let absent = tokio::task::spawn_blocking(move || {
+        distinct.iter().filter(|c| !lobby.chunks.has(&c.hash)).count()
+    })
+    .await
+    .map_err(internal)?;
+    if absent > 0 {
+        return Err(error(
+            ErrorCode::ChunksMissing,
+            format!("{absent} chunks of the manifest are still missing"),
+        ));
+    }
+    let publish = conn.publishes.open.remove(&request.publish).expect("checked above");
+    let uploaded_bytes = publish.uploaded_bytes;
+    let published = commit_version(conn, publish).await?;
+    tracing::info!(game = %published.id, version = %published.version, "published a signed version");
+    Ok(PublishDoneReply { published, uploaded_bytes })
+}
+
+/// Assembles the version's files from the store into a staging folder,
+/// packs the zip GAME_DOWNLOAD serves, and commits folder then row.
+async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishReply, WireError> {
+    let staging = conn.lobby.games.staging().map_err(io_error)?;
+    let lobby = conn.lobby.clone();
+    let manifest = publish.manifest.clone();
+    let bytes = publish.bytes.clone();
+    let dir = staging.path().to_owned();
+    let (files, package_size, package_sha256) =
+        tokio::task::spawn_blocking(move || -> Result<(FileList, u64, String), WireError> {
+            std::fs::write(dir.join("manifest"), bytes.as_slice()).map_err(io_error)?;
+            let files_dir = dir.join("files");
+            assemble(&lobby.chunks, &manifest.files, &files_dir).map_err(io_error)?;
+            check_config_file(&files_dir, &manifest)?;
+            let zip_path = dir.join("package.zip");
+            let zip = std::fs::File::create(&zip_path).map_err(io_error)?;
+            let summary = pack_dir(&files_dir, std::io::BufWriter::new(zip))
+                .map_err(|e| error(ErrorCode::Internal, format!("packing the zip failed: {e}")))?;
+            let size = std::fs::metadata(&zip_path).map_err(io_error)?.len();
+            let sha = sha256_file(&zip_path).map_err(io_error)?;
+            Ok((summary.file_list, size, sha))
+        })
+        .await
+        .map_err(internal)??;
+    let config = publish
+        .manifest
+        .package_config()
+        .map_err(|e| error(ErrorCode::ManifestInvalid, e.to_string()))?;
+    let key = publish.manifest.key.clone();
+    let signature = (!key.is_empty()).then(|| publish.signature.clone());
+    commit_staged(
+        conn,
+        publish.owner_id,
+        &config,
+        &publish.version,
+        staging,
+        files,
+        package_size,
+        package_sha256,
+        signature.map(|s| (s, key)),
+    )
+    .await
+}
+
+/// The config.json among the files must be the manifest's `config`.
+fn check_config_file(files_dir: &Path, manifest: &VersionManifest) -> Result<(), WireError> {
+    let bytes = std::fs::read(files_dir.join(MANIFEST_FILE)).map_err(io_error)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        error(ErrorCode::ManifestInvalid, format!("config.json does not parse: {e}"))
+    })?;
+    if value != manifest.config {
+        return Err(error(
+            ErrorCode::ManifestInvalid,
+            "config.json's bytes are not the manifest's config",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes each file from its chunks (re-verified as read), with its mode.
+fn assemble(store: &ChunkStore, files: &[ManifestFile], root: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::create_dir_all(root)?;
+    for file in files {
+        let path = root.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mode = if file.executable { 0o700 } else { 0o600 };
+        let out =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&path)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+        for chunk in &file.chunks {
+            let data = store.read(&chunk.hash, chunk.size)?;
+            if chunked::hash_chunk(&data) != chunk.hash {
+                return Err(std::io::Error::other(format!(
+                    "stored chunk {} is damaged",
+                    chunk.hash
+                )));
+            }
+            out.write_all(&data)?;
+        }
+        out.into_inner()
+            .map_err(|e| e.into_error())?
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
+/// The final check and commit shared by chunked publishes and zip uploads.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn commit_staged(
+    conn: &Conn,
+    owner_id: i64,
+    config: &Manifest,
+    version: &Version,
+    staging: crate::games_area::Staging,
+    files: FileList,
+    package_size: u64,
+    package_sha256: String,
+    signature: Option<(String, String)>,
+) -> Result<PublishReply, WireError> {
+    let version_text = version.to_string();
+    let record = NewVersion {
+        owner_id,
+        name: config.name.clone(),
+        description: config.description.clone(),
+        kind: config.kind.as_str().to_owned(),
+        min_players: config.min_players,
+        max_players: config.max_players,
+        version: VersionRecord {
+            game_id: config.id.clone(),
+            version: version_text.clone(),
+            manifest: serde_json::to_string(config).map_err(internal)?,
+            files: serde_json::to_string(&files).map_err(internal)?,
+            package_size,
+            package_sha256,
+            unpacked_bytes: files.total_size(),
+            published_at: now(),
+        },
+    };
+    let _guard = conn.lobby.publish_lock.lock().await;
+    let id = config.id.clone();
+    let current = conn.lobby.read(move |db| db.game(&id))?;
+    if let Some(game) = &current {
+        check_owner_and_order(game, owner_id, version)?;
+    }
+    let lobby = conn.lobby.clone();
+    let expect_latest = current.as_ref().map(|g| g.latest_version.clone());
+    let (id, v) = (config.id.clone(), version_text.clone());
+    tokio::task::spawn_blocking(move || -> Result<(), WireError> {
+        if let Some((signature, key)) = &signature {
+            lobby.db.set_version_signature(&id, &v, signature, key).map_err(internal)?;
+        }
+        // The filesystem sync in commit also makes this publish's chunks durable.
+        lobby.games.commit(staging, &id, &v).map_err(io_error)?;
+        match lobby.db.publish_version(&record, expect_latest.as_deref()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                lobby.games.remove_version(&id, &v);
+                Err(match e {
+                    StorageError::Conflict(what) => {
+                        error(ErrorCode::VersionTooOld, format!("{what}; try again"))
+                    }
+                    other => internal(other),
+                })
+            }
+        }
+    })
+    .await
+    .map_err(internal)??;
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &config.id);
+    Ok(PublishReply {
+        id: config.id.clone(),
+        version: version_text,
+        created: current.is_none(),
+        files: files.len() as u64,
+        unpacked_bytes: files.total_size(),
+    })
+}
+
+/// Chunks an unpacked folder into the store and returns the bytes of its
+/// unsigned manifest (for zip uploads and versions published before chunks).
+pub(crate) fn unsigned_manifest(
+    store: &ChunkStore,
+    files_dir: &Path,
+    config: &Manifest,
+    created: u64,
+) -> std::io::Result<Vec<u8>> {
+    let listed = gamestore_package::package_files(files_dir).map_err(std::io::Error::other)?;
+    let files = chunked::chunk_folder(files_dir, &listed)?;
+    for file in &files {
+        let mut handle = std::fs::File::open(files_dir.join(&file.path))?;
+        for chunk in &file.chunks {
+            let mut data = vec![0u8; chunk.size as usize];
+            std::io::Read::read_exact(&mut handle, &mut data)?;
+            store.put(&chunk.hash, &data, None)?;
+        }
+    }
+    let config_bytes = std::fs::read(files_dir.join(MANIFEST_FILE))?;
+    let manifest = VersionManifest {
+        format: chunked::FORMAT,
+        id: config.id.clone(),
+        version: config.version.to_string(),
+        created,
+        config: serde_json::from_slice(&config_bytes).map_err(std::io::Error::other)?,
+        files,
+        key: String::new(),
+    };
+    Ok(manifest.to_bytes())
+}
+
+/// The manifest bytes of a stored version, made (unsigned) on first request
+/// for a version stored before chunked distribution.
+fn manifest_bytes(lobby: &crate::Lobby, record: &VersionRecord) -> std::io::Result<Vec<u8>> {
+    let dir = lobby.games.version_dir(&record.game_id, &record.version);
+    let path = dir.join("manifest");
+    match std::fs::read(&path) {
+        Ok(bytes) => return Ok(bytes),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let config: Manifest = serde_json::from_str(&record.manifest).map_err(std::io::Error::other)?;
+    let bytes = unsigned_manifest(
+        &lobby.chunks,
+        &dir.join("files"),
+        &config,
+        record.published_at.max(0) as u64,
+    )?;
+    let tmp = dir.join(format!("manifest.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(bytes)
+}
+
+/// Every chunk named by a stored version's manifest (for the start's GC).
+pub fn referenced_chunks(games: &GamesArea, versions: &[(String, String)]) -> HashSet<ChunkHash> {
+    let mut referenced = HashSet::new();
+    for (id, version) in versions {
+        let path = games.version_dir(id, version).join("manifest");
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        match serde_json::from_slice::<VersionManifest>(&bytes) {
+            Ok(manifest) => referenced
+                .extend(manifest.files.iter().flat_map(|f| f.chunks.iter().map(|c| c.hash))),
+            Err(e) => {
+                tracing::warn!(game = %id, %version, error = %e, "unreadable stored manifest")
+            }
+        }
+    }
+    referenced
+}
+
+pub async fn manifest_get(conn: &mut Conn, id: u32, request: ManifestGet) -> Result<(), WireError> {
+    let record = visible_version(conn, &request.id, &request.version).await?;
+    let lobby = conn.lobby.clone();
+    let bytes = {
+        let record = record.clone();
+        tokio::task::spawn_blocking(move || manifest_bytes(&lobby, &record))
+            .await
+            .map_err(internal)?
+            .map_err(io_error)?
+    };
+    let (game_id, v) = (record.game_id.clone(), record.version.clone());
+    let signed = conn.lobby.read(move |db| db.version_signature(&game_id, &v))?;
+    let (signature, key) = signed.unwrap_or_default();
+    let mut rotations = Vec::new();
+    let mut fingerprint = None;
+    if !key.is_empty() {
+        let game_id = record.game_id.clone();
+        let owner = conn.lobby.read(move |db| db.game(&game_id))?.map(|g| g.owner_id);
+        if let Some(owner) = owner {
+            let keys = conn.lobby.read(move |db| db.developer_keys(owner))?;
+            if let Some(at) = keys.iter().position(|k| k.key == key) {
+                rotations = keys[1..=at]
+                    .iter()
+                    .filter_map(|k| k.rotation.clone())
+                    .map(|(statement, signature)| Rotation { statement, signature })
+                    .collect();
+            }
+        }
+        fingerprint = chunked::parse_key_hex(&key).ok().map(|k| chunked::key_fingerprint(&k));
+    }
+    let ready = ManifestReady { size: bytes.len() as u64, signature, key, rotations, fingerprint };
+    conn.outbox.send(&ServerMessage::ok(id, &ready)).await;
+    for piece in bytes.chunks(MAX_CHUNK_LEN) {
+        let mut frame = Vec::new();
+        gamestore_protocol::frame::encode_binary(id, piece, &mut frame).map_err(internal)?;
+        let sent = tokio::select! {
+            sent = conn.outbox.send_bulk(frame) => sent,
+            _ = conn.interrupted() => false,
+        };
+        if !sent {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Chunk sizes by hash of a version, cached.
+async fn version_chunks(
+    conn: &Conn,
+    record: &VersionRecord,
+) -> Result<Arc<HashMap<ChunkHash, u32>>, WireError> {
+    let key = (record.game_id.clone(), record.version.clone());
+    if let Some(hit) = conn.lobby.manifest_cache.entries.lock().expect("manifest cache").get(&key) {
+        return Ok(hit.clone());
+    }
+    let lobby = conn.lobby.clone();
+    let record = record.clone();
+    let sizes =
+        tokio::task::spawn_blocking(move || -> Result<HashMap<ChunkHash, u32>, WireError> {
+            let bytes = manifest_bytes(&lobby, &record).map_err(io_error)?;
+            let manifest: VersionManifest = serde_json::from_slice(&bytes).map_err(internal)?;
+            Ok(manifest
+                .files
+                .iter()
+                .flat_map(|f| f.chunks.iter().map(|c| (c.hash, c.size)))
+                .collect())
+        })
+        .await
+        .map_err(internal)??;
+    let sizes = Arc::new(sizes);
+    let mut entries = conn.lobby.manifest_cache.entries.lock().expect("manifest cache");
+    if entries.len() >= MANIFEST_CACHE_ENTRIES {
+        entries.clear();
+    }
+    entries.insert(key, sizes.clone());
+    Ok(sizes)
+}
+
+pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<(), WireError> {
+    if request.chunks.len() > CHUNK_GET_MAX_CHUNKS {
+        return Err(error(
+            ErrorCode::BadRequest,
+            format!(
+                "at most {CHUNK_GET_MAX_CHUNKS} chunks per CHUNK_GET, not {}",
+                request.chunks.len()
+            ),
+        ));
+    }
+    let record = visible_version(conn, &request.id, &request.version).await?;
+    let sizes = version_chunks(conn, &record).await?;
+    let mut seen = HashSet::with_capacity(request.chunks.len());
+    let mut total = 0u64;
+    for hash in &request.chunks {
+        if !seen.insert(*hash) {
+            return Err(error(ErrorCode::BadRequest, format!("chunk {hash} is named twice")));
+        }
+        let Some(size) = sizes.get(hash) else {
+            return Err(error(
+                ErrorCode::BadRequest,
+                format!("chunk {hash} is not in this version"),
+            ));
+        };
+        total += u64::from(*size);
+    }
+    if total > CHUNK_GET_MAX_BYTES {
+        return Err(error(
+            ErrorCode::BadRequest,
+            format!("the chunks hold {total} bytes; at most {CHUNK_GET_MAX_BYTES} per CHUNK_GET"),
+        ));
+    }
+    let lobby = conn.lobby.clone();
+    let hashes = request.chunks.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        hashes.iter().map(|h| lobby.chunks.find(h)).collect::<Option<Vec<_>>>()
+    })
+    .await
+    .map_err(internal)?
+    .ok_or_else(|| {
+        error(ErrorCode::Internal, "a chunk of this version is missing from the store")
+    })?;
+    let listed = request
+        .chunks
+        .iter()
+        .zip(&stored)
+        .map(|(hash, s)| ChunkSent {
+            hash: *hash,
+            size: sizes[hash],
+            compressed: s.compressed,
+            stored_size: s.stored_size as u32,
+        })
+        .collect();
+    conn.outbox.send(&ServerMessage::ok(id, &ChunksReady { chunks: listed })).await;
+    let mut pace = Pace::new(conn.lobby.config.limits.download_bytes_per_sec);
+    for chunk in stored {
+        if let Err(e) = send_piece(conn, id, &chunk.path, 0, chunk.stored_size, &mut pace).await {
+            tracing::error!(path = %chunk.path.display(), error = %e, "chunk send failed");
+            conn.outbox.kill();
+            return Ok(());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Developer signing keys and version signatures.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{AccountId, Result, Storage, StorageError};
+
+/// One key a developer registered, oldest first in [`Storage::developer_keys`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeveloperKey {
+    /// Hex of the Ed25519 public key.
+    pub key: String,
+    pub added_at: i64,
+    /// The rotation statement (JSON) and its signature by the previous key;
+    /// `None` for the first key.
+    pub rotation: Option<(String, String)>,
+}
+
+impl Storage {
+    /// A developer's keys, oldest first; the last is the current one.
+    pub fn developer_keys(&self, developer: AccountId) -> Result<Vec<DeveloperKey>> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, added_at, statement, statement_signature FROM developer_keys
+             WHERE developer_id = ?1 ORDER BY added_at, rowid",
+        )?;
+        let rows = stmt
+            .query_map(params![developer], |row| {
+                let statement: Option<String> = row.get(2)?;
+                let signature: Option<String> = row.get(3)?;
+                Ok(DeveloperKey {
+                    key: row.get(0)?,
+                    added_at: row.get(1)?,
+                    rotation: statement.zip(signature),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Adds `key` as the developer's current key, if the current key is
+    /// still `expect_current` (`None`: the developer has no key yet);
+    /// `Conflict` otherwise.
+    pub fn add_developer_key(
+        &self,
+        developer: AccountId,
+        expect_current: Option<&str>,
+        key: &DeveloperKey,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT key FROM developer_keys WHERE developer_id = ?1
+                 ORDER BY added_at DESC, rowid DESC LIMIT 1",
+                params![developer],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if current.as_deref() != expect_current {
+            return Err(StorageError::Conflict("the developer's key changed meanwhile".into()));
+        }
+        let (statement, signature) = key.rotation.clone().unzip();
+        tx.execute(
+            "INSERT INTO developer_keys (developer_id, key, added_at, statement, statement_signature)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![developer, key.key, key.added_at, statement, signature],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StorageError::Conflict("that key was registered before".into())
+            }
+            other => other.into(),
+        })?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the signature of a version (before its version row is
+    /// written, so a visible signed version always has it).
+    pub fn set_version_signature(
+        &self,
+        game_id: &str,
+        version: &str,
+        signature: &str,
+        key: &str,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO version_signatures (game_id, version, signature, key)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![game_id, version, signature, key],
+        )?;
+        Ok(())
+    }
+
+    /// The (signature, key) of a signed version.
+    pub fn version_signature(
+        &self,
+        game_id: &str,
+        version: &str,
+    ) -> Result<Option<(String, String)>> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT signature, key FROM version_signatures WHERE game_id = ?1 AND version = ?2",
+                params![game_id, version],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+}
