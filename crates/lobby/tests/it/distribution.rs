@@ -247,10 +247,10 @@ fn a_cut_install_resumes_and_moves_little_more_than_once() {
     let out = cut.run(&["install", "big", "--json"]);
     assert!(!out.success(), "the cut install failed: {out}");
     assert!(out.stderr.trim().starts_with("error: "), "{out}");
-    assert!(library(&w.player).as_array().unwrap().is_empty(), "nothing looks installed");
     assert!(proxy.moved.load(Ordering::Relaxed) >= cut_at);
-
     login(&w.player, "ann");
+    assert!(library(&w.player).as_array().unwrap().is_empty(), "nothing looks installed");
+
     let retry = install(&w.player, &["big"]);
     let moved = retry["bytes_transferred"].as_u64().unwrap();
     assert!(retry["reused_chunks"].as_u64().unwrap() > 0, "resumed: {retry}");
@@ -425,8 +425,6 @@ fn key_show_prints_the_fingerprint_the_launcher_pins() {
         known.starts_with("pinned ") && known.contains(shown["key"].as_str().unwrap()),
         "{known}"
     );
-    let info = w.player.run(&["info", "pinned", "--json"]).ok().json();
-    assert_eq!(info["game"]["fingerprint"].as_str(), Some(fingerprint.as_str()), "{info}");
 }
 
 #[test]
