@@ -198,6 +198,14 @@ fn options(args: Args) -> Options {
             seed: args.seed,
             repeats: 5,
         },
+        distribution: gamestore_bench::distribution::DistributionOptions {
+            big_file_bytes: pick(q, 8, 100) << 20,
+            change_bytes: 1 << 20,
+            game_bytes: pick(q, 4, 50) * 1_000_000,
+            game_files: pick(q, 20, 100) as usize,
+            installs: pick(q, 10, 100) as usize,
+            seed: args.seed,
+        },
         clients: ClientsOptions {
             clients: args.clients.unwrap_or(pick(q, 300, 10_000)),
             per_worker: args.clients_per_worker.unwrap_or(pick(q, 100, 4_000)),

@@ -1,5 +1,10 @@
 //! Installing and updating a game (flow P2).
 //!
+//! Against a lobby that serves signed, chunked versions, [`install`] takes
+//! the path of [`crate::chunked`]: manifest checked against the trust store,
+//! only missing chunks fetched, resumable. Against an older lobby (no
+//! MANIFEST_GET) it falls back to the zip path below:
+//!
 //! 1. GAME_INFO and GAME_FILES give the target version and its listing.
 //! 2. If an older version is installed, the files that did not change are
 //!    copied from it and only the changed or new ones are downloaded
@@ -26,6 +31,7 @@ use tokio::sync::mpsc;
 
 use crate::library::Library;
 use crate::transfer::progress_bar;
+use crate::trust::Request;
 use crate::{ClientError, LobbyClient};
 
 /// Longest wait for the next chunk of a download.
@@ -40,10 +46,17 @@ pub struct InstallOutcome {
     pub path: PathBuf,
     /// Package bytes moved over the network by this install.
     pub bytes_transferred: u64,
-    /// "none" (already installed), "full" (the zip) or "delta" (changed files only).
+    /// "none" (already installed), "chunked" (a signed manifest, missing
+    /// chunks only), "full" (the zip) or "delta" (changed files only).
     pub method: &'static str,
     /// The version this install updated from, if any.
     pub previous: Option<String>,
+    /// Chunks taken from installed versions or a cut earlier attempt (chunked installs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reused_chunks: Option<u64>,
+    /// Notes for the player: key pinned or rotated, unsigned, older version.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 /// What happens to the versions already installed once the new one is in.
@@ -68,7 +81,7 @@ pub async fn install(
         None => client.call(GameInfo { id: id.to_owned() }).await?.game.version,
     };
     let previous = library.versions(id).into_iter().find(|v| *v != target);
-    if library.listing(id, &target).is_some() {
+    if library.is_installed(id, &target) {
         return Ok(InstallOutcome {
             id: id.to_owned(),
             path: library.version_dir(id, &target),
@@ -76,7 +89,37 @@ pub async fn install(
             bytes_transferred: 0,
             method: "none",
             previous: None,
+            reused_chunks: None,
+            notes: Vec::new(),
         });
+    }
+    let request = if version.is_some() { Request::Explicit } else { Request::Latest };
+    match crate::chunked::fetch_manifest(client, id, &target).await {
+        Ok(verified) => {
+            let trust = library.trust_file().to_owned();
+            let done = crate::chunked::install_verified(client, library, &trust, verified, request)
+                .await?;
+            if older == OlderVersions::Remove {
+                remove_older(library, id, &target)?;
+            }
+            return Ok(InstallOutcome {
+                id: id.to_owned(),
+                version: target,
+                path: done.path,
+                bytes_transferred: done.stats.fetched_bytes,
+                method: "chunked",
+                previous,
+                reused_chunks: Some(done.stats.reused_chunks + done.stats.resumed_chunks),
+                notes: done.notes,
+            });
+        }
+        Err(e) if crate::chunked::is_unsupported(&e) => {}
+        Err(e) => return Err(e),
+    }
+    if crate::trust::KnownKeys::load(library.trust_file())?.get(id).is_some() {
+        bail!(
+            "{id} has a pinned developer key but the lobby offers {target} only unsigned (as a zip); nothing was installed"
+        );
     }
     let files = client.call_all(GameFiles::new(id, target.clone())).await?;
     check_listing(&files)?;
@@ -101,13 +144,7 @@ pub async fn install(
     let path = library.commit(&staging, id, &target, &files.files)?;
     let _ = fs::remove_file(library.partial_download(id, &target));
     if older == OlderVersions::Remove {
-        for old in library.versions(id) {
-            if old != target
-                && semver::Version::parse(&old).ok() < semver::Version::parse(&target).ok()
-            {
-                library.remove_version(id, &old)?;
-            }
-        }
+        remove_older(library, id, &target)?;
     }
     Ok(InstallOutcome {
         id: id.to_owned(),
@@ -116,7 +153,20 @@ pub async fn install(
         bytes_transferred: bytes,
         method,
         previous,
+        reused_chunks: None,
+        notes: Vec::new(),
     })
+}
+
+/// Removes the installed versions of `id` older than `target` (an update).
+fn remove_older(library: &Library, id: &str, target: &str) -> anyhow::Result<()> {
+    for old in library.versions(id) {
+        if old != target && semver::Version::parse(&old).ok() < semver::Version::parse(target).ok()
+        {
+            library.remove_version(id, &old)?;
+        }
+    }
+    Ok(())
 }
 
 /// Puts the target version's files into `staging`; returns bytes moved and how.

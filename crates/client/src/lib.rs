@@ -7,6 +7,7 @@
 //! programs share: global flags, passwords, one-line errors, exit codes, and
 //! the account commands.
 
+pub mod chunked;
 pub mod cli;
 mod connection;
 mod home;
@@ -15,9 +16,12 @@ pub mod launcher;
 pub mod library;
 pub mod menu;
 pub mod plugins;
+pub mod publish;
 pub mod reviews;
+pub mod signing_key;
 pub mod tls;
 pub mod transfer;
+pub mod trust;
 
 pub use connection::{ClientError, LobbyClient};
 pub use home::{Home, SavedSession};

@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! <home>/games/<player>/<id>/<version>/          an installed version, exactly the package's files
-//! <home>/games/<player>/<id>/<version>.files.json its file listing (sizes and SHA-256)
+//! <home>/games/<player>/<id>/<version>.files.json its file listing (sizes and SHA-256), zip installs
+//! <home>/games/<player>/<id>/<version>.manifest   the verified, signed version manifest (exact bytes)
+//! <home>/games/<player>/<id>/<version>.signature  {"key", "signature"} that the manifest was verified with
+//! <home>/games/<player>/<id>/.chunked-<version>/  a chunked install in progress (resumable)
+//! <home>/games/<player>/<id>/.chunked-<version>.journal  the chunks already written there
 //! <home>/games/<player>/<id>/.staging-…          an install in progress
 //! <home>/games/<player>/<id>/.download-<v>.part  a zip download that can be resumed
 //! ```
@@ -10,7 +14,9 @@
 //! Each player on a machine has their own folder, so two players may have
 //! different versions. **Invariant:** a version folder only appears, by
 //! rename, once every file in it has been verified, and its listing is
-//! written after it; a version counts as installed only when both exist.
+//! written after it; a version counts as installed only when both exist
+//! (the listing being the `.files.json` of a zip install or the `.manifest`
+//! of a chunked one).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,10 +25,42 @@ use anyhow::Context;
 use gamestore_package::FileList;
 use semver::Version;
 
+/// How an installed chunked version was verified: the signer's key and the
+/// signature over the manifest bytes (both hex; empty when unsigned).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredSignature {
+    pub key: String,
+    pub signature: String,
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension(format!(
+        "{}tmp",
+        path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()
+    ));
+    let mut file =
+        fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Syncs a folder's entries (renames into it) to disk; best effort.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// One player's installed games.
 #[derive(Debug, Clone)]
 pub struct Library {
     root: PathBuf,
+    /// The trust store of developer keys (`<home>/known_keys`).
+    trust_file: PathBuf,
 }
 
 /// An installed version.
@@ -36,7 +74,21 @@ pub struct Installed {
 impl Library {
     /// The library of `player` under the client home `home`.
     pub fn new(home: &Path, player: &str) -> Library {
-        Library { root: home.join("games").join(player) }
+        Library {
+            root: home.join("games").join(player),
+            trust_file: crate::trust::KnownKeys::path_in(home),
+        }
+    }
+
+    /// A library in any folder `root` (plugins, say), trusting keys through
+    /// `trust_file`.
+    pub fn at(root: &Path, trust_file: &Path) -> Library {
+        Library { root: root.to_owned(), trust_file: trust_file.to_owned() }
+    }
+
+    /// The `known_keys` file this library's installs are checked against.
+    pub fn trust_file(&self) -> &Path {
+        &self.trust_file
     }
 
     /// The launcher plugins of `player` under the client home `home`
@@ -55,6 +107,68 @@ impl Library {
 
     fn listing_path(&self, id: &str, version: &str) -> PathBuf {
         self.game_dir(id).join(format!("{version}.files.json"))
+    }
+
+    fn manifest_path(&self, id: &str, version: &str) -> PathBuf {
+        self.game_dir(id).join(format!("{version}.manifest"))
+    }
+
+    fn signature_path(&self, id: &str, version: &str) -> PathBuf {
+        self.game_dir(id).join(format!("{version}.signature"))
+    }
+
+    /// The resumable staging folder of a chunked install of `version`.
+    pub fn chunked_staging(&self, id: &str, version: &str) -> PathBuf {
+        self.game_dir(id).join(format!(".chunked-{version}"))
+    }
+
+    /// The journal of the chunks already written into [`Library::chunked_staging`].
+    pub fn chunked_journal(&self, id: &str, version: &str) -> PathBuf {
+        self.game_dir(id).join(format!(".chunked-{version}.journal"))
+    }
+
+    /// The verified manifest bytes and their signature record of an
+    /// installed chunked version, or `None`.
+    pub fn manifest(&self, id: &str, version: &str) -> Option<(Vec<u8>, StoredSignature)> {
+        if !self.version_dir(id, version).is_dir() {
+            return None;
+        }
+        let bytes = fs::read(self.manifest_path(id, version)).ok()?;
+        let sig = fs::read(self.signature_path(id, version)).ok()?;
+        Some((bytes, serde_json::from_slice(&sig).ok()?))
+    }
+
+    /// True when `version` is completely installed, by either path.
+    pub fn is_installed(&self, id: &str, version: &str) -> bool {
+        self.version_dir(id, version).is_dir()
+            && (self.listing_path(id, version).is_file()
+                || self.manifest_path(id, version).is_file())
+    }
+
+    /// Moves a verified chunked staging folder into place and records its
+    /// manifest (written last: it is what makes the version installed).
+    pub fn commit_chunked(
+        &self,
+        staging: &Path,
+        id: &str,
+        version: &str,
+        manifest: &[u8],
+        signature: &StoredSignature,
+    ) -> anyhow::Result<PathBuf> {
+        let target = self.version_dir(id, version);
+        if target.exists() {
+            if self.is_installed(id, version) {
+                fs::remove_dir_all(staging)?;
+                return Ok(target);
+            }
+            fs::remove_dir_all(&target)?;
+        }
+        fs::rename(staging, &target)
+            .with_context(|| format!("cannot move the game into {}", target.display()))?;
+        write_atomic(&self.signature_path(id, version), &serde_json::to_vec(signature)?)?;
+        write_atomic(&self.manifest_path(id, version), manifest)?;
+        sync_dir(&self.game_dir(id));
+        Ok(target)
     }
 
     /// Where a resumable zip download of `version` is kept.
@@ -88,9 +202,14 @@ impl Library {
             .flatten()
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .filter(|name| !name.starts_with('.') && !name.ends_with(".json"))
+            .filter(|name| {
+                !name.starts_with('.')
+                    && !name.contains(".json")
+                    && !name.contains(".manifest")
+                    && !name.ends_with(".signature")
+            })
             .filter_map(|name| Version::parse(&name).ok())
-            .filter(|v| self.listing(id, &v.to_string()).is_some())
+            .filter(|v| self.is_installed(id, &v.to_string()))
             .collect();
         versions.sort();
         versions.into_iter().rev().map(|v| v.to_string()).collect()
@@ -127,7 +246,7 @@ impl Library {
         if target.exists() {
             // A folder without a listing is a leftover from a crash; a complete
             // one was installed meanwhile by another process of this player.
-            if self.listing(id, version).is_some() {
+            if self.is_installed(id, version) {
                 fs::remove_dir_all(staging)?;
                 return Ok(target);
             }
@@ -145,6 +264,8 @@ impl Library {
     /// Removes one installed version.
     pub fn remove_version(&self, id: &str, version: &str) -> anyhow::Result<()> {
         let _ = fs::remove_file(self.listing_path(id, version));
+        let _ = fs::remove_file(self.manifest_path(id, version));
+        let _ = fs::remove_file(self.signature_path(id, version));
         let dir = self.version_dir(id, version);
         if dir.exists() {
             fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
@@ -181,9 +302,11 @@ impl Library {
         for entry in fs::read_dir(self.game_dir(id)).into_iter().flatten().flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if let Some(version) =
-                name.strip_prefix(".download-").and_then(|n| n.strip_suffix(".part"))
-            {
+            let resumable = name
+                .strip_prefix(".download-")
+                .and_then(|n| n.strip_suffix(".part"))
+                .or_else(|| name.strip_prefix(".chunked-").map(|n| n.trim_end_matches(".journal")));
+            if let Some(version) = resumable {
                 let superseded = match installing {
                     Some(target) => version != target,
                     None => match (Version::parse(version), &newest) {
@@ -193,7 +316,11 @@ impl Library {
                     },
                 };
                 if superseded {
-                    let _ = fs::remove_file(entry.path());
+                    if entry.path().is_dir() {
+                        let _ = fs::remove_dir_all(entry.path());
+                    } else {
+                        let _ = fs::remove_file(entry.path());
+                    }
                 }
                 continue;
             }

@@ -1,6 +1,7 @@
 //! `gamestore-dev`: the Game Store developer client.
 
 mod games;
+mod key;
 mod menu;
 mod new;
 mod publish;
@@ -77,6 +78,26 @@ enum Command {
     },
     /// Show a game's reviews, newest first
     Reviews(ReviewsArgs),
+    /// The signing key that signs every version you publish
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print the fingerprint of your signing key (made on first use)
+    Show {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace your signing key by a new one, announced to the lobby in a
+    /// statement signed by the old key (players' launchers then accept it)
+    Rotate {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -101,5 +122,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Delist { id } => games::set_listed(&ctx, &id, games::Listing::Delisted).await,
         Command::Relist { id } => games::set_listed(&ctx, &id, games::Listing::Listed).await,
         Command::Reviews(args) => args.run(&ctx).await,
+        Command::Key(KeyCommand::Show { json }) => key::show(&ctx, json),
+        Command::Key(KeyCommand::Rotate { json }) => key::rotate(&ctx, json).await,
     }
 }

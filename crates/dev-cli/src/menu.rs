@@ -172,7 +172,7 @@ async fn publish_folder(menu: &Menu) -> anyhow::Result<()> {
     };
     publish::validate(&dir, Output::Text)?;
     let (client, _) = menu.link.session_client().await?;
-    publish::publish_with(&client, &dir, Output::Text).await?;
+    publish::publish_with(&client, menu.link.context().home.root(), &dir, Output::Text).await?;
     Ok(())
 }
 

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use gamestore_client::cli::{Context, Output, human_bytes, plural, print_json};
+use gamestore_client::publish::{Unsupported, bar_progress, publish_chunked};
+use gamestore_client::signing_key::KeyFile;
 use gamestore_client::transfer::{progress_bar, upload_package};
 use gamestore_client::{LobbyClient, outln};
 use gamestore_package::{IGNORE_FILE, Manifest, pack_dir, package_files, sha256_file};
@@ -90,15 +92,53 @@ pub(crate) fn dry_run(dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
 pub(crate) async fn publish(ctx: &Context, dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
     check(dir, Output::Text)?;
     let (client, _) = ctx.connect_session().await?;
-    publish_with(&client, dir, output).await
+    publish_with(&client, ctx.home.root(), dir, output).await
 }
 
-/// Validates, packs and uploads as `publish` does, on an open connection.
+/// Validates, chunks, signs and uploads as `publish` does, on an open
+/// connection; against a lobby without signed publishes, packs a zip.
 pub(crate) async fn publish_with(
     client: &LobbyClient,
+    home: &Path,
     dir: &Path,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
+    let manifest = check(dir, Output::Text)?;
+    let key = KeyFile::in_home(home).load_or_create()?;
+    let bar = progress_bar(0, &format!("uploading {} {}", manifest.id, manifest.version));
+    let outcome = publish_chunked(client, dir, &key, bar_progress(&bar)).await;
+    bar.finish_and_clear();
+    match outcome {
+        Ok(outcome) => {
+            if output.is_json() {
+                print_json(&outcome)?;
+            } else {
+                let reply = &outcome.reply.published;
+                outln!(
+                    "published {} {} signed by {} ({}, {} unpacked; sent {} of {} chunks, {} uploaded){}",
+                    reply.id,
+                    reply.version,
+                    outcome.fingerprint,
+                    plural(outcome.files, "file"),
+                    human_bytes(outcome.total_bytes),
+                    outcome.sent_chunks,
+                    outcome.chunks,
+                    human_bytes(outcome.sent_bytes),
+                    if reply.created { "; new game" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.is::<Unsupported>() => {
+            eprintln!("note: this lobby does not take signed publishes; sending an unsigned zip");
+            publish_zip(client, dir, output).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The zip upload (GAME_UPLOAD) for lobbies without signed publishes.
+async fn publish_zip(client: &LobbyClient, dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
     let manifest = check(dir, Output::Text)?;
 
     let zip = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;

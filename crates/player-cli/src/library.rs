@@ -37,6 +37,9 @@ pub(crate) async fn install_with(
         Some(_) => OlderVersions::Keep,
     };
     let outcome = install_game(client, library, id, version, older).await?;
+    for note in &outcome.notes {
+        eprintln!("{note}");
+    }
     if output.is_json() {
         print_json(&outcome)?;
     } else {
@@ -165,5 +168,51 @@ pub(crate) async fn uninstall(ctx: &Context, id: &str) -> anyhow::Result<ExitCod
         bail!("{id} is not installed");
     }
     outln!("uninstalled {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `verify GAME [--version V] [--json]`: re-check an install chunk by chunk
+/// against its verified manifest and re-fetch only what is damaged.
+pub(crate) async fn verify(
+    ctx: &Context,
+    id: &str,
+    version: Option<&str>,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let (client, session) = ctx.connect_session().await?;
+    let library = Library::new(ctx.home.root(), &session.user);
+    let version = match version {
+        Some(v) => v.to_owned(),
+        None => match library.versions(id).into_iter().next() {
+            Some(v) => v,
+            None => bail!("{id} is not installed"),
+        },
+    };
+    if !library.is_installed(id, &version) {
+        bail!("{id} {version} is not installed");
+    }
+    let report =
+        gamestore_client::chunked::verify_installed(&client, &library, id, &version).await?;
+    if output.is_json() {
+        print_json(&report)?;
+    } else if report.damaged_chunks == 0 && report.repaired_files.is_empty() {
+        outln!(
+            "{id} {version} is intact ({} checked)",
+            gamestore_client::cli::plural(report.files, "file")
+        );
+    } else {
+        outln!(
+            "repaired {id} {version}: {} damaged chunk{} fetched again ({} transferred), {} fixed{}",
+            report.damaged_chunks,
+            if report.damaged_chunks == 1 { "" } else { "s" },
+            human_bytes(report.bytes_transferred),
+            gamestore_client::cli::plural(report.repaired_files.len(), "file"),
+            if report.repaired_files.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", report.repaired_files.join(", "))
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

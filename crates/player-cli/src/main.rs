@@ -62,6 +62,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-check an installed game against its signed manifest and repair
+    /// damaged parts (only those are fetched again)
+    Verify {
+        #[arg(value_name = "GAME")]
+        id: String,
+        /// Check this installed version [default: the newest installed]
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// List installed games with their local and latest versions
     Library {
         /// Print JSON
@@ -185,6 +197,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Info { id, json } => store::info(&ctx, &id, Output::of(json)).await,
         Command::Install { id, version, json } => {
             library::install(&ctx, &id, version.as_deref(), Output::of(json)).await
+        }
+        Command::Verify { id, version, json } => {
+            library::verify(&ctx, &id, version.as_deref(), Output::of(json)).await
         }
         Command::Library { json } => library::library(&ctx, Output::of(json)).await,
         Command::Uninstall { id } => library::uninstall(&ctx, &id).await,

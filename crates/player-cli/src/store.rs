@@ -72,6 +72,10 @@ pub(crate) async fn show_info(
         gamestore_client::cli::players_range(g.min_players, g.max_players)
     );
     outln!("  rating: {}", rating_text(g.rating, g.reviews));
+    match &g.fingerprint {
+        Some(fp) => outln!("  developer key: {fp}"),
+        None => outln!("  developer key: none (versions are not signed)"),
+    }
     if !g.description.is_empty() {
         outln!("  {}", g.description);
     }

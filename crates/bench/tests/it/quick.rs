@@ -74,8 +74,9 @@ fn quick_run_measures_every_scenario() {
     let s = &report["scenarios"];
 
     let t = &s["transfer"];
-    let zip = positive(&t["zip_bytes"], "zip size");
-    for speed in ["raw_mb_s", "upload_mb_s", "publish_mb_s", "download_mb_s", "install_mb_s"] {
+    let package = positive(&t["data_bytes"], "package size");
+    for speed in ["raw_mb_s", "durable_write_mb_s", "publish_mb_s", "download_mb_s", "install_mb_s"]
+    {
         positive(&t[speed], speed);
     }
     // Downloads and loopback copies alternate; the best of each counts.
@@ -87,11 +88,13 @@ fn quick_run_measures_every_scenario() {
     assert_eq!(t["files"], 40);
     assert_eq!(t["data_bytes"], 8_000_000);
 
-    // The update moved the changed file (and the new config.json), not the package.
+    // The update moved the changed file's chunks (and the new config.json), not the package.
     let d = &s["delta"];
-    assert_eq!(d["method"], "delta", "{d}");
+    assert_eq!(d["method"], "chunked", "{d}");
     let moved = positive(&d["bytes_transferred"], "delta bytes");
-    assert!(moved >= 1024.0 * 1024.0 && moved < zip, "{d}");
+    assert!(moved >= 1024.0 * 1024.0 && moved < package / 2.0, "{d}");
+    let sent = positive(&d["publish_sent_bytes"], "delta publish bytes");
+    assert!(sent >= 1024.0 * 1024.0 && sent < package / 2.0, "{d}");
 
     let c = &s["clients"];
     assert_eq!((c["clients"].as_u64(), c["logged_in"].as_u64()), (Some(300), Some(300)), "{c}");

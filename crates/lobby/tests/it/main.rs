@@ -9,6 +9,7 @@ mod browser;
 mod client_sandbox;
 mod connections;
 mod distribution;
+mod signed_installs;
 mod foreign_games;
 mod frames;
 mod install;
