@@ -94,7 +94,10 @@ impl Library {
     /// The launcher plugins of `player` under the client home `home`
     /// (`<home>/plugins/<player>/<id>/<version>/`), kept exactly as games are.
     pub fn plugins(home: &Path, player: &str) -> Library {
-        Library { root: home.join("plugins").join(player) }
+        Library {
+            root: home.join("plugins").join(player),
+            trust_file: crate::trust::KnownKeys::path_in(home),
+        }
     }
 
     pub fn game_dir(&self, id: &str) -> PathBuf {

@@ -758,7 +758,7 @@ pub async fn manifest_get(conn: &mut Conn, id: u32, request: ManifestGet) -> Res
     conn.outbox.send(&ServerMessage::ok(id, &ready)).await;
     for piece in bytes.chunks(MAX_CHUNK_LEN) {
         let mut frame = Vec::new();
-        gamestore_protocol::frame::encode_binary(id, piece, &mut frame).map_err(internal)?;
+        gamestore_protocol::encode_binary(id, piece, &mut frame).map_err(internal)?;
         let sent = tokio::select! {
             sent = conn.outbox.send_bulk(frame) => sent,
             _ = conn.interrupted() => false,
