@@ -11,6 +11,7 @@
 //! stopped after a grace period; and match folders are removed once past
 //! their retention.
 
+use crate::WireResult;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -292,7 +293,7 @@ pub async fn run_match(
         exit_code: exit.exit_code,
         result: exit.result.as_ref().map(|r| r.to_string()),
     };
-    if let Err(e) = lobby.db(move |db| db.end_match(match_id, &end)).await {
+    if let Err(e) = lobby.db.end_match(match_id, &end).await.wire() {
         tracing::error!(match_id, error = %e.message, "could not record the end of a match");
     }
     lobby.rooms.ended(

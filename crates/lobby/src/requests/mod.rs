@@ -58,7 +58,7 @@ pub async fn dispatch(
         Request::MyGames(r) => reply(my_games::my_games(conn, r).await?),
         Request::GameDelist(r) => reply(my_games::set_listed(conn, r.id, false).await?),
         Request::GameRelist(r) => reply(my_games::set_listed(conn, r.id, true).await?),
-        Request::StoreList(r) => store::store_list(conn, r).map(Some),
+        Request::StoreList(r) => store::store_list(conn, r).await.map(Some),
         Request::GameInfo(r) => reply(store::game_info(conn, r).await?),
         Request::GameFiles(r) => reply(game_download::game_files(conn, r).await?),
         Request::OnlineList(r) => reply(rooms::online(conn, r)?),
