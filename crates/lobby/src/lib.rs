@@ -11,6 +11,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod connection;
+pub mod game_host;
 pub mod game_manager;
 pub mod game_sandbox;
 pub mod games_area;

@@ -21,6 +21,7 @@ use gamestore_protocol::{ErrorCode, GameStart, MatchEnded, MatchOutcome, RoomId,
 use gamestore_storage::{AccountId, MatchEnd};
 
 use crate::config::MatchSettings;
+use crate::game_host::{GameHost, HostedServer};
 use crate::game_manager::{MatchExit, MatchSpec};
 use crate::limits::{Hit, Rate, Windows, rate_limited};
 use crate::rooms::StartPlan;
@@ -215,6 +216,12 @@ async fn clean_match_folders(lobby: &Arc<Lobby>, match_id: i64) {
 
 /// Runs one match to its end. `slot` counts its game server against the
 /// host until the match is over.
+/// The host that runs this lobby's game servers; the match lifecycle sees
+/// only the [`GameHost`] trait.
+fn host(lobby: &Lobby) -> &impl GameHost {
+    &lobby.game_manager
+}
+
 pub async fn run_match(
     lobby: Arc<Lobby>,
     plan: StartPlan,
@@ -240,12 +247,13 @@ pub async fn run_match(
         port: None,
     });
     let spawned = std::time::Instant::now();
-    let started = lobby.game_manager.start(&spec).await;
+    let started = host(&lobby).allocate(&spec).await;
     crate::telemetry::match_spawned(started.is_ok(), spawned.elapsed());
     let exit = match started {
         Ok(mut process) => {
-            tracing::info!(match_id, room = plan.room, port = process.port.port, "match started");
-            running.started(process.port.port);
+            let port = process.port();
+            tracing::info!(match_id, room = plan.room, port, "match started");
+            running.started(port);
             lobby.rooms.started(
                 plan.room,
                 GameStart {
@@ -255,7 +263,7 @@ pub async fn run_match(
                     version: plan.game.version.clone(),
                     // Filled per member with an address that member can reach.
                     host: String::new(),
-                    port: process.port.port,
+                    port,
                     token,
                     players: spec.players.clone(),
                     // Filled per member.
@@ -273,7 +281,7 @@ pub async fn run_match(
                     }
                 }
             };
-            process.wait_unless(stop).await
+            process.finish(stop).await
         }
         Err(e) => {
             tracing::warn!(match_id, room = plan.room, error = %e, "game server did not start");
