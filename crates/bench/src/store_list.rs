@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use gamestore_protocol::StoreList;
-use gamestore_storage::{NewVersion, Role, Storage, VersionRecord};
+use gamestore_storage::sqlite::SqliteStore;
+use gamestore_storage::{NewVersion, Role, VersionRecord};
 use serde::Serialize;
 
 use crate::accounts;
@@ -106,7 +107,7 @@ pub async fn run(
 /// `data_dir`, in one transaction.
 fn seed(data_dir: &Path, tag: &str, games: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)?;
-    let db = Storage::open(&data_dir.join("lobby.db"))?;
+    let db = SqliteStore::open(&data_dir.join("lobby.db"))?;
     // Nobody logs in as the seeded developer: its hash need not be valid.
     let dev = db.create_account(Role::Developer, &format!("{tag}dev"), "unused", 1)?;
     let description = "A game in a large catalog, described at the length of a real store \

@@ -237,7 +237,7 @@ async fn get(addr: &str, path: &str) -> anyhow::Result<(Duration, usize)> {
 /// Writes `count` games owned by developer `owner` straight into the
 /// lobby's database, in one transaction per game as publishing does.
 fn seed_catalog(data_dir: &Path, owner: &str, count: usize) -> anyhow::Result<()> {
-    let db = gamestore_storage::Storage::open(&data_dir.join("lobby.db"))?;
+    let db = gamestore_storage::sqlite::SqliteStore::open(&data_dir.join("lobby.db"))?;
     let owner_id = db
         .find_account(gamestore_storage::Role::Developer, owner)?
         .context("the seeding developer exists")?

@@ -3,6 +3,7 @@
 //! accounts (a ban ends the account's sessions at once), delist any game,
 //! stop a running match. Every action writes an audit row.
 
+use crate::WireResult;
 use std::sync::Arc;
 
 use gamestore_protocol::{ErrorCode, SessionRevoked, WireError};
@@ -19,26 +20,26 @@ pub const MAX_REASON_CHARS: usize = 500;
 
 /// Creates an admin account in the data dir of `config` (the `admin add`
 /// command). Runs without a lobby running.
-pub fn add_admin(config: &LobbyConfig, name: &str, password: &str) -> anyhow::Result<()> {
+pub async fn add_admin(config: &LobbyConfig, name: &str, password: &str) -> anyhow::Result<()> {
     auth::check_name(name).map_err(|e| anyhow::anyhow!(e.message))?;
     auth::check_password(password).map_err(|e| anyhow::anyhow!(e.message))?;
     std::fs::create_dir_all(&config.data_dir)?;
-    let db = Storage::open(&config.database_path())?;
+    let db = Storage::open(&config.database_url()).await?;
     let hash =
         auth::hash_password(password, &config.password_hashing, &mut auth::HashMemory::default())
             .map_err(|e| anyhow::anyhow!(e.message))?;
-    match db.create_admin(name, &hash, now()) {
+    match db.create_admin(name, &hash, now()).await {
         Ok(_) => {}
         Err(StorageError::Conflict(_)) => anyhow::bail!("an admin named {name:?} already exists"),
         Err(e) => return Err(e.into()),
     }
-    db.audit("(command line)", "admin_add", &format!("admin:{name}"), "", now())?;
+    db.audit("(command line)", "admin_add", &format!("admin:{name}"), "", now()).await?;
     Ok(())
 }
 
 /// ACCOUNT_BANNED when the account is banned.
-pub fn refuse_if_banned(lobby: &Lobby, account: AccountId) -> Result<(), WireError> {
-    match lobby.read(|db| db.ban_of(account))? {
+pub async fn refuse_if_banned(lobby: &Lobby, account: AccountId) -> Result<(), WireError> {
+    match lobby.db.ban_of(account).await.wire()? {
         Some(ban) => Err(WireError::new(
             ErrorCode::AccountBanned,
             format!("this account is banned by the lobby's admin: {}", ban.reason),
@@ -51,7 +52,7 @@ pub fn refuse_if_banned(lobby: &Lobby, account: AccountId) -> Result<(), WireErr
 pub async fn sign_in(lobby: &Arc<Lobby>, name: &str, password: &str) -> Option<String> {
     let found = {
         let name = name.to_owned();
-        lobby.db(move |db| db.find_admin(&name)).await.ok()?
+        lobby.db.find_admin(&name).await.wire().ok()?
     };
     let password = password.to_owned();
     // The pool checks an unknown name against a dummy hash of the same cost,
@@ -65,21 +66,21 @@ pub async fn sign_in(lobby: &Arc<Lobby>, name: &str, password: &str) -> Option<S
     let hash = auth::token_hash(&token);
     let now = now();
     let expires = now + ADMIN_SESSION_SECS;
-    lobby.db(move |db| db.create_admin_session(&hash, admin_id, &csrf, now, expires)).await.ok()?;
+    lobby.db.create_admin_session(&hash, admin_id, &csrf, now, expires).await.wire().ok()?;
     let admin = name.to_owned();
-    let _ = lobby.db(move |db| db.audit(&admin, "sign_in", "admin pages", "", now)).await;
+    let _ = lobby.db.audit(&admin, "sign_in", "admin pages", "", now).await.wire();
     Some(token)
 }
 
 /// The admin session for a cookie token, if live.
-pub fn session(lobby: &Lobby, token: &str) -> Option<AdminSession> {
+pub async fn session(lobby: &Lobby, token: &str) -> Option<AdminSession> {
     let hash = auth::token_hash(token);
-    lobby.read(|db| db.admin_session(&hash, now())).ok().flatten()
+    lobby.db.admin_session(&hash, now()).await.wire().ok().flatten()
 }
 
 pub async fn sign_out(lobby: &Lobby, token: &str) {
     let hash = auth::token_hash(token);
-    let _ = lobby.db(move |db| db.delete_admin_session(&hash)).await;
+    let _ = lobby.db.delete_admin_session(&hash).await.wire();
 }
 
 /// Bans an account: recorded with the reason, its sessions deleted, and
@@ -92,7 +93,7 @@ pub async fn ban(
 ) -> Result<usize, WireError> {
     let reason = clean_reason(reason)?;
     let (by, why) = (admin.to_owned(), reason.clone());
-    lobby.db(move |db| db.ban_account(account, &why, &by, now())).await?;
+    lobby.db.ban_account(account, &why, &by, now()).await.wire()?;
     let closed = lobby.hub.revoke(
         account,
         None,
@@ -110,7 +111,7 @@ pub async fn unban(
 ) -> Result<bool, WireError> {
     let reason = reason.trim().chars().take(MAX_REASON_CHARS).collect::<String>();
     let by = admin.to_owned();
-    lobby.db(move |db| db.unban_account(account, &reason, &by, now())).await
+    lobby.db.unban_account(account, &reason, &by, now()).await.wire()
 }
 
 /// Delists or relists any game.
@@ -121,16 +122,12 @@ pub async fn set_listed(
     listing: Listing,
 ) -> Result<(), WireError> {
     let (game, by) = (game.to_owned(), admin.to_owned());
-    lobby
-        .db(move |db| {
-            db.set_listed(&game, listing.is_listed(), now())?;
-            let action = match listing {
-                Listing::Listed => "relist",
-                Listing::Delisted => "delist",
-            };
-            db.audit(&by, action, &format!("game:{game}"), "", now())
-        })
-        .await
+    lobby.db.set_listed(&game, listing.is_listed(), now()).await.wire()?;
+    let action = match listing {
+        Listing::Listed => "relist",
+        Listing::Delisted => "delist",
+    };
+    lobby.db.audit(&by, action, &format!("game:{game}"), "", now()).await.wire()
 }
 
 /// Stops a running match; false when it is not running.
@@ -145,9 +142,7 @@ pub async fn stop_match(
         return Ok(false);
     }
     let by = admin.to_owned();
-    lobby
-        .db(move |db| db.audit(&by, "stop_match", &format!("match:{match_id}"), &reason, now()))
-        .await?;
+    lobby.db.audit(&by, "stop_match", &format!("match:{match_id}"), &reason, now()).await.wire()?;
     Ok(true)
 }
 

@@ -86,7 +86,7 @@ impl Entry {
 pub(crate) struct Catalog {
     /// `None` until first used. Entries are shared between snapshots, so
     /// replacing one game copies pointers, not JSON.
-    entries: Mutex<Option<Arc<Vec<Arc<Entry>>>>>,
+    entries: tokio::sync::Mutex<Option<Arc<Vec<Arc<Entry>>>>>,
     /// Files per (game, version), for GAME_INFO: a version never changes,
     /// and counting means parsing its whole listing (megabytes for a large
     /// package), so each is counted once.
@@ -102,13 +102,13 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     /// The JSON of a STORE_LIST reply: the page of at most `limit` games
     /// after `after`, and `next_cursor` when more follow.
-    pub(crate) fn page(
+    pub(crate) async fn page(
         &self,
         db: &Storage,
         after: Option<&StoreKey>,
         limit: usize,
     ) -> Result<Vec<u8>, StorageError> {
-        let entries = self.entries(db)?;
+        let entries = self.entries(db).await?;
         let start = after.map_or(0, |key| entries.partition_point(|e| &e.key <= key));
         let mut out = Vec::with_capacity(4096);
         out.extend_from_slice(b"{\"games\":[");
@@ -149,14 +149,14 @@ impl Catalog {
 
     /// Re-reads game `id` after a committed change to it. A failure leaves
     /// the catalog to be rebuilt from the database on next use.
-    pub(crate) fn game_changed(&self, db: &Storage, id: &str) {
-        let mut slot = self.lock();
+    pub(crate) async fn game_changed(&self, db: &Storage, id: &str) {
+        let mut slot = self.entries.lock().await;
         let Some(current) = slot.as_ref() else {
             return;
         };
         // Read under the lock: of two racing changes, the one applied last
         // read the database after both were committed.
-        let game = match db.game(id) {
+        let game = match db.game(id).await {
             Ok(game) => game,
             Err(e) => {
                 tracing::warn!(game = id, error = %e, "store catalog will be rebuilt");
@@ -174,13 +174,14 @@ impl Catalog {
         *slot = Some(Arc::new(entries));
     }
 
-    fn entries(&self, db: &Storage) -> Result<Arc<Vec<Arc<Entry>>>, StorageError> {
-        let mut slot = self.lock();
+    async fn entries(&self, db: &Storage) -> Result<Arc<Vec<Arc<Entry>>>, StorageError> {
+        let mut slot = self.entries.lock().await;
         if let Some(entries) = slot.as_ref() {
             return Ok(entries.clone());
         }
         let mut entries: Vec<Arc<Entry>> = db
-            .listed_games()?
+            .listed_games()
+            .await?
             .into_iter()
             .filter(|g| !is_plugin(g))
             .map(|g| Arc::new(Entry::new(g)))
@@ -189,9 +190,5 @@ impl Catalog {
         let entries = Arc::new(entries);
         *slot = Some(entries.clone());
         Ok(entries)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Vec<Arc<Entry>>>>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

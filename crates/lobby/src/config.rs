@@ -6,12 +6,16 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gamestore_storage::DatabaseUrl;
+
 /// Everything the lobby needs to run. Built by the binary from flags,
 /// environment and an optional config file; built directly by tests.
 #[derive(Debug, Clone)]
 pub struct LobbyConfig {
-    /// Where the database and the games area live.
+    /// Where the database (by default) and the games area live.
     pub data_dir: PathBuf,
+    /// The database (`--database`); `None` for SQLite in the data dir.
+    pub database: Option<DatabaseUrl>,
     /// Ports the Game Manager may give to game servers.
     pub game_ports: RangeInclusive<u16>,
     /// The address players are told to connect their game clients to;
@@ -164,6 +168,7 @@ impl LobbyConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> LobbyConfig {
         LobbyConfig {
             data_dir: data_dir.into(),
+            database: None,
             game_ports: 9000..=9999,
             public_host: None,
             limits: Limits::default(),
@@ -174,9 +179,14 @@ impl LobbyConfig {
         }
     }
 
-    /// The SQLite database file.
+    /// The SQLite database file used when no database URL is set.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("lobby.db")
+    }
+
+    /// Where the records live: `database`, or SQLite in the data dir.
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database.clone().unwrap_or_else(|| DatabaseUrl::Sqlite(self.database_path()))
     }
 }
 

@@ -342,6 +342,11 @@ impl GameProcess {
         }
     }
 
+    /// True while the server process has not exited.
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
     /// Like [`GameProcess::wait`], but also stops the server when `stop`
     /// completes (with the reason it gives): the match is then `aborted`.
     pub async fn wait_unless(

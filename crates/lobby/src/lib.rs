@@ -12,6 +12,7 @@ pub(crate) mod catalog;
 pub(crate) mod chunk_store;
 pub mod config;
 pub(crate) mod connection;
+pub mod game_host;
 pub mod game_manager;
 pub mod game_sandbox;
 pub(crate) mod games_area;
@@ -33,6 +34,7 @@ pub mod warnings;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use gamestore_protocol::{ErrorCode, WireError};
 use gamestore_storage::{Storage, StorageError};
 
@@ -71,21 +73,26 @@ pub struct Lobby {
 
 impl Lobby {
     /// Opens the data directory (creating it) and the database.
-    pub fn open(config: LobbyConfig) -> anyhow::Result<Arc<Lobby>> {
+    pub async fn open(config: LobbyConfig) -> anyhow::Result<Arc<Lobby>> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let db = Storage::open(&config.database_path())?;
+        let url = config.database_url();
+        let db = Storage::open(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", url.redacted()))?;
+        tracing::info!(backend = db.backend_name(), database = %url.redacted(), "database open");
         let games = games_area::GamesArea::open(&config.data_dir)?;
-        let removed = games.reconcile(&db.all_versions()?)?;
+        let removed = games.reconcile(&db.all_versions().await?)?;
         if removed > 0 {
             tracing::warn!(removed, "removed version folders left by an interrupted publish");
         }
         let chunks = chunk_store::ChunkStore::open(&config.data_dir)?;
-        let referenced = requests::distribution::referenced_chunks(&games, &db.all_versions()?);
+        let referenced =
+            requests::distribution::referenced_chunks(&games, &db.all_versions().await?);
         let collected = chunks.collect_garbage(&referenced)?;
         if collected > 0 {
             tracing::info!(collected, "removed chunks no version names");
         }
-        let aborted = db.abort_open_matches(now())?;
+        let aborted = db.abort_open_matches(now()).await?;
         if aborted > 0 {
             tracing::warn!(
                 aborted,
@@ -160,29 +167,16 @@ impl Lobby {
             catalog: catalog::Catalog::default(),
         }))
     }
+}
 
-    /// Runs a storage call on a blocking thread, mapping its errors to wire
-    /// errors.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, WireError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Storage) -> Result<T, StorageError> + Send + 'static,
-    {
-        let db = self.db.clone();
-        match tokio::task::spawn_blocking(move || f(&db)).await {
-            Ok(result) => result.map_err(storage_error),
-            Err(e) => Err(WireError::new(ErrorCode::Internal, format!("storage task failed: {e}"))),
-        }
-    }
+/// Storage results as wire results: `db.method(..).await.wire()?`.
+pub trait WireResult<T> {
+    fn wire(self) -> Result<T, WireError>;
+}
 
-    /// Runs a read-only storage call inline. Reads go through the storage's
-    /// read-only connection and never wait on a write or its sync to disk, so
-    /// they are short enough for an async thread (no blocking-pool trip).
-    pub fn read<T>(
-        &self,
-        f: impl FnOnce(&Storage) -> Result<T, StorageError>,
-    ) -> Result<T, WireError> {
-        f(&self.db).map_err(storage_error)
+impl<T> WireResult<T> for Result<T, StorageError> {
+    fn wire(self) -> Result<T, WireError> {
+        self.map_err(storage_error)
     }
 }
 
@@ -190,11 +184,7 @@ impl Lobby {
 /// are mapped by the handlers that expect them; what reaches here is internal.
 fn storage_error(e: StorageError) -> WireError {
     tracing::error!(error = %e, "storage error");
-    let busy = matches!(
-        &e,
-        StorageError::Sqlite(rusqlite_error) if rusqlite_error.to_string().contains("locked")
-            || rusqlite_error.to_string().contains("busy")
-    );
+    let busy = matches!(&e, StorageError::Busy(_));
     telemetry::storage_error(if busy {
         telemetry::StorageFailure::Busy
     } else {

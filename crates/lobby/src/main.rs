@@ -27,6 +27,11 @@ struct Args {
     #[arg(long, global = true, env = "GAMESTORE_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Where the records live: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB
+    /// [default: sqlite:DATA_DIR/lobby.db]
+    #[arg(long, global = true, env = "GAMESTORE_DATABASE", value_name = "URL")]
+    database: Option<gamestore_storage::DatabaseUrl>,
+
     /// Port range for game servers, FROM-TO [default: 9000-9999]
     #[arg(long, env = "GAMESTORE_GAME_PORTS", value_name = "FROM-TO")]
     game_ports: Option<String>,
@@ -220,6 +225,7 @@ enum AdminCommand {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    database: Option<String>,
     game_ports: Option<String>,
     public_host: Option<String>,
     max_connections: Option<usize>,
@@ -306,6 +312,13 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let listen = args.listen.or(file.listen).unwrap_or_else(config::default_listen);
     let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("server_data"));
     let mut config = LobbyConfig::new(data_dir);
+    config.database = match (args.database, file.database) {
+        (Some(url), _) => Some(url),
+        (None, Some(url)) => {
+            Some(url.parse().map_err(|e| anyhow::anyhow!("database in the config file: {e}"))?)
+        }
+        (None, None) => None,
+    };
     if let Some(range) = args.game_ports.or(file.game_ports) {
         config.game_ports = parse_port_range(&range)?;
     }
@@ -424,14 +437,15 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
         let password = line.trim_end_matches(['\r', '\n']);
-        gamestore_lobby::admin::add_admin(&config, &user, password)?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(gamestore_lobby::admin::add_admin(&config, &user, password))?;
         println!("admin {user} created");
         return Ok(ExitCode::SUCCESS);
     }
 
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let lobby = Lobby::open(config).context("cannot open the data directory")?;
+        let lobby = Lobby::open(config).await.context("cannot open the data directory")?;
         let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let signal = shutdown_signal()?;

@@ -11,6 +11,7 @@
 //! stopped after a grace period; and match folders are removed once past
 //! their retention.
 
+use crate::WireResult;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ use gamestore_protocol::{ErrorCode, GameStart, MatchEnded, MatchOutcome, RoomId,
 use gamestore_storage::{AccountId, MatchEnd};
 
 use crate::config::MatchSettings;
+use crate::game_host::{GameHost, HostedServer};
 use crate::game_manager::{MatchExit, MatchSpec};
 use crate::limits::{Hit, Rate, Windows, rate_limited};
 use crate::rooms::StartPlan;
@@ -214,6 +216,12 @@ async fn clean_match_folders(lobby: &Arc<Lobby>, match_id: i64) {
 
 /// Runs one match to its end. `slot` counts its game server against the
 /// host until the match is over.
+/// The host that runs this lobby's game servers; the match lifecycle sees
+/// only the [`GameHost`] trait.
+fn host(lobby: &Lobby) -> &impl GameHost {
+    &lobby.game_manager
+}
+
 pub(crate) async fn run_match(
     lobby: Arc<Lobby>,
     plan: StartPlan,
@@ -239,12 +247,13 @@ pub(crate) async fn run_match(
         port: None,
     });
     let spawned = std::time::Instant::now();
-    let started = lobby.game_manager.start(&spec).await;
+    let started = host(&lobby).allocate(&spec).await;
     crate::telemetry::match_spawned(started.is_ok().then(|| spawned.elapsed()));
     let exit = match started {
         Ok(mut process) => {
-            tracing::info!(match_id, room = plan.room, port = process.port.port, "match started");
-            running.started(process.port.port);
+            let port = process.port();
+            tracing::info!(match_id, room = plan.room, port, "match started");
+            running.started(port);
             lobby.rooms.started(
                 plan.room,
                 GameStart {
@@ -254,7 +263,7 @@ pub(crate) async fn run_match(
                     version: plan.game.version.clone(),
                     // Filled per member with an address that member can reach.
                     host: String::new(),
-                    port: process.port.port,
+                    port,
                     token,
                     players: spec.players.clone(),
                     // Filled per member.
@@ -272,7 +281,7 @@ pub(crate) async fn run_match(
                     }
                 }
             };
-            process.wait_unless(stop).await
+            process.finish(stop).await
         }
         Err(e) => {
             tracing::warn!(match_id, room = plan.room, error = %e, "game server did not start");
@@ -292,7 +301,7 @@ pub(crate) async fn run_match(
         exit_code: exit.exit_code,
         result: exit.result.as_ref().map(|r| r.to_string()),
     };
-    if let Err(e) = lobby.db(move |db| db.end_match(match_id, &end)).await {
+    if let Err(e) = lobby.db.end_match(match_id, &end).await.wire() {
         tracing::error!(match_id, error = %e.message, "could not record the end of a match");
     }
     lobby.rooms.ended(

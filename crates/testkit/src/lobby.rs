@@ -36,8 +36,54 @@ pub struct TestLobby {
     data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     child: ChildGuard,
+    /// Dropped after the lobby process is stopped.
+    _database: Option<TestDatabase>,
     log: Arc<Mutex<String>>,
     options: LobbyOptions,
+}
+
+/// The environment variable that runs every test lobby on a fresh
+/// PostgreSQL database: an admin URL of a throwaway cluster, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres` (scripts/test sets it for
+/// a subset of the end-to-end tests).
+pub const LOBBY_POSTGRES_ENV: &str = "GAMESTORE_TEST_LOBBY_POSTGRES";
+
+/// A database created for one test lobby and dropped with it (`psql`).
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn create(admin_url: &str) -> TestDatabase {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("gs_lobby_{}_{n}", std::process::id());
+        psql(admin_url, &format!("CREATE DATABASE {name}"));
+        let (base, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
+        let after_scheme = base.find("://").map_or(0, |i| i + 3);
+        let host_end = base[after_scheme..].find('/').map_or(base.len(), |i| after_scheme + i);
+        let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+        let url = format!("{}/{name}{query}", &base[..host_end]);
+        TestDatabase { admin_url: admin_url.to_owned(), name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        psql(&self.admin_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+fn psql(admin_url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .args(["-q", "-v", "ON_ERROR_STOP=1", admin_url, "-c", sql])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("run psql");
+    assert!(status.success(), "psql failed: {sql}");
 }
 
 impl TestLobby {
@@ -50,8 +96,25 @@ impl TestLobby {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data_dir = tmp.path().join("server_data");
         let listen = options.listen.clone().unwrap_or_else(|| "127.0.0.1:0".to_owned());
+        let mut options = options;
+        let database = std::env::var(LOBBY_POSTGRES_ENV)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .map(|admin_url| TestDatabase::create(&admin_url));
+        if let Some(database) = &database {
+            options.env.push(("GAMESTORE_DATABASE".into(), database.url.clone()));
+        }
         let (addr, http, child, log) = spawn(&data_dir, &listen, &options);
-        TestLobby { addr, http, data_dir, _tmp: Some(tmp), child, log, options }
+        TestLobby {
+            addr,
+            http,
+            data_dir,
+            _tmp: Some(tmp),
+            child,
+            _database: database,
+            log,
+            options,
+        }
     }
 
     /// `HOST:PORT` for `--server`.

@@ -9,6 +9,7 @@
 //! right token is refused with 403 and changes nothing. Signed-out visitors
 //! are sent to the sign-in page; posts without a session get 403.
 
+use crate::WireResult;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -77,26 +78,26 @@ fn plausible_token(token: &str) -> bool {
     token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn signed_in(web: &AppState, headers: &HeaderMap) -> Option<Admin> {
+async fn signed_in(web: &AppState, headers: &HeaderMap) -> Option<Admin> {
     let token = cookie(headers, SESSION_COOKIE).filter(|t| plausible_token(t))?;
-    crate::admin::session(&web.lobby, &token).map(|session| Admin { session })
+    crate::admin::session(&web.lobby, &token).await.map(|session| Admin { session })
 }
 
 /// For pages: the admin, or a redirect to the sign-in page.
 // axum's `Response` is the error here: these feed straight into handlers.
 #[allow(clippy::result_large_err)]
-fn page_admin(web: &AppState, headers: &HeaderMap) -> Result<Admin, Response> {
-    signed_in(web, headers).ok_or_else(|| Redirect::to("/admin/login").into_response())
+async fn page_admin(web: &AppState, headers: &HeaderMap) -> Result<Admin, Response> {
+    signed_in(web, headers).await.ok_or_else(|| Redirect::to("/admin/login").into_response())
 }
 
 /// For forms: the admin whose form carries their anti-forgery token, or 403.
 #[allow(clippy::result_large_err)]
-fn form_admin(
+async fn form_admin(
     web: &AppState,
     headers: &HeaderMap,
     fields: &HashMap<String, String>,
 ) -> Result<Admin, Response> {
-    let Some(admin) = signed_in(web, headers) else {
+    let Some(admin) = signed_in(web, headers).await else {
         return Err(forbidden("Sign in as an admin first."));
     };
     let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
@@ -175,7 +176,7 @@ fn flash(params: &HashMap<String, String>) -> Option<&'static str> {
 }
 
 async fn login_form(State(web): State<AppState>, headers: HeaderMap) -> Response {
-    if signed_in(&web, &headers).is_some() {
+    if signed_in(&web, &headers).await.is_some() {
         return Redirect::to("/admin").into_response();
     }
     login_page(&web, None, StatusCode::OK)
@@ -237,7 +238,7 @@ async fn login(State(web): State<AppState>, headers: HeaderMap, Form(fields): Fi
 }
 
 async fn logout(State(web): State<AppState>, headers: HeaderMap, Form(fields): Fields) -> Response {
-    if form_admin(&web, &headers, &fields).is_ok()
+    if form_admin(&web, &headers, &fields).await.is_ok()
         && let Some(token) = cookie(&headers, SESSION_COOKIE)
     {
         crate::admin::sign_out(&web.lobby, &token).await;
@@ -248,7 +249,7 @@ async fn logout(State(web): State<AppState>, headers: HeaderMap, Form(fields): F
 }
 
 async fn overview(State(web): State<AppState>, headers: HeaderMap) -> Response {
-    let admin = match page_admin(&web, &headers) {
+    let admin = match page_admin(&web, &headers).await {
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
@@ -277,14 +278,14 @@ async fn accounts(
     headers: HeaderMap,
     Query(params): Params,
 ) -> Response {
-    let admin = match page_admin(&web, &headers) {
+    let admin = match page_admin(&web, &headers).await {
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
     let search = search_text(&params);
     let page_no = page_number(&params);
     let query = search.clone();
-    let found = web.lobby.db(move |db| db.accounts_page(&query, (page_no - 1) * ROWS, ROWS)).await;
+    let found = web.lobby.db.accounts_page(&query, (page_no - 1) * ROWS, ROWS).await.wire();
     let (rows, total) = match found {
         Ok(found) => found,
         Err(err) => return internal(&err.message),
@@ -411,7 +412,7 @@ async fn set_banned(
     fields: HashMap<String, String>,
     action: BanAction,
 ) -> Response {
-    let admin = match form_admin(&web, &headers, &fields) {
+    let admin = match form_admin(&web, &headers, &fields).await {
         Ok(admin) => admin,
         Err(refused) => return refused,
     };
@@ -434,25 +435,24 @@ async fn set_banned(
 }
 
 async fn games(State(web): State<AppState>, headers: HeaderMap, Query(params): Params) -> Response {
-    let admin = match page_admin(&web, &headers) {
+    let admin = match page_admin(&web, &headers).await {
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
     let search = search_text(&params);
     let page_no = page_number(&params);
     let query = search.clone();
-    let found = web
-        .lobby
-        .db(move |db| {
-            let (games, total) = db.all_games_page(&query, (page_no - 1) * ROWS, ROWS)?;
-            let mut with_versions = Vec::with_capacity(games.len());
-            for game in games {
-                let versions = db.version_records(&game.id)?;
-                with_versions.push((game, versions));
-            }
-            Ok((with_versions, total))
-        })
-        .await;
+    let db = &web.lobby.db;
+    let found = async {
+        let (games, total) = db.all_games_page(&query, (page_no - 1) * ROWS, ROWS).await?;
+        let mut with_versions = Vec::with_capacity(games.len());
+        for game in games {
+            let versions = db.version_records(&game.id).await?;
+            with_versions.push((game, versions));
+        }
+        Ok((with_versions, total))
+    };
+    let found = found.await.wire();
     let (games, total) = match found {
         Ok(found) => found,
         Err(err) => return internal(&err.message),
@@ -508,7 +508,7 @@ async fn set_listed(
     fields: HashMap<String, String>,
     listing: Listing,
 ) -> Response {
-    let admin = match form_admin(&web, &headers, &fields) {
+    let admin = match form_admin(&web, &headers, &fields).await {
         Ok(admin) => admin,
         Err(refused) => return refused,
     };
@@ -547,12 +547,12 @@ async fn matches(
     headers: HeaderMap,
     Query(params): Params,
 ) -> Response {
-    let admin = match page_admin(&web, &headers) {
+    let admin = match page_admin(&web, &headers).await {
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
     let running = web.lobby.running.list();
-    let recent = match web.lobby.db(|db| db.recent_matches(ROWS)).await {
+    let recent = match web.lobby.db.recent_matches(ROWS).await.wire() {
         Ok(recent) => recent,
         Err(err) => return internal(&err.message),
     };
@@ -614,7 +614,7 @@ async fn stop_match(
     Path(id): Path<String>,
     Form(fields): Fields,
 ) -> Response {
-    let admin = match form_admin(&web, &headers, &fields) {
+    let admin = match form_admin(&web, &headers, &fields).await {
         Ok(admin) => admin,
         Err(refused) => return refused,
     };
@@ -628,7 +628,7 @@ async fn stop_match(
 }
 
 async fn system(State(web): State<AppState>, headers: HeaderMap) -> Response {
-    let admin = match page_admin(&web, &headers) {
+    let admin = match page_admin(&web, &headers).await {
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
@@ -708,13 +708,12 @@ async fn system(State(web): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn audit(State(web): State<AppState>, headers: HeaderMap, Query(params): Params) -> Response {
-    let admin = match page_admin(&web, &headers) {
+    let admin = match page_admin(&web, &headers).await {
         Ok(admin) => admin,
         Err(redirect) => return redirect,
     };
     let page_no = page_number(&params);
-    let (rows, total) = match web.lobby.db(move |db| db.audit_log((page_no - 1) * ROWS, ROWS)).await
-    {
+    let (rows, total) = match web.lobby.db.audit_log((page_no - 1) * ROWS, ROWS).await.wire() {
         Ok(found) => found,
         Err(err) => return internal(&err.message),
     };

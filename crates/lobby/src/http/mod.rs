@@ -108,13 +108,12 @@ async fn readyz(State(web): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: the lobby listener is not up\n")
             .into_response();
     }
-    let check =
-        tokio::time::timeout(Duration::from_secs(5), web.lobby.db(|db| db.check_writable())).await;
+    let check = tokio::time::timeout(Duration::from_secs(5), web.lobby.db.check_writable()).await;
     match check {
         Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: the database does not take writes: {}\n", e.message),
+            format!("not ready: the database does not take writes: {e}\n"),
         )
             .into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: the database is not answering\n")

@@ -2,6 +2,7 @@
 //! pages), a page per game, and the lobby now. Read-only; delisted games
 //! are not shown here.
 
+use crate::WireResult;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -86,7 +87,7 @@ fn internal(message: &str) -> Response {
 pub(super) async fn catalog(State(web): State<AppState>, Query(params): Params) -> Response {
     let request = CatalogRequest::from(&params);
     let query = request.query();
-    let (games, total) = match web.lobby.db(move |db| db.catalog_page(&query)).await {
+    let (games, total) = match web.lobby.db.catalog_page(&query).await.wire() {
         Ok(found) => found,
         Err(err) => return internal(&err.message),
     };
@@ -180,19 +181,17 @@ struct GameDetails {
 }
 
 async fn load_game(web: &AppState, id: String) -> Result<Option<GameDetails>, Response> {
-    let found = web
-        .lobby
-        .db(move |db| {
-            let Some(game) = db.game(&id)? else { return Ok(None) };
-            if !game.listed {
-                return Ok(None);
-            }
-            let versions = db.version_records(&id)?;
-            let (reviews, total_reviews) = db.reviews_of(&id, 0, REVIEWS_SHOWN)?;
-            Ok(Some(GameDetails { game, versions, reviews, total_reviews }))
-        })
-        .await;
-    found.map_err(|err| internal(&err.message))
+    let db = &web.lobby.db;
+    let found = async {
+        let Some(game) = db.game(&id).await? else { return Ok(None) };
+        if !game.listed {
+            return Ok(None);
+        }
+        let versions = db.version_records(&id).await?;
+        let (reviews, total_reviews) = db.reviews_of(&id, 0, REVIEWS_SHOWN).await?;
+        Ok(Some(GameDetails { game, versions, reviews, total_reviews }))
+    };
+    found.await.wire().map_err(|err| internal(&err.message))
 }
 
 pub(super) async fn game_page(State(web): State<AppState>, Path(id): Path<String>) -> Response {
@@ -381,7 +380,7 @@ fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
 pub(super) async fn api_games(State(web): State<AppState>, Query(params): Params) -> Response {
     let request = CatalogRequest::from(&params);
     let query = request.query();
-    match web.lobby.db(move |db| db.catalog_page(&query)).await {
+    match web.lobby.db.catalog_page(&query).await.wire() {
         Ok((games, total)) => Json(json!({
             "total": total,
             "page": request.page,

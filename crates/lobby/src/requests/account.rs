@@ -11,6 +11,7 @@
 //! answers `LOGIN_FAILED` whether the name exists or not, after checking a
 //! password hash either way, so neither the code nor the time tells which.
 
+use crate::WireResult;
 use gamestore_protocol::{
     AccountReply, Credentials, Empty, ErrorCode, Resume, Role, SessionReply, SessionRevoked,
     WhoamiReply, WireError,
@@ -52,13 +53,10 @@ pub(super) async fn register(
         }
     };
     let name = user.clone();
-    let created = conn
-        .lobby
-        .db(move |db| match db.create_account(role, &name, &hash, now()) {
-            Err(StorageError::Conflict(_)) => Ok(None),
-            other => other.map(Some),
-        })
-        .await?;
+    let created = match conn.lobby.db.create_account(role, &name, &hash, now()).await {
+        Err(StorageError::Conflict(_)) => None,
+        other => Some(other.wire()?),
+    };
     let Some(account) = created else {
         return Err(WireError::new(
             ErrorCode::NameTaken,
@@ -91,7 +89,7 @@ pub(super) async fn login(
     };
     let name = user.clone();
     let checked = async {
-        let account = conn.lobby.db(move |db| db.find_account(role, &name)).await?;
+        let account = conn.lobby.db.find_account(role, &name).await.wire()?;
         let stored = account.as_ref().map(|a| a.password_hash.clone());
         let matches = conn.lobby.passwords.verify(password, stored).await?;
         Ok::<_, WireError>((account, matches))
@@ -110,14 +108,14 @@ pub(super) async fn login(
         return Err(login_failed(role));
     };
     limiters.login_by_account.forgive(by_account);
-    crate::admin::refuse_if_banned(&conn.lobby, account.id)?;
+    crate::admin::refuse_if_banned(&conn.lobby, account.id).await?;
 
     let token = auth::new_token()?;
     let token_hash = auth::token_hash(&token);
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
     let (account_id, hash) = (account.id, token_hash.clone());
-    conn.lobby.db(move |db| db.replace_session(account_id, &hash, now, expires_at)).await?;
+    conn.lobby.db.replace_session(account_id, &hash, now, expires_at).await.wire()?;
 
     leave_session(conn);
     let revoked = conn.lobby.hub.revoke(
@@ -142,7 +140,7 @@ pub(super) async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionRe
     let now = now();
     let expires_at = now + conn.lobby.config.timeouts.session_ttl.as_secs() as i64;
     let hash = token_hash.clone();
-    let record = conn.lobby.db(move |db| db.touch_session(&hash, now, expires_at)).await?;
+    let record = conn.lobby.db.touch_session(&hash, now, expires_at).await.wire()?;
     let Some(record) = record else {
         throttle.fail(&address);
         return Err(WireError::new(
@@ -169,7 +167,7 @@ pub(super) async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionRe
 pub(super) async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
     let session = conn.session.clone().ok_or_else(not_logged_in)?;
     let hash = session.token_hash.clone();
-    conn.lobby.db(move |db| db.delete_session(&hash)).await?;
+    conn.lobby.db.delete_session(&hash).await.wire()?;
     leave_session(conn);
     // Logging out gives up a seat kept for another (dropped) connection too.
     let _ = conn.lobby.rooms.leave(session.account.id);

@@ -33,7 +33,7 @@ use super::game_upload::{check_owner_and_order, internal, io_error};
 use crate::chunk_store::ChunkStore;
 use crate::connection::Conn;
 use crate::games_area::GamesArea;
-use crate::now;
+use crate::{WireResult, now};
 
 /// Publishes one connection may have open at once (each holds its manifest).
 const MAX_OPEN_PUBLISHES: usize = 4;
@@ -74,8 +74,8 @@ fn error(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
 }
 
-fn current_key(conn: &Conn, developer: i64) -> Result<Option<DeveloperKey>, WireError> {
-    Ok(conn.lobby.read(move |db| db.developer_keys(developer))?.pop())
+async fn current_key(conn: &Conn, developer: i64) -> Result<Option<DeveloperKey>, WireError> {
+    Ok(conn.lobby.db.developer_keys(developer).await.wire()?.pop())
 }
 
 pub async fn key_register(conn: &mut Conn, request: DevKeyRegister) -> Result<KeyReply, WireError> {
@@ -84,7 +84,7 @@ pub async fn key_register(conn: &mut Conn, request: DevKeyRegister) -> Result<Ke
         .map_err(|e| error(ErrorCode::BadRequest, format!("key: {e}")))?;
     let hex = chunked::key_hex(&key);
     let fingerprint = chunked::key_fingerprint(&key);
-    match current_key(conn, owner.id)? {
+    match current_key(conn, owner.id).await? {
         Some(current) if current.key == hex => return Ok(KeyReply { fingerprint }),
         Some(current) => {
             let current = chunked::parse_key_hex(&current.key).map_err(internal)?;
@@ -98,22 +98,18 @@ pub async fn key_register(conn: &mut Conn, request: DevKeyRegister) -> Result<Ke
         }
         None => {}
     }
-    let lobby = conn.lobby.clone();
     let record = DeveloperKey { key: hex, added_at: now(), rotation: None };
-    tokio::task::spawn_blocking(move || lobby.db.add_developer_key(owner.id, None, &record))
-        .await
-        .map_err(internal)?
-        .map_err(|e| match e {
-            StorageError::Conflict(what) => error(ErrorCode::KeyExists, what),
-            other => internal(other),
-        })?;
+    conn.lobby.db.add_developer_key(owner.id, None, &record).await.map_err(|e| match e {
+        StorageError::Conflict(what) => error(ErrorCode::KeyExists, what),
+        other => internal(other),
+    })?;
     tracing::info!(developer = %owner.name, %fingerprint, "developer key registered");
     Ok(KeyReply { fingerprint })
 }
 
 pub async fn key_rotate(conn: &mut Conn, request: DevKeyRotate) -> Result<KeyReply, WireError> {
     let owner = conn.require(Role::Developer)?.clone();
-    let Some(current) = current_key(conn, owner.id)? else {
+    let Some(current) = current_key(conn, owner.id).await? else {
         return Err(error(ErrorCode::SignatureRequired, "no key is registered yet: register one"));
     };
     let signature = chunked::parse_signature_hex(&request.signature)
@@ -143,16 +139,11 @@ pub async fn key_rotate(conn: &mut Conn, request: DevKeyRotate) -> Result<KeyRep
         added_at: now().max(current.added_at + 1),
         rotation: Some((request.statement, request.signature.to_ascii_lowercase())),
     };
-    let lobby = conn.lobby.clone();
-    let expect = current.key.clone();
-    tokio::task::spawn_blocking(move || {
-        lobby.db.add_developer_key(owner.id, Some(&expect), &record)
-    })
-    .await
-    .map_err(internal)?
-    .map_err(|e| match e {
-        StorageError::Conflict(what) => error(ErrorCode::KeyExists, what),
-        other => internal(other),
+    conn.lobby.db.add_developer_key(owner.id, Some(&current.key), &record).await.map_err(|e| {
+        match e {
+            StorageError::Conflict(what) => error(ErrorCode::KeyExists, what),
+            other => internal(other),
+        }
     })?;
     Ok(KeyReply { fingerprint })
 }
@@ -241,8 +232,7 @@ async fn check_publish(
             format!("{:?} is not a valid game id", request.id),
         ));
     }
-    let game_id = request.id.clone();
-    if let Some(game) = conn.lobby.read(move |db| db.game(&game_id))? {
+    if let Some(game) = conn.lobby.db.game(&request.id).await.wire()? {
         check_owner_and_order(&game, owner.id, &version)?;
     }
     if conn.publishes.open.len() >= MAX_OPEN_PUBLISHES {
@@ -251,7 +241,7 @@ async fn check_publish(
             format!("at most {MAX_OPEN_PUBLISHES} publishes may be open on one connection"),
         ));
     }
-    let Some(key) = current_key(conn, owner.id)? else {
+    let Some(key) = current_key(conn, owner.id).await? else {
         return Err(error(
             ErrorCode::SignatureRequired,
             "register a signing key (DEV_KEY_REGISTER) before publishing signed versions",
@@ -614,36 +604,34 @@ pub(crate) async fn commit_staged(
         },
     };
     let _guard = conn.lobby.publish_lock.lock().await;
-    let id = config.id.clone();
-    let current = conn.lobby.read(move |db| db.game(&id))?;
+    let current = conn.lobby.db.game(&config.id).await.wire()?;
     if let Some(game) = &current {
         check_owner_and_order(game, owner_id, version)?;
     }
     let lobby = conn.lobby.clone();
     let expect_latest = current.as_ref().map(|g| g.latest_version.clone());
     let (id, v) = (config.id.clone(), version_text.clone());
-    tokio::task::spawn_blocking(move || -> Result<(), WireError> {
-        if let Some((signature, key)) = &signature {
-            lobby.db.set_version_signature(&id, &v, signature, key).map_err(internal)?;
-        }
-        // The filesystem sync in commit also makes this publish's chunks durable.
-        lobby.games.commit(staging, &id, &v).map_err(io_error)?;
-        match lobby.db.publish_version(&record, expect_latest.as_deref()) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                lobby.games.remove_version(&id, &v);
-                Err(match e {
-                    StorageError::Conflict(what) => {
-                        error(ErrorCode::VersionTooOld, format!("{what}; try again"))
-                    }
-                    other => internal(other),
-                })
+    if let Some((signature, key)) = &signature {
+        lobby.db.set_version_signature(&id, &v, signature, key).await.map_err(internal)?;
+    }
+    // The filesystem sync in commit also makes this publish's chunks durable.
+    let files_area = lobby.clone();
+    let (commit_id, commit_v) = (id.clone(), v.clone());
+    tokio::task::spawn_blocking(move || files_area.games.commit(staging, &commit_id, &commit_v))
+        .await
+        .map_err(internal)?
+        .map_err(io_error)?;
+    if let Err(e) = lobby.db.publish_version(&record, expect_latest.as_deref()).await {
+        let files_area = lobby.clone();
+        let _ = tokio::task::spawn_blocking(move || files_area.games.remove_version(&id, &v)).await;
+        return Err(match e {
+            StorageError::Conflict(what) => {
+                error(ErrorCode::VersionTooOld, format!("{what}; try again"))
             }
-        }
-    })
-    .await
-    .map_err(internal)??;
-    conn.lobby.catalog.game_changed(&conn.lobby.db, &config.id);
+            other => internal(other),
+        });
+    }
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &config.id).await;
     Ok(PublishReply {
         id: config.id.clone(),
         version: version_text,
@@ -734,16 +722,14 @@ pub async fn manifest_get(conn: &mut Conn, id: u32, request: ManifestGet) -> Res
             .map_err(internal)?
             .map_err(io_error)?
     };
-    let (game_id, v) = (record.game_id.clone(), record.version.clone());
-    let signed = conn.lobby.read(move |db| db.version_signature(&game_id, &v))?;
+    let signed = conn.lobby.db.version_signature(&record.game_id, &record.version).await.wire()?;
     let (signature, key) = signed.unwrap_or_default();
     let mut rotations = Vec::new();
     let mut fingerprint = None;
     if !key.is_empty() {
-        let game_id = record.game_id.clone();
-        let owner = conn.lobby.read(move |db| db.game(&game_id))?.map(|g| g.owner_id);
+        let owner = conn.lobby.db.game(&record.game_id).await.wire()?.map(|g| g.owner_id);
         if let Some(owner) = owner {
-            let keys = conn.lobby.read(move |db| db.developer_keys(owner))?;
+            let keys = conn.lobby.db.developer_keys(owner).await.wire()?;
             if let Some(at) = keys.iter().position(|k| k.key == key) {
                 rotations = keys[1..=at]
                     .iter()

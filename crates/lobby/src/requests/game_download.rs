@@ -8,6 +8,7 @@
 //! id carry the bytes. Stored files are never trusted blindly by the client:
 //! it checks sizes and SHA-256 against the listing.
 
+use crate::WireResult;
 use std::path::PathBuf;
 
 use gamestore_package::FileList;
@@ -29,7 +30,7 @@ fn truncate(s: &str, max: usize) -> &str {
 pub(super) async fn visible_game(conn: &Conn, id: &str) -> Result<GameRecord, WireError> {
     let account = conn.account()?.clone();
     let key = id.to_owned();
-    let game = conn.lobby.read(move |db| db.game(&key))?;
+    let game = conn.lobby.db.game(&key).await.wire()?;
     match game {
         None => Err(WireError::new(ErrorCode::GameNotFound, format!("no game has the id {id:?}"))),
         Some(game) if !game.listed && game.owner_id != account.id => Err(WireError::new(
@@ -47,7 +48,7 @@ pub(crate) async fn version(
 ) -> Result<VersionRecord, WireError> {
     visible_game(conn, id).await?;
     let (key, v) = (id.to_owned(), version.to_owned());
-    conn.lobby.read(move |db| db.game_version(&key, &v))?.ok_or_else(|| {
+    conn.lobby.db.game_version(&key, &v).await.wire()?.ok_or_else(|| {
         WireError::new(ErrorCode::VersionNotFound, format!("{id} has no version {version:?}"))
     })
 }

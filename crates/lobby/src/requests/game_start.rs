@@ -1,5 +1,6 @@
 //! GAME_START_NOTIFY (the host pressing 's') and GAME_CLIENT_EXITED.
 
+use crate::WireResult;
 use gamestore_protocol::{Empty, ErrorCode, GameClientExited, MatchStarting, WireError};
 use gamestore_storage::Role;
 
@@ -13,7 +14,7 @@ pub(super) async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     // A delisted game finishes the matches it has but starts no new ones.
     if let Some(game) = conn.lobby.rooms.game_of(account) {
         let key = game.clone();
-        if conn.lobby.read(move |db| db.game(&key))?.is_some_and(|g| !g.listed) {
+        if conn.lobby.db.game(&key).await.wire()?.is_some_and(|g| !g.listed) {
             return Err(WireError::new(
                 ErrorCode::GameDelisted,
                 format!("{game} was delisted by its developer: no new matches"),
@@ -32,27 +33,25 @@ pub(super) async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     let plan = conn.lobby.rooms.begin_start(account)?;
     let (game, version, room) = (plan.game.id.clone(), plan.game.version.clone(), plan.room);
     let players: Vec<i64> = plan.players.iter().map(|(id, _)| *id).collect();
-    let match_id = match conn
-        .lobby
-        .db(move |db| db.begin_match(&game, &version, room as i64, &players, now()))
-        .await
-    {
-        Ok(id) => id,
-        Err(e) => {
-            conn.lobby.rooms.ended(
-                room,
-                gamestore_protocol::MatchEnded {
-                    match_id: 0,
+    let match_id =
+        match conn.lobby.db.begin_match(&game, &version, room as i64, &players, now()).await.wire()
+        {
+            Ok(id) => id,
+            Err(e) => {
+                conn.lobby.rooms.ended(
                     room,
-                    outcome: gamestore_protocol::MatchOutcome::NeverStarted,
-                    exit_code: None,
-                    result: None,
-                    message: e.message.clone(),
-                },
-            );
-            return Err(e);
-        }
-    };
+                    gamestore_protocol::MatchEnded {
+                        match_id: 0,
+                        room,
+                        outcome: gamestore_protocol::MatchOutcome::NeverStarted,
+                        exit_code: None,
+                        result: None,
+                        message: e.message.clone(),
+                    },
+                );
+                return Err(e);
+            }
+        };
     let token = auth::new_token()?;
     let lobby = conn.lobby.clone();
     let slot = admission.commit(lobby.clone(), match_id);

@@ -11,6 +11,7 @@
 //!    staging folder into place and commits the version row. Only then is
 //!    the version visible. Any failure drops the staging folder.
 
+use crate::WireResult;
 use gamestore_package::{
     ArchiveError, FileList, Manifest, Sha256Writer, extract, is_valid_game_id,
 };
@@ -87,11 +88,11 @@ async fn precheck(conn: &Conn, owner_id: i64, header: &GameUpload) -> Result<Ver
         ));
     }
     let id = header.id.clone();
-    let game = conn.lobby.read(move |db| db.game(&id))?;
+    let game = conn.lobby.db.game(&id).await.wire()?;
     if let Some(game) = game {
         check_owner_and_order(&game, owner_id, &version)?;
     }
-    if !conn.lobby.read(move |db| db.developer_keys(owner_id))?.is_empty() {
+    if !conn.lobby.db.developer_keys(owner_id).await.wire()?.is_empty() {
         return Err(WireError::new(
             ErrorCode::SignatureRequired,
             "this developer has a signing key: publish signed manifests (PUBLISH_BEGIN), not zips",
@@ -317,31 +318,30 @@ async fn publish(
     // Final check and commit, one publish at a time.
     let _guard = conn.lobby.publish_lock.lock().await;
     let id = manifest.id.clone();
-    let current = conn.lobby.read(move |db| db.game(&id))?;
+    let current = conn.lobby.db.game(&id).await.wire()?;
     if let Some(game) = &current {
         check_owner_and_order(game, owner_id, &version)?;
     }
     let lobby = conn.lobby.clone();
     let expect_latest = current.as_ref().map(|g| g.latest_version.clone());
     let (id, v) = (manifest.id.clone(), version_text.clone());
-    tokio::task::spawn_blocking(move || -> Result<(), WireError> {
-        lobby.games.commit(staging, &id, &v).map_err(io_error)?;
-        match lobby.db.publish_version(&record, expect_latest.as_deref()) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                lobby.games.remove_version(&id, &v);
-                Err(match e {
-                    StorageError::Conflict(what) => {
-                        WireError::new(ErrorCode::VersionTooOld, format!("{what}; try again"))
-                    }
-                    other => internal(other),
-                })
+    let files_area = lobby.clone();
+    let (commit_id, commit_v) = (id.clone(), v.clone());
+    tokio::task::spawn_blocking(move || files_area.games.commit(staging, &commit_id, &commit_v))
+        .await
+        .map_err(internal)?
+        .map_err(io_error)?;
+    if let Err(e) = lobby.db.publish_version(&record, expect_latest.as_deref()).await {
+        let files_area = lobby.clone();
+        let _ = tokio::task::spawn_blocking(move || files_area.games.remove_version(&id, &v)).await;
+        return Err(match e {
+            StorageError::Conflict(what) => {
+                WireError::new(ErrorCode::VersionTooOld, format!("{what}; try again"))
             }
-        }
-    })
-    .await
-    .map_err(internal)??;
-    conn.lobby.catalog.game_changed(&conn.lobby.db, &manifest.id);
+            other => internal(other),
+        });
+    }
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &manifest.id).await;
 
     Ok(PublishReply {
         id: manifest.id,

@@ -1,5 +1,6 @@
 //! MATCH_HISTORY: a player's matches, newest first, a page at a time.
 
+use crate::WireResult;
 use gamestore_protocol::{MatchHistory, MatchHistoryReply, MatchSummary, WireError};
 use gamestore_storage::Role;
 
@@ -14,7 +15,7 @@ pub(super) async fn history(
     let limit = page_limit(Some(request.limit), 50, 500);
     let before: Option<(i64, i64)> = cursor_key(request.cursor.as_deref())?;
     // One more than the page, to know whether another page follows.
-    let records = conn.lobby.read(move |db| db.matches_page(player, before, limit as u32 + 1))?;
+    let records = conn.lobby.db.matches_page(player, before, limit as u32 + 1).await.wire()?;
     let matches = records
         .into_iter()
         .map(|m| {

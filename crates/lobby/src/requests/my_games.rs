@@ -5,6 +5,7 @@
 //! be made for it, while its versions stay on disk so matches already running
 //! finish and relisting brings it back unchanged.
 
+use crate::WireResult;
 use gamestore_protocol::{ErrorCode, GameListReply, GameSummary, MyGames, WireError};
 use gamestore_storage::Role;
 
@@ -19,7 +20,7 @@ pub(super) async fn my_games(conn: &Conn, request: MyGames) -> Result<GameListRe
     let after: Option<StoreKey> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, 50, 200);
     let mut games: Vec<GameSummary> =
-        conn.lobby.read(move |db| db.games_of(owner))?.into_iter().map(summary).collect();
+        conn.lobby.db.games_of(owner).await.wire()?.into_iter().map(summary).collect();
     games.sort_by_cached_key(|g| store_key(&g.name, &g.id));
     let rest =
         games.into_iter().filter(|g| after.as_ref().is_none_or(|a| &store_key(&g.name, &g.id) > a));
@@ -34,7 +35,7 @@ pub(super) async fn set_listed(
 ) -> Result<GameSummary, WireError> {
     let owner = conn.require(Role::Developer)?.id;
     let lookup = id.clone();
-    let Some(game) = conn.lobby.read(move |db| db.game(&lookup))? else {
+    let Some(game) = conn.lobby.db.game(&lookup).await.wire()? else {
         return Err(WireError::new(ErrorCode::GameNotFound, format!("no game has the id {id:?}")));
     };
     if game.owner_id != owner {
@@ -44,11 +45,11 @@ pub(super) async fn set_listed(
         ));
     }
     let key = id.clone();
-    conn.lobby.db(move |db| db.set_listed(&key, listing.is_listed(), now())).await?;
-    conn.lobby.catalog.game_changed(&conn.lobby.db, &id);
+    conn.lobby.db.set_listed(&key, listing.is_listed(), now()).await.wire()?;
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &id).await;
     tracing::info!(game = %id, ?listing, "listing changed");
     // Players waiting in the game's rooms hear it now, not when they press `s`.
     conn.lobby.rooms.listing_changed(&id, listing);
-    let game = conn.lobby.read(move |db| db.game(&id))?;
+    let game = conn.lobby.db.game(&id).await.wire()?;
     game.map(summary).ok_or_else(|| WireError::new(ErrorCode::Internal, "game vanished"))
 }

@@ -13,18 +13,22 @@ use gamestore_protocol::{
 };
 use gamestore_storage::Role;
 
+use crate::WireResult;
 use crate::connection::Conn;
 use crate::limits::{CHAT_WINDOW, PLUGIN_BURST};
 use crate::paging::{cursor_key, page_limit, take_page};
 
 /// A page of the listed plugins, by id.
-pub fn list(conn: &Conn, request: PluginList) -> Result<PluginListReply, WireError> {
+pub async fn list(conn: &Conn, request: PluginList) -> Result<PluginListReply, WireError> {
     conn.account()?;
     let after: Option<String> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, 50, 200);
     let mut plugins: Vec<PluginSummary> = conn
         .lobby
-        .read(|db| db.listed_games())?
+        .db
+        .listed_games()
+        .await
+        .wire()?
         .into_iter()
         .filter(crate::catalog::is_plugin)
         .filter(|g| after.as_ref().is_none_or(|a| &g.id > a))

@@ -3,6 +3,7 @@
 //! Only a player with a recorded match of a game may review it, once; a
 //! second submission edits the review (its creation time stays).
 
+use crate::WireResult;
 use gamestore_protocol::{
     ErrorCode, MAX_REVIEW_CHARS, Review, ReviewList, ReviewListReply, ReviewSubmit,
     ReviewSubmitted, WireError,
@@ -57,7 +58,7 @@ pub(super) async fn submit(
     let text = clean_text(&request.text)?;
     let game = visible_game(conn, &request.game).await?;
     let id = game.id.clone();
-    if !conn.lobby.read(move |db| db.has_played(player, &id))? {
+    if !conn.lobby.db.has_played(player, &id).await.wire()? {
         return Err(WireError::new(
             ErrorCode::NotPlayed,
             format!("play a match of {} before reviewing it", game.name),
@@ -65,8 +66,8 @@ pub(super) async fn submit(
     }
     let (id, rating) = (game.id.clone(), request.rating);
     let (record, created) =
-        conn.lobby.db(move |db| db.upsert_review(&id, player, rating, &text, now())).await?;
-    conn.lobby.catalog.game_changed(&conn.lobby.db, &game.id);
+        conn.lobby.db.upsert_review(&id, player, rating, &text, now()).await.wire()?;
+    conn.lobby.catalog.game_changed(&conn.lobby.db, &game.id).await;
     tracing::info!(game = %game.id, player = %record.player, rating, created, "review saved");
     Ok(ReviewSubmitted { review: wire_review(record), created })
 }
@@ -81,21 +82,22 @@ pub(super) async fn list(conn: &Conn, request: ReviewList) -> Result<ReviewListR
     let (page, total) = match after {
         Some((updated_at, seq)) => {
             let after = gamestore_storage::ReviewPosition { updated_at, seq };
-            conn.lobby.read(move |db| db.reviews_page(&id, Some(after), limit as u32 + 1))?
+            conn.lobby.db.reviews_page(&id, Some(after), limit as u32 + 1).await.wire()?
         }
         None if request.offset == 0 => {
-            conn.lobby.read(move |db| db.reviews_page(&id, None, limit as u32 + 1))?
+            conn.lobby.db.reviews_page(&id, None, limit as u32 + 1).await.wire()?
         }
         None => {
             // Skip to the offset by position, then page from there.
             let offset = request.offset;
-            conn.lobby.read(move |db| {
-                let (skipped, total) = db.reviews_page(&id, None, offset)?;
-                let Some((last, _)) = skipped.last() else {
-                    return Ok((Vec::new(), total));
-                };
-                db.reviews_page(&id, Some(*last), limit as u32 + 1)
-            })?
+            let db = &conn.lobby.db;
+            let (skipped, total) = db.reviews_page(&id, None, offset).await.wire()?;
+            match skipped.last() {
+                None => (Vec::new(), total),
+                Some((last, _)) => {
+                    db.reviews_page(&id, Some(*last), limit as u32 + 1).await.wire()?
+                }
+            }
         }
     };
     let page = page.into_iter().map(|(p, r)| ((p.updated_at, p.seq), wire_review(r)));

@@ -1,5 +1,6 @@
 //! ONLINE_LIST, ROOM_LIST, ROOM_CREATE, ROOM_JOIN, ROOM_LEAVE and QUICK_PLAY.
 
+use crate::WireResult;
 use gamestore_package::Manifest;
 use gamestore_protocol::{
     ErrorCode, OnlineList, OnlinePlayer, OnlineReply, RoomId, RoomInfo, RoomList, RoomListReply,
@@ -74,10 +75,10 @@ async fn room_game(conn: &Conn, id: &str) -> Result<RoomGame, WireError> {
         ));
     }
     let (key, version) = (game.id.clone(), game.latest_version.clone());
-    let record = conn
-        .lobby
-        .read(move |db| db.game_version(&key, &version))?
-        .ok_or_else(|| WireError::new(ErrorCode::Internal, "the latest version has no record"))?;
+    let record =
+        conn.lobby.db.game_version(&key, &version).await.wire()?.ok_or_else(|| {
+            WireError::new(ErrorCode::Internal, "the latest version has no record")
+        })?;
     let manifest: Manifest = serde_json::from_str(&record.manifest).map_err(|e| {
         WireError::new(ErrorCode::Internal, format!("stored manifest is damaged: {e}"))
     })?;

@@ -4,6 +4,7 @@
 //! keeps the listed games encoded: a page costs the same with ten games in
 //! the store or ten thousand.
 
+use crate::WireResult;
 use gamestore_protocol::{GameInfo, GameInfoReply, StoreList, VersionInfo, WireError};
 
 use crate::catalog::{StoreKey, summary};
@@ -15,18 +16,18 @@ const PAGE: (u32, u32) = (50, 200);
 
 /// A page of the listed games, by name; anyone logged in may browse.
 /// Returns the reply's JSON.
-pub(super) fn store_list(conn: &Conn, request: StoreList) -> Result<Vec<u8>, WireError> {
+pub(super) async fn store_list(conn: &Conn, request: StoreList) -> Result<Vec<u8>, WireError> {
     conn.account()?;
     let after: Option<StoreKey> = cursor_key(request.cursor.as_deref())?;
     let limit = page_limit(request.limit, PAGE.0, PAGE.1);
-    conn.lobby.read(|db| conn.lobby.catalog.page(db, after.as_ref(), limit))
+    conn.lobby.catalog.page(&conn.lobby.db, after.as_ref(), limit).await.wire()
 }
 
 /// GAME_INFO: one game's details and versions.
 pub(super) async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfoReply, WireError> {
     let game = super::game_download::visible_game(conn, &request.id).await?;
     let id = game.id.clone();
-    let versions = conn.lobby.read(move |db| db.version_records(&id))?;
+    let versions = conn.lobby.db.version_records(&id).await.wire()?;
     let versions = versions
         .into_iter()
         .map(|v| VersionInfo {
@@ -38,10 +39,10 @@ pub(super) async fn game_info(conn: &Conn, request: GameInfo) -> Result<GameInfo
         })
         .collect();
     let id = game.id.clone();
-    let (recent, _) = conn.lobby.read(move |db| db.reviews_of(&id, 0, 5))?;
+    let (recent, _) = conn.lobby.db.reviews_of(&id, 0, 5).await.wire()?;
     let recent_reviews = recent.into_iter().map(super::reviews::wire_review).collect();
     let owner = game.owner_id;
-    let current = conn.lobby.read(move |db| db.developer_keys(owner))?.pop();
+    let current = conn.lobby.db.developer_keys(owner).await.wire()?.pop();
     let mut game = summary(game);
     game.fingerprint = current
         .and_then(|k| gamestore_package::chunked::parse_key_hex(&k.key).ok())

@@ -188,7 +188,8 @@ fn long_histories_and_review_lists_are_paged_and_shown_in_full() {
 
     // Seed what would take hours of play, with the lobby stopped.
     assert!(lobby.terminate().success());
-    let db = gamestore_storage::Storage::open(&lobby.data_dir().join("lobby.db")).unwrap();
+    let db =
+        gamestore_storage::sqlite::SqliteStore::open(&lobby.data_dir().join("lobby.db")).unwrap();
     let ann = db.find_account(gamestore_storage::Role::Player, "ann").unwrap().unwrap();
     let result = serde_json::json!({"summary": "x".repeat(3000)}).to_string();
     for i in 0..500 {

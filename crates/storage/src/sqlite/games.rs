@@ -6,58 +6,8 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::{AccountId, Result, Storage, StorageError, conflict_on_unique};
-
-/// A game as the store shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GameRecord {
-    pub id: String,
-    pub owner_id: AccountId,
-    /// The owner's account name.
-    pub owner: String,
-    pub name: String,
-    pub description: String,
-    /// "cli", "gui" or "plugin".
-    pub kind: String,
-    pub min_players: u32,
-    pub max_players: u32,
-    pub latest_version: String,
-    pub listed: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// Every version, in publishing order (which is semver order).
-    pub versions: Vec<String>,
-    /// Average rating, one decimal; `None` until reviewed.
-    pub rating: Option<f64>,
-    pub reviews: u32,
-}
-
-/// One published version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionRecord {
-    pub game_id: String,
-    pub version: String,
-    /// The manifest as JSON.
-    pub manifest: String,
-    /// The per-file listing as JSON.
-    pub files: String,
-    pub package_size: u64,
-    pub package_sha256: String,
-    pub unpacked_bytes: u64,
-    pub published_at: i64,
-}
-
-/// What publishing a version writes.
-#[derive(Debug, Clone)]
-pub struct NewVersion {
-    pub owner_id: AccountId,
-    pub name: String,
-    pub description: String,
-    pub kind: String,
-    pub min_players: u32,
-    pub max_players: u32,
-    pub version: VersionRecord,
-}
+use super::{SqliteStore, conflict_on_unique};
+use crate::{AccountId, GameRecord, NewVersion, Result, StorageError, VersionRecord};
 
 pub(crate) const GAME_COLUMNS: &str =
     "g.id, g.owner_id, a.name, g.name, g.description, g.kind, g.min_players,
@@ -135,7 +85,7 @@ fn query_games(
     Ok(games)
 }
 
-impl Storage {
+impl SqliteStore {
     /// The game with this id, listed or not.
     pub fn game(&self, id: &str) -> Result<Option<GameRecord>> {
         Ok(query_games(&self.reader(), "WHERE g.id = ?1", params![id])?.pop())
@@ -320,7 +270,7 @@ mod tests {
 
     #[test]
     fn publish_versions_and_list() {
-        let db = Storage::open_in_memory().unwrap();
+        let db = SqliteStore::open_in_memory().unwrap();
         let dev = db.create_account(Role::Developer, "dev", "h", 1).unwrap();
         db.publish_version(&new_version(dev.id, "chess", "1.0.0", 10), None).unwrap();
         db.publish_version(&new_version(dev.id, "chess", "1.1.0", 20), Some("1.0.0")).unwrap();
@@ -347,7 +297,7 @@ mod tests {
 
     #[test]
     fn racing_publishes_cannot_both_win() {
-        let db = Storage::open_in_memory().unwrap();
+        let db = SqliteStore::open_in_memory().unwrap();
         let dev = db.create_account(Role::Developer, "dev", "h", 1).unwrap();
         db.publish_version(&new_version(dev.id, "chess", "1.0.0", 10), None).unwrap();
         // A second "first publish" of the same id.

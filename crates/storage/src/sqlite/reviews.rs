@@ -2,28 +2,10 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{AccountId, Result, Storage};
+use super::SqliteStore;
+use crate::{AccountId, Result, ReviewPosition, ReviewRecord};
 
-/// A review with its author's name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReviewRecord {
-    pub player: String,
-    pub rating: u8,
-    pub text: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// Where a review sorts in its game's list (newest written first): the key
-/// a page of reviews continues after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReviewPosition {
-    pub updated_at: i64,
-    /// Write order: an edit moves a review to the top.
-    pub seq: i64,
-}
-
-impl Storage {
+impl SqliteStore {
     /// Writes the player's review of a game, keeping the creation time of
     /// an earlier one. Returns the review and whether it is new.
     pub fn upsert_review(

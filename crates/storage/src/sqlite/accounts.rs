@@ -5,60 +5,22 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Result, Storage, StorageError, conflict_on_unique};
-
-/// Row id of an account.
-pub type AccountId = i64;
-
-/// The kind of account. The same name may exist once per role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Player,
-    Developer,
-}
-
-impl Role {
-    fn as_sql(self) -> &'static str {
-        match self {
-            Role::Player => "player",
-            Role::Developer => "developer",
-        }
-    }
-
-    fn from_sql(s: &str) -> Role {
-        if s == "developer" { Role::Developer } else { Role::Player }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub id: AccountId,
-    pub role: Role,
-    pub name: String,
-    pub password_hash: String,
-    pub created_at: i64,
-}
-
-/// A live session found by its token hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
-    pub account: Account,
-    pub expires_at: i64,
-}
+use super::{SqliteStore, conflict_on_unique};
+use crate::{Account, AccountId, Result, Role, SessionRecord, StorageError};
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.id, a.role, a.name, a.password_hash, a.created_at";
 
 pub(crate) fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
-        role: Role::from_sql(&row.get::<_, String>(1)?),
+        role: Role::from_stored(&row.get::<_, String>(1)?),
         name: row.get(2)?,
         password_hash: row.get(3)?,
         created_at: row.get(4)?,
     })
 }
 
-impl Storage {
+impl SqliteStore {
     /// Creates an account; [`StorageError::Conflict`] when the name is taken
     /// for that role (names compare case-insensitively).
     pub fn create_account(
@@ -71,9 +33,9 @@ impl Storage {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO accounts (role, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![role.as_sql(), name, password_hash, now],
+            params![role.as_str(), name, password_hash, now],
         )
-        .map_err(|e| conflict_on_unique(e, || format!("{} name {name:?}", role.as_sql())))?;
+        .map_err(|e| conflict_on_unique(e, || format!("{} name {name:?}", role.as_str())))?;
         Ok(Account {
             id: conn.last_insert_rowid(),
             role,
@@ -89,7 +51,7 @@ impl Storage {
             format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.role = ?1 AND a.name = ?2");
         Ok(self
             .conn()
-            .query_row(&sql, params![role.as_sql(), name], account_from_row)
+            .query_row(&sql, params![role.as_str(), name], account_from_row)
             .optional()?)
     }
 
@@ -171,7 +133,7 @@ mod tests {
 
     #[test]
     fn same_name_once_per_role() {
-        let db = Storage::open_in_memory().unwrap();
+        let db = SqliteStore::open_in_memory().unwrap();
         db.create_account(Role::Player, "ann", "h1", 1).unwrap();
         db.create_account(Role::Developer, "ann", "h2", 1).unwrap();
         let dup = db.create_account(Role::Player, "ANN", "h3", 1);
@@ -183,7 +145,7 @@ mod tests {
 
     #[test]
     fn one_session_per_account() {
-        let db = Storage::open_in_memory().unwrap();
+        let db = SqliteStore::open_in_memory().unwrap();
         let ann = db.create_account(Role::Player, "ann", "h", 1).unwrap();
         assert_eq!(db.replace_session(ann.id, b"t1", 10, 100).unwrap(), 0);
         assert_eq!(db.replace_session(ann.id, b"t2", 20, 100).unwrap(), 1);
@@ -194,7 +156,7 @@ mod tests {
 
     #[test]
     fn expired_sessions_do_not_resume() {
-        let db = Storage::open_in_memory().unwrap();
+        let db = SqliteStore::open_in_memory().unwrap();
         let ann = db.create_account(Role::Player, "ann", "h", 1).unwrap();
         db.replace_session(ann.id, b"t", 10, 50).unwrap();
         assert!(db.touch_session(b"t", 50, 90).unwrap().is_none());

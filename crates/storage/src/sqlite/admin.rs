@@ -7,54 +7,14 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::accounts::{ACCOUNT_COLUMNS, account_from_row};
-use crate::{Account, AccountId, MatchEnd, MatchRecord, Result, Storage, conflict_on_unique};
+use super::accounts::{ACCOUNT_COLUMNS, account_from_row};
+use super::{SqliteStore, conflict_on_unique};
+use crate::{
+    AccountId, AccountRow, AdminRecord, AdminSession, AuditRecord, BanRecord, MatchEnd,
+    MatchRecord, Result,
+};
 
-/// An admin account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminRecord {
-    pub id: i64,
-    pub name: String,
-    pub password_hash: String,
-}
-
-/// A signed-in admin: who, and the session's anti-forgery token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminSession {
-    pub admin: AdminRecord,
-    /// Every form posted in this session must carry it.
-    pub csrf: String,
-    pub expires_at: i64,
-}
-
-/// Why and by whom an account is banned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BanRecord {
-    pub reason: String,
-    pub by: String,
-    pub at: i64,
-}
-
-/// An account with its ban, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountRow {
-    pub account: Account,
-    pub ban: Option<BanRecord>,
-}
-
-/// One recorded admin action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRecord {
-    pub at: i64,
-    pub admin: String,
-    /// What was done, e.g. `ban`, `unban`, `delist`, `stop_match`.
-    pub action: String,
-    /// What it was done to, e.g. `player:alice`, `game:chess`, `match:12`.
-    pub target: String,
-    pub detail: String,
-}
-
-impl Storage {
+impl SqliteStore {
     /// Creates an admin; `Conflict` when the name is taken.
     pub fn create_admin(&self, name: &str, password_hash: &str, now: i64) -> Result<i64> {
         let conn = self.conn();
@@ -187,7 +147,7 @@ impl Storage {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<AccountRow>, u32)> {
-        let pattern = crate::catalog::like_pattern(search.trim());
+        let pattern = crate::like_pattern(search.trim());
         let conn = self.reader();
         let tx = conn.unchecked_transaction()?;
         let total: u32 = tx.query_row(

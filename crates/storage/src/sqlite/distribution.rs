@@ -2,20 +2,10 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{AccountId, Result, Storage, StorageError};
+use super::SqliteStore;
+use crate::{AccountId, DeveloperKey, Result, StorageError};
 
-/// One key a developer registered, oldest first in [`Storage::developer_keys`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeveloperKey {
-    /// Hex of the Ed25519 public key.
-    pub key: String,
-    pub added_at: i64,
-    /// The rotation statement (JSON) and its signature by the previous key;
-    /// `None` for the first key.
-    pub rotation: Option<(String, String)>,
-}
-
-impl Storage {
+impl SqliteStore {
     /// A developer's keys, oldest first; the last is the current one.
     pub fn developer_keys(&self, developer: AccountId) -> Result<Vec<DeveloperKey>> {
         let conn = self.reader();

@@ -2,37 +2,14 @@
 //!
 //! A match row is written when its game server is spawned and completed when
 //! it ends. Rows still open when the lobby starts belong to a lobby that
-//! died mid-match; [`Storage::abort_open_matches`] closes them as aborted.
+//! died mid-match; [`SqliteStore::abort_open_matches`] closes them as aborted.
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{AccountId, Result, Storage};
+use super::SqliteStore;
+use crate::{AccountId, MatchEnd, MatchRecord, Result};
 
-/// How a match ended, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MatchEnd {
-    pub ended_at: i64,
-    /// "completed", "failed", "crashed", "timeout", "never_started" or "aborted".
-    pub outcome: String,
-    pub exit_code: Option<i32>,
-    /// What the game server reported (JSON), if anything.
-    pub result: Option<String>,
-}
-
-/// A match with its players.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MatchRecord {
-    pub id: i64,
-    pub game_id: String,
-    pub game_name: String,
-    pub version: String,
-    pub room_id: i64,
-    pub started_at: i64,
-    pub end: Option<MatchEnd>,
-    pub players: Vec<String>,
-}
-
-impl Storage {
+impl SqliteStore {
     /// Records a match starting; returns its id.
     pub fn begin_match(
         &self,
@@ -95,7 +72,7 @@ impl Storage {
         self.matches_page(player, None, limit)
     }
 
-    /// A page of [`Storage::matches_of`]: at most `limit` matches older than
+    /// A page of [`SqliteStore::matches_of`]: at most `limit` matches older than
     /// `before`, a (`started_at`, `id`) pair of the last match seen.
     pub fn matches_page(
         &self,
@@ -155,7 +132,7 @@ mod tests {
 
     #[test]
     fn matches_are_recorded_and_open_ones_aborted() {
-        let db = Storage::open_in_memory().unwrap();
+        let db = SqliteStore::open_in_memory().unwrap();
         let dev = db.create_account(Role::Developer, "dev", "h", 1).unwrap();
         let ann = db.create_account(Role::Player, "ann", "h", 1).unwrap();
         let bob = db.create_account(Role::Player, "bob", "h", 1).unwrap();

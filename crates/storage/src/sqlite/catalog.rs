@@ -4,47 +4,12 @@
 
 use rusqlite::params;
 
-use crate::games::{GAME_COLUMNS, fill_versions, game_from_row};
-use crate::{GameRecord, Result, Storage};
+use super::SqliteStore;
+use super::games::{GAME_COLUMNS, fill_versions, game_from_row};
+use crate::like_pattern;
+use crate::{CatalogQuery, CatalogSort, GameRecord, Result};
 
-/// How the catalog is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CatalogSort {
-    /// By name, A to Z.
-    #[default]
-    Name,
-    /// Best average rating first; unrated games last.
-    Rating,
-    /// Most recently published (first version) first.
-    Newest,
-}
-
-/// One page request.
-#[derive(Debug, Clone, Default)]
-pub struct CatalogQuery {
-    /// Words to find in the id, name or description (case-insensitive);
-    /// empty for every game.
-    pub search: String,
-    pub sort: CatalogSort,
-    pub offset: u32,
-    pub limit: u32,
-}
-
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
-pub(crate) fn like_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-impl Storage {
+impl SqliteStore {
     /// A page of listed games matching `query`, and how many match in all.
     pub fn catalog_page(&self, query: &CatalogQuery) -> Result<(Vec<GameRecord>, u32)> {
         let pattern = like_pattern(query.search.trim());
@@ -106,16 +71,5 @@ impl Storage {
         fill_versions(&tx, &mut games)?;
         tx.commit()?;
         Ok((games, total))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
-        assert_eq!(like_pattern(""), "%%");
     }
 }
