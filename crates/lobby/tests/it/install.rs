@@ -149,22 +149,19 @@ fn a_cut_download_leaves_the_old_version_and_resumes() {
     player.sign_up("ann", PASSWORD);
     let old = install(&player, "big");
 
-    // 1.1.0 changes everything, and its zip is smaller than its new files
-    // (half of them compress well), so it is a full download.
+    // 1.1.0 changes everything: 4 MB of new chunks to fetch.
     std::fs::remove_file(folder.join("data/a.bin")).unwrap();
     std::fs::write(folder.join("data/b.bin"), pattern("b", 4_000_000)).unwrap();
     std::fs::write(folder.join("data/zeros.bin"), vec![0u8; 4_000_000]).unwrap();
     set_version(&folder, "1.1.0");
     publish(&w, &folder);
 
-    let part = w.tmp.path().join("p/games/ann/big/.download-1.1.0.part");
+    let journal = w.tmp.path().join("p/games/ann/big/.chunked-1.1.0.journal");
     let mut child = gamestore_testkit::ChildGuard::new(
         player.command(&["install", "big"]).spawn().unwrap(),
         "install",
     );
-    wait_until("part of the download", || {
-        std::fs::metadata(&part).map(|m| m.len() > 200_000).unwrap_or(false)
-    });
+    wait_until("part of the download", || journal_entries(&journal) >= 4);
     child.kill();
 
     // Nothing new is visible; the old version is intact.
@@ -175,12 +172,17 @@ fn a_cut_download_leaves_the_old_version_and_resumes() {
     // A retry resumes and completes.
     let retry = install(&player, "big");
     assert_eq!(retry["version"], "1.1.0");
-    assert_eq!(retry["method"], "full");
-    let package =
-        std::fs::metadata(w.lobby.data_dir().join("games/big/1.1.0/package.zip")).unwrap().len();
-    assert!(retry["bytes_transferred"].as_u64().unwrap() < package, "resumed: {retry}");
+    assert_eq!(retry["method"], "chunked");
+    // At least four chunks (about 256 KiB each) of b.bin came before the cut.
+    assert!(retry["bytes_transferred"].as_u64().unwrap() < 3_800_000, "resumed: {retry}");
     assert_same_tree(Path::new(retry["path"].as_str().unwrap()), &folder);
-    assert!(!part.exists());
+    assert!(!journal.exists());
+    assert!(!w.tmp.path().join("p/games/ann/big/.chunked-1.1.0").exists());
+}
+
+/// Chunks recorded in an install's journal so far.
+fn journal_entries(journal: &Path) -> usize {
+    std::fs::read_to_string(journal).map(|text| text.lines().count()).unwrap_or(0)
 }
 
 /// The 1.0.0 tree of the `big` game, rebuilt for comparison.
@@ -202,14 +204,12 @@ fn a_lobby_killed_mid_download_leaves_nothing_and_a_retry_works() {
     publish(&w, &folder);
     let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
     player.sign_up("ann", PASSWORD);
-    let part = w.tmp.path().join("p/games/ann/big/.download-1.0.0.part");
+    let journal = w.tmp.path().join("p/games/ann/big/.chunked-1.0.0.journal");
     let mut child = gamestore_testkit::ChildGuard::new(
         player.command(&["install", "big"]).spawn().unwrap(),
         "install",
     );
-    wait_until("part of the download", || {
-        std::fs::metadata(&part).map(|m| m.len() > 200_000).unwrap_or(false)
-    });
+    wait_until("part of the download", || journal_entries(&journal) >= 2);
     w.lobby.kill9();
     let status = child.wait_timeout(gamestore_testkit::TIMEOUT);
     assert!(!status.success(), "install must fail when the lobby dies");
@@ -230,30 +230,38 @@ fn corrupt_bytes_are_detected_and_nothing_is_installed() {
     let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
     player.sign_up("ann", PASSWORD);
 
-    // Flip a byte in the stored zip: a full install notices.
-    let zip = w.lobby.data_dir().join("games/chess/1.0.0/package.zip");
-    let original = std::fs::read(&zip).unwrap();
-    let mut bad = original.clone();
-    let middle = bad.len() / 2;
-    bad[middle] ^= 0xff;
-    std::fs::write(&zip, &bad).unwrap();
-    player.run(&["install", "chess"]).fails_with("corrupt");
+    // Flip a byte in every stored chunk of the data files: a full install notices.
+    let mut originals = Vec::new();
+    for path in stored_chunks(&w.lobby.data_dir().join("chunks")) {
+        let original = std::fs::read(&path).unwrap();
+        if original.len() >= 40_000 {
+            let mut bad = original.clone();
+            let middle = bad.len() / 2;
+            bad[middle] ^= 0xff;
+            std::fs::write(&path, &bad).unwrap();
+            originals.push((path, original));
+        }
+    }
+    assert!(!originals.is_empty(), "the data files are stored as chunks");
+    player.run(&["install", "chess"]).fails_with("does not match its hash");
     assert!(library(&player).as_array().unwrap().is_empty());
-    std::fs::write(&zip, &original).unwrap();
+    assert!(!w.tmp.path().join("p/games/ann/chess/1.0.0").exists(), "no version visible");
+    for (path, original) in &originals {
+        std::fs::write(path, original).unwrap();
+    }
     let first = install(&player, "chess");
-
-    // Flip a byte in a stored file: a delta update notices.
-    std::fs::write(folder.join("data/a.bin"), pattern("new a", 50_000)).unwrap();
-    set_version(&folder, "1.1.0");
-    publish(&w, &folder);
-    let stored = w.lobby.data_dir().join("games/chess/1.1.0/files/data/a.bin");
-    let mut bytes = std::fs::read(&stored).unwrap();
-    bytes[10] ^= 1;
-    std::fs::write(&stored, &bytes).unwrap();
-    player.run(&["install", "chess"]).fails_with("corrupt");
-    let lib = library(&player);
-    assert_eq!(lib[0]["version"], "1.0.0", "the old version is still the installed one");
     assert_same_tree(Path::new(first["path"].as_str().unwrap()), &old_chess(&w));
+}
+
+/// Every chunk file in a lobby's chunk store.
+fn stored_chunks(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for shard in std::fs::read_dir(dir).unwrap() {
+        for chunk in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            found.push(chunk.unwrap().path());
+        }
+    }
+    found
 }
 
 fn old_chess(w: &World) -> PathBuf {

@@ -124,7 +124,7 @@ fn publish_sends_only_what_the_ignore_file_leaves_in() {
     assert!(dev.run(&["games", "--json"]).ok().json().as_array().unwrap().is_empty());
 
     let out = dev.run(&["publish", dir.to_str().unwrap()]).ok().stdout.clone();
-    assert!(out.contains("sending 3 files"), "{out}");
+    assert!(out.contains("(3 files,"), "{out}");
     let ann = Cli::player(&lobby, &tmp.path().join("ann"));
     ann.sign_up("ann", PASSWORD);
     let installed = ann.run(&["install", "test", "--json"]).ok().json();

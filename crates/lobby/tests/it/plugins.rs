@@ -162,35 +162,59 @@ fn plugins_install_update_and_remove_and_failures_change_nothing() {
     ann.run(&["plugin", "install", "nope"]).fails_with("install failed");
     ann.run(&["plugin", "update", "other"]).fails_with("not installed");
 
-    // Signed distribution will add a bad signature to these failure kinds;
-    // plugins share the games' install path, so the same check will apply.
-    // 1.1.0 is published, then damaged in the lobby's store in two ways:
-    // a changed byte (bad checksum), then a cut file (a short download).
+    // 1.1.0 is published, then damaged in the lobby's store in three ways:
+    // a changed byte in its new chunks (bad checksum), a changed manifest
+    // (bad signature) and cut chunks (a short download).
+    let chunks = w.lobby.data_dir().join("chunks");
+    let before = stored_chunks(&chunks);
     w.publish(&python_plugin(w.tmp.path(), "echo", "1.1.0", &echo_body("2")));
-    let stored = w.lobby.data_dir().join("games/echo/1.1.0/files/plugin.py");
-    let zip = w.lobby.data_dir().join("games/echo/1.1.0/package.zip");
-    let (good_file, good_zip) = (fs::read(&stored).unwrap(), fs::read(&zip).unwrap());
-    let mut flipped = good_zip.clone();
-    let middle = flipped.len() / 2;
-    flipped[middle] ^= 0xff;
-    let mut changed = good_file.clone();
-    changed[3] ^= 1;
-    for (file, bytes) in [(&zip, flipped), (&stored, changed)] {
-        fs::write(file, &bytes).unwrap();
+    let fresh: Vec<(PathBuf, Vec<u8>)> = stored_chunks(&chunks)
+        .into_iter()
+        .filter(|path| !before.contains(path))
+        .map(|path| {
+            let bytes = fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    assert!(!fresh.is_empty(), "1.1.0 brought new chunks");
+    let manifest = w.lobby.data_dir().join("games/echo/1.1.0/manifest");
+    let good_manifest = fs::read(&manifest).unwrap();
+    let restore = |fresh: &[(PathBuf, Vec<u8>)]| {
+        for (path, bytes) in fresh {
+            fs::write(path, bytes).unwrap();
+        }
+        fs::write(&manifest, &good_manifest).unwrap();
+    };
+    let damage: [&dyn Fn(); 3] = [
+        &|| {
+            for (path, bytes) in &fresh {
+                let mut flipped = bytes.clone();
+                let middle = flipped.len() / 2;
+                flipped[middle] ^= 0xff;
+                fs::write(path, flipped).unwrap();
+            }
+        },
+        &|| {
+            let text = String::from_utf8(good_manifest.clone()).unwrap();
+            fs::write(&manifest, text.replacen("1.1.0", "1.1.1", 1)).unwrap();
+        },
+        &|| {
+            for (path, bytes) in &fresh {
+                fs::write(path, &bytes[..bytes.len() / 2]).unwrap();
+            }
+        },
+    ];
+    for damage in damage {
+        damage();
         ann.run(&["plugin", "update", "echo"]).fails_with("install failed:");
         assert_eq!(installed_versions(&home, "ann", "echo"), ["1.0.0"], "the old one stays");
         assert_eq!(status_of(&ann, "echo"), "update_available");
+        let kept = fs::read_to_string(home.join("plugins/ann/echo/1.0.0/plugin.py")).unwrap();
+        assert!(kept.contains("echo 1: "), "the old version is intact");
+        restore(&fresh);
     }
-    fs::write(&stored, &good_file[..good_file.len() / 2]).unwrap();
-    fs::write(&zip, &good_zip[..good_zip.len() / 2]).unwrap();
-    ann.run(&["plugin", "update", "echo"]).fails_with("install failed:");
-    assert_eq!(installed_versions(&home, "ann", "echo"), ["1.0.0"]);
-    let kept = fs::read_to_string(home.join("plugins/ann/echo/1.0.0/plugin.py")).unwrap();
-    assert!(kept.contains("echo 1: "), "the old version is intact");
 
     // Repaired, the update goes through and replaces the old version.
-    fs::write(&stored, &good_file).unwrap();
-    fs::write(&zip, &good_zip).unwrap();
     let out = ann.run(&["plugin", "update", "echo"]).ok().stdout.clone();
     assert!(out.contains("updated plugin echo from 1.0.0 to 1.1.0: installed"), "{out}");
     assert_eq!(installed_versions(&home, "ann", "echo"), ["1.1.0"]);
@@ -538,4 +562,16 @@ fn the_python_dice_plugin_rolls_for_the_members_who_run_it() {
     let seen = line(&ann);
     assert!(seen.ends_with(", d6)"), "{seen}");
     assert!(line(&bob).ends_with(seen.split("] ").nth(1).unwrap()), "{seen}");
+}
+
+/// Every chunk file in a lobby's chunk store.
+fn stored_chunks(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for shard in fs::read_dir(dir).unwrap() {
+        for chunk in fs::read_dir(shard.unwrap().path()).unwrap() {
+            found.push(chunk.unwrap().path());
+        }
+    }
+    found.sort();
+    found
 }

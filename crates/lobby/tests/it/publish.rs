@@ -267,15 +267,17 @@ fn hostile_packages_are_refused_and_leave_nothing() {
 
 #[test]
 fn cut_upload_leaves_nothing() {
+    // The seed's zip upload, as a third-party client without a signing key
+    // sends it: cut after a few bytes.
     let w = world();
     let folder = game_folder(w.tmp.path(), "chess", "1.0.0", &[]);
-    w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
     let mut conn = RawConn::hello(w.lobby.addr);
     conn.call(Resume { token: w.dev.saved_token() }).unwrap();
     conn.start_upload("chess", "2.0.0", 1_000_000, &[7u8; 1000]);
     drop(conn);
-    // The lobby notices the cut; a new upload on another connection works.
+    // The lobby notices the cut; later publishes work.
     w.dev.run(&["games"]).ok();
+    w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
     set_version(&folder, "1.1.0");
     w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
     assert_nothing_half_published(&w, &[("chess", "1.0.0"), ("chess", "1.1.0")]);
@@ -285,9 +287,15 @@ fn cut_upload_leaves_nothing() {
 fn kill_9_mid_upload_keeps_earlier_versions() {
     let mut w = world();
     let folder = game_folder(w.tmp.path(), "chess", "1.0.0", &[("a.bin", 5000)]);
-    w.dev.run(&["publish", folder.to_str().unwrap()]).ok();
+    // The seed's zip upload, as a third-party client without a signing key
+    // sends it: one whole version, then one cut when the lobby dies.
+    let mut zip = std::io::Cursor::new(Vec::new());
+    gamestore_package::pack_dir(&folder, &mut zip).unwrap();
+    let zip = zip.into_inner();
+    let sha256 = gamestore_package::sha256_bytes(&zip);
     let mut conn = RawConn::hello(w.lobby.addr);
     conn.call(Resume { token: w.dev.saved_token() }).unwrap();
+    conn.upload("chess", "1.0.0", &zip, &sha256).expect("zip upload");
     conn.start_upload("chess", "2.0.0", 10_000_000, &vec![1u8; 200_000]);
     // The bytes are in the lobby's staging folder when it dies.
     w.lobby.kill9();
