@@ -29,7 +29,7 @@ use gamestore_storage::{DeveloperKey, NewVersion, Role, StorageError, VersionRec
 use semver::Version;
 
 use super::game_download::{Pace, send_piece, version as visible_version};
-use super::game_upload::{check_owner_and_order, internal, io_error};
+use super::game_upload::{check_owner_and_order, internal, io_error, place_version};
 use crate::chunk_store::ChunkStore;
 use crate::connection::Conn;
 use crate::games_area::GamesArea;
@@ -608,30 +608,15 @@ pub(crate) async fn commit_staged(
     if let Some(game) = &current {
         check_owner_and_order(game, owner_id, version)?;
     }
-    let lobby = conn.lobby.clone();
-    let expect_latest = current.as_ref().map(|g| g.latest_version.clone());
-    let (id, v) = (config.id.clone(), version_text.clone());
     if let Some((signature, key)) = &signature {
-        lobby.db.set_version_signature(&id, &v, signature, key).await.map_err(internal)?;
+        conn.lobby
+            .db
+            .set_version_signature(&config.id, &version_text, signature, key)
+            .await
+            .map_err(internal)?;
     }
-    // The filesystem sync in commit also makes this publish's chunks durable.
-    let files_area = lobby.clone();
-    let (commit_id, commit_v) = (id.clone(), v.clone());
-    tokio::task::spawn_blocking(move || files_area.games.commit(staging, &commit_id, &commit_v))
-        .await
-        .map_err(internal)?
-        .map_err(io_error)?;
-    if let Err(e) = lobby.db.publish_version(&record, expect_latest.as_deref()).await {
-        let files_area = lobby.clone();
-        let _ = tokio::task::spawn_blocking(move || files_area.games.remove_version(&id, &v)).await;
-        return Err(match e {
-            StorageError::Conflict(what) => {
-                error(ErrorCode::VersionTooOld, format!("{what}; try again"))
-            }
-            other => internal(other),
-        });
-    }
-    conn.lobby.catalog.game_changed(&conn.lobby.db, &config.id).await;
+    // The filesystem sync in the commit also makes this publish's chunks durable.
+    place_version(conn, staging, &record, current.as_ref()).await?;
     Ok(PublishReply {
         id: config.id.clone(),
         version: version_text,

@@ -19,7 +19,7 @@ use gamestore_protocol::{
     ErrorCode, Frame, GameUpload, MAX_CHUNK_LEN, PublishReply, Request, RequestFrame,
     ServerMessage, UploadReady, WireError,
 };
-use gamestore_storage::{NewVersion, Role, StorageError, VersionRecord};
+use gamestore_storage::{GameRecord, NewVersion, Role, StorageError, VersionRecord};
 use semver::Version;
 use tokio::io::AsyncWriteExt;
 
@@ -322,26 +322,7 @@ async fn publish(
     if let Some(game) = &current {
         check_owner_and_order(game, owner_id, &version)?;
     }
-    let lobby = conn.lobby.clone();
-    let expect_latest = current.as_ref().map(|g| g.latest_version.clone());
-    let (id, v) = (manifest.id.clone(), version_text.clone());
-    let files_area = lobby.clone();
-    let (commit_id, commit_v) = (id.clone(), v.clone());
-    tokio::task::spawn_blocking(move || files_area.games.commit(staging, &commit_id, &commit_v))
-        .await
-        .map_err(internal)?
-        .map_err(io_error)?;
-    if let Err(e) = lobby.db.publish_version(&record, expect_latest.as_deref()).await {
-        let files_area = lobby.clone();
-        let _ = tokio::task::spawn_blocking(move || files_area.games.remove_version(&id, &v)).await;
-        return Err(match e {
-            StorageError::Conflict(what) => {
-                WireError::new(ErrorCode::VersionTooOld, format!("{what}; try again"))
-            }
-            other => internal(other),
-        });
-    }
-    conn.lobby.catalog.game_changed(&conn.lobby.db, &manifest.id).await;
+    place_version(conn, staging, &record, current.as_ref()).await?;
 
     Ok(PublishReply {
         id: manifest.id,
@@ -350,6 +331,42 @@ async fn publish(
         files: files.len() as u64,
         unpacked_bytes: files.total_size(),
     })
+}
+
+/// The last step of every publish, zip or chunked, under the publish lock:
+/// renames the staging folder into place, then commits the version row
+/// (expecting `current`'s latest version still to be the latest). If the row
+/// loses a race, the folder is removed again and the publish is
+/// `VERSION_TOO_OLD`.
+pub(crate) async fn place_version(
+    conn: &Conn,
+    staging: Staging,
+    record: &NewVersion,
+    current: Option<&GameRecord>,
+) -> Result<(), WireError> {
+    let lobby = conn.lobby.clone();
+    let expect_latest = current.map(|g| g.latest_version.clone());
+    let (id, v) = (record.version.game_id.clone(), record.version.version.clone());
+    let files_area = lobby.clone();
+    let (commit_id, commit_v) = (id.clone(), v.clone());
+    tokio::task::spawn_blocking(move || files_area.games.commit(staging, &commit_id, &commit_v))
+        .await
+        .map_err(internal)?
+        .map_err(io_error)?;
+    if let Err(e) = lobby.db.publish_version(record, expect_latest.as_deref()).await {
+        let files_area = lobby.clone();
+        let game = id.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || files_area.games.remove_version(&game, &v)).await;
+        return Err(match e {
+            StorageError::Conflict(what) => {
+                WireError::new(ErrorCode::VersionTooOld, format!("{what}; try again"))
+            }
+            other => internal(other),
+        });
+    }
+    lobby.catalog.game_changed(&lobby.db, &id).await;
+    Ok(())
 }
 
 fn archive_error(e: ArchiveError) -> WireError {
