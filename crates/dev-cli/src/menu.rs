@@ -151,11 +151,15 @@ async fn details(client: &LobbyClient, game: &GameSummary) -> anyhow::Result<()>
     );
     outln!("  versions:");
     for v in info.versions.iter().rev() {
+        let zip = if v.package_size > 0 {
+            format!("{} zip", human_bytes(v.package_size))
+        } else {
+            "zip packed on first demand".to_owned()
+        };
         outln!(
-            "    {:<10} {} files, {} package, {} unpacked",
+            "    {:<10} {} files, {zip}, {} unpacked",
             v.version,
             v.files,
-            human_bytes(v.package_size),
             human_bytes(v.unpacked_bytes)
         );
     }

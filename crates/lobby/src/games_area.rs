@@ -1,8 +1,10 @@
 //! The games area: published packages on disk.
 //!
 //! ```text
-//! <data>/games/<id>/<version>/package.zip   the package as uploaded
+//! <data>/games/<id>/<version>/package.zip   the package as uploaded (a signed,
+//!                                           chunked version: packed on first demand)
 //! <data>/games/<id>/<version>/files/...     the package unpacked
+//! <data>/games/<id>/<version>/manifest      a chunked version's signed manifest
 //! <data>/tmp/upload-<n>/                    an upload being received
 //! ```
 //!
@@ -10,7 +12,10 @@
 //! renamed into place complete, before its database row is committed; a
 //! crash between the two leaves a folder without a row, which
 //! [`GamesArea::reconcile`] removes at the next start, as it removes
-//! everything under `tmp/`. Version folders are never modified once in place.
+//! everything under `tmp/`. Version folders are never modified once in place,
+//! except that a version published without a zip gets one later: packed
+//! under `tmp/`, synced, renamed in as `package.zip`, then recorded in its row
+//! ([`GamesArea::pack_zip`]); a crash before the row only means packing again.
 
 use std::fs;
 use std::io;
@@ -79,6 +84,26 @@ impl GamesArea {
         }
         sync_filesystem(&target)?;
         Ok(target)
+    }
+
+    /// Packs the files of a version into its `package.zip` (synced, renamed
+    /// into place). Returns the zip's size and SHA-256.
+    pub(crate) fn pack_zip(&self, id: &str, version: &str) -> io::Result<(u64, String)> {
+        let n = self.next_staging.fetch_add(1, Ordering::Relaxed);
+        let staging = Staging { dir: Some(self.tmp.join(format!("zip-{n}"))) };
+        fs::create_dir_all(staging.path())?;
+        let tmp = staging.path().join("package.zip");
+        let mut out = io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp)?);
+        gamestore_package::pack_dir(&self.files_dir(id, version), &mut out)
+            .map_err(io::Error::other)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let size = file.metadata()?.len();
+        let sha256 = gamestore_package::sha256_file(&tmp)?;
+        let target = self.package_zip(id, version);
+        fs::rename(&tmp, &target)?;
+        fs::File::open(self.version_dir(id, version))?.sync_all()?;
+        Ok((size, sha256))
     }
 
     /// Removes a version folder (used when its database row could not be written).

@@ -61,6 +61,8 @@ pub struct Lobby {
     pub(crate) catalog: catalog::Catalog,
     /// Serializes the final check-and-commit step of publishing.
     pub(crate) publish_lock: tokio::sync::Mutex<()>,
+    /// Held while a version's zip is packed on first demand: one at a time.
+    pub(crate) zip_lock: tokio::sync::Mutex<()>,
     /// Every password hash and check runs here, a few at a time.
     pub(crate) passwords: auth::PasswordPool,
     /// The certificate served to TLS clients.
@@ -163,6 +165,7 @@ impl Lobby {
             chunks,
             manifest_cache: Default::default(),
             publish_lock: tokio::sync::Mutex::new(()),
+            zip_lock: tokio::sync::Mutex::new(()),
             passwords,
             catalog: catalog::Catalog::default(),
         }))

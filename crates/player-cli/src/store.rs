@@ -85,7 +85,11 @@ pub(crate) async fn show_info(
             "    {:<10} {} files, {} to download, {} installed",
             v.version,
             v.files,
-            gamestore_client::cli::human_bytes(v.package_size),
+            gamestore_client::cli::human_bytes(if v.package_size > 0 {
+                v.package_size
+            } else {
+                v.unpacked_bytes
+            }),
             gamestore_client::cli::human_bytes(v.unpacked_bytes)
         );
     }

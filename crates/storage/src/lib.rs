@@ -534,6 +534,19 @@ impl Storage {
         dispatch!(self, write(game_id, version, signature, key), db => db.set_version_signature(&game_id, &version, &signature, &key))
     }
 
+    /// Records the zip of a version that had none (package SHA-256 empty):
+    /// its size and SHA-256. Returns false when the version has one already
+    /// (or does not exist).
+    pub async fn set_version_package(
+        &self,
+        game_id: &str,
+        version: &str,
+        size: u64,
+        sha256: &str,
+    ) -> Result<bool> {
+        dispatch!(self, write(game_id, version, sha256), db => db.set_version_package(&game_id, &version, size, &sha256))
+    }
+
     /// The (signature, key) of a signed version.
     pub async fn version_signature(
         &self,

@@ -1225,6 +1225,26 @@ impl PgStore {
         Ok(())
     }
 
+    pub async fn set_version_package(
+        &self,
+        game_id: &str,
+        version: &str,
+        size: u64,
+        sha256: &str,
+    ) -> Result<bool> {
+        let size = size as i64;
+        let changed = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE game_versions SET package_size = $3, package_sha256 = $4
+                 WHERE game_id = $1 AND version = $2 AND package_sha256 = ''",
+                &[&game_id, &version, &size, &sha256],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
     pub async fn version_signature(
         &self,
         game_id: &str,

@@ -140,10 +140,20 @@ pub struct VersionRecord {
     pub manifest: String,
     /// The per-file listing as JSON.
     pub files: String,
+    /// The zip's size and SHA-256; 0 and empty while a signed, chunked
+    /// version has not been packed yet (its zip is made on first demand).
     pub package_size: u64,
     pub package_sha256: String,
     pub unpacked_bytes: u64,
     pub published_at: i64,
+}
+
+impl VersionRecord {
+    /// What a player downloads at most: the zip once it is packed, else the
+    /// files themselves (a chunked install moves less where chunks compress).
+    pub fn download_bytes(&self) -> u64 {
+        if self.package_sha256.is_empty() { self.unpacked_bytes } else { self.package_size }
+    }
 }
 
 /// What publishing a version writes.

@@ -473,7 +473,7 @@ async fn games(State(web): State<AppState>, headers: HeaderMap, Query(params): P
                     "{} <span class=\"muted\">{} · {}</span>",
                     e(&v.version),
                     date_time(v.published_at),
-                    size(v.package_size)
+                    size(v.download_bytes())
                 )
             })
             .collect();

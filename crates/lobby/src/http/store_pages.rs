@@ -235,7 +235,7 @@ pub(super) async fn game_page(State(web): State<AppState>, Path(id): Path<String
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             e(&v.version),
             date_time(v.published_at),
-            size(v.package_size),
+            size(v.download_bytes()),
             size(v.unpacked_bytes)
         );
     }

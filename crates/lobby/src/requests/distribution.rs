@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use gamestore_package::chunked::{
     self, ChunkHash, ChunkRef, MAX_CHUNK, MAX_VERSION_MANIFEST_BYTES, ManifestFile, VersionManifest,
 };
-use gamestore_package::{FileList, MANIFEST_FILE, Manifest, pack_dir, sha256_file};
+use gamestore_package::{FileEntry, FileList, MANIFEST_FILE, Manifest, Sha256Writer};
 use gamestore_protocol::{
     CHUNK_GET_MAX_BYTES, CHUNK_GET_MAX_CHUNKS, ChunkGet, ChunkPut, ChunkSent, ChunksReady,
     DevKeyRegister, DevKeyRotate, ErrorCode, Frame, KeyReply, MAX_CHUNK_LEN, ManifestGet,
@@ -481,30 +481,25 @@ pub async fn publish_done(
     Ok(PublishDoneReply { published, uploaded_bytes })
 }
 
-/// Assembles the version's files from the store into a staging folder,
-/// packs the zip GAME_DOWNLOAD serves, and commits folder then row.
+/// Assembles the version's files from the store into a staging folder and
+/// commits folder then row. The zip GAME_DOWNLOAD serves to clients of the
+/// zip flow is packed on first demand ([`super::game_download::with_zip`]),
+/// not here: a publish costs what its bytes cost to write.
 async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishReply, WireError> {
     let staging = conn.lobby.games.staging().map_err(io_error)?;
     let lobby = conn.lobby.clone();
     let manifest = publish.manifest.clone();
     let bytes = publish.bytes.clone();
     let dir = staging.path().to_owned();
-    let (files, package_size, package_sha256) =
-        tokio::task::spawn_blocking(move || -> Result<(FileList, u64, String), WireError> {
-            std::fs::write(dir.join("manifest"), bytes.as_slice()).map_err(io_error)?;
-            let files_dir = dir.join("files");
-            assemble(&lobby.chunks, &manifest.files, &files_dir).map_err(io_error)?;
-            check_config_file(&files_dir, &manifest)?;
-            let zip_path = dir.join("package.zip");
-            let zip = std::fs::File::create(&zip_path).map_err(io_error)?;
-            let summary = pack_dir(&files_dir, std::io::BufWriter::new(zip))
-                .map_err(|e| error(ErrorCode::Internal, format!("packing the zip failed: {e}")))?;
-            let size = std::fs::metadata(&zip_path).map_err(io_error)?.len();
-            let sha = sha256_file(&zip_path).map_err(io_error)?;
-            Ok((summary.file_list, size, sha))
-        })
-        .await
-        .map_err(internal)??;
+    let files = tokio::task::spawn_blocking(move || -> Result<FileList, WireError> {
+        std::fs::write(dir.join("manifest"), bytes.as_slice()).map_err(io_error)?;
+        let files_dir = dir.join("files");
+        let files = assemble(&lobby.chunks, &manifest.files, &files_dir).map_err(io_error)?;
+        check_config_file(&files_dir, &manifest)?;
+        Ok(files)
+    })
+    .await
+    .map_err(internal)??;
     let config = publish
         .manifest
         .package_config()
@@ -518,8 +513,8 @@ async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishRepl
         &publish.version,
         staging,
         files,
-        package_size,
-        package_sha256,
+        0,
+        String::new(),
         signature.map(|s| (s, key)),
     )
     .await
@@ -540,35 +535,68 @@ fn check_config_file(files_dir: &Path, manifest: &VersionManifest) -> Result<(),
     Ok(())
 }
 
-/// Writes each file from its chunks (re-verified as read), with its mode.
-fn assemble(store: &ChunkStore, files: &[ManifestFile], root: &Path) -> std::io::Result<()> {
+/// Writes each file from its chunks (re-verified as read), with its mode,
+/// on a few threads; returns the listing with each file's SHA-256.
+fn assemble(store: &ChunkStore, files: &[ManifestFile], root: &Path) -> std::io::Result<FileList> {
+    std::fs::create_dir_all(root)?;
+    let mut folders: Vec<&Path> =
+        files.iter().filter_map(|f| Path::new(&f.path).parent()).collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders {
+        std::fs::create_dir_all(root.join(folder))?;
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let entries: Mutex<Vec<std::io::Result<FileEntry>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(files.len()).max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(file) = files.get(i) else { return };
+                    let entry = assemble_file(store, file, root);
+                    let failed = entry.is_err();
+                    entries.lock().expect("assembled files").push(entry);
+                    if failed {
+                        next.store(files.len(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let entries = entries.into_inner().expect("assembled files");
+    let entries: Vec<FileEntry> = entries.into_iter().collect::<std::io::Result<_>>()?;
+    if entries.len() != files.len() {
+        return Err(std::io::Error::other("assembling stopped early"));
+    }
+    Ok(FileList::from_entries(entries))
+}
+
+fn assemble_file(
+    store: &ChunkStore,
+    file: &ManifestFile,
+    root: &Path,
+) -> std::io::Result<FileEntry> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    std::fs::create_dir_all(root)?;
-    for file in files {
-        let path = root.join(&file.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+    let mode = if file.executable { 0o700 } else { 0o600 };
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(root.join(&file.path))?;
+    let mut out = Sha256Writer::new(out);
+    for chunk in &file.chunks {
+        let data = store.read(&chunk.hash, chunk.size)?;
+        if chunked::hash_chunk(&data) != chunk.hash {
+            return Err(std::io::Error::other(format!("stored chunk {} is damaged", chunk.hash)));
         }
-        let mode = if file.executable { 0o700 } else { 0o600 };
-        let out =
-            std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&path)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
-        for chunk in &file.chunks {
-            let data = store.read(&chunk.hash, chunk.size)?;
-            if chunked::hash_chunk(&data) != chunk.hash {
-                return Err(std::io::Error::other(format!(
-                    "stored chunk {} is damaged",
-                    chunk.hash
-                )));
-            }
-            out.write_all(&data)?;
-        }
-        out.into_inner()
-            .map_err(|e| e.into_error())?
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        out.write_all(&data)?;
     }
-    Ok(())
+    let sha256 = out.hex_digest();
+    out.into_inner().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(FileEntry { path: file.path.clone(), size: file.size, sha256, executable: file.executable })
 }
 
 /// The final check and commit shared by chunked publishes and zip uploads.

@@ -53,6 +53,41 @@ pub(crate) async fn version(
     })
 }
 
+/// The version with its zip: a signed, chunked version is published without
+/// one, and packed here on the first request that needs it (one at a time;
+/// the others wait and find it done).
+pub(crate) async fn with_zip(
+    conn: &Conn,
+    record: VersionRecord,
+) -> Result<VersionRecord, WireError> {
+    if !record.package_sha256.is_empty() {
+        return Ok(record);
+    }
+    let _packing = conn.lobby.zip_lock.lock().await;
+    let (id, v) = (record.game_id.clone(), record.version.clone());
+    let fresh = conn.lobby.db.game_version(&id, &v).await.wire()?.ok_or_else(|| {
+        WireError::new(ErrorCode::VersionNotFound, format!("{id} has no version {v:?}"))
+    })?;
+    if !fresh.package_sha256.is_empty() {
+        return Ok(fresh);
+    }
+    let lobby = conn.lobby.clone();
+    let (size, sha256) = tokio::task::spawn_blocking(move || lobby.games.pack_zip(&id, &v))
+        .await
+        .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| {
+            tracing::error!(game = %record.game_id, version = %record.version, error = %e, "packing a zip failed");
+            WireError::new(ErrorCode::Internal, format!("packing the zip failed: {e}"))
+        })?;
+    conn.lobby
+        .db
+        .set_version_package(&fresh.game_id, &fresh.version, size, &sha256)
+        .await
+        .wire()?;
+    tracing::info!(game = %fresh.game_id, version = %fresh.version, size, "packed a zip on first demand");
+    Ok(VersionRecord { package_size: size, package_sha256: sha256, ..fresh })
+}
+
 fn file_list(record: &VersionRecord) -> Result<FileList, WireError> {
     serde_json::from_str(&record.files).map_err(|e| {
         WireError::new(ErrorCode::Internal, format!("stored file list is damaged: {e}"))
@@ -68,8 +103,8 @@ pub(super) async fn game_files(
     conn: &Conn,
     request: GameFiles,
 ) -> Result<GameFilesReply, WireError> {
-    let record = version(conn, &request.id, &request.version).await?;
     let after: Option<String> = cursor_key(request.cursor.as_deref())?;
+    let record = with_zip(conn, version(conn, &request.id, &request.version).await?).await?;
     let limit = page_limit(request.limit, FILES_PAGE.0, FILES_PAGE.1);
     let list = file_list(&record)?;
     let start = after.map_or(0, |after| list.files.partition_point(|e| e.path <= after));
@@ -91,7 +126,10 @@ pub(super) async fn game_download(
     id: u32,
     request: GameDownload,
 ) -> Result<(), WireError> {
-    let record = version(conn, &request.id, &request.version).await?;
+    let mut record = version(conn, &request.id, &request.version).await?;
+    if request.files.is_none() {
+        record = with_zip(conn, record).await?;
+    }
     let area = &conn.lobby.games;
     // (path, start offset, length) of each piece to send.
     let mut pieces: Vec<(PathBuf, u64, u64)> = Vec::new();

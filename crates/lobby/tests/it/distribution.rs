@@ -8,8 +8,8 @@ use gamestore_package::chunked::{
     self, ChunkHash, ChunkRef, FORMAT, SigningKey, VersionManifest, compress_chunk, hash_chunk,
 };
 use gamestore_protocol::{
-    ChunkGet, ChunkPut, DevKeyRegister, DevLogin, DevRegister, ErrorCode, GameDownload, GameInfo,
-    ManifestGet, PublishBegin, PublishDone,
+    ChunkGet, ChunkPut, DevKeyRegister, DevLogin, DevRegister, ErrorCode, GameDownload, GameFiles,
+    GameInfo, ManifestGet, PublishBegin, PublishDone,
 };
 use gamestore_testkit::fixtures::game_folder;
 use gamestore_testkit::{RawConn, TestLobby};
@@ -393,4 +393,77 @@ fn a_zip_upload_without_a_key_is_served_as_an_unsigned_manifest() {
         })
         .unwrap();
     assert!(!stored.is_empty());
+}
+
+#[test]
+fn a_signed_version_gets_its_zip_packed_on_first_demand() {
+    let lobby = TestLobby::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = key(7);
+    let mut dev = developer(&lobby, "zara");
+    register_key(&mut dev, &signer);
+    let folder =
+        game_folder(tmp.path(), "zipped", "1.0.0", &[("a.bin", 600_000), ("b.txt", 50_000)]);
+    let signed = sign_folder(&folder, &signer);
+    let plan = begin(&mut dev, &signed).unwrap();
+    put_missing(&mut dev, &plan, &signed);
+    done(&mut dev, &plan).unwrap();
+
+    // Published without a zip: nothing packed yet.
+    let zip_path = lobby.data_dir().join("games/zipped/1.0.0/package.zip");
+    assert!(!zip_path.exists(), "a chunked publish packs no zip");
+    let mut player = RawConn::hello(lobby.addr);
+    player.call(gamestore_protocol::Register::new("zeb", PASSWORD)).unwrap();
+    player.call(gamestore_protocol::Login::new("zeb", PASSWORD)).unwrap();
+    let info = player.call(GameInfo { id: "zipped".into() }).unwrap();
+    assert_eq!(info["versions"][0]["package_size"], 0);
+
+    // Two clients of the zip flow at once: both are told of the same zip.
+    let mut other = RawConn::hello(lobby.addr);
+    other.call(gamestore_protocol::Register::new("zoe", PASSWORD)).unwrap();
+    other.call(gamestore_protocol::Login::new("zoe", PASSWORD)).unwrap();
+    let first = other.send_request(GameFiles::new("zipped", "1.0.0"));
+    let listing = player.call(GameFiles::new("zipped", "1.0.0")).unwrap();
+    let again = loop {
+        match other.recv().expect("a reply to GAME_FILES") {
+            gamestore_protocol::ServerMessage::Reply { id, result } if id == first => {
+                break result.unwrap();
+            }
+            _ => {}
+        }
+    };
+    let size = listing["package_size"].as_u64().unwrap();
+    let sha = listing["package_sha256"].as_str().unwrap().to_owned();
+    assert!(size > 0 && sha.len() == 64, "{listing}");
+    assert_eq!(
+        (again["package_size"].as_u64(), again["package_sha256"].as_str()),
+        (Some(size), Some(sha.as_str()))
+    );
+
+    let rid = player.send_request(GameDownload {
+        id: "zipped".into(),
+        version: "1.0.0".into(),
+        files: None,
+        offset: 0,
+    });
+    let (_, zip) = player.reply_with_bytes(rid, |r| r["size"].as_u64().unwrap()).unwrap();
+    assert_eq!(zip.len() as u64, size);
+    assert_eq!(gamestore_package::sha256_bytes(&zip), sha);
+    let out = tmp.path().join("unpacked");
+    let files = gamestore_package::extract(
+        std::io::Cursor::new(&zip),
+        &out,
+        &gamestore_package::Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(files.len(), 5);
+    for name in ["config.json", "bin/server.sh", "data/a.bin", "data/b.txt"] {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            std::fs::read(folder.join(name)).unwrap()
+        );
+    }
+    let info = player.call(GameInfo { id: "zipped".into() }).unwrap();
+    assert_eq!(info["versions"][0]["package_size"].as_u64(), Some(size));
+    assert_eq!(std::fs::read(&zip_path).unwrap(), zip);
 }

@@ -105,7 +105,7 @@ fn publish_update_and_ownership() {
     let store = w.player.run(&["store", "--json"]).ok().json();
     assert_eq!(store[0]["version"], "1.1.0");
     assert_eq!(store[0]["versions"], serde_json::json!(["1.0.0", "1.1.0"]));
-    assert!(w.lobby.data_dir().join("games/chess/1.0.0/package.zip").exists());
+    assert!(w.lobby.data_dir().join("games/chess/1.0.0/files/config.json").exists());
 
     // Equal or lower versions are refused with the reason.
     for stale in ["1.1.0", "1.0.5"] {

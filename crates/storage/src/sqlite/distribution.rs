@@ -84,6 +84,24 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Records the zip of a version built after it was published (a signed,
+    /// chunked version gets its zip on first demand). Only a version without
+    /// one is changed; returns whether it was.
+    pub fn set_version_package(
+        &self,
+        game_id: &str,
+        version: &str,
+        size: u64,
+        sha256: &str,
+    ) -> Result<bool> {
+        let changed = self.conn().execute(
+            "UPDATE game_versions SET package_size = ?3, package_sha256 = ?4
+             WHERE game_id = ?1 AND version = ?2 AND package_sha256 = ''",
+            params![game_id, version, size, sha256],
+        )?;
+        Ok(changed > 0)
+    }
+
     /// The (signature, key) of a signed version.
     pub fn version_signature(
         &self,

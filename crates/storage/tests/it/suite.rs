@@ -455,3 +455,31 @@ async fn version_signatures_are_kept_per_version() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_without_a_zip_gets_one_recorded_once() {
+    each_backend(|db| async move {
+        let dev = db.create_account(Role::Developer, "dev", "h", 1).await.unwrap();
+        let mut unpacked = new_version(dev.id, "chess", "1.0.0", 10);
+        unpacked.version.package_size = 0;
+        unpacked.version.package_sha256 = String::new();
+        db.publish_version(&unpacked, None).await.unwrap();
+        db.publish_version(&new_version(dev.id, "chess", "1.1.0", 11), Some("1.0.0"))
+            .await
+            .unwrap();
+
+        assert!(db.set_version_package("chess", "1.0.0", 7_000_000_000, "ab").await.unwrap());
+        let v = db.game_version("chess", "1.0.0").await.unwrap().unwrap();
+        assert_eq!((v.package_size, v.package_sha256.as_str()), (7_000_000_000, "ab"));
+        // Recorded once: a second build (a race) changes nothing.
+        assert!(!db.set_version_package("chess", "1.0.0", 1, "cd").await.unwrap());
+        // A version that has its zip keeps it; no version, no change.
+        assert!(!db.set_version_package("chess", "1.1.0", 1, "cd").await.unwrap());
+        assert!(!db.set_version_package("chess", "9.9.9", 1, "cd").await.unwrap());
+        let v = db.game_version("chess", "1.1.0").await.unwrap().unwrap();
+        assert_eq!((v.package_size, v.package_sha256.as_str()), (10, "00"));
+        let v = db.game_version("chess", "1.0.0").await.unwrap().unwrap();
+        assert_eq!((v.package_size, v.package_sha256.as_str()), (7_000_000_000, "ab"));
+    })
+    .await;
+}
