@@ -94,11 +94,9 @@ pub async fn ban(
     let reason = clean_reason(reason)?;
     let (by, why) = (admin.to_owned(), reason.clone());
     lobby.db.ban_account(account, &why, &by, now()).await.wire()?;
-    let closed = lobby.hub.revoke(
-        account,
-        None,
-        SessionRevoked { reason: format!("banned by the lobby's admin: {reason}") }.into(),
-    );
+    let why = format!("banned by the lobby's admin: {reason}");
+    let closed = lobby.hub.revoke(account, None, SessionRevoked { reason: why.clone() }.into());
+    lobby.bus.session_changed(account, &why);
     tracing::warn!(admin, account, closed, %reason, "account banned");
     Ok(closed)
 }

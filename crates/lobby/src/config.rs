@@ -29,6 +29,54 @@ pub struct LobbyConfig {
     /// TLS on the lobby listener (always offered; a certificate is
     /// generated when none is given).
     pub tls: crate::tls::TlsSettings,
+    /// Several lobby nodes over one PostgreSQL database and one NATS
+    /// server (`--nats`, `--node-id`); `None` for a lobby on its own.
+    pub cluster: Option<ClusterSettings>,
+}
+
+/// How this node reaches the other nodes of its lobby.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// The NATS server's URL (`nats://HOST:PORT`).
+    pub nats_url: String,
+    /// This node's name, unique among the lobby's nodes: 1 to 32 ASCII
+    /// letters, digits, `_` or `-` (it is a token of NATS subjects).
+    pub node_id: String,
+    /// The first token of every subject this lobby uses, so several lobbies
+    /// (or test runs) can share one NATS server.
+    pub subject_prefix: String,
+    /// How often this node says it is alive.
+    pub heartbeat: Duration,
+    /// Silence after which another node is taken for dead.
+    pub node_timeout: Duration,
+}
+
+impl ClusterSettings {
+    /// Settings with the default prefix and timings; checks the node id.
+    pub fn new(nats_url: &str, node_id: &str) -> Result<ClusterSettings, String> {
+        check_subject_token("--node-id", node_id)?;
+        if !(nats_url.starts_with("nats://") || nats_url.starts_with("tls://")) {
+            return Err(format!("--nats must be a nats://HOST:PORT URL (got {nats_url:?})"));
+        }
+        Ok(ClusterSettings {
+            nats_url: nats_url.to_owned(),
+            node_id: node_id.to_owned(),
+            subject_prefix: "gamestore".into(),
+            heartbeat: Duration::from_secs(1),
+            node_timeout: Duration::from_secs(5),
+        })
+    }
+}
+
+/// A node id or subject prefix: 1 to 32 ASCII letters, digits, `_` or `-`.
+pub fn check_subject_token(what: &str, token: &str) -> Result<(), String> {
+    let ok = (1..=32).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what} must be 1 to 32 ASCII letters, digits, '_' or '-' (got {token:?})"))
+    }
 }
 
 /// How the Game Manager runs game servers.
@@ -176,6 +224,7 @@ impl LobbyConfig {
             password_hashing: PasswordHashing::default(),
             matches: MatchSettings::default(),
             tls: crate::tls::TlsSettings::default(),
+            cluster: None,
         }
     }
 

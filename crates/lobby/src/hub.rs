@@ -14,6 +14,7 @@ use gamestore_protocol::{Event, ServerMessage};
 use gamestore_storage::AccountId;
 use tokio::sync::mpsc;
 
+use crate::bus::{Presence, PresenceSink};
 use crate::shutdown::Signal;
 
 /// Identifies one connection for its lifetime.
@@ -177,11 +178,21 @@ pub(crate) fn frame_bytes(message: &ServerMessage) -> Vec<u8> {
     })
 }
 
+/// One logged-in connection.
+#[derive(Debug)]
+struct LiveConn {
+    id: ConnId,
+    outbox: Outbox,
+    /// The SHA-256 of the session token the connection logged in or
+    /// resumed with.
+    token_hash: Arc<[u8]>,
+}
+
 #[derive(Debug)]
 struct Online {
     name: String,
     is_player: bool,
-    conns: Vec<(ConnId, Outbox)>,
+    conns: Vec<LiveConn>,
 }
 
 #[derive(Debug, Default)]
@@ -190,40 +201,63 @@ struct HubInner {
 }
 
 /// Live connections by logged-in account.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Hub {
     inner: Mutex<HubInner>,
+    /// Told, in order, when a player comes online or leaves (the bus
+    /// tells the lobby's other nodes).
+    presence: PresenceSink,
 }
 
 impl Hub {
+    pub(crate) fn new(presence: PresenceSink) -> Hub {
+        Hub { inner: Mutex::default(), presence }
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, HubInner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records that connection `conn` is logged in as `account`.
+    /// Records that connection `conn` is logged in as `account` with the
+    /// session whose token hashes to `token_hash`.
     pub(crate) fn attach(
         &self,
         account: &gamestore_storage::Account,
         conn: ConnId,
         outbox: Outbox,
+        token_hash: &[u8],
     ) {
         let is_player = account.role == gamestore_storage::Role::Player;
-        self.inner()
-            .by_account
-            .entry(account.id)
-            .or_insert_with(|| Online { name: account.name.clone(), is_player, conns: Vec::new() })
-            .conns
-            .push((conn, outbox));
+        let mut inner = self.inner();
+        let online = inner.by_account.entry(account.id).or_insert_with(|| Online {
+            name: account.name.clone(),
+            is_player,
+            conns: Vec::new(),
+        });
+        if online.conns.is_empty() && is_player {
+            self.presence
+                .changed(Presence::Online { account: account.id, name: account.name.clone() });
+        }
+        online.conns.push(LiveConn { id: conn, outbox, token_hash: token_hash.into() });
     }
 
     /// Forgets connection `conn` of `account`.
     pub(crate) fn detach(&self, account: AccountId, conn: ConnId) {
         let mut inner = self.inner();
         if let Some(online) = inner.by_account.get_mut(&account) {
-            online.conns.retain(|(id, _)| *id != conn);
+            online.conns.retain(|c| c.id != conn);
             if online.conns.is_empty() {
-                inner.by_account.remove(&account);
+                self.went_offline(&mut inner, account);
             }
+        }
+    }
+
+    /// Removes `account` (whose last connection is gone) and says so.
+    fn went_offline(&self, inner: &mut HubInner, account: AccountId) {
+        if let Some(online) = inner.by_account.remove(&account)
+            && online.is_player
+        {
+            self.presence.changed(Presence::Offline { account });
         }
     }
 
@@ -247,7 +281,7 @@ impl Hub {
             .by_account
             .values()
             .filter(|o| o.is_player)
-            .flat_map(|o| o.conns.iter().map(|(_, outbox)| outbox.clone()))
+            .flat_map(|o| o.conns.iter().map(|c| c.outbox.clone()))
             .collect();
         push_to_all(outboxes.iter(), event);
     }
@@ -255,23 +289,56 @@ impl Hub {
     /// Closes every connection of `account` except `keep`, telling each why.
     /// Returns how many were closed.
     pub(crate) fn revoke(&self, account: AccountId, keep: Option<ConnId>, event: Event) -> usize {
+        self.close_where(account, |c| Some(c.id) != keep, event)
+    }
+
+    /// Closes the connections of `account` that use the session whose
+    /// token hashes to `token_hash`, telling each why. Returns how many
+    /// were closed.
+    pub(crate) fn revoke_session(
+        &self,
+        account: AccountId,
+        token_hash: &[u8],
+        event: Event,
+    ) -> usize {
+        self.close_where(account, |c| &*c.token_hash == token_hash, event)
+    }
+
+    fn close_where(
+        &self,
+        account: AccountId,
+        close: impl Fn(&LiveConn) -> bool,
+        event: Event,
+    ) -> usize {
         let victims: Vec<Outbox> = {
             let mut inner = self.inner();
             let Some(online) = inner.by_account.get_mut(&account) else {
                 return 0;
             };
-            let (stay, go): (Vec<_>, Vec<_>) =
-                online.conns.drain(..).partition(|(id, _)| Some(*id) == keep);
+            let (go, stay): (Vec<_>, Vec<_>) = online.conns.drain(..).partition(|c| close(c));
             online.conns = stay;
             if online.conns.is_empty() {
-                inner.by_account.remove(&account);
+                self.went_offline(&mut inner, account);
             }
-            go.into_iter().map(|(_, outbox)| outbox).collect()
+            go.into_iter().map(|c| c.outbox).collect()
         };
         for outbox in &victims {
             outbox.close_with(event.clone());
         }
         victims.len()
+    }
+
+    /// The token hashes of the sessions `account`'s connections use here.
+    pub(crate) fn sessions_of(&self, account: AccountId) -> Vec<Arc<[u8]>> {
+        let inner = self.inner();
+        let mut hashes: Vec<Arc<[u8]>> = inner
+            .by_account
+            .get(&account)
+            .map(|o| o.conns.iter().map(|c| c.token_hash.clone()).collect())
+            .unwrap_or_default();
+        hashes.sort();
+        hashes.dedup();
+        hashes
     }
 
     /// Number of accounts with at least one live connection.

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub(crate) mod auth;
+pub(crate) mod bus;
 pub(crate) mod catalog;
 pub(crate) mod chunk_store;
 pub mod config;
@@ -46,6 +47,8 @@ pub struct Lobby {
     pub config: LobbyConfig,
     pub(crate) db: Storage,
     pub(crate) hub: hub::Hub,
+    /// Live state shared with the lobby's other nodes (local on its own).
+    pub(crate) bus: bus::Bus,
     pub(crate) games: games_area::GamesArea,
     pub(crate) rooms: rooms::Rooms,
     pub(crate) game_manager: Arc<game_manager::GameManager>,
@@ -94,13 +97,21 @@ impl Lobby {
         if collected > 0 {
             tracing::info!(collected, "removed chunks no version names");
         }
-        let aborted = db.abort_open_matches(now()).await?;
-        if aborted > 0 {
-            tracing::warn!(
-                aborted,
-                "matches still open from the last run were recorded as aborted"
-            );
+        // On one of several nodes the open matches may be the other nodes'
+        // running ones: only a lobby on its own closes them at start.
+        if config.cluster.is_none() {
+            let aborted = db.abort_open_matches(now()).await?;
+            if aborted > 0 {
+                tracing::warn!(
+                    aborted,
+                    "matches still open from the last run were recorded as aborted"
+                );
+            }
         }
+        let bus = match &config.cluster {
+            Some(cluster) => bus::Bus::connect(cluster).await?,
+            None => bus::Bus::local(),
+        };
         match &config.public_host {
             Some(host) => {
                 tracing::info!(%host, "players' game clients will connect to this address")
@@ -156,7 +167,8 @@ impl Lobby {
             listening: Default::default(),
             config,
             db,
-            hub: hub::Hub::default(),
+            hub: hub::Hub::new(bus.presence_sink()),
+            bus,
             rooms,
             game_manager,
             limits,
@@ -169,6 +181,17 @@ impl Lobby {
             passwords,
             catalog: catalog::Catalog::default(),
         }))
+    }
+}
+
+impl Lobby {
+    /// Players online on any node of the lobby, each once, by name.
+    pub(crate) fn online_players(&self) -> Vec<(gamestore_storage::AccountId, String)> {
+        let mut players = self.hub.online_players();
+        let here: std::collections::HashSet<_> = players.iter().map(|(id, _)| *id).collect();
+        players.extend(self.bus.remote_players().into_iter().filter(|(id, _)| !here.contains(id)));
+        players.sort_by_cached_key(|p| (p.1.to_lowercase(), p.0));
+        players
     }
 }
 

@@ -197,6 +197,22 @@ struct Args {
     #[arg(long, env = "GAMESTORE_REQUIRE_TLS")]
     require_tls: bool,
 
+    /// Run as one node of a lobby of several: the NATS server the nodes
+    /// share (nats://HOST:PORT). Needs --node-id, --public-host and a
+    /// postgres:// --database that every node shares
+    #[arg(long, env = "GAMESTORE_NATS", value_name = "URL")]
+    nats: Option<String>,
+
+    /// This node's name among the lobby's nodes (1 to 32 letters, digits,
+    /// '_' or '-'); only with --nats
+    #[arg(long, env = "GAMESTORE_NODE_ID", value_name = "ID")]
+    node_id: Option<String>,
+
+    /// First token of every NATS subject the nodes use, so several lobbies
+    /// can share one NATS server [default: gamestore]
+    #[arg(long, env = "GAMESTORE_NATS_SUBJECT_PREFIX", value_name = "PREFIX")]
+    nats_subject_prefix: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -262,6 +278,9 @@ struct FileConfig {
     game_max_cpu_secs: Option<u64>,
     game_max_open_files: Option<u64>,
     game_max_disk: Option<String>,
+    nats: Option<String>,
+    node_id: Option<String>,
+    nats_subject_prefix: Option<String>,
 }
 
 /// `--sandbox` values.
@@ -431,6 +450,12 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     config.tls.require = args.require_tls || file.require_tls.unwrap_or(false);
     let https = args.https || file.https.unwrap_or(false);
+    config.cluster = cluster_settings(
+        args.nats.or(file.nats),
+        args.node_id.or(file.node_id),
+        args.nats_subject_prefix.or(file.nats_subject_prefix),
+        &config,
+    )?;
     let http_listen = parse_http_listen(args.http_listen.or(file.http_listen).as_deref())?;
 
     if let Some(Command::Admin(AdminCommand::Add { user })) = args.command {
@@ -480,6 +505,48 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `--nats`, `--node-id` and `--nats-subject-prefix`: several nodes share
+/// live state over NATS and records over PostgreSQL, so a node without a
+/// shared database (or a reachable address for its game servers) is refused.
+fn cluster_settings(
+    nats: Option<String>,
+    node_id: Option<String>,
+    prefix: Option<String>,
+    config: &LobbyConfig,
+) -> anyhow::Result<Option<config::ClusterSettings>> {
+    let (nats, node_id) = match (nats, node_id) {
+        (None, None) => {
+            if prefix.is_some() {
+                bail!("--nats-subject-prefix goes with --nats");
+            }
+            return Ok(None);
+        }
+        (Some(nats), Some(node_id)) => (nats, node_id),
+        (Some(_), None) => bail!("--nats needs --node-id (this node's name among the nodes)"),
+        (None, Some(_)) => bail!("--node-id goes with --nats"),
+    };
+    if !matches!(config.database, Some(gamestore_storage::DatabaseUrl::Postgres(_))) {
+        bail!(
+            "--nats needs a postgres:// --database shared by every node (the nodes keep \
+             accounts, sessions, the catalog and matches there; SQLite is one node's own)"
+        );
+    }
+    if config.public_host.is_none() {
+        bail!(
+            "--nats needs --public-host: players on other nodes are sent to this node's \
+             game servers at that address"
+        );
+    }
+    let mut settings =
+        config::ClusterSettings::new(nats.trim(), node_id.trim()).map_err(anyhow::Error::msg)?;
+    if let Some(prefix) = prefix {
+        config::check_subject_token("--nats-subject-prefix", prefix.trim())
+            .map_err(anyhow::Error::msg)?;
+        settings.subject_prefix = prefix.trim().to_owned();
+    }
+    Ok(Some(settings))
 }
 
 /// `--http-listen`: an address, or `off`.

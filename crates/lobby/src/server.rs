@@ -24,6 +24,9 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
     let permits = Arc::new(Semaphore::new(lobby.config.limits.max_connections));
     let handshakes = Arc::new(Semaphore::new(lobby.config.limits.max_handshakes));
     let next_id = AtomicU64::new(1);
+    // The link to the lobby's other nodes, stopped with the connections.
+    let bus =
+        tokio::spawn(crate::bus::serve(lobby.clone(), Shutdown::new(notify_shutdown.clone())));
     lobby.listening.store(true, Ordering::Relaxed);
 
     let accept = async {
@@ -131,6 +134,8 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
     if tokio::time::timeout(Duration::from_secs(5), shutdown_complete_rx.recv()).await.is_err() {
         tracing::warn!("some connections did not close in time");
     }
+    // The other nodes hear this node's goodbye (bounded inside).
+    let _ = tokio::time::timeout(Duration::from_secs(5), bus).await;
 }
 
 /// Tells a client over the connection limit why it is being closed. The

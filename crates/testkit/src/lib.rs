@@ -20,7 +20,7 @@ use std::path::PathBuf;
 pub use child::{ChildGuard, Output, run, run_command};
 pub use cli::Cli;
 pub use http::{HttpResponse, form_encode, http_get, http_post_form};
-pub use lobby::{LobbyOptions, TestLobby};
+pub use lobby::{LobbyOptions, TestDatabase, TestLobby};
 pub use packages::{game_package, game_variant, workspace_root};
 pub use raw::RawConn;
 

@@ -48,15 +48,22 @@ pub struct TestLobby {
 /// a subset of the end-to-end tests).
 pub const LOBBY_POSTGRES_ENV: &str = "GAMESTORE_TEST_LOBBY_POSTGRES";
 
-/// A database created for one test lobby and dropped with it (`psql`).
-struct TestDatabase {
+/// A database created for one test (one lobby, or the nodes of one) and
+/// dropped with it (`psql`).
+pub struct TestDatabase {
     admin_url: String,
     name: String,
     url: String,
 }
 
 impl TestDatabase {
-    fn create(admin_url: &str) -> TestDatabase {
+    /// The database's URL, for `--database`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Creates a fresh database on the cluster of `admin_url`.
+    pub fn create(admin_url: &str) -> TestDatabase {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("gs_lobby_{}_{n}", std::process::id());

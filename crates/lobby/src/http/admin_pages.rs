@@ -291,7 +291,7 @@ async fn accounts(
         Err(err) => return internal(&err.message),
     };
     let online: std::collections::HashSet<i64> =
-        web.lobby.hub.online_players().into_iter().map(|(id, _)| id).collect();
+        web.lobby.online_players().into_iter().map(|(id, _)| id).collect();
     let mut content = format!(
         "<form class=\"search\" method=\"get\" action=\"/admin/accounts\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"Account name\">\
          <button type=\"submit\">Search</button></form><p class=\"muted\">{total} account{}</p>",

@@ -276,7 +276,6 @@ struct LobbyNow {
 fn lobby_now(web: &AppState) -> LobbyNow {
     let lobby = &web.lobby;
     let mut players: Vec<(String, Activity)> = lobby
-        .hub
         .online_players()
         .into_iter()
         .map(|(id, name)| (name, lobby.rooms.activity(id)))

@@ -22,6 +22,9 @@ use crate::connection::{Conn, SessionState};
 use crate::limits::{self, rate_limited};
 use crate::{auth, now};
 
+/// Why a connection is closed when its account logs in again (on any node).
+const LOGGED_IN_ELSEWHERE: &str = "logged in elsewhere";
+
 pub(super) fn wire_role(role: storage::Role) -> Role {
     match role {
         storage::Role::Player => Role::Player,
@@ -121,8 +124,9 @@ pub(super) async fn login(
     let revoked = conn.lobby.hub.revoke(
         account.id,
         None,
-        SessionRevoked { reason: "logged in elsewhere".into() }.into(),
+        SessionRevoked { reason: LOGGED_IN_ELSEWHERE.into() }.into(),
     );
+    conn.lobby.bus.session_changed(account.id, LOGGED_IN_ELSEWHERE);
     tracing::info!(user = %account.name, role = %wire_role(role), revoked, "logged in");
     let reply =
         SessionReply { user: account.name.clone(), role: wire_role(role), token, expires_at };
@@ -176,6 +180,7 @@ pub(super) async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
         None,
         SessionRevoked { reason: "logged out".into() }.into(),
     );
+    conn.lobby.bus.session_changed(session.account.id, "logged out");
     tracing::info!(user = %session.account.name, "logged out");
     Ok(Empty {})
 }
@@ -218,6 +223,6 @@ fn leave_session(conn: &mut Conn) {
 }
 
 fn join_session(conn: &mut Conn, session: SessionState) {
-    conn.lobby.hub.attach(&session.account, conn.id, conn.outbox.clone());
+    conn.lobby.hub.attach(&session.account, conn.id, conn.outbox.clone(), &session.token_hash);
     conn.session = Some(session);
 }

@@ -5,7 +5,7 @@
 //! account may send at most [`CHAT_BURST`] messages in any
 //! [`CHAT_WINDOW`] (a sliding window).
 
-use gamestore_protocol::{ChatMessage, ChatScope, ChatSend, Empty, ErrorCode, Event, WireError};
+use gamestore_protocol::{ChatMessage, ChatScope, ChatSend, Empty, ErrorCode, WireError};
 use gamestore_storage::Role;
 
 use crate::connection::Conn;
@@ -41,7 +41,7 @@ pub(super) fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
         at: now(),
     };
     match request.scope {
-        ChatScope::Lobby => conn.lobby.hub.broadcast_to_players(&Event::Chat(message)),
+        ChatScope::Lobby => conn.lobby.bus.lobby_chat(&conn.lobby, message),
         ChatScope::Room => conn.lobby.rooms.chat(account.id, message)?,
     }
     Ok(Empty {})

@@ -20,7 +20,6 @@ pub(super) fn online(conn: &Conn, request: OnlineList) -> Result<OnlineReply, Wi
     let limit = page_limit(request.limit, 200, 1000);
     let mut players: Vec<((String, i64), String)> = conn
         .lobby
-        .hub
         .online_players()
         .into_iter()
         .map(|(id, name)| ((name.to_lowercase(), id), name))

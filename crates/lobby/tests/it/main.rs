@@ -17,6 +17,7 @@ mod manifest;
 mod matches;
 mod menus;
 mod network;
+mod nodes;
 mod plugins;
 mod programs;
 mod prometheus;

@@ -1,0 +1,535 @@
+//! The bus: how live state crosses the nodes of one lobby.
+//!
+//! A lobby on its own has a local bus: lobby chat goes straight to the
+//! hub's connections, and presence is the hub's. A node started with
+//! `--nats` also publishes to NATS subjects (named in docs/SCALING.md, all
+//! under the `--nats-subject-prefix`) and delivers what the other nodes
+//! publish to its own connections:
+//!
+//! - `P.state.NODE`: the players online on NODE, as a `reset` followed by
+//!   `online` batches and `offline` changes, in order (one publisher per
+//!   subject, so NATS keeps the order).
+//! - `P.node.hello`, `P.node.heartbeat`, `P.node.bye`: a node started or
+//!   reconnected (every node answers with its state), is alive, or stops.
+//!   A node silent for the node timeout is taken for dead and its players
+//!   leave ONLINE_LIST.
+//! - `P.chat.lobby`: lobby chat from a node's players.
+//! - `P.session.revoke`: an account's session changed (a login, a logout,
+//!   a ban). Every node closes the connections of that account whose
+//!   session PostgreSQL no longer holds, with SESSION_REVOKED.
+//!
+//! Publishing never waits: messages go through a bounded queue to one
+//! publisher task. A presence change that does not fit marks the state for
+//! a full resend; a chat message that does not fit is dropped (it was
+//! delivered on this node) and logged.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use gamestore_protocol::{ChatMessage, Event, SessionRevoked};
+use gamestore_storage::AccountId;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::Lobby;
+use crate::config::ClusterSettings;
+use crate::shutdown::Shutdown;
+
+/// Messages waiting for the publisher at most.
+const OUTBOUND_QUEUE: usize = 8192;
+/// Players per `online` batch of a state snapshot.
+const SNAPSHOT_BATCH: usize = 500;
+/// Largest message accepted from the bus (NATS's default payload limit).
+const MAX_PAYLOAD: usize = 1024 * 1024;
+/// Revocations checked against the database at once.
+const CONCURRENT_REVOCATIONS: usize = 32;
+/// Nodes whose players are remembered at most; more are ignored.
+const MAX_NODES: usize = 256;
+/// Players remembered per other node at most.
+const MAX_PLAYERS_PER_NODE: usize = 200_000;
+
+/// What one node says about its players on `P.state.NODE`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum StateMessage {
+    /// Forget what this node said before; its state follows.
+    Reset,
+    /// These players are online on this node.
+    Online { players: Vec<PresentPlayer> },
+    /// This player has no connection left on this node.
+    Offline { account: AccountId },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PresentPlayer {
+    account: AccountId,
+    name: String,
+}
+
+/// `P.node.hello`, `P.node.heartbeat` and `P.node.bye`.
+#[derive(Debug, Serialize, Deserialize)]
+struct NodeMessage {
+    node: String,
+}
+
+/// `P.chat.lobby`.
+#[derive(Debug, Serialize, Deserialize)]
+struct LobbyChat {
+    node: String,
+    message: ChatMessage,
+}
+
+/// `P.session.revoke`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Revoke {
+    node: String,
+    account: AccountId,
+    /// The SESSION_REVOKED reason the closed connections are given.
+    reason: String,
+}
+
+/// An item of the publisher's queue.
+#[derive(Debug)]
+enum Outbound {
+    /// Publish these bytes on this subject.
+    Message(String, Vec<u8>),
+    /// A presence change of this node (encoded when published).
+    Presence(StateMessage),
+    /// Publish this node's whole state, taken when this item is reached.
+    Snapshot,
+}
+
+/// A change in who is online on this node, sent by the hub in the order
+/// the changes happen.
+#[derive(Debug, Clone)]
+pub(crate) enum Presence {
+    Online { account: AccountId, name: String },
+    Offline { account: AccountId },
+}
+
+/// The hub's end of the bus: where presence changes go.
+#[derive(Debug, Clone)]
+pub(crate) struct PresenceSink {
+    link: Option<Arc<Link>>,
+}
+
+impl PresenceSink {
+    /// Queues a change; one that does not fit marks the state for a resend.
+    pub(crate) fn changed(&self, change: Presence) {
+        let Some(link) = &self.link else { return };
+        let message = match change {
+            Presence::Online { account, name } => {
+                StateMessage::Online { players: vec![PresentPlayer { account, name }] }
+            }
+            Presence::Offline { account } => StateMessage::Offline { account },
+        };
+        if link.out.try_send(Outbound::Presence(message)).is_err() {
+            link.resync.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Players online on another node.
+#[derive(Debug)]
+struct RemoteNode {
+    last_seen: Instant,
+    players: HashMap<AccountId, String>,
+}
+
+/// A node's connection to the others.
+#[derive(Debug)]
+struct Link {
+    settings: ClusterSettings,
+    client: async_nats::Client,
+    out: mpsc::Sender<Outbound>,
+    /// Set when a presence change was dropped: the next tick resends the state.
+    resync: AtomicBool,
+    /// Chat messages dropped because the queue was full.
+    dropped: AtomicU64,
+    remote: Mutex<HashMap<String, RemoteNode>>,
+    /// Taken by [`serve`].
+    parts: Mutex<Option<Parts>>,
+}
+
+/// What [`serve`] runs on.
+#[derive(Debug)]
+struct Parts {
+    outbound: mpsc::Receiver<Outbound>,
+    subscriptions: Vec<async_nats::Subscriber>,
+    /// A signal per (re)connection to the NATS server.
+    connected: mpsc::Receiver<()>,
+}
+
+/// Live state across the nodes of one lobby; local when there is one node.
+#[derive(Debug)]
+pub(crate) struct Bus {
+    link: Option<Arc<Link>>,
+}
+
+impl Link {
+    fn subject(&self, rest: &str) -> String {
+        format!("{}.{rest}", self.settings.subject_prefix)
+    }
+
+    fn node(&self) -> &str {
+        &self.settings.node_id
+    }
+
+    fn queue(&self, rest: &str, body: &impl Serialize) -> bool {
+        let Ok(bytes) = serde_json::to_vec(body) else { return false };
+        self.out.try_send(Outbound::Message(self.subject(rest), bytes)).is_ok()
+    }
+
+    fn remote(&self) -> std::sync::MutexGuard<'_, HashMap<String, RemoteNode>> {
+        self.remote.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The entry of `node`, made when it is new (unless too many are known).
+    fn seen<'a>(
+        remote: &'a mut HashMap<String, RemoteNode>,
+        node: &str,
+    ) -> Option<&'a mut RemoteNode> {
+        if !remote.contains_key(node) {
+            if remote.len() >= MAX_NODES {
+                return None;
+            }
+            tracing::info!(node, "another node of this lobby is up");
+            remote.insert(
+                node.to_owned(),
+                RemoteNode { last_seen: Instant::now(), players: HashMap::new() },
+            );
+        }
+        let entry = remote.get_mut(node)?;
+        entry.last_seen = Instant::now();
+        Some(entry)
+    }
+}
+
+impl Bus {
+    /// The bus of a lobby on its own.
+    pub(crate) fn local() -> Bus {
+        Bus { link: None }
+    }
+
+    /// Connects to the NATS server and subscribes to the lobby's subjects.
+    pub(crate) async fn connect(settings: &ClusterSettings) -> anyhow::Result<Bus> {
+        let (connected_tx, connected) = mpsc::channel(4);
+        let options = async_nats::ConnectOptions::new()
+            .name(format!("gamestore-lobby {}", settings.node_id))
+            // A node's own messages are delivered by the node itself.
+            .no_echo()
+            .connection_timeout(Duration::from_secs(5))
+            .ping_interval(Duration::from_secs(10))
+            .event_callback(move |event| {
+                let connected_tx = connected_tx.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            let _ = connected_tx.try_send(());
+                        }
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("lost the NATS server; reconnecting")
+                        }
+                        other => tracing::warn!(event = %other, "NATS"),
+                    }
+                }
+            });
+        let client = options.connect(settings.nats_url.as_str()).await.map_err(|e| {
+            anyhow::anyhow!("cannot connect to the NATS server {}: {e}", settings.nats_url)
+        })?;
+        let prefix = &settings.subject_prefix;
+        let mut subscriptions = Vec::new();
+        for rest in ["state.*", "node.*", "chat.lobby", "session.revoke"] {
+            let subject = format!("{prefix}.{rest}");
+            let subscription = client
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot subscribe to {subject}: {e}"))?;
+            subscriptions.push(subscription);
+        }
+        // Subscriptions are in place once the server has seen them.
+        client.flush().await.map_err(|e| anyhow::anyhow!("NATS flush failed: {e}"))?;
+        let (out, outbound) = mpsc::channel(OUTBOUND_QUEUE);
+        tracing::info!(
+            node = %settings.node_id,
+            nats = %settings.nats_url,
+            prefix = %settings.subject_prefix,
+            "joined the lobby's nodes over NATS"
+        );
+        let link = Link {
+            settings: settings.clone(),
+            client,
+            out,
+            resync: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            remote: Mutex::new(HashMap::new()),
+            parts: Mutex::new(Some(Parts { outbound, subscriptions, connected })),
+        };
+        Ok(Bus { link: Some(Arc::new(link)) })
+    }
+
+    /// Where the hub reports who comes online and who leaves.
+    pub(crate) fn presence_sink(&self) -> PresenceSink {
+        PresenceSink { link: self.link.clone() }
+    }
+
+    /// Players online on the other nodes (a player on several nodes is
+    /// listed once), unsorted.
+    pub(crate) fn remote_players(&self) -> Vec<(AccountId, String)> {
+        let Some(link) = &self.link else { return Vec::new() };
+        let remote = link.remote();
+        let mut seen = std::collections::HashSet::new();
+        remote
+            .values()
+            .flat_map(|node| node.players.iter())
+            .filter(|(id, _)| seen.insert(**id))
+            .map(|(id, name)| (*id, name.clone()))
+            .collect()
+    }
+
+    /// Lobby chat: to this node's players now, and to the other nodes'.
+    pub(crate) fn lobby_chat(&self, lobby: &Lobby, message: ChatMessage) {
+        if let Some(link) = &self.link {
+            let body = LobbyChat { node: link.node().to_owned(), message: message.clone() };
+            if !link.queue("chat.lobby", &body) {
+                let dropped = link.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(dropped, "lobby chat not sent to the other nodes: queue full");
+            }
+        }
+        lobby.hub.broadcast_to_players(&Event::Chat(message));
+    }
+
+    /// The account's session changed on this node (login, logout, ban):
+    /// the other nodes close that account's connections whose session
+    /// has ended, telling them `reason`.
+    pub(crate) fn session_changed(&self, account: AccountId, reason: &str) {
+        let Some(link) = &self.link else { return };
+        let body = Revoke { node: link.node().to_owned(), account, reason: reason.to_owned() };
+        if !link.queue("session.revoke", &body) {
+            tracing::warn!(account, "session change not sent to the other nodes: queue full");
+        }
+    }
+}
+
+/// Runs the node's side of the bus until shutdown: publishes what is
+/// queued and a heartbeat, and applies what the other nodes publish.
+/// Returns at once on a lobby on its own.
+pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
+    let Some(link) = lobby.bus.link.clone() else { return };
+    let Some(parts) = link.parts.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+    let Parts { mut outbound, subscriptions, mut connected } = parts;
+    let mut incoming = futures_util::stream::select_all(subscriptions);
+    let mut tick = tokio::time::interval(link.settings.heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let revocations = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REVOCATIONS));
+    // Our state for the others, then a hello so they send theirs.
+    announce(&link);
+    loop {
+        tokio::select! {
+            _ = shutdown.recv() => break,
+            Some(item) = outbound.recv() => publish(&lobby, &link, item).await,
+            Some(message) = incoming.next() => {
+                receive(&lobby, &link, message, &revocations).await;
+            }
+            Some(()) = connected.recv() => {
+                // After a reconnection the others may have missed our
+                // changes and we theirs.
+                announce(&link);
+            }
+            _ = tick.tick() => heartbeat(&link),
+        }
+    }
+    // Whatever is queued, then goodbye.
+    while let Ok(item) = outbound.try_recv() {
+        publish(&lobby, &link, item).await;
+    }
+    let bye = serde_json::to_vec(&NodeMessage { node: link.node().to_owned() }).unwrap_or_default();
+    let _ = link.client.publish(link.subject("node.bye"), bye.into()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), link.client.flush()).await;
+}
+
+fn announce(link: &Link) {
+    if link.out.try_send(Outbound::Snapshot).is_err() {
+        link.resync.store(true, Ordering::Release);
+    }
+    link.queue("node.hello", &NodeMessage { node: link.node().to_owned() });
+}
+
+fn heartbeat(link: &Link) {
+    if link.resync.swap(false, Ordering::AcqRel) && link.out.try_send(Outbound::Snapshot).is_err() {
+        link.resync.store(true, Ordering::Release);
+    }
+    link.queue("node.heartbeat", &NodeMessage { node: link.node().to_owned() });
+    let timeout = link.settings.node_timeout;
+    link.remote().retain(|node, entry| {
+        let alive = entry.last_seen.elapsed() < timeout;
+        if !alive {
+            tracing::warn!(
+                node,
+                players = entry.players.len(),
+                "a node went silent; its players are offline"
+            );
+        }
+        alive
+    });
+}
+
+async fn publish(lobby: &Lobby, link: &Link, item: Outbound) {
+    let state = link.subject(&format!("state.{}", link.node()));
+    let messages: Vec<(String, Vec<u8>)> = match item {
+        Outbound::Message(subject, bytes) => vec![(subject, bytes)],
+        Outbound::Presence(change) => {
+            vec![(state, serde_json::to_vec(&change).unwrap_or_default())]
+        }
+        Outbound::Snapshot => {
+            let players = lobby.hub.online_players();
+            let mut messages = vec![(state.clone(), encode(&StateMessage::Reset))];
+            for batch in players.chunks(SNAPSHOT_BATCH) {
+                let players = batch
+                    .iter()
+                    .map(|(account, name)| PresentPlayer { account: *account, name: name.clone() })
+                    .collect();
+                messages.push((state.clone(), encode(&StateMessage::Online { players })));
+            }
+            messages
+        }
+    };
+    for (subject, bytes) in messages {
+        if let Err(e) = link.client.publish(subject, bytes.into()).await {
+            tracing::warn!(error = %e, "cannot publish to NATS");
+            link.resync.store(true, Ordering::Release);
+        }
+    }
+}
+
+fn encode(message: &StateMessage) -> Vec<u8> {
+    serde_json::to_vec(message).unwrap_or_default()
+}
+
+async fn receive(
+    lobby: &Arc<Lobby>,
+    link: &Link,
+    message: async_nats::Message,
+    revocations: &Arc<tokio::sync::Semaphore>,
+) {
+    if message.payload.len() > MAX_PAYLOAD {
+        return;
+    }
+    let prefix_len = link.settings.subject_prefix.len() + 1;
+    let Some(rest) = message.subject.as_str().get(prefix_len..) else { return };
+    let payload = &message.payload[..];
+    let problem = match rest {
+        "chat.lobby" => match serde_json::from_slice::<LobbyChat>(payload) {
+            Ok(chat) => {
+                lobby.hub.broadcast_to_players(&Event::Chat(chat.message));
+                None
+            }
+            Err(e) => Some(e),
+        },
+        "session.revoke" => match serde_json::from_slice::<Revoke>(payload) {
+            Ok(revoke) => {
+                let Ok(permit) = revocations.clone().acquire_owned().await else { return };
+                let lobby = lobby.clone();
+                tokio::spawn(async move {
+                    close_ended_sessions(&lobby, revoke).await;
+                    drop(permit);
+                });
+                None
+            }
+            Err(e) => Some(e),
+        },
+        "node.hello" | "node.heartbeat" | "node.bye" => {
+            match serde_json::from_slice::<NodeMessage>(payload) {
+                Ok(NodeMessage { node }) if node != link.node() => {
+                    let mut remote = link.remote();
+                    match rest {
+                        "node.bye" => {
+                            if remote.remove(&node).is_some() {
+                                tracing::info!(node, "another node stopped");
+                            }
+                        }
+                        "node.hello" => {
+                            // A new node, or one back on NATS: it needs our state.
+                            remote.remove(&node);
+                            Link::seen(&mut remote, &node);
+                            drop(remote);
+                            if link.out.try_send(Outbound::Snapshot).is_err() {
+                                link.resync.store(true, Ordering::Release);
+                            }
+                        }
+                        _ => {
+                            Link::seen(&mut remote, &node);
+                        }
+                    }
+                    None
+                }
+                Ok(_) => None,
+                Err(e) => Some(e),
+            }
+        }
+        _ => match rest.strip_prefix("state.") {
+            Some(node) if node != link.node() => match serde_json::from_slice(payload) {
+                Ok(state) => {
+                    apply_state(link, node, state);
+                    None
+                }
+                Err(e) => Some(e),
+            },
+            _ => None,
+        },
+    };
+    if let Some(e) = problem {
+        tracing::warn!(subject = %message.subject, error = %e, "ignored a bad message from the bus");
+    }
+}
+
+fn apply_state(link: &Link, node: &str, state: StateMessage) {
+    let mut remote = link.remote();
+    let Some(entry) = Link::seen(&mut remote, node) else { return };
+    match state {
+        StateMessage::Reset => entry.players.clear(),
+        StateMessage::Online { players } => {
+            for player in players {
+                if entry.players.len() < MAX_PLAYERS_PER_NODE
+                    || entry.players.contains_key(&player.account)
+                {
+                    entry.players.insert(player.account, player.name);
+                }
+            }
+        }
+        StateMessage::Offline { account } => {
+            entry.players.remove(&account);
+        }
+    }
+}
+
+/// Closes this node's connections of `revoke.account` whose session the
+/// database no longer holds (a login elsewhere replaced it, a logout or a
+/// ban deleted it).
+async fn close_ended_sessions(lobby: &Lobby, revoke: Revoke) {
+    let sessions = lobby.hub.sessions_of(revoke.account);
+    if sessions.is_empty() {
+        return;
+    }
+    let now = crate::now();
+    let expiry = now + lobby.config.timeouts.session_ttl.as_secs() as i64;
+    for token_hash in sessions {
+        match lobby.db.touch_session(&token_hash, now, expiry).await {
+            Ok(Some(record)) if record.account.id == revoke.account => {}
+            Ok(_) => {
+                let event = SessionRevoked { reason: revoke.reason.clone() }.into();
+                let closed = lobby.hub.revoke_session(revoke.account, &token_hash, event);
+                tracing::info!(
+                    account = revoke.account,
+                    from = %revoke.node,
+                    closed,
+                    "closed connections of a session ended on another node"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot check a session ended on another node"),
+        }
+    }
+}
