@@ -19,6 +19,7 @@ mod command;
 mod filelist;
 mod manifest;
 mod package_path;
+mod parallel;
 mod sha256;
 mod walk;
 
@@ -36,6 +37,7 @@ pub use manifest::{
     PluginEvent, PluginPanel, PluginSpec, Problem, RESULT_PREFIX, ResultMode, is_valid_game_id,
 };
 pub use package_path::{MAX_DEPTH, MAX_PATH_BYTES, check_package_path};
+pub use parallel::map_parallel;
 pub use sha256::{Sha256Reader, Sha256Writer, sha256_bytes, sha256_file, sha256_reader};
 
 /// Bounds on what [`extract`] accepts from an untrusted package.

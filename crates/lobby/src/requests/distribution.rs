@@ -546,30 +546,8 @@ fn assemble(store: &ChunkStore, files: &[ManifestFile], root: &Path) -> std::io:
     for folder in folders {
         std::fs::create_dir_all(root.join(folder))?;
     }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let entries: Mutex<Vec<std::io::Result<FileEntry>>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(files.len()).max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(file) = files.get(i) else { return };
-                    let entry = assemble_file(store, file, root);
-                    let failed = entry.is_err();
-                    entries.lock().expect("assembled files").push(entry);
-                    if failed {
-                        next.store(files.len(), std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-    });
-    let entries = entries.into_inner().expect("assembled files");
-    let entries: Vec<FileEntry> = entries.into_iter().collect::<std::io::Result<_>>()?;
-    if entries.len() != files.len() {
-        return Err(std::io::Error::other("assembling stopped early"));
-    }
+    let entries =
+        gamestore_package::map_parallel(files, 4, |file| assemble_file(store, file, root))?;
     Ok(FileList::from_entries(entries))
 }
 

@@ -48,9 +48,11 @@ pub(crate) async fn version(
 ) -> Result<VersionRecord, WireError> {
     visible_game(conn, id).await?;
     let (key, v) = (id.to_owned(), version.to_owned());
-    conn.lobby.db.game_version(&key, &v).await.wire()?.ok_or_else(|| {
-        WireError::new(ErrorCode::VersionNotFound, format!("{id} has no version {version:?}"))
-    })
+    conn.lobby.db.game_version(&key, &v).await.wire()?.ok_or_else(|| no_version(id, version))
+}
+
+fn no_version(id: &str, version: &str) -> WireError {
+    WireError::new(ErrorCode::VersionNotFound, format!("{id} has no version {version:?}"))
 }
 
 /// The version with its zip: a signed, chunked version is published without
@@ -65,9 +67,8 @@ pub(crate) async fn with_zip(
     }
     let _packing = conn.lobby.zip_lock.lock().await;
     let (id, v) = (record.game_id.clone(), record.version.clone());
-    let fresh = conn.lobby.db.game_version(&id, &v).await.wire()?.ok_or_else(|| {
-        WireError::new(ErrorCode::VersionNotFound, format!("{id} has no version {v:?}"))
-    })?;
+    let fresh =
+        conn.lobby.db.game_version(&id, &v).await.wire()?.ok_or_else(|| no_version(&id, &v))?;
     if !fresh.package_sha256.is_empty() {
         return Ok(fresh);
     }

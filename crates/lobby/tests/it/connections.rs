@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use gamestore_protocol::{
     ChatScope, ChatSend, ErrorCode, Event, Frame, GameDownload, Hello, Login, OnlineList,
-    PROTOCOL_VERSION, Ping, Register, RequestFrame, RoomCreate, RoomEventKind, RoomJoin,
-    ServerMessage, Whoami,
+    PROTOCOL_VERSION, Ping, RequestFrame, RoomCreate, RoomEventKind, RoomJoin, ServerMessage,
+    Whoami,
 };
 use gamestore_testkit::{Cli, LobbyOptions, RawConn, TIMEOUT, TestLobby, fixtures, wait_until};
 use serde_json::Value;
+
+use crate::world::registered_player;
 
 const PASSWORD: &str = "correct horse";
 
@@ -23,13 +25,6 @@ fn lobby_with(args: &[&str], env: &[(&str, &str)]) -> TestLobby {
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         ..Default::default()
     })
-}
-
-fn player(lobby: &TestLobby, name: &str) -> RawConn {
-    let mut conn = RawConn::hello(lobby.addr);
-    conn.call(Register::new(name, PASSWORD)).unwrap();
-    conn.call(Login::new(name, PASSWORD)).unwrap();
-    conn
 }
 
 /// Publishes a game `id` 1.0.0 with one data file of `size` bytes.
@@ -108,9 +103,9 @@ fn a_panicking_handler_closes_only_its_connection_and_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
     publish(&lobby, tmp.path(), "quiz", 10);
     wait_for_no_connections(&lobby);
-    let mut ann = player(&lobby, "ann");
+    let mut ann = registered_player(&lobby, "ann");
     let room: Value = ann.call(RoomCreate { game: "quiz".into() }).unwrap();
-    let mut bob = player(&lobby, "bob");
+    let mut bob = registered_player(&lobby, "bob");
     bob.call(RoomJoin { room: room["id"].as_u64().unwrap() }).unwrap();
     assert_eq!(names_online(&mut bob), ["ann", "bob"]);
     let mut holder = RawConn::hello(lobby.addr);
@@ -152,7 +147,7 @@ fn a_panicking_handler_closes_only_its_connection_and_leaves_nothing_behind() {
 
 /// Sends GAME_DOWNLOAD for the whole package and then never reads again.
 fn stalled_download(lobby: &TestLobby, name: &str, game: &str) -> RawConn {
-    let mut conn = player(lobby, name);
+    let mut conn = registered_player(lobby, name);
     let ready = conn.call(GameDownload {
         id: game.into(),
         version: "1.0.0".into(),
@@ -204,7 +199,7 @@ fn a_downloader_that_stops_reading_is_closed_and_frees_its_slot() {
     publish_stored(&lobby, &zip, "big");
     wait_for_no_connections(&lobby);
     let stalled = stalled_download(&lobby, "sam", "big");
-    let mut bystander = player(&lobby, "bea");
+    let mut bystander = registered_player(&lobby, "bea");
     let mut holder = RawConn::hello(lobby.addr);
     assert!(!a_new_client_is_served(&lobby), "the cap of 3 is reached");
 
@@ -222,7 +217,7 @@ fn a_downloader_that_stops_reading_is_closed_and_frees_its_slot() {
 #[test]
 fn a_client_that_stops_reading_is_closed_once_and_frees_its_slot() {
     let lobby = lobby_with(&["--max-connections", "2", "--idle-timeout", "5"], &[]);
-    let stalled = player(&lobby, "sam");
+    let stalled = registered_player(&lobby, "sam");
 
     // sam sends requests and never reads a reply, until the lobby stops
     // reading from him: his replies fill his socket and his queue.
@@ -235,7 +230,7 @@ fn a_client_that_stops_reading_is_closed_once_and_frees_its_slot() {
         sent += 1;
         assert!(sent < 100_000, "the lobby kept reading requests whose replies nobody reads");
     }
-    let mut chatty = player(&lobby, "bea");
+    let mut chatty = registered_player(&lobby, "bea");
     assert!(!a_new_client_is_served(&lobby), "the cap of 2 is reached");
     // Lobby chat for him now finds his queue full.
     for n in 0..5 {
@@ -295,7 +290,7 @@ fn a_stalled_download_does_not_hold_up_shutdown() {
 #[test]
 fn connections_before_hello_are_bounded_in_number() {
     let lobby = lobby_with(&["--max-handshakes", "2"], &[]);
-    let mut logged_in = player(&lobby, "ann");
+    let mut logged_in = registered_player(&lobby, "ann");
     let mut first = RawConn::connect(lobby.addr);
     let _second = RawConn::connect(lobby.addr);
     // Two connections are in their handshake: a third is refused at once,

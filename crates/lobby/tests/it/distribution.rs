@@ -15,6 +15,8 @@ use gamestore_testkit::fixtures::game_folder;
 use gamestore_testkit::{RawConn, TestLobby};
 use serde_json::Value;
 
+use crate::world::registered_player;
+
 const PASSWORD: &str = "correct horse";
 
 fn developer(lobby: &TestLobby, name: &str) -> RawConn {
@@ -198,9 +200,7 @@ fn a_signed_publish_sends_only_missing_chunks_and_is_served_back_verbatim() {
     done(&mut dev, &plan_b).unwrap();
 
     // A player gets the exact bytes, the signature and the key.
-    let mut player = RawConn::hello(lobby.addr);
-    player.call(gamestore_protocol::Register::new("pia", PASSWORD)).unwrap();
-    player.call(gamestore_protocol::Login::new("pia", PASSWORD)).unwrap();
+    let mut player = registered_player(&lobby, "pia");
     let rid = player.send_request(ManifestGet { id: "alpha".into(), version: "1.0.0".into() });
     let (ready, bytes) = player.reply_with_bytes(rid, |r| r["size"].as_u64().unwrap()).unwrap();
     assert_eq!(bytes, signed.bytes);
@@ -412,16 +412,12 @@ fn a_signed_version_gets_its_zip_packed_on_first_demand() {
     // Published without a zip: nothing packed yet.
     let zip_path = lobby.data_dir().join("games/zipped/1.0.0/package.zip");
     assert!(!zip_path.exists(), "a chunked publish packs no zip");
-    let mut player = RawConn::hello(lobby.addr);
-    player.call(gamestore_protocol::Register::new("zeb", PASSWORD)).unwrap();
-    player.call(gamestore_protocol::Login::new("zeb", PASSWORD)).unwrap();
+    let mut player = registered_player(&lobby, "zeb");
     let info = player.call(GameInfo { id: "zipped".into() }).unwrap();
     assert_eq!(info["versions"][0]["package_size"], 0);
 
     // Two clients of the zip flow at once: both are told of the same zip.
-    let mut other = RawConn::hello(lobby.addr);
-    other.call(gamestore_protocol::Register::new("zoe", PASSWORD)).unwrap();
-    other.call(gamestore_protocol::Login::new("zoe", PASSWORD)).unwrap();
+    let mut other = registered_player(&lobby, "zoe");
     let first = other.send_request(GameFiles::new("zipped", "1.0.0"));
     let listing = player.call(GameFiles::new("zipped", "1.0.0")).unwrap();
     let again = loop {

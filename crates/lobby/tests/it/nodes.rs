@@ -8,6 +8,8 @@ use gamestore_protocol::{
 };
 use gamestore_testkit::{LobbyOptions, RawConn, TestDatabase, TestLobby, wait_until};
 
+use crate::world::registered_player;
+
 const PASSWORD: &str = "correct horse";
 
 /// One PostgreSQL database and a subject prefix of its own on the NATS
@@ -48,13 +50,6 @@ impl Nodes {
     }
 }
 
-fn player(lobby: &TestLobby, name: &str) -> RawConn {
-    let mut conn = RawConn::hello(lobby.addr);
-    conn.call(Register::new(name, PASSWORD)).unwrap();
-    conn.call(Login::new(name, PASSWORD)).unwrap();
-    conn
-}
-
 fn online(conn: &mut RawConn) -> Vec<String> {
     let reply = conn.call(OnlineList::default()).unwrap();
     reply["players"]
@@ -70,8 +65,8 @@ fn players_on_two_nodes_see_each_other_online_and_chat() {
     let Some(nodes) = Nodes::new() else { return };
     let a = nodes.start("a");
     let b = nodes.start("b");
-    let mut ann = player(&a, "ann");
-    let mut bob = player(&b, "bob");
+    let mut ann = registered_player(&a, "ann");
+    let mut bob = registered_player(&b, "bob");
     wait_until("ann's node lists bob", || online(&mut ann) == ["ann", "bob"]);
     wait_until("bob's node lists ann", || online(&mut bob) == ["ann", "bob"]);
 

@@ -57,7 +57,12 @@ pub fn lobby_with_test_game() -> (TestLobby, tempfile::TempDir, Cli) {
 
 /// A registered, logged-in player on a raw connection.
 pub fn raw_player(w: &World, name: &str) -> RawConn {
-    let mut conn = RawConn::hello(w.lobby.addr);
+    registered_player(&w.lobby, name)
+}
+
+/// Registers `name` with `lobby` and logs in on a new raw connection.
+pub fn registered_player(lobby: &TestLobby, name: &str) -> RawConn {
+    let mut conn = RawConn::hello(lobby.addr);
     conn.call(Register::new(name, PASSWORD)).unwrap();
     conn.call(Login::new(name, PASSWORD)).unwrap();
     conn

@@ -6,7 +6,6 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Mutex;
 
 use fastcdc::v2020::{FastCDC, StreamCDC};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -116,39 +115,7 @@ pub fn chunk_file(path: &Path) -> io::Result<Vec<ChunkRef>> {
 /// returns the manifest entries in the same order as `files`. A file whose
 /// size changed while it was read is an error: the package must hold still.
 pub fn chunk_folder(dir: &Path, files: &[PackagedFile]) -> io::Result<Vec<ManifestFile>> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(files.len());
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<io::Result<ManifestFile>>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let index = {
-                        let mut next = next.lock().expect("chunk queue");
-                        let index = *next;
-                        *next += 1;
-                        index
-                    };
-                    let Some(file) = files.get(index) else { break };
-                    let result = chunk_one(dir, file);
-                    let failed = result.is_err();
-                    results.lock().expect("chunk results")[index] = Some(result);
-                    if failed {
-                        *next.lock().expect("chunk queue") = files.len();
-                    }
-                }
-            });
-        }
-    });
-    let mut out = Vec::with_capacity(files.len());
-    for result in results.into_inner().expect("chunk results") {
-        match result {
-            Some(result) => out.push(result?),
-            None => return Err(io::Error::other("chunking stopped early")),
-        }
-    }
-    Ok(out)
+    crate::map_parallel(files, usize::MAX, |file| chunk_one(dir, file))
 }
 
 fn chunk_one(dir: &Path, file: &PackagedFile) -> io::Result<ManifestFile> {
