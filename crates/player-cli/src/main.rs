@@ -7,6 +7,7 @@ mod play;
 mod plugins;
 mod review;
 mod store;
+mod typed_lines;
 
 use std::process::ExitCode;
 
@@ -136,6 +137,9 @@ enum Command {
         /// Print events as JSON lines
         #[arg(long)]
         json: bool,
+        /// Run none of your installed plugins in the room
+        #[arg(long)]
+        no_plugins: bool,
     },
     /// List the launcher plugins the lobby offers, with your status for each
     Plugins {
@@ -156,6 +160,9 @@ enum Command {
         /// Print events as JSON lines
         #[arg(long)]
         json: bool,
+        /// Run none of your installed plugins in the room
+        #[arg(long)]
+        no_plugins: bool,
     },
 }
 
@@ -223,7 +230,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             plugins::plugin(&ctx, action, &id).await
         }
-        Command::Play { game, start_when, json } => {
+        Command::Play { game, start_when, json, no_plugins } => {
             play::play(
                 &ctx,
                 play::PlayOptions {
@@ -231,11 +238,12 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     start_when,
                     output: Output::of(json),
                     sandbox,
+                    plugins: play::Plugins::of(no_plugins),
                 },
             )
             .await
         }
-        Command::Join { room, start_when, json } => {
+        Command::Join { room, start_when, json, no_plugins } => {
             play::play(
                 &ctx,
                 play::PlayOptions {
@@ -243,6 +251,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     start_when,
                     output: Output::of(json),
                     sandbox,
+                    plugins: play::Plugins::of(no_plugins),
                 },
             )
             .await

@@ -6,6 +6,12 @@
 //! lobby when the client exits, and ends with the match's outcome: exit 0
 //! when the match completed and this player's client finished cleanly.
 //!
+//! While it waits in the room, the player's installed plugins run (unless
+//! `--no-plugins`): their panel lines are printed with the panel's prefix
+//! (or as `plugin_line` events with `--json`), and `/p text` typed on
+//! standard input goes to them. Standard input is read only until the
+//! match starts; from then on it belongs to the game client.
+//!
 //! A dropped lobby connection is resumed on a new one (the lobby keeps the
 //! room seat for a grace period); a `play` started while the player still
 //! has a seat (say, after the launcher was killed mid-match) carries on in
@@ -22,12 +28,16 @@ use gamestore_client::launcher::{
 };
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Link, Notice, RECONNECT_FOR};
+use gamestore_client::plugins::host::Output as PluginOutput;
+use gamestore_client::plugins::room::{PluginNote, RoomPlugins, plugin_input};
 use gamestore_client::{ClientError, LobbyClient, outln};
 use gamestore_protocol::{
     ErrorCode, Event, GameClientExited, GameInfo, GameStart, GameStartNotify, MatchEnded,
     MatchOutcome, QuickPlay, RoomEventKind, RoomInfo, RoomJoin, RoomLeave, RoomState,
 };
 use serde_json::json;
+
+use crate::typed_lines::TypedLines;
 
 /// How long to wait for the lobby's MATCH_ENDED after our client exited.
 const MATCH_END_WAIT: Duration = Duration::from_secs(120);
@@ -47,8 +57,39 @@ pub(crate) struct PlayOptions {
     pub(crate) start_when: Option<u32>,
     /// Print events as JSON lines.
     pub(crate) output: Output,
-    /// How the game client is confined.
+    /// How the game client (and each plugin) is confined.
     pub(crate) sandbox: SandboxMode,
+    /// Whether the player's plugins run in the room.
+    pub(crate) plugins: Plugins,
+}
+
+/// Whether `play` runs the player's installed plugins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plugins {
+    Run,
+    Off,
+}
+
+impl Plugins {
+    pub(crate) fn of(no_plugins: bool) -> Plugins {
+        if no_plugins { Plugins::Off } else { Plugins::Run }
+    }
+}
+
+/// How a subcommand player installs a plugin, for the hint that others use one.
+fn install_hint(plugin: &str) -> String {
+    format!("install it with `gamestore-player plugin install {plugin}`")
+}
+
+/// Prints what the plugins have to say.
+fn tell(output: Output, notes: Vec<PluginNote>) {
+    for note in notes {
+        let hint = match &note {
+            PluginNote::InUse { plugin } => install_hint(plugin),
+            _ => String::new(),
+        };
+        say(output, note.kind(), json!(note), || note.text(&hint));
+    }
 }
 
 fn say(output: Output, kind: &str, data: serde_json::Value, text: impl FnOnce() -> String) {
@@ -158,11 +199,16 @@ pub(crate) async fn play(ctx: &Context, options: PlayOptions) -> anyhow::Result<
         )
     });
     drop(client);
+    let (mut plugins, notes) = match options.plugins {
+        Plugins::Run => RoomPlugins::start(&link, &session.user, &room, options.sandbox).await,
+        Plugins::Off => (RoomPlugins::none(&room), Vec::new()),
+    };
+    tell(output, notes);
     let start_when = options.start_when.unwrap_or(room.min_players).max(1);
     let launcher = Launcher { sandbox: options.sandbox, home: ctx.home.root().to_owned() };
-    let outcome =
-        in_room(&link, &mut notices, &library, &session.user, room, start_when, output, &launcher)
-            .await;
+    let here = Here { link: &link, library: &library, me: &session.user, output };
+    let outcome = in_room(&here, &mut notices, &mut plugins, room, start_when, &launcher).await;
+    plugins.left();
     // Done with the room: give the seat up now rather than have the lobby
     // keep it for a player who is not coming back.
     let leave =
@@ -196,31 +242,84 @@ struct Launcher {
     home: std::path::PathBuf,
 }
 
+/// Who plays, and where the lobby and the games are.
+struct Here<'a> {
+    link: &'a Link,
+    library: &'a Library,
+    me: &'a str,
+    output: Output,
+}
+
+/// What the room wait hears next.
+enum Heard {
+    Notice(Option<Notice>),
+    Plugin(String, PluginOutput),
+    Typed(String),
+}
+
 /// Waits in `room`, starts the match as host, plays it.
-#[allow(clippy::too_many_arguments)]
 async fn in_room(
-    link: &Link,
+    here: &Here<'_>,
     notices: &mut tokio::sync::mpsc::UnboundedReceiver<Notice>,
-    library: &Library,
-    me: &str,
+    plugins: &mut RoomPlugins,
     room: RoomInfo,
     start_when: u32,
-    output: Output,
     launcher: &Launcher,
 ) -> anyhow::Result<ExitCode> {
+    let Here { link, library, me, output } = *here;
     let mut start_sent = false;
     let mut current = room;
     maybe_start(link, &current, me, start_when, &mut start_sent, output).await?;
+    // `/p` lines for the plugins, read only while they run and no match does.
+    let mut typed = (!plugins.is_empty()).then(TypedLines::start);
 
     loop {
-        let notice = notices.recv().await.context("the lobby connection ended")?;
+        let heard = tokio::select! {
+            notice = notices.recv() => Heard::Notice(notice),
+            (id, out) = plugins.next() => Heard::Plugin(id, out),
+            line = async {
+                match typed.as_mut() {
+                    Some(typed) => typed.next().await,
+                    None => std::future::pending().await,
+                }
+            } => Heard::Typed(line),
+        };
+        let notice = match heard {
+            Heard::Notice(notice) => notice.context("the lobby connection ended")?,
+            Heard::Plugin(id, out) => {
+                tell(output, plugins.output(link, &id, out).await);
+                continue;
+            }
+            Heard::Typed(line) => {
+                match plugin_input(&line) {
+                    Some(text) => tell(output, plugins.input(link, text).await),
+                    None if line.trim().is_empty() => {}
+                    None => tell(
+                        output,
+                        vec![PluginNote::Note {
+                            text: "only /p <text> lines (for your plugins) are read here".into(),
+                        }],
+                    ),
+                }
+                continue;
+            }
+        };
         let event = match notice {
             Notice::Event(event) => event,
             other => {
                 follow_link(link, &other, current.id, output).await?;
+                if matches!(other, Notice::Reconnected { .. }) {
+                    tell(output, plugins.announce(link).await);
+                }
                 continue;
             }
         };
+        if matches!(
+            event,
+            Event::RoomUpdate(_) | Event::PluginMessage(_) | Event::RoomPluginInUse(_)
+        ) {
+            tell(output, plugins.event(link, &event).await);
+        }
         match event {
             Event::RoomUpdate(update) => {
                 current = update.room.clone();
@@ -269,6 +368,10 @@ async fn in_room(
                     sandbox: launcher.sandbox,
                     data_dir: game_data_dir(&launcher.home, me, &start.game),
                 };
+                // Standard input is the game client's from now on.
+                if let Some(mut typed) = typed.take() {
+                    typed.stop();
+                }
                 return run_client(link, notices, library, me, start, &launch, output).await;
             }
             Event::MatchEnded(ended) if ended.outcome == MatchOutcome::NeverStarted => {
@@ -290,7 +393,7 @@ async fn in_room(
             }
             Event::SessionRevoked(r) => bail!("session ended: {}", r.reason),
             Event::ServerShutdown(s) => bail!("{}", s.message),
-            // `play` runs no plugins: others' plugin traffic is not its business.
+            // Handed to the plugins above.
             Event::PluginMessage(_) | Event::RoomPluginInUse(_) => {}
         }
     }

@@ -49,6 +49,13 @@ pub enum Output {
     Stopped(String),
 }
 
+/// A plugin stopped because it was not taking its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    pub plugin: String,
+    pub why: String,
+}
+
 /// One running plugin, as the room screen sees it.
 struct Running {
     plugin: InstalledPlugin,
@@ -140,9 +147,9 @@ impl PluginSet {
     }
 
     /// Sends `event` (`{"type": kind, ...fields}`) to every running plugin
-    /// whose manifest asks for `kind`. Returns one line per plugin stopped
-    /// because it was not taking its input.
-    pub fn event(&mut self, kind: PluginEvent, fields: Value) -> Vec<String> {
+    /// whose manifest asks for `kind`. Returns the plugins stopped because
+    /// they were not taking their input.
+    pub fn event(&mut self, kind: PluginEvent, fields: Value) -> Vec<Stop> {
         let line = with_type(kind.as_str(), fields);
         let targets: Vec<usize> = (0..self.running.len())
             .filter(|&i| {
@@ -153,7 +160,7 @@ impl PluginSet {
     }
 
     /// Sends a plugin message from the room to plugin `plugin`, if it runs and wants them.
-    pub fn message(&mut self, plugin: &str, from: &str, data: &Value) -> Vec<String> {
+    pub fn message(&mut self, plugin: &str, from: &str, data: &Value) -> Vec<Stop> {
         let Some(i) = self.index(plugin) else { return Vec::new() };
         if !self.running[i].plugin.spec.events.contains(&PluginEvent::PluginMessage) {
             return Vec::new();
@@ -164,7 +171,7 @@ impl PluginSet {
 
     /// Sends what the player typed for a plugin (`/p text`) to `plugin`, or
     /// to the first running plugin when `plugin` is `None`.
-    pub fn input(&mut self, plugin: Option<&str>, text: &str) -> Result<Vec<String>, String> {
+    pub fn input(&mut self, plugin: Option<&str>, text: &str) -> Result<Vec<Stop>, String> {
         let i = match plugin {
             Some(id) => self.index(id),
             None => self.running.iter().position(|r| !r.stopped),
@@ -203,14 +210,14 @@ impl PluginSet {
     }
 
     /// Queues `line` for plugin `i`; a full queue means the plugin hangs.
-    fn write(&mut self, i: usize, line: String) -> Option<String> {
+    fn write(&mut self, i: usize, line: String) -> Option<Stop> {
         let running = &mut self.running[i];
         if running.input.try_send(line).is_ok() {
             return None;
         }
         running.stopped = true;
         running.kill.notify_one();
-        Some(stopped_line(&running.plugin.id, "it stopped reading its input"))
+        Some(Stop { plugin: running.plugin.id.clone(), why: "it stopped reading its input".into() })
     }
 }
 

@@ -8,6 +8,7 @@
 //! installed plugin is enabled; removing it deletes it.
 
 pub mod host;
+pub mod room;
 
 use std::path::PathBuf;
 

@@ -16,6 +16,7 @@ use gamestore_testkit::{Cli, RawConn, TestLobby, game_package};
 use serde_json::{Value, json};
 
 use super::menus::{Screen, player_menu};
+use super::world::Launcher;
 
 const PASSWORD: &str = "correct horse";
 
@@ -574,4 +575,163 @@ fn stored_chunks(dir: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// The text of every `plugin_line` a launcher printed.
+fn panel_lines(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "plugin_line")
+        .map(|v| v["data"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn events_named(lines: &[String], kind: &str) -> Vec<Value> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == kind)
+        .map(|v| v["data"].clone())
+        .collect()
+}
+
+/// Waits for the panel line `text` of the room chat plugin.
+#[track_caller]
+fn expect_panel(launcher: &mut Launcher, text: &str) {
+    launcher.expect_where("plugin_line", |d| d["prefix"] == "chat+" && d["text"] == text);
+}
+
+#[track_caller]
+fn finishes_the_match(launcher: &mut Launcher) -> Vec<String> {
+    let (status, lines) = launcher.finish();
+    assert!(status.success(), "{status}:\n{}", lines.join("\n"));
+    let ended = events_named(&lines, "match_ended");
+    assert_eq!(ended.len(), 1, "{lines:?}");
+    assert_eq!(ended[0]["outcome"], "completed", "{lines:?}");
+    lines
+}
+
+#[test]
+fn subcommand_players_with_the_room_chat_plugin_talk_beside_ones_without_and_all_play() {
+    let w = world();
+    w.publish(&game_package("test"));
+    w.publish(&game_package("roomchat"));
+    let (ann, bob) = (w.player("ann"), w.player("bob"));
+    for cli in [&ann, &bob] {
+        cli.run(&["plugin", "install", "roomchat"]).ok();
+    }
+    let (carl, dave) = (w.player("carl"), w.player("dave"));
+
+    // PL3 through `play` and `join`: `/p` on standard input reaches the
+    // panel of every member who runs the plugin.
+    let mut ann = Launcher::with_stdin(&ann, &["play", "test", "--json", "--start-when", "4"]);
+    let room = ann.expect("room")["id"].as_u64().unwrap().to_string();
+    expect_panel(&mut ann, "chat+ is on; here: ann");
+    let mut bob = Launcher::with_stdin(&bob, &["join", &room, "--json"]);
+    expect_panel(&mut bob, "chat+ is on; here: ann, bob");
+    let mut carl = Launcher::with_stdin(&carl, &["join", &room, "--json"]);
+    carl.expect("room");
+    expect_panel(&mut ann, "here now: ann, bob, carl");
+
+    ann.type_line("/p hi plugin people");
+    expect_panel(&mut ann, "ann: hi plugin people");
+    expect_panel(&mut bob, "ann: hi plugin people");
+    bob.type_line("/p hi ann");
+    expect_panel(&mut ann, "bob: hi ann");
+    // PL4: Carl, without it, hears of it once, and nothing else of it.
+    assert_eq!(carl.expect("plugin_in_use")["plugin"], "roomchat");
+    carl.type_line("/p can I join in?");
+
+    // The fourth member starts the match (the host's --start-when 4).
+    let mut dave = Launcher::start(&dave, &["join", &room, "--json"]);
+    let ann_lines = finishes_the_match(&mut ann);
+    let bob_lines = finishes_the_match(&mut bob);
+    let carl_lines = finishes_the_match(&mut carl);
+    finishes_the_match(&mut dave);
+    assert!(panel_lines(&ann_lines).contains(&"bob: hi ann".to_owned()));
+    assert!(panel_lines(&bob_lines).contains(&"ann: hi plugin people".to_owned()));
+    assert!(panel_lines(&carl_lines).is_empty(), "{carl_lines:?}");
+    assert_eq!(events_named(&carl_lines, "plugin_in_use").len(), 1, "{carl_lines:?}");
+    let carl_text = carl_lines.join("\n");
+    assert!(
+        !carl_text.contains("hi plugin people") && !carl_text.contains("hi ann"),
+        "{carl_text}"
+    );
+    assert!(!carl_text.contains("error"), "{carl_text}");
+    let everyone = [&ann_lines, &bob_lines].map(|l| l.join("\n")).join("\n");
+    assert!(!everyone.contains("can I join in"), "a player without plugins reads no /p lines");
+    assert!(!everyone.contains("plugin_stopped"), "{everyone}");
+}
+
+#[test]
+fn a_host_without_the_plugin_plays_with_members_who_run_it_or_turn_it_off() {
+    let w = world();
+    w.publish(&game_package("test"));
+    w.publish(&game_package("roomchat"));
+    let carl = w.player("carl");
+    let (ann, bob) = (w.player("ann"), w.player("bob"));
+    for cli in [&ann, &bob] {
+        cli.run(&["plugin", "install", "roomchat"]).ok();
+    }
+
+    let mut carl = Launcher::start(&carl, &["play", "test", "--json", "--start-when", "3"]);
+    let room = carl.expect("room")["id"].as_u64().unwrap().to_string();
+    let mut ann = Launcher::with_stdin(&ann, &["join", &room, "--json"]);
+    expect_panel(&mut ann, "chat+ is on; here: carl, ann");
+    ann.type_line("/p anyone else?");
+    expect_panel(&mut ann, "ann: anyone else?");
+    carl.expect("plugin_in_use");
+    // Bob has it installed but plays without it; his arrival starts the match.
+    let mut bob = Launcher::with_stdin(&bob, &["join", &room, "--json", "--no-plugins"]);
+    let carl_lines = finishes_the_match(&mut carl);
+    let ann_lines = finishes_the_match(&mut ann);
+    let bob_lines = finishes_the_match(&mut bob);
+    assert!(panel_lines(&ann_lines).contains(&"here now: carl, ann, bob".to_owned()));
+    assert!(panel_lines(&bob_lines).is_empty(), "{bob_lines:?}");
+    assert!(panel_lines(&carl_lines).is_empty(), "{carl_lines:?}");
+    assert!(!carl_lines.join("\n").contains("anyone else"), "{carl_lines:?}");
+}
+
+#[test]
+fn a_crashing_or_flooding_plugin_under_play_is_stopped_in_one_line_and_the_match_goes_on() {
+    let w = world();
+    w.publish(&game_package("test"));
+    let ready = "for m in lines():\n    if m['type'] == 'hello':\n        out({'type': 'ready'})\n        break\n";
+    let plugins = [
+        ("crash", format!("{ready}sys.exit(3)")),
+        ("flood", format!("{ready}while True:\n    out({{'type': 'show', 'text': 'flood'}})")),
+        ("echo", echo_body("1")),
+    ];
+    let ann = w.player("ann");
+    for (id, body) in &plugins {
+        w.publish(&python_plugin(w.tmp.path(), id, "1.0.0", body));
+        ann.run(&["plugin", "install", id]).ok();
+    }
+    let bob = w.player("bob");
+
+    let mut ann = Launcher::with_stdin(&ann, &["play", "test", "--json", "--start-when", "2"]);
+    let room = ann.expect("room")["id"].as_u64().unwrap().to_string();
+    // Either may be stopped first.
+    let mut why: Vec<(String, String)> = (0..2)
+        .map(|_| ann.expect("plugin_stopped"))
+        .map(|d| (d["plugin"].as_str().unwrap().to_owned(), d["why"].as_str().unwrap().to_owned()))
+        .collect();
+    why.sort();
+    assert_eq!(
+        why,
+        [
+            ("crash".to_owned(), "it exited with code 3".to_owned()),
+            ("flood".to_owned(), "it wrote more than 20 lines a second".to_owned())
+        ]
+    );
+    ann.type_line("/p echo hello");
+    ann.expect_where("plugin_line", |d| d["plugin"] == "echo" && d["text"] == "echo 1: hello");
+
+    let mut bob = Launcher::start(&bob, &["join", &room, "--json"]);
+    let ann_lines = finishes_the_match(&mut ann);
+    finishes_the_match(&mut bob);
+    let stopped = events_named(&ann_lines, "plugin_stopped");
+    assert_eq!(stopped.len(), 2, "each stopped plugin is reported once: {ann_lines:?}");
+    assert!(stopped.iter().all(|d| d["plugin"] != "echo"), "{ann_lines:?}");
 }

@@ -4,10 +4,8 @@
 //! after it, no ghost stays. `GAMESTORE_SEAT_DROPS` sets the cuts per phase
 //! (default 50: 100 in all).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,9 +15,11 @@ use gamestore_protocol::{
     RoomList,
 };
 use gamestore_testkit::{
-    ChildGuard, Cli, LobbyOptions, RawConn, TIMEOUT, TestLobby, game_package, game_variant,
+    Cli, LobbyOptions, RawConn, TIMEOUT, TestLobby, game_package, game_variant,
 };
 use serde_json::Value;
+
+use super::world::Launcher;
 
 const PASSWORD: &str = "correct horse";
 
@@ -111,56 +111,6 @@ fn raw_player(lobby: &TestLobby, name: &str) -> RawConn {
     conn.call(Register::new(name, PASSWORD)).unwrap();
     conn.call(Login::new(name, PASSWORD)).unwrap();
     conn
-}
-
-/// `play` running in the background; its stdout lines arrive on `lines`.
-struct Launcher {
-    child: ChildGuard,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Launcher {
-    fn start(cli: &Cli, args: &[&str]) -> Launcher {
-        let mut command = cli.command(args);
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("start gamestore-player");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Launcher { child: ChildGuard::new(child, "gamestore-player play"), lines, seen: Vec::new() }
-    }
-
-    /// Waits for a JSON line of type `kind`.
-    #[track_caller]
-    fn expect(&mut self, kind: &str) -> Value {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("no {kind} line from play; it printed:\n{}", self.seen.join("\n"))
-            });
-            self.seen.push(line.clone());
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && v["type"] == kind
-            {
-                return v["data"].clone();
-            }
-        }
-    }
-
-    /// The rest of the output, once play has exited; its exit status.
-    fn finish(&mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let status = self.child.wait_timeout(TIMEOUT);
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(line);
-        }
-        (status, self.seen.clone())
-    }
 }
 
 /// Cuts the launcher's connection `times` times; after each cut the

@@ -2,8 +2,16 @@
 //! developer, players made as a user would make them, and the events of
 //! `play --json`.
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdin, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
 use gamestore_protocol::{Login, Register};
-use gamestore_testkit::{Cli, LobbyOptions, Output, RawConn, TestLobby, game_package};
+use gamestore_testkit::{
+    ChildGuard, Cli, LobbyOptions, Output, RawConn, TIMEOUT, TestLobby, game_package,
+};
 use serde_json::Value;
 
 pub const PASSWORD: &str = "correct horse";
@@ -76,4 +84,87 @@ pub fn events_of(out: &Output, kind: &str) -> Vec<Value> {
         .filter(|v| v["type"] == kind)
         .map(|v| v["data"].clone())
         .collect()
+}
+
+/// `play` or `join` running in the background; its stdout lines arrive on
+/// `lines`, and (when started with [`Launcher::with_stdin`]) lines can be
+/// typed to it.
+pub struct Launcher {
+    pub child: ChildGuard,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Launcher {
+    /// Starts `cli args` with no input.
+    pub fn start(cli: &Cli, args: &[&str]) -> Launcher {
+        Launcher::spawn(cli, args, Stdio::null())
+    }
+
+    /// Starts `cli args` with a pipe on its standard input ([`Launcher::type_line`]).
+    pub fn with_stdin(cli: &Cli, args: &[&str]) -> Launcher {
+        Launcher::spawn(cli, args, Stdio::piped())
+    }
+
+    fn spawn(cli: &Cli, args: &[&str], stdin: Stdio) -> Launcher {
+        let mut command = cli.command(args);
+        command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("start gamestore-player");
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let name = format!("gamestore-player {}", args.join(" "));
+        Launcher { child: ChildGuard::new(child, name), stdin, lines, seen: Vec::new() }
+    }
+
+    /// Types `line` (and Enter).
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("started with_stdin");
+        writeln!(stdin, "{line}").expect("type a line");
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for a JSON line of type `kind`.
+    #[track_caller]
+    pub fn expect(&mut self, kind: &str) -> Value {
+        self.expect_where(kind, |_| true)
+    }
+
+    /// Waits for a JSON line of type `kind` whose data passes `wanted`.
+    #[track_caller]
+    pub fn expect_where(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "no such {kind} line from the launcher; it printed:\n{}",
+                    self.seen.join("\n")
+                )
+            });
+            self.seen.push(line.clone());
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["type"] == kind
+                && wanted(&v["data"])
+            {
+                return v["data"].clone();
+            }
+        }
+    }
+
+    /// The rest of the output, once the launcher has exited; its exit status.
+    pub fn finish(&mut self) -> (ExitStatus, Vec<String>) {
+        self.stdin = None;
+        let status = self.child.wait_timeout(TIMEOUT);
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status, self.seen.clone())
+    }
 }

@@ -18,13 +18,12 @@ use gamestore_client::launcher::{LaunchOptions, client_command, game_data_dir};
 use gamestore_client::library::Library;
 use gamestore_client::menu::{Input, LineKind, Menu, Notice, PendingLine, Quit, Watch, one_line};
 use gamestore_client::outln;
-use gamestore_client::plugins::host::{Output, PluginSet, by_prefix, stopped_line};
-use gamestore_package::PluginEvent;
+use gamestore_client::plugins::host::Output;
+use gamestore_client::plugins::room::{PluginNote, RoomPlugins, plugin_input};
 use gamestore_protocol::{
-    ChatScope, ChatSend, Event, GameClientExited, GameStart, GameStartNotify, PluginSend,
-    RoomEventKind, RoomInfo, RoomLeave, RoomPlugins, RoomState,
+    ChatScope, ChatSend, Event, GameClientExited, GameStart, GameStartNotify, RoomEventKind,
+    RoomInfo, RoomLeave, RoomState,
 };
-use serde_json::json;
 
 use super::connection_gone;
 use crate::play::{describe_update, scope_name};
@@ -50,10 +49,9 @@ pub(crate) fn describe(notice: &Notice) -> Option<String> {
             "match {} starting: game server at {}:{}; running the game client",
             start.match_id, start.host, start.port
         ),
-        Event::RoomPluginInUse(hint) => format!(
-            "others in this room use the plugin {}; you can install it from Plugins in the main menu",
-            hint.plugin
-        ),
+        Event::RoomPluginInUse(hint) => {
+            PluginNote::InUse { plugin: hint.plugin.clone() }.text(INSTALL_HINT)
+        }
         Event::MatchEnded(ended) => {
             let mut line = format!("match {} ended: {}", ended.match_id, ended.message);
             if let Some(winner) =
@@ -66,6 +64,9 @@ pub(crate) fn describe(notice: &Notice) -> Option<String> {
         _ => return None,
     })
 }
+
+/// How the menu installs a plugin, for the hint that others use one.
+const INSTALL_HINT: &str = "you can install it from Plugins in the main menu";
 
 /// What the screen waits for next.
 enum Next {
@@ -102,7 +103,9 @@ pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> 
     outln!("== Room {}: {} {} ==", room.id, room.game_name, room.version);
     outln!("{}", members_line(&room));
     outln!("{HELP}");
-    let mut plugins = start_plugins(menu, &me, &room).await;
+    let (mut plugins, notes) =
+        RoomPlugins::start(&menu.link, &me, &room, super::sandbox_mode()).await;
+    report(menu, notes);
 
     let mut pending: Option<PendingLine> = None;
     loop {
@@ -112,7 +115,7 @@ pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> 
             tokio::select! {
                 input = line.wait() => Next::Typed(input),
                 notice = watch.next() => Next::Heard(notice),
-                (id, output) = plugins.next(), if !plugins.is_empty() => Next::Plugin(id, output),
+                (id, output) = plugins.next() => Next::Plugin(id, output),
             }
         };
         match next {
@@ -123,37 +126,26 @@ pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> 
                     Input::Eof | Input::Interrupted => return Err(Quit),
                 };
                 let text = text.trim();
-                if let Some(rest) =
-                    text.strip_prefix("/p ").or(if text == "/p" { Some("") } else { None })
-                {
-                    to_plugin(menu, &mut plugins, rest.trim());
+                if let Some(rest) = plugin_input(text) {
+                    report(menu, plugins.input(&menu.link, rest).await);
                     continue;
                 }
                 if !typed(menu, &room, text).await? {
-                    plugins.event(PluginEvent::RoomLeft, json!({"room": room.id}));
+                    plugins.left();
                     return Ok(());
                 }
             }
-            Next::Plugin(id, output) => plugin_output(menu, &mut plugins, &id, output).await,
+            Next::Plugin(id, output) => {
+                report(menu, plugins.output(&menu.link, &id, output).await);
+            }
             Next::Heard(None) => return Ok(()),
             Next::Heard(Some(notice)) => match notice {
-                Notice::Event(Event::PluginMessage(message)) => {
-                    report(menu, plugins.message(&message.plugin, &message.from, &message.data));
+                Notice::Event(event @ Event::PluginMessage(_)) => {
+                    report(menu, plugins.event(&menu.link, &event).await);
                 }
                 Notice::Event(Event::RoomUpdate(update)) if update.room.id == room.id => {
-                    let members_changed = update.room.members != room.members;
-                    room = update.room;
-                    report(
-                        menu,
-                        plugins.event(
-                            PluginEvent::RoomEvent,
-                            json!({"event": update.event, "player": update.player}),
-                        ),
-                    );
-                    if members_changed {
-                        let members = json!({"members": room.members});
-                        report(menu, plugins.event(PluginEvent::Members, members));
-                    }
+                    room = update.room.clone();
+                    report(menu, plugins.event(&menu.link, &Event::RoomUpdate(update)).await);
                 }
                 Notice::Event(Event::GameStart(start)) if start.room == room.id => {
                     if let Some(line) = pending.take() {
@@ -173,10 +165,7 @@ pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> 
                     outln!("");
                     outln!("== Room {}: {} {} ==", room.id, room.game_name, room.version);
                     outln!("back in the room. {}", members_line(&room));
-                    report(
-                        menu,
-                        plugins.event(PluginEvent::Members, json!({"members": room.members})),
-                    );
+                    report(menu, plugins.back_in(&menu.link, &room).await);
                 }
                 // The prompt is open: print above it.
                 Notice::Lost { .. } => menu.printer().line(format!(
@@ -189,7 +178,7 @@ pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> 
                         room.id,
                         members_line(&room)
                     ));
-                    announce(menu, &plugins).await;
+                    report(menu, plugins.announce(&menu.link).await);
                 }
                 notice
                     if connection_gone(&notice) || matches!(notice, Notice::Reconnected { .. }) =>
@@ -206,102 +195,13 @@ pub(crate) async fn enter(menu: &Menu, mut room: RoomInfo, mut watch: Watch) -> 
     }
 }
 
-/// Starts the player's installed plugins for `room` and tells the lobby
-/// which ones run here.
-async fn start_plugins(menu: &Menu, me: &str, room: &RoomInfo) -> PluginSet {
-    let home = menu.link.context().home.root().to_owned();
-    let (installed, notes) = gamestore_client::plugins::installed(&Library::plugins(&home, me));
+/// Prints what the plugins have to say above the prompt being edited.
+/// The hint that others use a plugin is already printed with the other
+/// events ([`describe`]).
+fn report(menu: &Menu, notes: Vec<PluginNote>) {
     for note in notes {
-        say(menu, note);
-    }
-    let launch = LaunchOptions { sandbox: super::sandbox_mode(), data_dir: home.clone() };
-    let (mut plugins, notes) = PluginSet::start(installed, me, &launch, |id| {
-        gamestore_client::launcher::plugin_data_dir(&home, me, id)
-    });
-    for note in notes {
-        say(menu, note);
-    }
-    if plugins.is_empty() {
-        return plugins;
-    }
-    for (prefix, title) in plugins.panels() {
-        say(
-            menu,
-            format!(
-                "[{prefix}] {title}: type /p <text> to use it (/p {prefix} <text> when several run)"
-            ),
-        );
-    }
-    announce(menu, &plugins).await;
-    report(
-        menu,
-        plugins.event(
-            PluginEvent::RoomJoined,
-            json!({"room": room.id, "game": room.game, "members": room.members}),
-        ),
-    );
-    plugins
-}
-
-/// ROOM_PLUGINS with the plugins still running.
-async fn announce(menu: &Menu, plugins: &PluginSet) {
-    let announced = async {
-        let client = menu.link.client().await?;
-        client.call(RoomPlugins { plugins: plugins.ids() }).await?;
-        anyhow::Ok(())
-    };
-    if let Err(e) = announced.await {
-        say(menu, format!("plugins cannot reach the room: {}", one_line(&e)));
-    }
-}
-
-/// Prints a plugin's line above the prompt being edited.
-fn say(menu: &Menu, line: String) {
-    menu.printer().line(line);
-}
-
-/// Prints the lines of plugins that were stopped.
-fn report(menu: &Menu, lines: Vec<String>) {
-    for line in lines {
-        say(menu, line);
-    }
-}
-
-/// `/p text` or `/p PREFIX text`.
-fn to_plugin(menu: &Menu, plugins: &mut PluginSet, text: &str) {
-    let prefixes = by_prefix(plugins);
-    let (target, text) = match text.split_once(' ') {
-        Some((first, rest)) if prefixes.contains_key(first) => (prefixes.get(first).cloned(), rest),
-        _ => (None, text),
-    };
-    if text.is_empty() {
-        say(menu, "type /p <text> to send text to your plugin".to_owned());
-        return;
-    }
-    match plugins.input(target.as_deref(), text) {
-        Ok(lines) => report(menu, lines),
-        Err(message) => say(menu, message),
-    }
-}
-
-/// Shows or relays what a plugin asked for.
-async fn plugin_output(menu: &Menu, plugins: &mut PluginSet, id: &str, output: Output) {
-    let prefix = plugins.prefix(id).unwrap_or(id).to_owned();
-    match output {
-        Output::Show(text) => say(menu, format!("[{prefix}] {text}")),
-        Output::Send(data) => {
-            let sent = async {
-                let client = menu.link.client().await?;
-                client.call(PluginSend { plugin: id.to_owned(), data }).await?;
-                anyhow::Ok(())
-            };
-            if let Err(e) = sent.await {
-                say(menu, format!("[{prefix}] not sent: {}", one_line(&e)));
-            }
-        }
-        Output::Stopped(why) => {
-            say(menu, stopped_line(id, &why));
-            announce(menu, plugins).await;
+        if !matches!(note, PluginNote::InUse { .. }) {
+            menu.printer().line(note.text(INSTALL_HINT));
         }
     }
 }
