@@ -5,7 +5,9 @@
 //! Rooms hold at most a game's `max_players` (16 at most), so the audience
 //! of a thousand is the lobby chat. Each account may send 10 messages per
 //! 10 seconds, so the sender rotates through the members. All members live
-//! in this process and are timed on one clock.
+//! in this process and are timed on one clock. With several lobby nodes
+//! the members are spread over them in turn, so most deliveries cross
+//! nodes (over NATS).
 
 use std::time::{Duration, Instant};
 
@@ -43,13 +45,26 @@ pub struct FanoutResult {
 }
 
 pub async fn run(
-    server: &Server,
+    servers: &[Server],
     tag: &str,
     options: &FanoutOptions,
 ) -> anyhow::Result<FanoutResult> {
     let members = options.members.max(1);
     crate::progress(&format!("fanout: logging in {members} players"));
-    let clients = new_players(&server.addr, &format!("{tag}f"), members, 64).await?;
+    let nodes = servers.len().max(1);
+    let mut by_node = Vec::new();
+    for (n, server) in servers.iter().enumerate() {
+        let count = members / nodes + usize::from(n < members % nodes);
+        by_node.push(new_players(&server.addr, &format!("{tag}f{n}x"), count, 64).await?);
+    }
+    // Member i is on node i % nodes, so the rotating sender moves between nodes.
+    let mut clients = Vec::with_capacity(members);
+    let mut iters: Vec<_> = by_node.into_iter().map(Vec::into_iter).collect();
+    while clients.len() < members {
+        for node in &mut iters {
+            clients.extend(node.next());
+        }
+    }
 
     // Every member's events go to one collector: (member, message text, when).
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<(usize, String, Instant)>();

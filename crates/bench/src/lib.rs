@@ -20,6 +20,7 @@ pub mod generated_game;
 pub mod lobby;
 pub mod login_flood;
 pub mod match_start;
+pub mod nodes;
 pub mod raw_copy;
 pub mod report;
 pub mod stats;
@@ -66,6 +67,9 @@ pub enum Scenario {
     Web,
     /// The store list with 10, 1,000 and 10,000 games.
     Store,
+    /// Idle clients, a request mix and chat fan-out over several lobby
+    /// nodes (PostgreSQL and NATS), against one node; only when named.
+    Nodes,
 }
 
 impl Scenario {
@@ -102,6 +106,7 @@ pub struct Options {
     pub flood: login_flood::FloodOptions,
     pub web: web::WebOptions,
     pub store: store_list::StoreListOptions,
+    pub nodes: nodes::NodesOptions,
     /// The packaged `test` game; built with scripts/package-games when absent.
     pub test_game: Option<PathBuf>,
     pub quick: bool,
@@ -205,29 +210,34 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         let dir = work.path().join("clients");
         std::fs::create_dir_all(&dir)?;
         match new_server() {
-            Ok(server) => match swarm::run(&server, &tag, &options.clients, &dir).await {
-                Ok(result) => {
-                    clients_rows(&mut report.rows, &result);
-                    report.scenarios.insert("clients".into(), serde_json::to_value(&result)?);
-                    if let Err(e) = swarm::check(&result) {
-                        record(&mut report, "clients", Some(&server), e);
+            Ok(server) => {
+                match swarm::run(std::slice::from_ref(&server), &tag, &options.clients, &dir).await
+                {
+                    Ok(result) => {
+                        clients_rows(&mut report.rows, &result);
+                        report.scenarios.insert("clients".into(), serde_json::to_value(&result)?);
+                        if let Err(e) = swarm::check(&result) {
+                            record(&mut report, "clients", Some(&server), e);
+                        }
                     }
+                    Err(e) => record(&mut report, "clients", Some(&server), e),
                 }
-                Err(e) => record(&mut report, "clients", Some(&server), e),
-            },
+            }
             Err(e) => record(&mut report, "clients", None, e),
         }
     }
 
     if wants(Scenario::Fanout) {
         match new_server() {
-            Ok(server) => match fanout::run(&server, &tag, &options.fanout).await {
-                Ok(result) => {
-                    fanout_rows(&mut report.rows, &result);
-                    report.scenarios.insert("fanout".into(), serde_json::to_value(&result)?);
+            Ok(server) => {
+                match fanout::run(std::slice::from_ref(&server), &tag, &options.fanout).await {
+                    Ok(result) => {
+                        fanout_rows(&mut report.rows, &result);
+                        report.scenarios.insert("fanout".into(), serde_json::to_value(&result)?);
+                    }
+                    Err(e) => record(&mut report, "fanout", Some(&server), e),
                 }
-                Err(e) => record(&mut report, "fanout", Some(&server), e),
-            },
+            }
             Err(e) => record(&mut report, "fanout", None, e),
         }
     }
@@ -310,7 +320,68 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             ),
         }
     }
+    if wants(Scenario::Nodes) {
+        let dir = work.path().join("nodes");
+        std::fs::create_dir_all(&dir)?;
+        let outcome = match &launch {
+            Some(launch) => {
+                nodes::run(launch, &tag, &options.nodes, &options.clients, &options.fanout, &dir)
+                    .await
+            }
+            None => Err(anyhow::anyhow!("the nodes scenario starts its own nodes; not --server")),
+        };
+        match outcome {
+            Ok(result) => {
+                nodes_rows(&mut report.rows, &result);
+                report.scenarios.insert("nodes".into(), serde_json::to_value(&result)?);
+            }
+            Err(e) => record(&mut report, "nodes", None, e),
+        }
+    }
     Ok(report)
+}
+
+/// The several-node figures beside one node's, on the same database and
+/// NATS server in the same run.
+fn nodes_rows(rows: &mut Vec<Row>, n: &nodes::NodesResult) {
+    let s = "nodes";
+    let (one, many) = (&n.single, &n.several);
+    let shape = format!("{} nodes", many.nodes);
+    rows.push(Row::new(
+        s,
+        format!("idle clients logged in over {shape} ({} workers)", many.clients.workers),
+        many.clients.logged_in as f64,
+        "clients",
+    ));
+    if let Some(rss) =
+        many.node_rss_mib.iter().copied().fold(Some(0.0f64), |max, r| Some(max?.max(r?)))
+    {
+        rows.push(Row::new(s, format!("largest node RSS, all idle ({shape})"), rss, "MiB"));
+    }
+    if let (Some(a), Some(b)) = (many.clients.rss_idle_mib, one.clients.rss_idle_mib) {
+        rows.push(
+            Row::new(s, format!("RSS of all nodes, all idle ({shape})"), a, "MiB")
+                .reference("one node", b),
+        );
+    }
+    let mix = format!("{} req/s", many.clients.load_rate);
+    rows.push(
+        Row::new(s, format!("request p50 ({mix}, {shape})"), many.clients.requests_ms.p50, "ms")
+            .reference("one node", one.clients.requests_ms.p50),
+    );
+    rows.push(
+        Row::new(s, format!("request p99 ({mix}, {shape})"), many.clients.requests_ms.p99, "ms")
+            .reference("one node", one.clients.requests_ms.p99),
+    );
+    let what = format!("lobby chat to {} members over {shape}, last one", many.fanout.members);
+    rows.push(
+        Row::new(s, format!("{what}, p50"), many.fanout.last_member_ms.p50, "ms")
+            .reference("one node", one.fanout.last_member_ms.p50),
+    );
+    rows.push(
+        Row::new(s, format!("{what}, p99"), many.fanout.last_member_ms.p99, "ms")
+            .reference("one node", one.fanout.last_member_ms.p99),
+    );
 }
 
 fn flood_rows(rows: &mut Vec<Row>, f: &login_flood::FloodResult) {

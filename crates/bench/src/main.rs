@@ -131,6 +131,19 @@ struct Args {
     #[arg(long, value_name = "N")]
     catalog_games: Option<usize>,
 
+    /// Nodes in the several-node shape of the `nodes` scenario
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    nodes: usize,
+
+    /// The PostgreSQL database the `nodes` scenario's nodes share
+    /// (postgres://...; scripts/bench-nodes starts a throwaway one)
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+
+    /// The NATS server of the `nodes` scenario (nats://HOST:PORT)
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+
     /// The packaged test game folder (scripts/package-games OUT test makes
     /// OUT/test) [default: packaged on the spot]
     #[arg(long, value_name = "DIR")]
@@ -232,6 +245,11 @@ fn options(args: Args) -> Options {
         store: gamestore_bench::store_list::StoreListOptions {
             sizes: vec![10, 1_000, 10_000],
             requests: pick(q, 300, 2_000),
+        },
+        nodes: gamestore_bench::nodes::NodesOptions {
+            nodes: args.nodes,
+            postgres: args.postgres,
+            nats: args.nats,
         },
         test_game: args.test_game,
         quick: q,

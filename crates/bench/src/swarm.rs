@@ -106,6 +106,11 @@ pub struct ClientsResult {
     pub metrics_under_load_ms: Option<Summary>,
 }
 
+/// `read` summed over every node; `None` when any is unknown.
+fn total_kib(servers: &[Server], read: fn(&Server) -> Option<u64>) -> Option<u64> {
+    servers.iter().map(read).sum()
+}
+
 /// One command to a worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
@@ -156,17 +161,22 @@ impl Reply {
     }
 }
 
+/// Runs the scenario against `servers`: one lobby, or several nodes of one
+/// lobby, with the worker processes spread over them in turn. Memory is
+/// the sum over the nodes.
 pub async fn run(
-    server: &Server,
+    servers: &[Server],
     tag: &str,
     options: &ClientsOptions,
     work: &Path,
 ) -> anyhow::Result<ClientsResult> {
+    let server = servers.first().context("no lobby to measure")?;
     let games = publish_store(server, tag, options.store_games.max(1), work).await?;
-    let rss_empty = server.rss_kib();
+    let rss_empty = total_kib(servers, Server::rss_kib);
 
     let per_worker = options.per_worker.max(1);
-    let workers_needed = options.clients.div_ceil(per_worker).max(1);
+    // At least one worker per node, so that every node holds clients.
+    let workers_needed = options.clients.div_ceil(per_worker).max(servers.len());
     crate::progress(&format!(
         "clients: {} clients in {workers_needed} worker processes",
         options.clients
@@ -174,7 +184,8 @@ pub async fn run(
     let mut workers = Vec::new();
     for w in 0..workers_needed {
         let count = share(options.clients, workers_needed, w);
-        workers.push(Worker::spawn(&server.addr, &format!("{tag}c{w}x"), count)?);
+        let addr = &servers[w % servers.len()].addr;
+        workers.push(Worker::spawn(addr, &format!("{tag}c{w}x"), count)?);
     }
 
     let (connect, connect_time) = phase(&mut workers, |_| Command::Connect).await?;
@@ -196,7 +207,7 @@ pub async fn run(
         login_time.as_secs_f64()
     ));
     tokio::time::sleep(SETTLE).await;
-    let rss_idle = server.rss_kib();
+    let rss_idle = total_kib(servers, Server::rss_kib);
 
     let n = workers.len();
     let rooms = options.rooms.min(login.ok);
@@ -226,8 +237,8 @@ pub async fn run(
         Some(scraper) => Some(scraper.stop().await),
         None => None,
     };
-    let rss_after = server.rss_kib();
-    let rss_peak = server.peak_rss_kib();
+    let rss_after = total_kib(servers, Server::rss_kib);
+    let rss_peak = total_kib(servers, Server::peak_rss_kib);
     for worker in &mut workers {
         worker.send(&Command::Quit).await.ok();
     }
