@@ -354,7 +354,7 @@ fn nodes_rows(rows: &mut Vec<Row>, n: &nodes::NodesResult) {
         "clients",
     ));
     if let Some(rss) =
-        many.node_rss_mib.iter().copied().fold(Some(0.0f64), |max, r| Some(max?.max(r?)))
+        many.node_rss_mib.iter().copied().try_fold(0.0f64, |max, r| Some(max.max(r?)))
     {
         rows.push(Row::new(s, format!("largest node RSS, all idle ({shape})"), rss, "MiB"));
     }
