@@ -365,23 +365,18 @@ fn nodes_rows(rows: &mut Vec<Row>, n: &nodes::NodesResult) {
         );
     }
     let mix = format!("{} req/s", many.clients.load_rate);
-    rows.push(
-        Row::new(s, format!("request p50 ({mix}, {shape})"), many.clients.requests_ms.p50, "ms")
-            .reference("one node", one.clients.requests_ms.p50),
-    );
-    rows.push(
-        Row::new(s, format!("request p99 ({mix}, {shape})"), many.clients.requests_ms.p99, "ms")
-            .reference("one node", one.clients.requests_ms.p99),
-    );
-    let what = format!("lobby chat to {} members over {shape}, last one", many.fanout.members);
-    rows.push(
-        Row::new(s, format!("{what}, p50"), many.fanout.last_member_ms.p50, "ms")
-            .reference("one node", one.fanout.last_member_ms.p50),
-    );
-    rows.push(
-        Row::new(s, format!("{what}, p99"), many.fanout.last_member_ms.p99, "ms")
-            .reference("one node", one.fanout.last_member_ms.p99),
-    );
+    let chat = format!("lobby chat to {} members over {shape}, last one", many.fanout.members);
+    let figures = [
+        (format!("request ({mix}, {shape})"), &many.clients.requests_ms, &one.clients.requests_ms),
+        (chat, &many.fanout.last_member_ms, &one.fanout.last_member_ms),
+    ];
+    for (what, many, one) in figures {
+        for (p, value, reference) in [("p50", many.p50, one.p50), ("p99", many.p99, one.p99)] {
+            rows.push(
+                Row::new(s, format!("{what}, {p}"), value, "ms").reference("one node", reference),
+            );
+        }
+    }
 }
 
 fn flood_rows(rows: &mut Vec<Row>, f: &login_flood::FloodResult) {
