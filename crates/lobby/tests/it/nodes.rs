@@ -266,6 +266,7 @@ fn a_node_killed_mid_match_has_its_match_aborted_by_the_survivors_and_its_player
 
     // Node a dies outright, mid-match.
     a.kill9();
+    let killed = std::time::Instant::now();
     front.point_at(b.addr);
     wait_until("b drops a's players", || online(&mut cid) == ["cid", "dee"]);
     wait_until("c drops a's players", || online(&mut dee) == ["cid", "dee"]);
@@ -274,6 +275,7 @@ fn a_node_killed_mid_match_has_its_match_aborted_by_the_survivors_and_its_player
     let mut bob_on_b = RawConn::hello(b.addr);
     assert_eq!(bob_on_b.call(Resume { token: bob_token }).unwrap()["user"], "bob");
     let aborted = loop_until_aborted(&mut bob_on_b, start.match_id);
+    let took = killed.elapsed();
     assert_eq!(aborted["message"], "the lobby node running this match stopped", "{aborted}");
     assert_eq!(aborted["players"], serde_json::json!(["ann", "bob"]));
     // However many survivors saw a die, one of them recorded the abort.
@@ -321,6 +323,7 @@ fn a_node_killed_mid_match_has_its_match_aborted_by_the_survivors_and_its_player
     let ids: Vec<&str> =
         store["games"].as_array().unwrap().iter().filter_map(|g| g["id"].as_str()).collect();
     assert_eq!(ids, ["test"], "{store}");
+    eprintln!("node a killed mid-match: its match recorded aborted on b {took:?} after the kill");
 }
 
 /// Waits until the match `id` in this player's history has ended; returns it.
