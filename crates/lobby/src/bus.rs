@@ -11,8 +11,10 @@
 //!   subject, so NATS keeps the order).
 //! - `P.node.hello`, `P.node.heartbeat`, `P.node.bye`: a node started or
 //!   reconnected (every node answers with its state), is alive, or stops.
-//!   A node silent for the node timeout is taken for dead and its players
-//!   leave ONLINE_LIST.
+//!   A node silent for the node timeout is taken for dead: its players
+//!   leave ONLINE_LIST and its open matches are recorded as aborted (by
+//!   every node that sees it die; the update changes only rows still open,
+//!   so each match is aborted once).
 //! - `P.chat.lobby`: lobby chat from a node's players.
 //! - `P.session.revoke`: an account's session changed (a login, a logout,
 //!   a ban). Every node closes the connections of that account whose
@@ -339,7 +341,7 @@ pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
                 // changes and we theirs.
                 announce(&link);
             }
-            _ = tick.tick() => heartbeat(&link),
+            _ = tick.tick() => heartbeat(&lobby, &link),
         }
     }
     // Whatever is queued, then goodbye.
@@ -358,12 +360,13 @@ fn announce(link: &Link) {
     link.queue("node.hello", &NodeMessage { node: link.node().to_owned() });
 }
 
-fn heartbeat(link: &Link) {
+fn heartbeat(lobby: &Arc<Lobby>, link: &Link) {
     if link.resync.swap(false, Ordering::AcqRel) && link.out.try_send(Outbound::Snapshot).is_err() {
         link.resync.store(true, Ordering::Release);
     }
     link.queue("node.heartbeat", &NodeMessage { node: link.node().to_owned() });
     let timeout = link.settings.node_timeout;
+    let mut dead = Vec::new();
     link.remote().retain(|node, entry| {
         let alive = entry.last_seen.elapsed() < timeout;
         if !alive {
@@ -372,9 +375,33 @@ fn heartbeat(link: &Link) {
                 players = entry.players.len(),
                 "a node went silent; its players are offline"
             );
+            dead.push(node.clone());
         }
         alive
     });
+    for node in dead {
+        tokio::spawn(abort_matches_of_dead_node(lobby.clone(), node));
+    }
+}
+
+/// Records the open matches of a node taken for dead as aborted. Every
+/// surviving node does it; only rows still open change, so each match is
+/// aborted once whichever node gets there first.
+async fn abort_matches_of_dead_node(lobby: Arc<Lobby>, node: String) {
+    let message = crate::MATCH_ABORTED_NODE_DIED;
+    match lobby.db.abort_open_matches(Some(&node), crate::now(), message).await {
+        Ok(0) => {}
+        Ok(aborted) => {
+            tracing::warn!(
+                node,
+                aborted,
+                "the open matches of a dead node were recorded as aborted"
+            )
+        }
+        Err(e) => {
+            tracing::error!(node, error = %e, "cannot record a dead node's matches as aborted")
+        }
+    }
 }
 
 async fn publish(lobby: &Lobby, link: &Link, item: Outbound) {

@@ -76,7 +76,22 @@ pub struct Lobby {
     pub(crate) listening: std::sync::atomic::AtomicBool,
 }
 
+/// What the history says of a match its own node found open at start.
+pub(crate) const MATCH_ABORTED_AT_START: &str = "the lobby stopped during this match";
+
+/// What the history says of a match whose node the other nodes took for dead.
+pub(crate) const MATCH_ABORTED_NODE_DIED: &str = "the lobby node running this match stopped";
+
 impl Lobby {
+    /// This node's id as match rows record it: `--node-id`, or
+    /// [`gamestore_storage::LOCAL_NODE`] for a lobby on its own.
+    pub(crate) fn node_id(&self) -> &str {
+        match &self.config.cluster {
+            Some(cluster) => &cluster.node_id,
+            None => gamestore_storage::LOCAL_NODE,
+        }
+    }
+
     /// Opens the data directory (creating it) and the database.
     pub async fn open(config: LobbyConfig) -> anyhow::Result<Arc<Lobby>> {
         std::fs::create_dir_all(&config.data_dir)?;
@@ -97,16 +112,16 @@ impl Lobby {
         if collected > 0 {
             tracing::info!(collected, "removed chunks no version names");
         }
-        // On one of several nodes the open matches may be the other nodes'
-        // running ones: only a lobby on its own closes them at start.
-        if config.cluster.is_none() {
-            let aborted = db.abort_open_matches(now()).await?;
-            if aborted > 0 {
-                tracing::warn!(
-                    aborted,
-                    "matches still open from the last run were recorded as aborted"
-                );
-            }
+        // Matches this node left open when it last stopped: on one of
+        // several nodes only its own (the others' may be running), on its
+        // own every open one.
+        let own = config.cluster.as_ref().map(|c| c.node_id.as_str());
+        let aborted = db.abort_open_matches(own, now(), MATCH_ABORTED_AT_START).await?;
+        if aborted > 0 {
+            tracing::warn!(
+                aborted,
+                "matches still open from the last run were recorded as aborted"
+            );
         }
         let bus = match &config.cluster {
             Some(cluster) => bus::Bus::connect(cluster).await?,

@@ -300,6 +300,7 @@ pub(crate) async fn run_match(
         outcome: exit.outcome.as_str().to_owned(),
         exit_code: exit.exit_code,
         result: exit.result.as_ref().map(|r| r.to_string()),
+        message: Some(exit.message.clone()),
     };
     if let Err(e) = lobby.db.end_match(match_id, &end).await.wire() {
         tracing::error!(match_id, error = %e.message, "could not record the end of a match");

@@ -94,6 +94,10 @@ pub(crate) async fn show_history(client: &LobbyClient, output: Output) -> anyhow
                 let outcome = match (m.outcome.as_deref(), winner) {
                     (None, _) => "running".to_owned(),
                     (Some("completed"), Some(w)) => format!("completed, {w} won"),
+                    (Some("aborted"), _) => match &m.message {
+                        Some(why) => format!("aborted: {why}"),
+                        None => "aborted".to_owned(),
+                    },
                     (Some(o), _) => o.replace('_', " "),
                 };
                 vec![

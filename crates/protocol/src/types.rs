@@ -667,6 +667,10 @@ pub struct MatchSummary {
     pub outcome: Option<String>,
     /// What the game server reported, if anything.
     pub result: Option<serde_json::Value>,
+    /// For people: what happened, as in MATCH_ENDED (absent while the match
+    /// runs, and for matches recorded before the lobby kept it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -333,9 +333,10 @@ impl Storage {
         version: &str,
         room_id: i64,
         players: &[AccountId],
+        node: &str,
         now: i64,
     ) -> Result<i64> {
-        dispatch!(self, write(game_id, version, players), db => db.begin_match(&game_id, &version, room_id, &players, now))
+        dispatch!(self, write(game_id, version, players, node), db => db.begin_match(&game_id, &version, room_id, &players, &node, now))
     }
 
     /// Records how a match ended.
@@ -343,9 +344,18 @@ impl Storage {
         dispatch!(self, write(end), db => db.end_match(id, &end))
     }
 
-    /// Closes matches left open by a lobby that stopped without ending them.
-    pub async fn abort_open_matches(&self, now: i64) -> Result<usize> {
-        dispatch!(self, write(), db => db.abort_open_matches(now))
+    /// Records the open matches of `node` (every open match when `None`)
+    /// as aborted with `message`: a lobby node that stopped without ending
+    /// them. Idempotent: only matches still open change, so several nodes
+    /// doing it at once change each match once. Returns how many changed.
+    pub async fn abort_open_matches(
+        &self,
+        node: Option<&str>,
+        now: i64,
+        message: &str,
+    ) -> Result<usize> {
+        let node = node.map(str::to_owned);
+        dispatch!(self, write(node, message), db => db.abort_open_matches(node.as_deref(), now, &message))
     }
 
     /// True when `player` took part in a match of `game_id` that started.

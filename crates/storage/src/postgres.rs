@@ -160,6 +160,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (game_id, version)
     );
     "#,
+    // 3 (SQLite version 7): the node that runs each match (so a node
+    // aborts only its own open matches, and the survivors a dead node's)
+    // and what happened, for people.
+    r#"
+    ALTER TABLE matches ADD COLUMN node TEXT COLLATE "C" NOT NULL DEFAULT 'local';
+    ALTER TABLE matches ADD COLUMN message TEXT;
+    CREATE INDEX matches_open_by_node ON matches(node) WHERE ended_at IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes to PostgreSQL.
@@ -291,7 +299,7 @@ fn version_from_row(r: &Row) -> VersionRecord {
 }
 
 const MATCH_COLUMNS: &str = "m.id, m.game_id, COALESCE(g.name, m.game_id), m.version, m.room_id,
-     m.started_at, m.ended_at, m.outcome, m.exit_code, m.result";
+     m.started_at, m.ended_at, m.outcome, m.exit_code, m.result, m.node, m.message";
 
 fn match_from_row(r: &Row) -> MatchRecord {
     let ended_at: Option<i64> = r.get(6);
@@ -301,12 +309,14 @@ fn match_from_row(r: &Row) -> MatchRecord {
         game_name: r.get(2),
         version: r.get(3),
         room_id: r.get(4),
+        node: r.get(10),
         started_at: r.get(5),
         end: ended_at.map(|ended_at| MatchEnd {
             ended_at,
             outcome: r.get::<_, Option<String>>(7).unwrap_or_default(),
             exit_code: r.get(8),
             result: r.get(9),
+            message: r.get(11),
         }),
         players: Vec::new(),
     }
@@ -732,15 +742,16 @@ impl PgStore {
         version: &str,
         room_id: i64,
         players: &[AccountId],
+        node: &str,
         now: i64,
     ) -> Result<i64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let id: i64 = tx
             .one(
-                "INSERT INTO matches (game_id, version, room_id, started_at) VALUES ($1, $2, $3, $4)
-                 RETURNING id",
-                &[&game_id, &version, &room_id, &now],
+                "INSERT INTO matches (game_id, version, room_id, node, started_at)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[&game_id, &version, &room_id, &node, &now],
             )
             .await?
             .get(0);
@@ -759,21 +770,28 @@ impl PgStore {
         self.client()
             .await?
             .exec(
-                "UPDATE matches SET ended_at = $2, outcome = $3, exit_code = $4, result = $5
+                "UPDATE matches SET ended_at = $2, outcome = $3, exit_code = $4, result = $5,
+                   message = $6
                  WHERE id = $1",
-                &[&id, &end.ended_at, &end.outcome, &end.exit_code, &end.result],
+                &[&id, &end.ended_at, &end.outcome, &end.exit_code, &end.result, &end.message],
             )
             .await?;
         Ok(())
     }
 
-    pub async fn abort_open_matches(&self, now: i64) -> Result<usize> {
+    pub async fn abort_open_matches(
+        &self,
+        node: Option<&str>,
+        now: i64,
+        message: &str,
+    ) -> Result<usize> {
         let n = self
             .client()
             .await?
             .exec(
-                "UPDATE matches SET ended_at = $1, outcome = 'aborted' WHERE ended_at IS NULL",
-                &[&now],
+                "UPDATE matches SET ended_at = $1, outcome = 'aborted', message = $3
+                 WHERE ended_at IS NULL AND ($2::TEXT IS NULL OR node = $2::TEXT)",
+                &[&now, &node, &message],
             )
             .await?;
         Ok(n as usize)

@@ -168,6 +168,10 @@ pub struct NewVersion {
     pub version: VersionRecord,
 }
 
+/// The node id recorded for the matches of a lobby on its own (and for
+/// matches recorded before match rows carried a node).
+pub const LOCAL_NODE: &str = "local";
+
 /// How a match ended, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchEnd {
@@ -177,6 +181,8 @@ pub struct MatchEnd {
     pub exit_code: Option<i32>,
     /// What the game server reported (JSON), if anything.
     pub result: Option<String>,
+    /// For people: what happened (the MATCH_ENDED message), if recorded.
+    pub message: Option<String>,
 }
 
 /// A match with its players.
@@ -187,6 +193,9 @@ pub struct MatchRecord {
     pub game_name: String,
     pub version: String,
     pub room_id: i64,
+    /// The lobby node that runs (or ran) the match: its `--node-id`, or
+    /// [`LOCAL_NODE`] for a lobby on its own.
+    pub node: String,
     pub started_at: i64,
     pub end: Option<MatchEnd>,
     pub players: Vec<String>,

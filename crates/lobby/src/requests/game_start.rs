@@ -33,25 +33,30 @@ pub(super) async fn start(conn: &Conn) -> Result<MatchStarting, WireError> {
     let plan = conn.lobby.rooms.begin_start(account)?;
     let (game, version, room) = (plan.game.id.clone(), plan.game.version.clone(), plan.room);
     let players: Vec<i64> = plan.players.iter().map(|(id, _)| *id).collect();
-    let match_id =
-        match conn.lobby.db.begin_match(&game, &version, room as i64, &players, now()).await.wire()
-        {
-            Ok(id) => id,
-            Err(e) => {
-                conn.lobby.rooms.ended(
+    let node = conn.lobby.node_id();
+    let match_id = match conn
+        .lobby
+        .db
+        .begin_match(&game, &version, room as i64, &players, node, now())
+        .await
+        .wire()
+    {
+        Ok(id) => id,
+        Err(e) => {
+            conn.lobby.rooms.ended(
+                room,
+                gamestore_protocol::MatchEnded {
+                    match_id: 0,
                     room,
-                    gamestore_protocol::MatchEnded {
-                        match_id: 0,
-                        room,
-                        outcome: gamestore_protocol::MatchOutcome::NeverStarted,
-                        exit_code: None,
-                        result: None,
-                        message: e.message.clone(),
-                    },
-                );
-                return Err(e);
-            }
-        };
+                    outcome: gamestore_protocol::MatchOutcome::NeverStarted,
+                    exit_code: None,
+                    result: None,
+                    message: e.message.clone(),
+                },
+            );
+            return Err(e);
+        }
+    };
     let token = auth::new_token()?;
     let lobby = conn.lobby.clone();
     let slot = admission.commit(lobby.clone(), match_id);

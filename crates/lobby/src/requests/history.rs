@@ -33,6 +33,7 @@ pub(super) async fn history(
                 result: end
                     .and_then(|e| e.result.as_deref())
                     .and_then(|r| serde_json::from_str(r).ok()),
+                message: end.and_then(|e| e.message.clone()),
             }
         })
         .collect::<Vec<_>>();

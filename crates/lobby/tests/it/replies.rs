@@ -193,12 +193,13 @@ fn long_histories_and_review_lists_are_paged_and_shown_in_full() {
     let ann = db.find_account(gamestore_storage::Role::Player, "ann").unwrap().unwrap();
     let result = serde_json::json!({"summary": "x".repeat(3000)}).to_string();
     for i in 0..500 {
-        let id = db.begin_match("chess", "1.0.0", 1, &[ann.id], 1000 + i).unwrap();
+        let id = db.begin_match("chess", "1.0.0", 1, &[ann.id], "local", 1000 + i).unwrap();
         let end = gamestore_storage::MatchEnd {
             ended_at: 1001 + i,
             outcome: "completed".into(),
             exit_code: Some(0),
             result: Some(result.clone()),
+            message: None,
         };
         db.end_match(id, &end).unwrap();
     }

@@ -219,7 +219,8 @@ impl SqliteStore {
         let mut matches: Vec<MatchRecord> = tx
             .prepare_cached(
                 "SELECT m.id, m.game_id, COALESCE(g.name, m.game_id), m.version, m.room_id,
-                        m.started_at, m.ended_at, m.outcome, m.exit_code, m.result
+                        m.started_at, m.ended_at, m.outcome, m.exit_code, m.result, m.node,
+                        m.message
                  FROM matches m LEFT JOIN games g ON g.id = m.game_id
                  ORDER BY m.id DESC LIMIT ?1",
             )?
@@ -231,6 +232,7 @@ impl SqliteStore {
                     game_name: r.get(2)?,
                     version: r.get(3)?,
                     room_id: r.get(4)?,
+                    node: r.get(10)?,
                     started_at: r.get(5)?,
                     end: match ended_at {
                         Some(ended_at) => Some(MatchEnd {
@@ -238,6 +240,7 @@ impl SqliteStore {
                             outcome: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                             exit_code: r.get(8)?,
                             result: r.get(9)?,
+                            message: r.get(11)?,
                         }),
                         None => None,
                     },

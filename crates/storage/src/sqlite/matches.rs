@@ -1,8 +1,10 @@
 //! Matches: who played what, when, and how it ended.
 //!
 //! A match row is written when its game server is spawned and completed when
-//! it ends. Rows still open when the lobby starts belong to a lobby that
-//! died mid-match; [`SqliteStore::abort_open_matches`] closes them as aborted.
+//! it ends, and carries the node that runs it. Rows of a node still open
+//! when that node starts (or when the other nodes take it for dead) belong
+//! to a lobby that died mid-match; [`SqliteStore::abort_open_matches`]
+//! closes them as aborted.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -17,13 +19,15 @@ impl SqliteStore {
         version: &str,
         room_id: i64,
         players: &[AccountId],
+        node: &str,
         now: i64,
     ) -> Result<i64> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO matches (game_id, version, room_id, started_at) VALUES (?1, ?2, ?3, ?4)",
-            params![game_id, version, room_id, now],
+            "INSERT INTO matches (game_id, version, room_id, node, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![game_id, version, room_id, node, now],
         )?;
         let id = tx.last_insert_rowid();
         for player in players {
@@ -39,17 +43,21 @@ impl SqliteStore {
     /// Records how a match ended.
     pub fn end_match(&self, id: i64, end: &MatchEnd) -> Result<()> {
         self.conn().execute(
-            "UPDATE matches SET ended_at = ?2, outcome = ?3, exit_code = ?4, result = ?5 WHERE id = ?1",
-            params![id, end.ended_at, end.outcome, end.exit_code, end.result],
+            "UPDATE matches SET ended_at = ?2, outcome = ?3, exit_code = ?4, result = ?5,
+               message = ?6
+             WHERE id = ?1",
+            params![id, end.ended_at, end.outcome, end.exit_code, end.result, end.message],
         )?;
         Ok(())
     }
 
-    /// Closes matches left open by a lobby that stopped without ending them.
-    pub fn abort_open_matches(&self, now: i64) -> Result<usize> {
+    /// Closes the matches of `node` (of every node when `None`) left open
+    /// by a lobby that stopped without ending them.
+    pub fn abort_open_matches(&self, node: Option<&str>, now: i64, message: &str) -> Result<usize> {
         Ok(self.conn().execute(
-            "UPDATE matches SET ended_at = ?1, outcome = 'aborted' WHERE ended_at IS NULL",
-            params![now],
+            "UPDATE matches SET ended_at = ?1, outcome = 'aborted', message = ?3
+             WHERE ended_at IS NULL AND (?2 IS NULL OR node = ?2)",
+            params![now, node, message],
         )?)
     }
 
@@ -83,7 +91,7 @@ impl SqliteStore {
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, m.game_id, COALESCE(g.name, m.game_id), m.version, m.room_id, m.started_at,
-                    m.ended_at, m.outcome, m.exit_code, m.result
+                    m.ended_at, m.outcome, m.exit_code, m.result, m.node, m.message
              FROM matches m JOIN match_players p ON p.match_id = m.id
              LEFT JOIN games g ON g.id = m.game_id
              WHERE p.account_id = ?1 AND (?3 IS NULL OR (m.started_at, m.id) < (?3, ?4))
@@ -99,6 +107,7 @@ impl SqliteStore {
                     game_name: r.get(2)?,
                     version: r.get(3)?,
                     room_id: r.get(4)?,
+                    node: r.get(10)?,
                     started_at: r.get(5)?,
                     end: match ended_at {
                         Some(ended_at) => Some(MatchEnd {
@@ -106,6 +115,7 @@ impl SqliteStore {
                             outcome: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                             exit_code: r.get(8)?,
                             result: r.get(9)?,
+                            message: r.get(11)?,
                         }),
                         None => None,
                     },
@@ -157,16 +167,17 @@ mod tests {
         };
         db.publish_version(&new, None).unwrap();
         assert!(!db.has_played(ann.id, "chess").unwrap());
-        let m1 = db.begin_match("chess", "1.0.0", 1, &[ann.id, bob.id], 10).unwrap();
+        let m1 = db.begin_match("chess", "1.0.0", 1, &[ann.id, bob.id], "local", 10).unwrap();
         let end = MatchEnd {
             ended_at: 20,
             outcome: "completed".into(),
             exit_code: Some(0),
             result: None,
+            message: None,
         };
         db.end_match(m1, &end).unwrap();
-        let m2 = db.begin_match("chess", "1.0.0", 1, &[ann.id], 30).unwrap();
-        assert_eq!(db.abort_open_matches(40).unwrap(), 1);
+        let m2 = db.begin_match("chess", "1.0.0", 1, &[ann.id], "local", 30).unwrap();
+        assert_eq!(db.abort_open_matches(None, 40, "the lobby stopped").unwrap(), 1);
         assert!(db.has_played(bob.id, "chess").unwrap());
 
         let history = db.matches_of(ann.id, 10).unwrap();

@@ -129,6 +129,11 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL,
         PRIMARY KEY (game_id, version)
     );",
+    // 7: the node that runs each match (so a node aborts only its own open
+    // matches) and what happened, for people.
+    "ALTER TABLE matches ADD COLUMN node TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE matches ADD COLUMN message TEXT;
+    CREATE INDEX matches_open_by_node ON matches(node) WHERE ended_at IS NULL;",
 ];
 
 /// The schema version this build writes.

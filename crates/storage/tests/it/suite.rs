@@ -1,8 +1,8 @@
 //! What every backend must do the same way.
 
 use gamestore_storage::{
-    AccountId, CatalogQuery, CatalogSort, DeveloperKey, MatchEnd, NewVersion, ReviewPosition, Role,
-    StorageError, VersionRecord,
+    AccountId, CatalogQuery, CatalogSort, DeveloperKey, LOCAL_NODE, MatchEnd, NewVersion,
+    ReviewPosition, Role, StorageError, VersionRecord,
 };
 
 use crate::backends::each_backend;
@@ -285,20 +285,22 @@ async fn matches_are_recorded_paged_and_aborted() {
             .await
             .unwrap();
         assert!(!db.has_played(ann.id, "chess").await.unwrap());
-        let never = db.begin_match("chess", "1.0.0", 1, &[ann.id], 5).await.unwrap();
+        let never = db.begin_match("chess", "1.0.0", 1, &[ann.id], LOCAL_NODE, 5).await.unwrap();
         let end = |at, outcome: &str| MatchEnd {
             ended_at: at,
             outcome: outcome.into(),
             exit_code: Some(0),
             result: Some("{\"winner\":\"bob\"}".into()),
+            message: Some("bob won".into()),
         };
         db.end_match(never, &end(6, "never_started")).await.unwrap();
         assert!(!db.has_played(ann.id, "chess").await.unwrap());
-        let m1 = db.begin_match("chess", "1.0.0", 1, &[bob.id, ann.id], 10).await.unwrap();
+        let m1 =
+            db.begin_match("chess", "1.0.0", 1, &[bob.id, ann.id], LOCAL_NODE, 10).await.unwrap();
         db.end_match(m1, &end(20, "completed")).await.unwrap();
-        let m2 = db.begin_match("chess", "1.0.0", 2, &[ann.id], 10).await.unwrap();
-        assert_eq!(db.abort_open_matches(40).await.unwrap(), 1);
-        assert_eq!(db.abort_open_matches(41).await.unwrap(), 0);
+        let m2 = db.begin_match("chess", "1.0.0", 2, &[ann.id], LOCAL_NODE, 10).await.unwrap();
+        assert_eq!(db.abort_open_matches(None, 40, "the lobby stopped").await.unwrap(), 1);
+        assert_eq!(db.abort_open_matches(None, 41, "the lobby stopped").await.unwrap(), 0);
         assert!(db.has_played(bob.id, "chess").await.unwrap());
         assert!(db.has_played(ann.id, "chess").await.unwrap());
 
@@ -310,15 +312,69 @@ async fn matches_are_recorded_paged_and_aborted() {
         assert_eq!(rest.iter().map(|m| m.id).collect::<Vec<_>>(), [m1, never]);
         assert_eq!(history[0].end.as_ref().unwrap().outcome, "aborted");
         assert_eq!(history[0].end.as_ref().unwrap().exit_code, None);
+        assert_eq!(history[0].end.as_ref().unwrap().message.as_deref(), Some("the lobby stopped"));
+        assert_eq!(history[0].node, LOCAL_NODE);
         let completed = history[1].end.as_ref().unwrap();
         assert_eq!((completed.ended_at, completed.exit_code), (20, Some(0)));
         assert_eq!(completed.result.as_deref(), Some("{\"winner\":\"bob\"}"));
+        assert_eq!(completed.message.as_deref(), Some("bob won"));
         // Players by name here, in join order on the admin pages.
         assert_eq!(history[1].players, ["Ann", "bob"]);
         assert_eq!((history[1].game_name.as_str(), history[1].room_id), ("Chess", 1));
         let recent = db.recent_matches(2).await.unwrap();
         assert_eq!(recent.iter().map(|m| m.id).collect::<Vec<_>>(), [m2, m1]);
         assert_eq!(recent[1].players, ["bob", "Ann"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_matches_are_aborted_per_node_once_even_by_several_nodes_at_once() {
+    each_backend(|db| async move {
+        let dev = db.create_account(Role::Developer, "dev", "h", 1).await.unwrap();
+        let ann = db.create_account(Role::Player, "ann", "h", 1).await.unwrap();
+        let bob = db.create_account(Role::Player, "bob", "h", 1).await.unwrap();
+        db.publish_version(&new_version(dev.id, "chess", "1.0.0", 1), None).await.unwrap();
+        let on_a1 = db.begin_match("chess", "1.0.0", 1, &[ann.id], "a", 10).await.unwrap();
+        let on_a2 = db.begin_match("chess", "1.0.0", 2, &[bob.id], "a", 11).await.unwrap();
+        let on_b = db.begin_match("chess", "1.0.0", 1, &[bob.id], "b", 12).await.unwrap();
+        let done_a = db.begin_match("chess", "1.0.0", 3, &[ann.id], "a", 13).await.unwrap();
+        let completed = MatchEnd {
+            ended_at: 14,
+            outcome: "completed".into(),
+            exit_code: Some(0),
+            result: None,
+            message: None,
+        };
+        db.end_match(done_a, &completed).await.unwrap();
+
+        // Node a died: two survivors record it at the same moment.
+        let gone = "the lobby node running this match stopped";
+        let (one, two) = tokio::join!(
+            db.abort_open_matches(Some("a"), 20, gone),
+            db.abort_open_matches(Some("a"), 21, gone)
+        );
+        assert_eq!(one.unwrap() + two.unwrap(), 2, "each open match of a aborted once");
+        assert_eq!(db.abort_open_matches(Some("a"), 22, gone).await.unwrap(), 0);
+        // A node with no open match, and one whose open match is b's.
+        assert_eq!(db.abort_open_matches(Some("c"), 22, gone).await.unwrap(), 0);
+
+        let recent = db.recent_matches(10).await.unwrap();
+        let by_id = |id: i64| recent.iter().find(|m| m.id == id).unwrap();
+        for id in [on_a1, on_a2] {
+            let end = by_id(id).end.clone().unwrap();
+            assert_eq!((end.outcome.as_str(), end.message.as_deref()), ("aborted", Some(gone)));
+            assert!(end.ended_at == 20 || end.ended_at == 21, "{end:?}");
+            assert_eq!(by_id(id).node, "a");
+        }
+        assert_eq!(by_id(on_b).end, None, "b's match still runs");
+        assert_eq!(by_id(on_b).node, "b");
+        assert_eq!(by_id(done_a).end.as_ref().unwrap().outcome, "completed");
+        assert_eq!(db.matches_of(bob.id, 10).await.unwrap().len(), 2);
+
+        // Node b restarting closes its own.
+        assert_eq!(db.abort_open_matches(Some("b"), 30, "restarted").await.unwrap(), 1);
+        assert_eq!(db.abort_open_matches(None, 31, "restarted").await.unwrap(), 0);
     })
     .await;
 }
