@@ -2,7 +2,8 @@
 //!
 //! A chunk is a file `chunks/<first 2 hex>/<hash hex>` holding its raw
 //! bytes, or `<hash hex>.z` holding one zstd frame (kept only when zstd-1
-//! shrinks the chunk by an eighth). Chunks are written to `chunks/tmp/` and
+//! shrinks the chunk by an eighth; a chunk its uploader sent raw is stored
+//! raw, the uploader having tried zstd already). Chunks are written to `chunks/tmp/` and
 //! renamed into place, so a present chunk is always complete; a chunk
 //! already present is not written again. Durability comes at a version's
 //! commit ([`crate::games_area::GamesArea::commit`] syncs the filesystem)
