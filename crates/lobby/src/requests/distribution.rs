@@ -1006,8 +1006,8 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
 }
 
 /// Stored chunk bytes read per trip to the blocking pool (whole chunks, at
-/// least one).
-const CHUNK_READ_BYTES: u64 = 2 << 20;
+/// least one): small, since every downloading connection holds one batch.
+const CHUNK_READ_BYTES: u64 = 256 << 10;
 
 /// Reads whole stored chunks from `stored[start..]`, about
 /// [`CHUNK_READ_BYTES`] of them, as binary frames for request `id`: each
