@@ -460,12 +460,36 @@ async fn fetch_chunks(
                 );
             }
             let want = sent.stored_size as usize;
-            while pending.len() < want {
-                let data = next_frame(&mut rx).await?;
-                pending.extend_from_slice(&data);
-            }
-            let rest = pending.split_off(want);
-            let stored = std::mem::replace(&mut pending, rest);
+            let stored = if want == 0 {
+                Vec::new()
+            } else if pending.is_empty() {
+                // The lobby frames each chunk on its own: a chunk that fits
+                // one frame is that frame, taken as it is.
+                let first = next_frame(&mut rx).await?;
+                if first.len() >= want {
+                    pending = first;
+                } else {
+                    pending.reserve_exact(want);
+                    pending.extend_from_slice(&first);
+                }
+                while pending.len() < want {
+                    let data = next_frame(&mut rx).await?;
+                    pending.extend_from_slice(&data);
+                }
+                if pending.len() == want {
+                    std::mem::take(&mut pending)
+                } else {
+                    let rest = pending.split_off(want);
+                    std::mem::replace(&mut pending, rest)
+                }
+            } else {
+                while pending.len() < want {
+                    let data = next_frame(&mut rx).await?;
+                    pending.extend_from_slice(&data);
+                }
+                let rest = pending.split_off(want);
+                std::mem::replace(&mut pending, rest)
+            };
             received += stored.len() as u64;
             writers.send((index, sent.compressed, stored)).await?;
         }

@@ -2,7 +2,8 @@
 //!
 //! A chunk is a file `chunks/<first 2 hex>/<hash hex>` holding its raw
 //! bytes, or `<hash hex>.z` holding one zstd frame (kept only when zstd-1
-//! shrinks the chunk by an eighth). Chunks are written to `chunks/tmp/` and
+//! shrinks the chunk by an eighth; a chunk its uploader sent raw is stored
+//! raw, the uploader having tried zstd already). Chunks are written to `chunks/tmp/` and
 //! renamed into place, so a present chunk is always complete; a chunk
 //! already present is not written again. Durability comes at a version's
 //! commit ([`crate::games_area::GamesArea::commit`] syncs the filesystem)
@@ -77,14 +78,29 @@ impl ChunkStore {
         if self.has(hash) {
             return Ok(false);
         }
-        let computed;
-        let packed = match packed {
-            Some(p) => Some(p),
-            None => {
-                computed = compress_chunk(raw);
-                computed.as_deref()
-            }
-        };
+        match packed {
+            Some(p) => self.write(hash, raw, Some(p)),
+            None => self.write(hash, raw, compress_chunk(raw).as_deref()),
+        }
+    }
+
+    /// Stores a verified chunk as its uploader sent it: `packed` is the zstd
+    /// frame it sent, if any. A chunk sent raw is stored raw (the uploader
+    /// tried zstd on it first; it is not compressed a second time here).
+    /// Returns false if it was present.
+    pub fn put_as_sent(
+        &self,
+        hash: &ChunkHash,
+        raw: &[u8],
+        packed: Option<&[u8]>,
+    ) -> io::Result<bool> {
+        if self.has(hash) {
+            return Ok(false);
+        }
+        self.write(hash, raw, packed)
+    }
+
+    fn write(&self, hash: &ChunkHash, raw: &[u8], packed: Option<&[u8]>) -> io::Result<bool> {
         let (bytes, target) = match packed {
             Some(p) if p.len() <= raw.len() - raw.len() / 8 => (p, self.packed_path(hash)),
             _ => (raw, self.raw_path(hash)),
