@@ -183,7 +183,8 @@ pub async fn run(
     }
     let mut failures = 0;
     for task in tasks {
-        if task.await.is_err() {
+        // A panic and an install that returned an error both count.
+        if !matches!(task.await, Ok(Ok(()))) {
             failures += 1;
         }
     }

@@ -93,20 +93,7 @@ impl Home {
         fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create {}", self.root.display()))?;
         let path = self.session_path(session.role);
-        let tmp = path.with_extension("json.tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.write_all(&serde_json::to_vec_pretty(session)?)?;
-        file.sync_all()?;
-        // The mode given at creation is masked by the umask; make sure.
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
-        fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        write_private(&path, &serde_json::to_vec_pretty(session)?)
     }
 
     /// Forgets the saved session for `role`.
@@ -116,4 +103,26 @@ impl Home {
             _ => Ok(()),
         }
     }
+}
+
+/// Writes `bytes` to `path` readable by its owner only (0600, whatever the
+/// umask), durably and atomically: a temporary file beside it, synced, then
+/// renamed over it. A reader sees the old contents or the new, never a mix.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = fs::remove_file(&tmp);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    // The mode given at creation is masked by the umask; make sure.
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

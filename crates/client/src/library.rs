@@ -55,6 +55,14 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
+/// Where [`Library::move_into_place`] left a version's folder.
+enum Placed {
+    /// The staging folder became the version's folder.
+    Moved(PathBuf),
+    /// Another process of this player installed it meanwhile.
+    AlreadyInstalled(PathBuf),
+}
+
 /// One player's installed games.
 #[derive(Debug, Clone)]
 pub struct Library {
@@ -158,16 +166,10 @@ impl Library {
         manifest: &[u8],
         signature: &StoredSignature,
     ) -> anyhow::Result<PathBuf> {
-        let target = self.version_dir(id, version);
-        if target.exists() {
-            if self.is_installed(id, version) {
-                fs::remove_dir_all(staging)?;
-                return Ok(target);
-            }
-            fs::remove_dir_all(&target)?;
-        }
-        fs::rename(staging, &target)
-            .with_context(|| format!("cannot move the game into {}", target.display()))?;
+        let target = match self.move_into_place(staging, id, version)? {
+            Placed::AlreadyInstalled(target) => return Ok(target),
+            Placed::Moved(target) => target,
+        };
         write_atomic(&self.signature_path(id, version), &serde_json::to_vec(signature)?)?;
         write_atomic(&self.manifest_path(id, version), manifest)?;
         sync_dir(&self.game_dir(id));
@@ -245,23 +247,30 @@ impl Library {
         version: &str,
         listing: &FileList,
     ) -> anyhow::Result<PathBuf> {
+        let target = match self.move_into_place(staging, id, version)? {
+            Placed::AlreadyInstalled(target) => return Ok(target),
+            Placed::Moved(target) => target,
+        };
+        write_atomic(&self.listing_path(id, version), &serde_json::to_vec(listing)?)?;
+        Ok(target)
+    }
+
+    /// Renames a verified staging folder to `version`'s folder. A folder
+    /// there without its listing or manifest is a leftover from a crash and
+    /// is replaced; a complete one was installed meanwhile by another
+    /// process of this player, and the staging folder is dropped.
+    fn move_into_place(&self, staging: &Path, id: &str, version: &str) -> anyhow::Result<Placed> {
         let target = self.version_dir(id, version);
         if target.exists() {
-            // A folder without a listing is a leftover from a crash; a complete
-            // one was installed meanwhile by another process of this player.
             if self.is_installed(id, version) {
                 fs::remove_dir_all(staging)?;
-                return Ok(target);
+                return Ok(Placed::AlreadyInstalled(target));
             }
             fs::remove_dir_all(&target)?;
         }
         fs::rename(staging, &target)
             .with_context(|| format!("cannot move the game into {}", target.display()))?;
-        let listing_path = self.listing_path(id, version);
-        let tmp = listing_path.with_extension("json.tmp");
-        fs::write(&tmp, serde_json::to_vec(listing)?)?;
-        fs::rename(&tmp, &listing_path)?;
-        Ok(target)
+        Ok(Placed::Moved(target))
     }
 
     /// Removes one installed version.

@@ -7,8 +7,7 @@
 //! moves the old file aside as `signing_key.old-<unix time>`.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -99,19 +98,7 @@ fn write_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(format!("{}\n", hex::encode(key.to_bytes())).as_bytes())?;
-    file.sync_all()?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::home::write_private(path, format!("{}\n", hex::encode(key.to_bytes())).as_bytes())
 }
 
 /// The public half.
@@ -122,6 +109,7 @@ pub fn public(key: &SigningKey) -> VerifyingKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_key_is_made_once_private_and_rotations_keep_the_old_one() {

@@ -163,9 +163,51 @@ pub fn encode_binary(id: u32, data: &[u8], out: &mut Vec<u8>) -> Result<(), Fram
     Ok(())
 }
 
+/// Reads the next `len` bytes of `reader` straight into a new binary frame
+/// for request `id` (no copy through another buffer); `UnexpectedEof` when
+/// the reader ends first, `InvalidInput` when the frame would exceed
+/// [`MAX_FRAME_LEN`].
+pub fn read_binary_frame(
+    reader: &mut impl std::io::Read,
+    id: u32,
+    len: usize,
+) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    if len + 5 > MAX_FRAME_LEN {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            FrameError::TooLarge(len + 5),
+        ));
+    }
+    let mut frame = Vec::with_capacity(9 + len);
+    frame.extend_from_slice(&((len + 5) as u32).to_be_bytes());
+    frame.push(KIND_BINARY);
+    frame.extend_from_slice(&id.to_be_bytes());
+    reader.take(len as u64).read_to_end(&mut frame)?;
+    if frame.len() != 9 + len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(frame)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binary_frame_read_from_a_reader_decodes_to_its_bytes() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let mut reader = &data[..];
+        let frame = read_binary_frame(&mut reader, 7, 600).unwrap();
+        assert_eq!(
+            Frame::decode(&frame),
+            Ok((Frame::Binary { id: 7, data: data[..600].to_vec() }, frame.len()))
+        );
+        let short = read_binary_frame(&mut reader, 7, 401).unwrap_err();
+        assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof);
+        let over = read_binary_frame(&mut &data[..], 7, MAX_FRAME_LEN).unwrap_err();
+        assert_eq!(over.kind(), std::io::ErrorKind::InvalidInput);
+    }
 
     fn check_round_trip(frame: Frame) {
         let bytes = frame.to_bytes().unwrap();

@@ -98,23 +98,9 @@ impl RawConn {
     }
 
     fn read_message(&mut self) -> Option<ServerMessage> {
-        loop {
-            match Frame::decode(&self.buf) {
-                Ok((Frame::Message(json), used)) => {
-                    self.buf.drain(..used);
-                    return Some(ServerMessage::decode(&json).expect("server message"));
-                }
-                Ok((frame, _)) => panic!("unexpected frame {frame:?}"),
-                Err(FrameError::Incomplete) => {}
-                Err(e) => panic!("server sent a bad frame: {e}"),
-            }
-            let mut chunk = [0u8; 64 * 1024];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
-                Err(e) => panic!("reading from the lobby failed (timeout?): {e}"),
-            }
+        match self.recv_frame()? {
+            Frame::Message(json) => Some(ServerMessage::decode(&json).expect("server message")),
+            frame => panic!("unexpected frame {frame:?}"),
         }
     }
 

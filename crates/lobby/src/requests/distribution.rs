@@ -1018,7 +1018,6 @@ fn read_chunk_frames(
     start: usize,
     id: u32,
 ) -> io::Result<(Vec<Vec<u8>>, usize)> {
-    use std::io::Read;
     let mut frames = Vec::new();
     let mut read = 0u64;
     let mut next = start;
@@ -1028,17 +1027,8 @@ fn read_chunk_frames(
         let mut left = chunk.stored_size;
         while left > 0 {
             let want = (MAX_CHUNK_LEN as u64).min(left) as usize;
-            // 4 bytes length, kind, 4 bytes id, data.
-            let mut frame = Vec::with_capacity(9 + want);
-            frame.extend_from_slice(&((want + 5) as u32).to_be_bytes());
-            frame.push(2);
-            frame.extend_from_slice(&id.to_be_bytes());
-            (&mut file).take(want as u64).read_to_end(&mut frame)?;
-            if frame.len() != 9 + want {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
+            frames.push(gamestore_protocol::read_binary_frame(&mut file, id, want)?);
             left -= want as u64;
-            frames.push(frame);
         }
         read += chunk.stored_size;
         next += 1;

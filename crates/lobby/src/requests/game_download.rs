@@ -282,21 +282,11 @@ fn read_frames(
     chunk: u64,
     mut left: u64,
 ) -> std::io::Result<(std::fs::File, Vec<Vec<u8>>)> {
-    use std::io::Read;
     let mut frames = Vec::with_capacity(FRAMES_PER_READ);
     while left > 0 && frames.len() < FRAMES_PER_READ {
         let want = chunk.min(left) as usize;
-        // 4 bytes length, kind, 4 bytes id, data.
-        let mut frame = Vec::with_capacity(9 + want);
-        frame.extend_from_slice(&((want + 5) as u32).to_be_bytes());
-        frame.push(2);
-        frame.extend_from_slice(&id.to_be_bytes());
-        (&mut file).take(want as u64).read_to_end(&mut frame)?;
-        if frame.len() != 9 + want {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
+        frames.push(gamestore_protocol::read_binary_frame(&mut file, id, want)?);
         left -= want as u64;
-        frames.push(frame);
     }
     Ok((file, frames))
 }
