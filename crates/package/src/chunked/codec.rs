@@ -1,12 +1,41 @@
 //! How a chunk is stored and sent: raw, or one zstd frame when that pays.
 
-use std::io::Read;
+use zstd::zstd_safe;
+
+/// Bytes of each of the three samples [`compress_chunk`] tries first.
+const SAMPLE: usize = 8 * 1024;
 
 /// Compresses `data` with zstd level 1 when that shrinks it by at least an
 /// eighth; `None` means "send and store it raw".
+///
+/// A chunk of at least eight samples is first judged by three 8 KiB
+/// samples (its start, middle and end) compressed together: when they do
+/// not shrink by a sixteenth, the chunk is taken as incompressible without
+/// compressing the whole of it (media, archives and encrypted data cost a
+/// 24 KiB probe instead of a full pass). A chunk whose samples are noise but
+/// whose other parts would compress is sent raw: it costs bandwidth, never
+/// correctness.
 pub fn compress_chunk(data: &[u8]) -> Option<Vec<u8>> {
+    if data.is_empty() || looks_incompressible(data) {
+        return None;
+    }
     let packed = zstd::bulk::compress(data, 1).ok()?;
-    (packed.len() <= data.len() - data.len() / 8 && !data.is_empty()).then_some(packed)
+    (packed.len() <= data.len() - data.len() / 8).then_some(packed)
+}
+
+fn looks_incompressible(data: &[u8]) -> bool {
+    if data.len() < 8 * SAMPLE {
+        return false;
+    }
+    let middle = data.len() / 2 - SAMPLE / 2;
+    let mut sample = Vec::with_capacity(3 * SAMPLE);
+    for at in [0, middle, data.len() - SAMPLE] {
+        sample.extend_from_slice(&data[at..at + SAMPLE]);
+    }
+    match zstd::bulk::compress(&sample, 1) {
+        Ok(packed) => packed.len() > sample.len() - sample.len() / 16,
+        Err(_) => false,
+    }
 }
 
 /// Why stored chunk bytes could not be turned back into the chunk.
@@ -20,22 +49,31 @@ pub enum ChunkCodecError {
     Corrupt(String),
 }
 
-/// Inflates one zstd frame that must produce exactly `size` bytes. Never
-/// produces more than `size` bytes (a bomb is cut at `size + 1`).
+/// Inflates zstd data that must produce exactly `size` bytes, in one pass
+/// into a buffer of `size + 1` bytes: it never produces more (a bomb stops
+/// when the buffer is full). A frame header that announces another size is
+/// refused before anything is inflated.
 pub fn inflate_chunk(stored: &[u8], size: u32) -> Result<Vec<u8>, ChunkCodecError> {
-    let decoder = zstd::stream::read::Decoder::with_buffer(stored)
-        .map_err(|e| ChunkCodecError::Corrupt(e.to_string()))?
-        .single_frame();
-    let mut out = Vec::with_capacity(size as usize);
-    decoder
-        .take(u64::from(size) + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| ChunkCodecError::Corrupt(e.to_string()))?;
-    if out.len() > size as usize {
-        return Err(ChunkCodecError::TooLarge(size));
+    match zstd_safe::get_frame_content_size(stored) {
+        Ok(Some(n)) if n > u64::from(size) => return Err(ChunkCodecError::TooLarge(size)),
+        Ok(Some(n)) if n < u64::from(size) => {
+            return Err(ChunkCodecError::WrongSize { expected: size, got: n as usize });
+        }
+        Ok(_) => {}
+        Err(_) => return Err(ChunkCodecError::Corrupt("no zstd frame header".into())),
     }
-    if out.len() != size as usize {
-        return Err(ChunkCodecError::WrongSize { expected: size, got: out.len() });
+    let mut out: Vec<u8> = Vec::with_capacity(size as usize + 1);
+    match zstd_safe::decompress(&mut out, stored) {
+        Ok(n) if n > size as usize => Err(ChunkCodecError::TooLarge(size)),
+        Ok(n) if n < size as usize => Err(ChunkCodecError::WrongSize { expected: size, got: n }),
+        Ok(_) => Ok(out),
+        Err(code) if is_output_full(code) => Err(ChunkCodecError::TooLarge(size)),
+        Err(code) => Err(ChunkCodecError::Corrupt(zstd_safe::get_error_name(code).to_owned())),
     }
-    Ok(out)
+}
+
+fn is_output_full(code: zstd_safe::ErrorCode) -> bool {
+    // SAFETY: ZSTD_getErrorCode only reads the number it is given.
+    let kind = unsafe { zstd_safe::zstd_sys::ZSTD_getErrorCode(code) };
+    kind == zstd_safe::zstd_sys::ZSTD_ErrorCode::ZSTD_error_dstSize_tooSmall
 }

@@ -258,4 +258,35 @@ fn the_codec_compresses_only_when_it_pays_and_bounds_inflation() {
     assert!(bomb.len() < 64 << 10);
     assert!(matches!(inflate_chunk(&bomb, MAX_CHUNK), Err(ChunkCodecError::TooLarge(_))));
     assert!(matches!(inflate_chunk(b"not zstd", 8), Err(ChunkCodecError::Corrupt(_))));
+    // Streamed frames do not announce their size: the buffer bounds them.
+    let streamed = zstd::stream::encode_all(&text[..], 1).unwrap();
+    assert!(matches!(zstd::zstd_safe::get_frame_content_size(&streamed), Ok(None)));
+    assert_eq!(inflate_chunk(&streamed, text.len() as u32).unwrap(), text);
+    let streamed_bomb = zstd::stream::encode_all(&vec![0u8; 64 << 20][..], 19).unwrap();
+    assert!(matches!(
+        inflate_chunk(&streamed_bomb, MAX_CHUNK),
+        Err(ChunkCodecError::TooLarge(_))
+    ));
+    assert!(matches!(
+        inflate_chunk(&streamed, text.len() as u32 + 1),
+        Err(ChunkCodecError::WrongSize { .. })
+    ));
+    let mut cut = streamed.clone();
+    cut.truncate(cut.len() / 2);
+    assert!(matches!(inflate_chunk(&cut, text.len() as u32), Err(ChunkCodecError::Corrupt(_))));
+}
+
+#[test]
+fn noise_is_judged_by_samples_and_anything_that_shrinks_is_compressed() {
+    // A 1 MiB chunk of noise is sent raw.
+    assert_eq!(compress_chunk(&noise(1 << 20, 5)), None);
+    // Noise with a compressible middle: the samples see the middle.
+    let mut mixed = noise(1 << 20, 6);
+    mixed[256 << 10..768 << 10].fill(b'a');
+    let packed = compress_chunk(&mixed).expect("half of it compresses");
+    assert_eq!(inflate_chunk(&packed, mixed.len() as u32).unwrap(), mixed);
+    // Small chunks are always tried whole.
+    let mut small = noise(32 << 10, 7);
+    small[..20 << 10].fill(0);
+    assert!(compress_chunk(&small).is_some());
 }
