@@ -82,7 +82,8 @@ impl GamesArea {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
         }
-        sync_filesystem(&target)?;
+        // The files are on disk; the rename needs only its folder synced.
+        fs::File::open(target.parent().expect("version dir has a parent"))?.sync_all()?;
         Ok(target)
     }
 

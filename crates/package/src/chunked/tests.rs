@@ -263,10 +263,7 @@ fn the_codec_compresses_only_when_it_pays_and_bounds_inflation() {
     assert!(matches!(zstd::zstd_safe::get_frame_content_size(&streamed), Ok(None)));
     assert_eq!(inflate_chunk(&streamed, text.len() as u32).unwrap(), text);
     let streamed_bomb = zstd::stream::encode_all(&vec![0u8; 64 << 20][..], 19).unwrap();
-    assert!(matches!(
-        inflate_chunk(&streamed_bomb, MAX_CHUNK),
-        Err(ChunkCodecError::TooLarge(_))
-    ));
+    assert!(matches!(inflate_chunk(&streamed_bomb, MAX_CHUNK), Err(ChunkCodecError::TooLarge(_))));
     assert!(matches!(
         inflate_chunk(&streamed, text.len() as u32 + 1),
         Err(ChunkCodecError::WrongSize { .. })
