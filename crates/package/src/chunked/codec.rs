@@ -1,9 +1,27 @@
 //! How a chunk is stored and sent: raw, or one zstd frame when that pays.
 
+use std::cell::RefCell;
+
 use zstd::zstd_safe;
 
 /// Bytes of each of the three samples [`compress_chunk`] tries first.
 const SAMPLE: usize = 8 * 1024;
+/// The zstd level chunks are compressed with.
+const LEVEL: i32 = 1;
+
+thread_local! {
+    // One context per thread, reused: creating one costs more than
+    // compressing a small chunk.
+    static COMPRESSOR: RefCell<zstd_safe::CCtx<'static>> = RefCell::new(zstd_safe::CCtx::create());
+    static DECOMPRESSOR: RefCell<zstd_safe::DCtx<'static>> = RefCell::new(zstd_safe::DCtx::create());
+}
+
+/// `data` compressed into at most `limit` bytes, or `None` when it does not
+/// fit (zstd stops as soon as the output is full).
+fn compress_within(data: &[u8], limit: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(limit);
+    COMPRESSOR.with(|c| c.borrow_mut().compress(&mut out, data, LEVEL)).ok().map(|_| out)
+}
 
 /// Compresses `data` with zstd level 1 when that shrinks it by at least an
 /// eighth; `None` means "send and store it raw".
@@ -19,8 +37,7 @@ pub fn compress_chunk(data: &[u8]) -> Option<Vec<u8>> {
     if data.is_empty() || looks_incompressible(data) {
         return None;
     }
-    let packed = zstd::bulk::compress(data, 1).ok()?;
-    (packed.len() <= data.len() - data.len() / 8).then_some(packed)
+    compress_within(data, data.len() - data.len() / 8)
 }
 
 fn looks_incompressible(data: &[u8]) -> bool {
@@ -32,10 +49,7 @@ fn looks_incompressible(data: &[u8]) -> bool {
     for at in [0, middle, data.len() - SAMPLE] {
         sample.extend_from_slice(&data[at..at + SAMPLE]);
     }
-    match zstd::bulk::compress(&sample, 1) {
-        Ok(packed) => packed.len() > sample.len() - sample.len() / 16,
-        Err(_) => false,
-    }
+    compress_within(&sample, sample.len() - sample.len() / 16).is_none()
 }
 
 /// Why stored chunk bytes could not be turned back into the chunk.
@@ -63,7 +77,7 @@ pub fn inflate_chunk(stored: &[u8], size: u32) -> Result<Vec<u8>, ChunkCodecErro
         Err(_) => return Err(ChunkCodecError::Corrupt("no zstd frame header".into())),
     }
     let mut out: Vec<u8> = Vec::with_capacity(size as usize + 1);
-    match zstd_safe::decompress(&mut out, stored) {
+    match DECOMPRESSOR.with(|d| d.borrow_mut().decompress(&mut out, stored)) {
         Ok(n) if n > size as usize => Err(ChunkCodecError::TooLarge(size)),
         Ok(n) if n < size as usize => Err(ChunkCodecError::WrongSize { expected: size, got: n }),
         Ok(_) => Ok(out),
