@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use gamestore_package::chunked::{
-    ChunkHash, ChunkRef, VersionManifest, hash_chunk, inflate_chunk, key_fingerprint,
-    parse_key_hex, parse_signature_hex, verify_manifest, verify_rotation,
+    ChunkHash, ChunkRef, VersionManifest, hash_chunk, inflate_chunk, is_zero_chunk,
+    key_fingerprint, parse_key_hex, parse_signature_hex, verify_manifest, verify_rotation,
 };
 use gamestore_protocol::{
     CHUNK_GET_MAX_BYTES, CHUNK_GET_MAX_CHUNKS, ChunkGet, ChunksReady, ErrorCode, ManifestGet,
@@ -541,6 +541,15 @@ async fn fill(
         }
         None => None,
     };
+    if journal.is_some() {
+        // A staging folder's files were created at their sizes and hold
+        // nothing but their own chunks: a zero chunk is there already, as a
+        // hole, and the file stays sparse. (A repair writes into installed
+        // files, whose damage may be anywhere: it fetches every chunk.)
+        let before = todo.len();
+        todo.retain(|&i| !is_zero_chunk(&needs[i].chunk));
+        stats.reused_chunks += (before - todo.len()) as u64;
+    }
     // Chunks of installed versions, read and re-hashed.
     let local = local_chunks(library, &id, &version);
     if !local.is_empty() {
@@ -568,7 +577,7 @@ async fn fill(
             (kept, reused)
         })
         .await?;
-        stats.reused_chunks = reused;
+        stats.reused_chunks += reused;
         todo = kept;
     }
     let total: u64 = todo.iter().map(|&i| u64::from(needs[i].chunk.size)).sum();

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use gamestore_package::chunked::{
-    FORMAT, SigningKey, VersionManifest, chunk_folder, compress_chunk, key_hex, sign_manifest,
-    signature_hex,
+    FORMAT, MAX_FILE_BYTES, SigningKey, VersionManifest, chunk_folder, compress_chunk, key_hex,
+    sign_manifest, signature_hex,
 };
 use gamestore_package::package_files;
 use gamestore_protocol::{
@@ -79,6 +79,13 @@ pub async fn build_manifest(dir: &Path, key: &SigningKey) -> anyhow::Result<Vers
     tokio::task::spawn_blocking(move || -> anyhow::Result<VersionManifest> {
         let listed = package_files(&dir)
             .with_context(|| format!("cannot list the files of {}", dir.display()))?;
+        if let Some(big) = listed.iter().find(|f| f.size > MAX_FILE_BYTES) {
+            bail!(
+                "{} has {} bytes: a file of a package may have at most {MAX_FILE_BYTES} bytes (4 GiB)",
+                big.path,
+                big.size
+            );
+        }
         let config: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("config.json"))?)
                 .context("config.json is not JSON")?;

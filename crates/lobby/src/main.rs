@@ -70,6 +70,11 @@ struct Args {
     #[arg(long, env = "GAMESTORE_MAX_UNPACKED_BYTES", value_name = "BYTES")]
     max_unpacked_bytes: Option<u64>,
 
+    /// Largest file one package may hold, at most 4294967296 (4 GiB) [default: 512 MiB, and
+    /// never more than --max-unpacked-bytes]
+    #[arg(long, env = "GAMESTORE_MAX_FILE_BYTES", value_name = "BYTES")]
+    max_file_bytes: Option<u64>,
+
     /// Download speed cap per connection in bytes per second, 0 for none [default: 0]
     #[arg(long, env = "GAMESTORE_DOWNLOAD_RATE", value_name = "BYTES_PER_SEC")]
     download_rate: Option<u64>,
@@ -251,6 +256,7 @@ struct FileConfig {
     max_upload_bytes: Option<u64>,
     max_package_files: Option<usize>,
     max_unpacked_bytes: Option<u64>,
+    max_file_bytes: Option<u64>,
     download_rate: Option<u64>,
     game_bind: Option<String>,
     game_start_timeout: Option<u64>,
@@ -364,8 +370,16 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(bytes) = args.max_unpacked_bytes.or(file.max_unpacked_bytes) {
         config.limits.package.max_total_bytes = bytes;
-        config.limits.package.max_file_bytes = config.limits.package.max_file_bytes.min(bytes);
     }
+    if let Some(bytes) = args.max_file_bytes.or(file.max_file_bytes) {
+        let most = gamestore_package::chunked::MAX_FILE_BYTES;
+        if bytes > most {
+            anyhow::bail!("--max-file-bytes {bytes} is more than a package file may have ({most})");
+        }
+        config.limits.package.max_file_bytes = bytes;
+    }
+    config.limits.package.max_file_bytes =
+        config.limits.package.max_file_bytes.min(config.limits.package.max_total_bytes);
     if let Some(rate) = args.download_rate.or(file.download_rate) {
         config.limits.download_bytes_per_sec = rate;
     }

@@ -100,7 +100,8 @@ pub struct Stage {
     paths: Vec<PathBuf>,
     /// For each distinct chunk, the (file, offset) of each of its places.
     places: Vec<Vec<(usize, u64)>>,
-    /// Distinct chunks already written at all their places.
+    /// Distinct chunks already written at all their places (zero chunks
+    /// from the start: the files are created sparse at their sizes).
     staged: Vec<AtomicBool>,
     /// The index among the distinct chunks of each hash.
     index: HashMap<ChunkHash, usize>,
@@ -135,7 +136,9 @@ impl Stage {
             }
             paths.push(path);
         }
-        let staged = (0..distinct.len()).map(|_| AtomicBool::new(false)).collect();
+        // Zero chunks are the files' holes already: staged from the start,
+        // so neither a CHUNK_PUT nor the store's copy writes them.
+        let staged = distinct.iter().map(|c| AtomicBool::new(chunked::is_zero_chunk(c))).collect();
         Ok(Stage { paths, places, staged, index })
     }
 

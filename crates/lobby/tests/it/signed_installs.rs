@@ -12,7 +12,7 @@ use std::thread;
 
 use gamestore_package::FileList;
 use gamestore_testkit::fixtures::{game_folder, pattern, set_version};
-use gamestore_testkit::{Cli, TIMEOUT, TestLobby};
+use gamestore_testkit::{Cli, LobbyOptions, TIMEOUT, TestLobby};
 
 const PASSWORD: &str = "correct horse";
 
@@ -24,7 +24,11 @@ struct World {
 }
 
 fn world() -> World {
-    let lobby = TestLobby::start();
+    world_with(LobbyOptions::default())
+}
+
+fn world_with(options: LobbyOptions) -> World {
+    let lobby = TestLobby::start_with(options);
     let tmp = tempfile::tempdir().unwrap();
     let dev = Cli::dev(&lobby, &tmp.path().join("dev-home"));
     dev.sign_up("dana", PASSWORD);
@@ -125,6 +129,81 @@ fn every_file_shape_round_trips_and_executables_keep_their_mode() {
         std::fs::metadata(path_of(&reply).join("data/empty.bin")).unwrap().permissions().mode();
     assert_eq!(mode & 0o111, 0, "data stays not executable: {mode:o}");
     assert_no_leftovers(&w.player, "ann", "shapes");
+}
+
+/// Bytes a file takes on disk (its allocated blocks).
+fn allocated(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().blocks() * 512
+}
+
+#[test]
+fn a_4_gib_sparse_file_round_trips_as_holes_and_a_byte_more_is_refused() {
+    const GIB4: u64 = 4 << 30;
+    let w = world_with(LobbyOptions {
+        args: vec![
+            "--max-unpacked-bytes".into(),
+            (5u64 << 30).to_string(),
+            "--max-file-bytes".into(),
+            GIB4.to_string(),
+        ],
+        ..Default::default()
+    });
+    let folder = game_folder(w.tmp.path(), "huge", "1.0.0", &[("small.bin", 10_000)]);
+    let big = folder.join("data/huge.bin");
+    {
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(GIB4).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"start", 0).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"middle", 3 << 30).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"end", GIB4 - 3).unwrap();
+    }
+    let published = publish(&w.dev, &folder);
+    let listed: u64 =
+        gamestore_package::package_files(&folder).unwrap().iter().map(|f| f.size).sum();
+    assert_eq!(published["total_bytes"].as_u64().unwrap(), listed, "{published}");
+    assert!(listed > GIB4, "{listed}");
+    // The zeros travel once, compressed.
+    assert!(published["sent_bytes"].as_u64().unwrap() < 1 << 20, "{published}");
+    // The lobby keeps the file sparse.
+    let stored = w.lobby.data_dir().join("games/huge/1.0.0/files/data/huge.bin");
+    assert_eq!(std::fs::metadata(&stored).unwrap().len(), GIB4);
+    assert!(allocated(&stored) < 64 << 20, "{} bytes allocated", allocated(&stored));
+
+    let reply = install(&w.player, &["huge"]);
+    assert_eq!(reply["method"], "chunked", "{reply}");
+    let installed = path_of(&reply).join("data/huge.bin");
+    assert_eq!(std::fs::metadata(&installed).unwrap().len(), GIB4);
+    assert!(allocated(&installed) < 64 << 20, "{} bytes allocated", allocated(&installed));
+    let file = std::fs::File::open(&installed).unwrap();
+    for (at, want) in [(0, &b"start"[..]), (3 << 30, b"middle"), (GIB4 - 3, b"end")] {
+        let mut got = vec![0u8; want.len() + 2];
+        let start = at.saturating_sub(1);
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut got, start).unwrap();
+        let expected: Vec<u8> = if at == 0 {
+            [want, &[0, 0]].concat()
+        } else if at + want.len() as u64 == GIB4 {
+            [&[0][..], want].concat()
+        } else {
+            [&[0][..], want, &[0]].concat()
+        };
+        assert_eq!(&got[..n], &expected[..], "bytes around {at}");
+    }
+    // A repair re-checks every chunk of it, holes included.
+    let verified = w.player.run(&["verify", "huge", "--json"]).ok().json();
+    assert_eq!(verified["damaged_chunks"], 0, "{verified}");
+
+    // One byte more than a package file may have: refused before anything is read or sent.
+    std::fs::File::options().write(true).open(&big).unwrap().set_len(GIB4 + 1).unwrap();
+    set_version(&folder, "1.0.1");
+    let text = w
+        .dev
+        .run(&["publish", folder.to_str().unwrap()])
+        .fails_with("data/huge.bin")
+        .stderr
+        .clone();
+    assert!(text.contains("at most 4294967296 bytes"), "{text}");
+    assert_eq!(library(&w.player)[0]["version"], "1.0.0");
 }
 
 #[test]

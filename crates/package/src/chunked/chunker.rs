@@ -82,6 +82,33 @@ pub fn hash_chunk(data: &[u8]) -> ChunkHash {
     ChunkHash(*blake3::hash(data).as_bytes())
 }
 
+/// True when `chunk` is all zero bytes, known from its hash and size alone
+/// (the hash of each size of zeros is computed once). A file's zero chunks
+/// need not be written where the file was created at its size: its holes
+/// already read as zeros, and stay sparse.
+pub fn is_zero_chunk(chunk: &ChunkRef) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static ZEROS: OnceLock<Mutex<HashMap<u32, ChunkHash>>> = OnceLock::new();
+    if chunk.size == 0 || chunk.size > MAX_CHUNK {
+        return false;
+    }
+    let known = ZEROS.get_or_init(Default::default).lock().unwrap().get(&chunk.size).copied();
+    let zero = match known {
+        Some(hash) => hash,
+        None => {
+            let hash = hash_chunk(&vec![0u8; chunk.size as usize]);
+            let mut cache = ZEROS.get().expect("initialised").lock().unwrap();
+            // Chunk sizes are bounded, but a hostile manifest may name many.
+            if cache.len() < 1024 {
+                cache.insert(chunk.size, hash);
+            }
+            hash
+        }
+    };
+    chunk.hash == zero
+}
+
 /// The chunks of a buffer held in memory.
 pub fn chunk_bytes(data: &[u8]) -> Vec<ChunkRef> {
     FastCDC::new(data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)

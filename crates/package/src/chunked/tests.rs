@@ -287,3 +287,15 @@ fn noise_is_judged_by_samples_and_anything_that_shrinks_is_compressed() {
     small[..20 << 10].fill(0);
     assert!(compress_chunk(&small).is_some());
 }
+
+#[test]
+fn zero_chunks_are_known_by_their_hash() {
+    let zeros = chunk_bytes(&vec![0u8; 3 << 20]);
+    assert!(zeros.iter().all(is_zero_chunk), "{zeros:?}");
+    let mut almost = vec![0u8; 200_000];
+    almost[150_000] = 1;
+    assert!(chunk_bytes(&almost).iter().any(|c| !is_zero_chunk(c)));
+    let lying = ChunkRef { hash: zeros[0].hash, size: zeros[0].size - 1 };
+    assert!(!is_zero_chunk(&lying), "the size is part of it");
+    assert!(!is_zero_chunk(&ChunkRef { hash: zeros[0].hash, size: u32::MAX }));
+}
