@@ -175,6 +175,7 @@ pub(super) async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
     leave_session(conn);
     // Logging out gives up a seat kept for another (dropped) connection too.
     let _ = conn.lobby.rooms.leave(session.account.id);
+    conn.lobby.xrooms.account_left(&conn.lobby, session.account.id);
     conn.lobby.hub.revoke(
         session.account.id,
         None,
@@ -219,6 +220,7 @@ fn leave_session(conn: &mut Conn) {
     if let Some(old) = conn.session.take() {
         conn.lobby.hub.detach(old.account.id, conn.id);
         conn.lobby.rooms.disconnected(conn.id);
+        conn.lobby.xrooms.conn_left(&conn.lobby, conn.id);
     }
 }
 
