@@ -372,7 +372,11 @@ impl Bus {
     /// An outbox for a member of this node's room whose connection `conn`
     /// is on node `node`: what it is sent goes to that node over NATS, in
     /// order. `None` on a lobby on its own.
-    pub(crate) fn guest_outbox(&self, node: &str, conn: crate::hub::ConnId) -> Option<crate::hub::Outbox> {
+    pub(crate) fn guest_outbox(
+        &self,
+        node: &str,
+        conn: crate::hub::ConnId,
+    ) -> Option<crate::hub::Outbox> {
         let link = self.link.clone()?;
         let (tx, mut rx) = mpsc::channel(crate::connection::OUTBOX_CAPACITY);
         let subject = link.subject(&format!("conn.{node}"));
@@ -570,7 +574,8 @@ async fn publish_rooms(lobby: &Lobby, link: &Link) {
         let mut published = link.published_rooms.lock().unwrap_or_else(|p| p.into_inner());
         let changed: Vec<RoomInfo> =
             now.values().filter(|r| published.get(&r.id) != Some(*r)).cloned().collect();
-        let gone: Vec<RoomId> = published.keys().filter(|id| !now.contains_key(id)).copied().collect();
+        let gone: Vec<RoomId> =
+            published.keys().filter(|id| !now.contains_key(id)).copied().collect();
         if changed.is_empty() && gone.is_empty() {
             return;
         }
@@ -743,7 +748,8 @@ fn room_call(
         return;
     }
     // Everything but a start is answered without waiting.
-    let result = futures_util::FutureExt::now_or_never(crate::remote_rooms::serve_call(&lobby, call));
+    let result =
+        futures_util::FutureExt::now_or_never(crate::remote_rooms::serve_call(&lobby, call));
     if let Some(result) = result {
         tokio::spawn(answer(result));
     }

@@ -51,12 +51,21 @@ const GUEST_CONN_BASE: ConnId = 1 << 48;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum RoomOp {
-    Join { room: RoomId, name: String },
+    Join {
+        room: RoomId,
+        name: String,
+    },
     Leave,
-    Chat { message: ChatMessage },
+    Chat {
+        message: ChatMessage,
+    },
     Start,
-    Plugins { plugins: Vec<String> },
-    PluginSend { message: PluginMessage },
+    Plugins {
+        plugins: Vec<String>,
+    },
+    PluginSend {
+        message: PluginMessage,
+    },
     /// The member's connection closed: its seat is kept for the grace period.
     Dropped,
 }
@@ -385,8 +394,13 @@ impl RemoteRooms {
     /// `account` logged out: every connection of it here leaves its
     /// remote room.
     pub(crate) fn account_left(&self, lobby: &Lobby, account: AccountId) {
-        let conns: Vec<ConnId> =
-            self.seats.map().iter().filter(|(_, s)| s.account == account).map(|(c, _)| *c).collect();
+        let conns: Vec<ConnId> = self
+            .seats
+            .map()
+            .iter()
+            .filter(|(_, s)| s.account == account)
+            .map(|(c, _)| *c)
+            .collect();
         for conn in conns {
             self.conn_left(lobby, conn);
         }
@@ -478,12 +492,14 @@ pub(crate) async fn serve_call(lobby: &Arc<Lobby>, call: RoomCall) -> Answer {
                     value(Ok(()))
                 }
                 RoomOp::Chat { message } => value(
-                    lobby
-                        .rooms
-                        .chat(account, ChatMessage { scope: ChatScope::Room, ..message }),
+                    lobby.rooms.chat(account, ChatMessage { scope: ChatScope::Room, ..message }),
                 ),
-                RoomOp::Plugins { plugins } => value(lobby.rooms.announce_plugins(account, plugins)),
-                RoomOp::PluginSend { message } => value(lobby.rooms.plugin_message(account, message)),
+                RoomOp::Plugins { plugins } => {
+                    value(lobby.rooms.announce_plugins(account, plugins))
+                }
+                RoomOp::PluginSend { message } => {
+                    value(lobby.rooms.plugin_message(account, message))
+                }
                 RoomOp::Start => crate::requests::start_for(lobby, account)
                     .await
                     .map(|r| serde_json::to_value(r).unwrap_or_default()),
@@ -550,10 +566,9 @@ mod tests {
         let seats = Seats::default();
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let outbox = Outbox::new(tx);
-        seats.map().insert(
-            3,
-            Seat { owner: "a".into(), account: 1, room: placeholder_room(5), outbox },
-        );
+        seats
+            .map()
+            .insert(3, Seat { owner: "a".into(), account: 1, room: placeholder_room(5), outbox });
         assert!(!seats.deliver(4, b"x"), "connection 4 is in no remote room");
         assert!(seats.deliver(3, b"x"));
         assert!(matches!(rx.try_recv(), Ok(crate::hub::Outgoing::Frame(f)) if f == b"x"));

@@ -493,7 +493,12 @@ fn check_not_in_room(inner: &Inner, account: AccountId) -> Result<(), WireError>
     }
 }
 
-fn create_locked(inner: &mut Inner, member: Member, game: RoomGame, id: Option<RoomId>) -> RoomInfo {
+fn create_locked(
+    inner: &mut Inner,
+    member: Member,
+    game: RoomGame,
+    id: Option<RoomId>,
+) -> RoomInfo {
     let id = match id {
         Some(id) => id,
         None => {

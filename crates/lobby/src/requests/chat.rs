@@ -9,8 +9,8 @@ use gamestore_protocol::{ChatMessage, ChatScope, ChatSend, Empty, ErrorCode, Wir
 use gamestore_storage::Role;
 
 use crate::connection::Conn;
-use crate::remote_rooms::RoomOp;
 use crate::limits::{CHAT_BURST, CHAT_WINDOW};
+use crate::remote_rooms::RoomOp;
 use crate::{now, text};
 
 /// Longest message, in characters.

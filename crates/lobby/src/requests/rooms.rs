@@ -92,7 +92,10 @@ async fn room_game(conn: &Conn, id: &str) -> Result<RoomGame, WireError> {
 }
 
 /// Refuses a player already in a room of another node.
-fn check_no_remote_seat(conn: &Conn, account: gamestore_storage::AccountId) -> Result<(), WireError> {
+fn check_no_remote_seat(
+    conn: &Conn,
+    account: gamestore_storage::AccountId,
+) -> Result<(), WireError> {
     if conn.lobby.xrooms.seats.account_in_room(account) {
         return Err(WireError::new(
             ErrorCode::AlreadyInRoom,
@@ -103,7 +106,10 @@ fn check_no_remote_seat(conn: &Conn, account: gamestore_storage::AccountId) -> R
 }
 
 /// Refuses a player already in a room of this node.
-fn check_no_local_seat(conn: &Conn, account: gamestore_storage::AccountId) -> Result<(), WireError> {
+fn check_no_local_seat(
+    conn: &Conn,
+    account: gamestore_storage::AccountId,
+) -> Result<(), WireError> {
     match conn.lobby.rooms.room_of(account) {
         Some(id) => Err(WireError::new(
             ErrorCode::AlreadyInRoom,
@@ -149,10 +155,11 @@ pub(super) async fn quick_play(conn: &Conn, game: &str) -> Result<RoomInfo, Wire
         match conn.lobby.xrooms.join(&conn.lobby, &owner, member.clone(), room).await {
             Ok(info) => return Ok(info),
             // Taken meanwhile: a room of this node instead.
-            Err(e) if matches!(
-                e.code,
-                ErrorCode::RoomFull | ErrorCode::RoomBusy | ErrorCode::RoomNotFound
-            ) => {}
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::RoomFull | ErrorCode::RoomBusy | ErrorCode::RoomNotFound
+                ) => {}
             Err(e) => return Err(e),
         }
     }

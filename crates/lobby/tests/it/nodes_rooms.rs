@@ -30,7 +30,9 @@ fn publish_test_game(a: &gamestore_testkit::TestLobby, tmp: &std::path::Path) {
 /// Waits for a ROOM_UPDATE `joined` showing `count` members.
 fn expect_members(conn: &mut RawConn, who: &str, count: usize) -> Vec<String> {
     conn.expect_event(&format!("{who} sees {count} members"), |e| match e {
-        Event::RoomUpdate(u) if u.event == RoomEventKind::Joined && u.room.members.len() == count => {
+        Event::RoomUpdate(u)
+            if u.event == RoomEventKind::Joined && u.room.members.len() == count =>
+        {
             Some(u.room.members.clone())
         }
         _ => None,
@@ -217,18 +219,21 @@ fn members_on_other_nodes_are_told_when_the_rooms_node_dies_and_can_start_over()
         assert_eq!(refused.code, ErrorCode::NotInRoom, "{refused:?}");
     }
     // The room still has its three members.
-    let reply: Value = mallory.call(RoomList::default()).unwrap();
-    assert_eq!(reply["rooms"][0]["members"], serde_json::json!(["ann", "bob", "cid"]));
+    wait_until("c lists the room with its three members", || {
+        let reply: Value = mallory.call(RoomList::default()).unwrap();
+        reply["rooms"][0]["members"] == serde_json::json!(["ann", "bob", "cid"])
+    });
 
     a.kill9();
     let killed = Instant::now();
     for (who, conn) in [("bob", &mut bob), ("cid", &mut cid)] {
-        let (message, room) = conn.expect_event(&format!("{who} told the room closed"), |e| match e {
-            Event::RoomUpdate(u) if u.event == RoomEventKind::Closed => {
-                Some((u.message.clone(), u.room.id))
-            }
-            _ => None,
-        });
+        let (message, room) =
+            conn.expect_event(&format!("{who} told the room closed"), |e| match e {
+                Event::RoomUpdate(u) if u.event == RoomEventKind::Closed => {
+                    Some((u.message.clone(), u.room.id))
+                }
+                _ => None,
+            });
         assert_eq!(message.as_deref(), Some("the lobby node hosting this room stopped"));
         assert_eq!(room, id);
     }
@@ -244,7 +249,9 @@ fn members_on_other_nodes_are_told_when_the_rooms_node_dies_and_can_start_over()
     assert_ne!(fresh["id"], id);
     let refused = cid.call(RoomJoin { room: id }).unwrap_err();
     assert_eq!(refused.code, ErrorCode::RoomNotFound, "{refused:?}");
-    cid.call(RoomJoin { room: fresh["id"].as_u64().unwrap() }).unwrap();
+    let fresh = fresh["id"].as_u64().unwrap();
+    wait_until("c lists b's new room", || listed(&mut cid) == [fresh]);
+    cid.call(RoomJoin { room: fresh }).unwrap();
     expect_members(&mut bob, "bob", 2);
     eprintln!("the room's node killed: its members on b and c were told {took:?} after the kill");
 }
