@@ -321,7 +321,7 @@ impl RemoteRooms {
         let leaving = matches!(op, RoomOp::Leave);
         let result = self.call(lobby, &owner, conn, account, op).await;
         let gone = matches!(&result, Err(e) if e.code == ErrorCode::NotInRoom);
-        if leaving && (result.is_ok() || gone) || gone {
+        if gone || leaving && result.is_ok() {
             self.seats.remove(conn);
         }
         Some(result)
