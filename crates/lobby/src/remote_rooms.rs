@@ -55,6 +55,12 @@ pub(crate) enum RoomOp {
         room: RoomId,
         name: String,
     },
+    /// A RESUME on the member's node: the seat kept for the account moves
+    /// to this connection.
+    Resume {
+        room: RoomId,
+        name: String,
+    },
     Leave,
     Chat {
         message: ChatMessage,
@@ -335,6 +341,32 @@ impl RemoteRooms {
         member: Member,
         room: RoomId,
     ) -> Result<RoomInfo, WireError> {
+        let op = RoomOp::Join { room, name: member.name.clone() };
+        self.take_seat(lobby, owner, member, room, op).await
+    }
+
+    /// A RESUME here of a player whose seat is kept in room `room` of node
+    /// `owner` (their connection dropped, here or on any node): the seat
+    /// moves to this connection.
+    pub(crate) async fn resume(
+        &self,
+        lobby: &Lobby,
+        owner: &str,
+        member: Member,
+        room: RoomId,
+    ) -> Result<RoomInfo, WireError> {
+        let op = RoomOp::Resume { room, name: member.name.clone() };
+        self.take_seat(lobby, owner, member, room, op).await
+    }
+
+    async fn take_seat(
+        &self,
+        lobby: &Lobby,
+        owner: &str,
+        member: Member,
+        room: RoomId,
+        op: RoomOp,
+    ) -> Result<RoomInfo, WireError> {
         let conn = member.conn;
         {
             // Registered before asking: the owner's first ROOM_UPDATE may
@@ -357,7 +389,6 @@ impl RemoteRooms {
                 },
             );
         }
-        let op = RoomOp::Join { room, name: member.name.clone() };
         let result = self.call(lobby, owner, conn, member.account, op).await.and_then(|value| {
             serde_json::from_value::<RoomInfo>(value).map_err(|e| {
                 WireError::new(ErrorCode::Internal, format!("bad room from its lobby node: {e}"))
@@ -477,10 +508,15 @@ pub(crate) async fn serve_call(lobby: &Arc<Lobby>, call: RoomCall) -> Answer {
     let (node, conn) = (call.node.as_str(), call.conn);
     let value = |v: Result<(), WireError>| v.map(|()| serde_json::json!({}));
     let result = match call.op {
-        RoomOp::Join { room, name } => join_here(lobby, node, conn, call.account, name, room),
+        RoomOp::Join { room, name } => {
+            seat_here(lobby, node, conn, call.account, name, room, false)
+        }
+        RoomOp::Resume { room, name } => {
+            seat_here(lobby, node, conn, call.account, name, room, true)
+        }
         op => match guests.account_of(node, conn) {
             Some(account) if account == call.account => match op {
-                RoomOp::Join { .. } => unreachable!("handled above"),
+                RoomOp::Join { .. } | RoomOp::Resume { .. } => unreachable!("handled above"),
                 RoomOp::Leave => {
                     guests.remove(node, conn);
                     value(lobby.rooms.leave(account))
@@ -510,13 +546,16 @@ pub(crate) async fn serve_call(lobby: &Arc<Lobby>, call: RoomCall) -> Answer {
     result.into()
 }
 
-fn join_here(
+/// Seats another node's player in room `room`: joining it, or taking back
+/// the seat kept for them (`resume`).
+fn seat_here(
     lobby: &Arc<Lobby>,
     node: &str,
     conn: ConnId,
     account: AccountId,
     name: String,
     room: RoomId,
+    resume: bool,
 ) -> Result<serde_json::Value, WireError> {
     let guests = &lobby.xrooms.guests;
     let local = guests.admit(node, conn, account)?;
@@ -525,7 +564,19 @@ fn join_here(
         return Err(WireError::new(ErrorCode::Internal, "this lobby node is on its own"));
     };
     let member = Member { account, name, conn: local, outbox, reach: None };
-    match lobby.rooms.join(member, room) {
+    let seated = if resume {
+        match lobby.rooms.resume(member) {
+            Some(info) if info.id == room => Ok(info),
+            Some(info) => Err(WireError::new(
+                ErrorCode::RoomNotFound,
+                format!("your seat is in room {}, not {room}", info.id),
+            )),
+            None => Err(WireError::new(ErrorCode::NotInRoom, "no seat is kept for you")),
+        }
+    } else {
+        lobby.rooms.join(member, room)
+    };
+    match seated {
         Ok(info) => Ok(serde_json::to_value(info).unwrap_or_default()),
         Err(e) => {
             guests.remove(node, conn);

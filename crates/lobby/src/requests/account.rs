@@ -162,8 +162,11 @@ pub(super) async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionRe
     join_session(conn, SessionState { account: record.account, token_hash });
     // Back within the grace period: the kept room seat moves to this
     // connection (its events are queued before this reply).
-    if let Ok(member) = super::rooms::member(conn) {
-        conn.lobby.rooms.resume(member);
+    if let Ok(member) = super::rooms::member(conn)
+        && conn.lobby.rooms.resume(member.clone()).is_none()
+    {
+        // A seat kept in another node's room moves here.
+        super::rooms::resume_remote(conn, member).await;
     }
     Ok(reply)
 }

@@ -3,8 +3,8 @@
 use crate::WireResult;
 use gamestore_package::Manifest;
 use gamestore_protocol::{
-    ErrorCode, OnlineList, OnlinePlayer, OnlineReply, RoomId, RoomInfo, RoomList, RoomListReply,
-    WireError,
+    Activity, ErrorCode, OnlineList, OnlinePlayer, OnlineReply, RoomId, RoomInfo, RoomList,
+    RoomListReply, WireError,
 };
 use gamestore_storage::Role;
 
@@ -26,13 +26,38 @@ pub(super) fn online(conn: &Conn, request: OnlineList) -> Result<OnlineReply, Wi
         .filter(|(key, _)| after.as_ref().is_none_or(|a| key > a))
         .collect();
     players.sort();
-    // Activities are looked up only for the players on the page.
+    // Activities are looked up only for the players on the page; a player
+    // in no room here may be in another node's (names are unique).
     let rooms = &conn.lobby.rooms;
-    let page = players
-        .into_iter()
-        .map(|(key, name)| (key.clone(), OnlinePlayer { name, activity: rooms.activity(key.1) }));
+    let elsewhere = remote_activities(conn);
+    let page = players.into_iter().map(|(key, name)| {
+        let mut activity = rooms.activity(key.1);
+        if activity == Activity::Idle
+            && let Some(remote) = elsewhere.get(&name)
+        {
+            activity = remote.clone();
+        }
+        (key.clone(), OnlinePlayer { name, activity })
+    });
     let (page, next_cursor) = take_page(page, limit, |(key, _)| key.clone());
     Ok(OnlineReply { players: page.into_iter().map(|(_, p)| p).collect(), next_cursor })
+}
+
+/// What the members of other nodes' rooms do, by name.
+fn remote_activities(conn: &Conn) -> std::collections::HashMap<String, Activity> {
+    let mut activities = std::collections::HashMap::new();
+    for (_, room) in conn.lobby.bus.remote_rooms() {
+        let activity = match (room.state, room.match_id) {
+            (gamestore_protocol::RoomState::Playing, Some(match_id)) => {
+                Activity::InMatch { room: room.id, game: room.game.clone(), match_id }
+            }
+            _ => Activity::InRoom { room: room.id, game: room.game.clone() },
+        };
+        for name in room.members {
+            activities.insert(name, activity.clone());
+        }
+    }
+    activities
 }
 
 /// A page of the rooms of every node, by id.
@@ -177,6 +202,32 @@ pub(super) async fn join(conn: &Conn, room: RoomId) -> Result<RoomInfo, WireErro
         return conn.lobby.xrooms.join(&conn.lobby, &owner, member, room).await;
     }
     conn.lobby.rooms.join(member, room)
+}
+
+/// A RESUME of a player whose seat is kept in another node's room (that
+/// room lists them as reconnecting): the seat moves to this connection.
+pub(super) async fn resume_remote(conn: &Conn, member: Member) {
+    if conn.lobby.rooms.room_of(member.account).is_some()
+        || conn.lobby.xrooms.seats.account_in_room(member.account)
+    {
+        return;
+    }
+    let kept = conn
+        .lobby
+        .bus
+        .remote_rooms()
+        .into_iter()
+        .find(|(_, r)| r.reconnecting.contains(&member.name));
+    let Some((owner, room)) = kept else { return };
+    let name = member.name.clone();
+    match conn.lobby.xrooms.resume(&conn.lobby, &owner, member, room.id).await {
+        Ok(_) => {
+            tracing::info!(player = %name, room = room.id, %owner, "seat taken back in another node's room")
+        }
+        Err(e) => {
+            tracing::info!(player = %name, room = room.id, error = %e.message, "no seat taken back")
+        }
+    }
 }
 
 pub(super) async fn leave(conn: &Conn) -> Result<gamestore_protocol::Empty, WireError> {

@@ -255,3 +255,69 @@ fn members_on_other_nodes_are_told_when_the_rooms_node_dies_and_can_start_over()
     expect_members(&mut bob, "bob", 2);
     eprintln!("the room's node killed: its members on b and c were told {took:?} after the kill");
 }
+
+/// The activity ONLINE_LIST gives `name` on this player's node.
+fn activity_of(conn: &mut RawConn, name: &str) -> Value {
+    let reply: Value = conn.call(gamestore_protocol::OnlineList::default()).unwrap();
+    let players = reply["players"].as_array().unwrap();
+    players.iter().find(|p| p["name"] == name).map(|p| p["activity"].clone()).unwrap_or_default()
+}
+
+#[test]
+fn a_member_whose_connection_dropped_resumes_on_a_third_node_and_keeps_the_seat() {
+    let Some(nodes) = Nodes::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let a = nodes.start("a");
+    let b = nodes.start("b");
+    let c = nodes.start("c");
+    publish_test_game(&a, tmp.path());
+    let mut ann = registered_player(&a, "ann");
+    let mut bob = RawConn::hello(b.addr);
+    bob.call(gamestore_protocol::Register::new("bob", PASSWORD)).unwrap();
+    let login = bob.call(gamestore_protocol::Login::new("bob", PASSWORD)).unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let mut cid = registered_player(&c, "cid");
+    let room: Value = ann.call(RoomCreate { game: "test".into() }).unwrap();
+    let id = room["id"].as_u64().unwrap();
+    wait_until("b lists a's room", || listed(&mut bob) == [id]);
+    bob.call(RoomJoin { room: id }).unwrap();
+    expect_members(&mut ann, "ann", 2);
+
+    // Presence on c, a node with no member: both are in the room.
+    let in_room = serde_json::json!({"state": "in_room", "room": id, "game": "test"});
+    wait_until("c shows ann in the room", || activity_of(&mut cid, "ann") == in_room);
+    wait_until("c shows bob in the room", || activity_of(&mut cid, "bob") == in_room);
+
+    // Bob's connection to b drops; a keeps his seat.
+    drop(bob);
+    ann.expect_event("bob reconnecting", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::Reconnecting => u.player.clone(),
+        _ => None,
+    });
+    wait_until("c lists bob as reconnecting", || {
+        let reply: Value = cid.call(RoomList::default()).unwrap();
+        reply["rooms"][0]["reconnecting"] == serde_json::json!(["bob"])
+    });
+
+    // He resumes on c and is back in his seat, through c.
+    let mut bob_on_c = RawConn::hello(c.addr);
+    bob_on_c.call(gamestore_protocol::Resume { token }).unwrap();
+    let back = ann.expect_event("bob back", |e| match e {
+        Event::RoomUpdate(u) if u.event == RoomEventKind::Reconnected => u.player.clone(),
+        _ => None,
+    });
+    assert_eq!(back, "bob");
+    ann.call(ChatSend { scope: ChatScope::Room, text: "welcome back".into() }).unwrap();
+    bob_on_c.expect_event("ann's room chat reaching bob on c", |e| match e {
+        Event::Chat(m) if m.from == "ann" && m.text == "welcome back" => Some(()),
+        _ => None,
+    });
+    bob_on_c.call(ChatSend { scope: ChatScope::Room, text: "thanks".into() }).unwrap();
+    ann.expect_event("bob's room chat from c", |e| match e {
+        Event::Chat(m) if m.from == "bob" && m.text == "thanks" => Some(()),
+        _ => None,
+    });
+    // Still in that room: another one is refused on c.
+    let refused = bob_on_c.call(RoomCreate { game: "test".into() }).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::AlreadyInRoom, "{refused:?}");
+}
