@@ -321,3 +321,43 @@ fn a_member_whose_connection_dropped_resumes_on_a_third_node_and_keeps_the_seat(
     let refused = bob_on_c.call(RoomCreate { game: "test".into() }).unwrap_err();
     assert_eq!(refused.code, ErrorCode::AlreadyInRoom, "{refused:?}");
 }
+
+#[test]
+fn a_connect4_match_between_launchers_on_two_nodes_in_a_room_owned_by_one() {
+    let Some(nodes) = Nodes::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let _a = nodes.start("a");
+    let b = nodes.start("b");
+    let c = nodes.start("c");
+    let dev = Cli::dev(&b, &tmp.path().join("dev"));
+    dev.sign_up("dana", PASSWORD);
+    dev.run(&["publish", game_package("connect4").to_str().unwrap()]).ok();
+
+    let bea = crate::world::bot_player(&b, &tmp, "bea");
+    // Package files live on the node they were published through, so cat
+    // installs connect4 through b; her launcher then plays through c.
+    let cat_home = tmp.path().join("cat");
+    let cat_on_b = Cli::player(&b, &cat_home);
+    cat_on_b.sign_up("cat", PASSWORD);
+    cat_on_b.run(&["install", "connect4"]).ok();
+    let cat = Cli::player(&c, &cat_home).env("GAMESTORE_BOT", "1");
+    cat.run_with_stdin(&["login", "--user", "cat", "--password-stdin"], &format!("{PASSWORD}\n"))
+        .ok();
+
+    let mut host =
+        crate::world::Launcher::start(&bea, &["play", "connect4", "--start-when", "2", "--json"]);
+    let room = host.expect("room")["id"].as_u64().unwrap();
+    let mut dee = registered_player(&c, "dee");
+    wait_until("c lists b's room", || listed(&mut dee) == [room]);
+    let mut guest = crate::world::Launcher::start(&cat, &["join", &room.to_string(), "--json"]);
+    assert_eq!(guest.expect("room")["id"], room);
+    for (who, launcher) in [("bea", &mut host), ("cat", &mut guest)] {
+        let ended = launcher.expect("match_ended");
+        assert_eq!(ended["outcome"], "completed", "{who}: {ended}");
+        assert!(ended["result"]["summary"].is_string(), "{who}: {ended}");
+    }
+    for (who, launcher) in [("bea", &mut host), ("cat", &mut guest)] {
+        let (status, lines) = launcher.finish();
+        assert!(status.success(), "{who}'s launcher:\n{}", lines.join("\n"));
+    }
+}
