@@ -25,13 +25,13 @@
 //! a full resend; a chat message that does not fit is dropped (it was
 //! delivered on this node) and logged.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use gamestore_protocol::{ChatMessage, Event, SessionRevoked};
+use gamestore_protocol::{ChatMessage, Event, RoomId, RoomInfo, SessionRevoked};
 use gamestore_storage::AccountId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -52,6 +52,27 @@ const CONCURRENT_REVOCATIONS: usize = 32;
 const MAX_NODES: usize = 256;
 /// Players remembered per other node at most.
 const MAX_PLAYERS_PER_NODE: usize = 200_000;
+/// Rooms remembered per other node at most.
+const MAX_ROOMS_PER_NODE: usize = 100_000;
+/// Rooms per `upsert` message.
+const ROOMS_BATCH: usize = 100;
+/// How often this node compares its rooms with what it last published.
+const ROOMS_TICK: Duration = Duration::from_millis(200);
+/// Room requests from other nodes' players served at once (matches
+/// starting; the other requests are answered in order as they come).
+const CONCURRENT_ROOM_STARTS: usize = 64;
+
+/// What one node says about its rooms on `P.rooms.NODE`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum RoomsMessage {
+    /// Forget this node's rooms; they follow.
+    Reset,
+    /// These rooms are new or changed.
+    Upsert { rooms: Vec<RoomInfo> },
+    /// These rooms are gone.
+    Gone { rooms: Vec<RoomId> },
+}
 
 /// What one node says about its players on `P.state.NODE`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +160,7 @@ impl PresenceSink {
 struct RemoteNode {
     last_seen: Instant,
     players: HashMap<AccountId, String>,
+    rooms: BTreeMap<RoomId, RoomInfo>,
 }
 
 /// A node's connection to the others.
@@ -152,6 +174,8 @@ struct Link {
     /// Chat messages dropped because the queue was full.
     dropped: AtomicU64,
     remote: Mutex<HashMap<String, RemoteNode>>,
+    /// This node's rooms as last published.
+    published_rooms: Mutex<BTreeMap<RoomId, RoomInfo>>,
     /// Taken by [`serve`].
     parts: Mutex<Option<Parts>>,
 }
@@ -201,7 +225,11 @@ impl Link {
             tracing::info!(node, "another node of this lobby is up");
             remote.insert(
                 node.to_owned(),
-                RemoteNode { last_seen: Instant::now(), players: HashMap::new() },
+                RemoteNode {
+                    last_seen: Instant::now(),
+                    players: HashMap::new(),
+                    rooms: BTreeMap::new(),
+                },
             );
         }
         let entry = remote.get_mut(node)?;
@@ -244,7 +272,10 @@ impl Bus {
         })?;
         let prefix = &settings.subject_prefix;
         let mut subscriptions = Vec::new();
-        for rest in ["state.*", "node.*", "chat.lobby", "session.revoke"] {
+        let node = &settings.node_id;
+        let own = [format!("conn.{node}"), format!("roomreq.{node}")];
+        let shared = ["state.*", "rooms.*", "node.*", "chat.lobby", "session.revoke"];
+        for rest in shared.iter().map(|s| s.to_string()).chain(own) {
             let subject = format!("{prefix}.{rest}");
             let subscription = client
                 .subscribe(subject.clone())
@@ -268,6 +299,7 @@ impl Bus {
             resync: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             remote: Mutex::new(HashMap::new()),
+            published_rooms: Mutex::new(BTreeMap::new()),
             parts: Mutex::new(Some(Parts { outbound, subscriptions, connected })),
         };
         Ok(Bus { link: Some(Arc::new(link)) })
@@ -290,6 +322,86 @@ impl Bus {
             .filter(|(id, _)| seen.insert(**id))
             .map(|(id, name)| (*id, name.clone()))
             .collect()
+    }
+
+    /// The rooms of the other nodes, unsorted.
+    pub(crate) fn remote_rooms(&self) -> Vec<(String, RoomInfo)> {
+        let Some(link) = &self.link else { return Vec::new() };
+        let remote = link.remote();
+        remote
+            .iter()
+            .flat_map(|(node, entry)| entry.rooms.values().map(move |r| (node.clone(), r.clone())))
+            .collect()
+    }
+
+    /// The node that owns room `id`, if another node said it does.
+    pub(crate) fn room_owner(&self, id: RoomId) -> Option<String> {
+        let link = self.link.as_ref()?;
+        let remote = link.remote();
+        remote.iter().find(|(_, entry)| entry.rooms.contains_key(&id)).map(|(n, _)| n.clone())
+    }
+
+    /// Sends a room request to node `owner` and waits for its answer, at
+    /// most [`crate::remote_rooms::FORWARD_TIMEOUT`]; `None` without one.
+    pub(crate) async fn room_request(&self, owner: &str, body: Vec<u8>) -> Option<Vec<u8>> {
+        let link = self.link.as_ref()?;
+        let subject = link.subject(&format!("roomreq.{owner}"));
+        let request = link.client.request(subject, body.into());
+        match tokio::time::timeout(crate::remote_rooms::FORWARD_TIMEOUT, request).await {
+            Ok(Ok(message)) => Some(message.payload.to_vec()),
+            Ok(Err(e)) => {
+                tracing::warn!(owner, error = %e, "a room request to another node failed");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(owner, "a room request to another node timed out");
+                None
+            }
+        }
+    }
+
+    /// Sends a room request to node `owner` without waiting for an answer.
+    pub(crate) fn room_tell(&self, owner: &str, body: Vec<u8>) {
+        let Some(link) = &self.link else { return };
+        let subject = link.subject(&format!("roomreq.{owner}"));
+        if link.out.try_send(Outbound::Message(subject, body)).is_err() {
+            tracing::warn!(owner, "a room notice to another node was dropped: queue full");
+        }
+    }
+
+    /// An outbox for a member of this node's room whose connection `conn`
+    /// is on node `node`: what it is sent goes to that node over NATS, in
+    /// order. `None` on a lobby on its own.
+    pub(crate) fn guest_outbox(
+        &self,
+        node: &str,
+        conn: crate::hub::ConnId,
+    ) -> Option<crate::hub::Outbox> {
+        let link = self.link.clone()?;
+        let (tx, mut rx) = mpsc::channel(crate::connection::OUTBOX_CAPACITY);
+        let subject = link.subject(&format!("conn.{node}"));
+        tokio::spawn(async move {
+            // Ends once the room and the registry dropped the outbox.
+            while let Some(item) = rx.recv().await {
+                let frame = match item {
+                    crate::hub::Outgoing::Frame(frame) => frame,
+                    crate::hub::Outgoing::Bulk(..) => continue,
+                    crate::hub::Outgoing::Close => break,
+                };
+                if frame.is_empty() {
+                    continue;
+                }
+                if frame.len() + 8 > MAX_PAYLOAD {
+                    tracing::warn!(len = frame.len(), "a frame too large for the bus was dropped");
+                    continue;
+                }
+                let bytes = crate::remote_rooms::envelope(conn, &frame);
+                if let Err(e) = link.client.publish(subject.clone(), bytes.into()).await {
+                    tracing::warn!(error = %e, "cannot forward a frame to another node");
+                }
+            }
+        });
+        Some(crate::hub::Outbox::new(tx))
     }
 
     /// Lobby chat: to this node's players now, and to the other nodes'.
@@ -327,6 +439,9 @@ pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
     let mut tick = tokio::time::interval(link.settings.heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let revocations = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_REVOCATIONS));
+    let starts = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_ROOM_STARTS));
+    let mut rooms_tick = tokio::time::interval(ROOMS_TICK);
+    rooms_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Our state for the others, then a hello so they send theirs.
     announce(&link);
     loop {
@@ -334,7 +449,7 @@ pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
             _ = shutdown.recv() => break,
             Some(item) = outbound.recv() => publish(&lobby, &link, item).await,
             Some(message) = incoming.next() => {
-                receive(&lobby, &link, message, &revocations).await;
+                receive(&lobby, &link, message, &revocations, &starts).await;
             }
             Some(()) = connected.recv() => {
                 // After a reconnection the others may have missed our
@@ -342,6 +457,7 @@ pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
                 announce(&link);
             }
             _ = tick.tick() => heartbeat(&lobby, &link),
+            _ = rooms_tick.tick() => publish_rooms(&lobby, &link).await,
         }
     }
     // Whatever is queued, then goodbye.
@@ -373,15 +489,18 @@ fn heartbeat(lobby: &Arc<Lobby>, link: &Link) {
             tracing::warn!(
                 node,
                 players = entry.players.len(),
+                rooms = entry.rooms.len(),
                 "a node went silent; its players are offline"
             );
-            dead.push(node.clone());
+            dead.push((node.clone(), std::mem::take(&mut entry.rooms)));
         }
         alive
     });
-    for node in dead {
+    for (node, rooms) in dead {
+        lobby.xrooms.node_gone(lobby, &node, &rooms);
         tokio::spawn(abort_matches_of_dead_node(lobby.clone(), node));
     }
+    lobby.xrooms.prune(lobby);
 }
 
 /// Records the open matches of a node taken for dead as aborted. Every
@@ -421,12 +540,59 @@ async fn publish(lobby: &Lobby, link: &Link, item: Outbound) {
                     .collect();
                 messages.push((state.clone(), encode(&StateMessage::Online { players })));
             }
+            // The rooms too, from scratch.
+            let rooms = link.subject(&format!("rooms.{}", link.node()));
+            let mut published = link.published_rooms.lock().unwrap_or_else(|p| p.into_inner());
+            *published = lobby.rooms.list().into_iter().map(|r| (r.id, r)).collect();
+            messages.push((rooms.clone(), rooms_json(&RoomsMessage::Reset)));
+            let all: Vec<RoomInfo> = published.values().cloned().collect();
+            for batch in all.chunks(ROOMS_BATCH) {
+                let upsert = RoomsMessage::Upsert { rooms: batch.to_vec() };
+                messages.push((rooms.clone(), rooms_json(&upsert)));
+            }
             messages
         }
     };
     for (subject, bytes) in messages {
         if let Err(e) = link.client.publish(subject, bytes.into()).await {
             tracing::warn!(error = %e, "cannot publish to NATS");
+            link.resync.store(true, Ordering::Release);
+        }
+    }
+}
+
+fn rooms_json(message: &RoomsMessage) -> Vec<u8> {
+    serde_json::to_vec(message).unwrap_or_default()
+}
+
+/// Publishes what changed in this node's rooms since the last time. Runs
+/// on the bus task, as snapshots do, so the rooms subject stays in order.
+async fn publish_rooms(lobby: &Lobby, link: &Link) {
+    let now: BTreeMap<RoomId, RoomInfo> =
+        lobby.rooms.list().into_iter().map(|r| (r.id, r)).collect();
+    let (changed, gone) = {
+        let mut published = link.published_rooms.lock().unwrap_or_else(|p| p.into_inner());
+        let changed: Vec<RoomInfo> =
+            now.values().filter(|r| published.get(&r.id) != Some(*r)).cloned().collect();
+        let gone: Vec<RoomId> =
+            published.keys().filter(|id| !now.contains_key(id)).copied().collect();
+        if changed.is_empty() && gone.is_empty() {
+            return;
+        }
+        *published = now;
+        (changed, gone)
+    };
+    let subject = link.subject(&format!("rooms.{}", link.node()));
+    let mut messages = Vec::new();
+    for batch in gone.chunks(ROOMS_BATCH * 10) {
+        messages.push(rooms_json(&RoomsMessage::Gone { rooms: batch.to_vec() }));
+    }
+    for batch in changed.chunks(ROOMS_BATCH) {
+        messages.push(rooms_json(&RoomsMessage::Upsert { rooms: batch.to_vec() }));
+    }
+    for bytes in messages {
+        if let Err(e) = link.client.publish(subject.clone(), bytes.into()).await {
+            tracing::warn!(error = %e, "cannot publish rooms to NATS");
             link.resync.store(true, Ordering::Release);
         }
     }
@@ -441,6 +607,7 @@ async fn receive(
     link: &Link,
     message: async_nats::Message,
     revocations: &Arc<tokio::sync::Semaphore>,
+    starts: &Arc<tokio::sync::Semaphore>,
 ) {
     if message.payload.len() > MAX_PAYLOAD {
         return;
@@ -474,8 +641,10 @@ async fn receive(
                     let mut remote = link.remote();
                     match rest {
                         "node.bye" => {
-                            if remote.remove(&node).is_some() {
+                            if let Some(entry) = remote.remove(&node) {
+                                drop(remote);
                                 tracing::info!(node, "another node stopped");
+                                lobby.xrooms.node_gone(lobby, &node, &entry.rooms);
                             }
                         }
                         "node.hello" => {
@@ -497,19 +666,112 @@ async fn receive(
                 Err(e) => Some(e),
             }
         }
-        _ => match rest.strip_prefix("state.") {
-            Some(node) if node != link.node() => match serde_json::from_slice(payload) {
-                Ok(state) => {
-                    apply_state(link, node, state);
+        _ if rest.strip_prefix("conn.") == Some(link.node()) => {
+            if let Some((conn, frame)) = crate::remote_rooms::open_envelope(payload) {
+                lobby.xrooms.seats.deliver(conn, frame);
+            }
+            None
+        }
+        _ if rest.strip_prefix("roomreq.") == Some(link.node()) => {
+            match serde_json::from_slice::<crate::remote_rooms::RoomCall>(payload) {
+                Ok(call) => {
+                    room_call(lobby, link, call, message.reply.clone(), starts);
                     None
                 }
                 Err(e) => Some(e),
-            },
-            _ => None,
-        },
+            }
+        }
+        _ => {
+            if let Some(node) = rest.strip_prefix("rooms.") {
+                match serde_json::from_slice(payload) {
+                    Ok(rooms) if node != link.node() => {
+                        apply_rooms(link, node, rooms);
+                        None
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(e),
+                }
+            } else {
+                match rest.strip_prefix("state.") {
+                    Some(node) if node != link.node() => match serde_json::from_slice(payload) {
+                        Ok(state) => {
+                            apply_state(link, node, state);
+                            None
+                        }
+                        Err(e) => Some(e),
+                    },
+                    _ => None,
+                }
+            }
+        }
     };
     if let Some(e) = problem {
         tracing::warn!(subject = %message.subject, error = %e, "ignored a bad message from the bus");
+    }
+}
+
+/// Serves a room request of another node's player. Requests are applied
+/// in the order they arrive (a join before that connection's leave);
+/// only a match start, which waits for the database, runs on its own task,
+/// a bounded number at once.
+fn room_call(
+    lobby: &Arc<Lobby>,
+    link: &Link,
+    call: crate::remote_rooms::RoomCall,
+    reply: Option<async_nats::Subject>,
+    starts: &Arc<tokio::sync::Semaphore>,
+) {
+    let client = link.client.clone();
+    let answer = move |answer: crate::remote_rooms::Answer| async move {
+        if let Some(reply) = reply {
+            let bytes = serde_json::to_vec(&answer).unwrap_or_default();
+            if let Err(e) = client.publish(reply, bytes.into()).await {
+                tracing::warn!(error = %e, "cannot answer another node's room request");
+            }
+        }
+    };
+    let lobby = lobby.clone();
+    if matches!(call.op, crate::remote_rooms::RoomOp::Start) {
+        let Ok(permit) = starts.clone().try_acquire_owned() else {
+            let busy = gamestore_protocol::WireError::new(
+                gamestore_protocol::ErrorCode::ServerBusy,
+                "too many matches are starting on this room's lobby node; retry",
+            );
+            tokio::spawn(answer(crate::remote_rooms::Answer::Err(busy)));
+            return;
+        };
+        tokio::spawn(async move {
+            let result = crate::remote_rooms::serve_call(&lobby, call).await;
+            drop(permit);
+            answer(result).await;
+        });
+        return;
+    }
+    // Everything but a start is answered without waiting.
+    let result =
+        futures_util::FutureExt::now_or_never(crate::remote_rooms::serve_call(&lobby, call));
+    if let Some(result) = result {
+        tokio::spawn(answer(result));
+    }
+}
+
+fn apply_rooms(link: &Link, node: &str, message: RoomsMessage) {
+    let mut remote = link.remote();
+    let Some(entry) = Link::seen(&mut remote, node) else { return };
+    match message {
+        RoomsMessage::Reset => entry.rooms.clear(),
+        RoomsMessage::Upsert { rooms } => {
+            for room in rooms {
+                if entry.rooms.len() < MAX_ROOMS_PER_NODE || entry.rooms.contains_key(&room.id) {
+                    entry.rooms.insert(room.id, room);
+                }
+            }
+        }
+        RoomsMessage::Gone { rooms } => {
+            for id in rooms {
+                entry.rooms.remove(&id);
+            }
+        }
     }
 }
 

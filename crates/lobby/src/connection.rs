@@ -23,7 +23,7 @@ use crate::requests;
 use crate::shutdown::Shutdown;
 
 /// Frames queued for one client before event delivery gives up on it.
-const OUTBOX_CAPACITY: usize = 256;
+pub(crate) const OUTBOX_CAPACITY: usize = 256;
 
 /// The read half of a connection's byte stream (plain TCP or TLS).
 pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
@@ -92,6 +92,7 @@ impl Drop for Conn {
         // The one place a closed connection's room seat is given up (kept
         // for the seat grace period first).
         self.lobby.rooms.member_disconnected(self.id);
+        self.lobby.xrooms.conn_closed(&self.lobby, self.id);
         // Flush what is queued (an error reply) and close; a full queue is
         // dropped at once. The writer's deadline bounds either.
         self.outbox.close();

@@ -22,6 +22,7 @@ pub(crate) mod hub;
 pub(crate) mod limits;
 pub(crate) mod matches;
 pub(crate) mod paging;
+pub(crate) mod remote_rooms;
 pub(crate) mod requests;
 pub(crate) mod rooms;
 pub(crate) mod running;
@@ -51,6 +52,9 @@ pub struct Lobby {
     pub(crate) bus: bus::Bus,
     pub(crate) games: games_area::GamesArea,
     pub(crate) rooms: rooms::Rooms,
+    /// Rooms across nodes: members on other nodes, seats in other nodes'
+    /// rooms, room ids reserved across nodes.
+    pub(crate) xrooms: remote_rooms::RemoteRooms,
     pub(crate) game_manager: Arc<game_manager::GameManager>,
     /// Every chunk of every chunked version, stored once.
     pub(crate) chunks: chunk_store::ChunkStore,
@@ -185,6 +189,7 @@ impl Lobby {
             hub: hub::Hub::new(bus.presence_sink()),
             bus,
             rooms,
+            xrooms: Default::default(),
             game_manager,
             limits,
             match_limits,

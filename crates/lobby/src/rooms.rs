@@ -158,6 +158,7 @@ impl Room {
             event,
             player: player.map(str::to_owned),
             room: self.info(),
+            message: None,
         }));
     }
 
@@ -199,11 +200,37 @@ impl Rooms {
         lock(&self.inner)
     }
 
-    /// Makes a room for `game` with `member` as host.
-    pub(crate) fn create(&self, member: Member, game: RoomGame) -> Result<RoomInfo, WireError> {
+    /// Makes a room for `game` with `member` as host, numbered `id` (one
+    /// reserved for it among the lobby's nodes) or by this lobby.
+    pub(crate) fn create(
+        &self,
+        member: Member,
+        game: RoomGame,
+        id: Option<RoomId>,
+    ) -> Result<RoomInfo, WireError> {
         let mut inner = self.inner();
         check_not_in_room(&inner, member.account)?;
-        Ok(create_locked(&mut inner, member, game))
+        Ok(create_locked(&mut inner, member, game, id))
+    }
+
+    /// True when room `id` is one of this node's.
+    pub(crate) fn contains(&self, id: RoomId) -> bool {
+        self.inner().rooms.contains_key(&id)
+    }
+
+    /// The rank [`Rooms::quick_play`] would give this node's best open room
+    /// for `game`: (same version, members, lowest id first).
+    pub(crate) fn best_open(
+        &self,
+        game: &str,
+        version: &str,
+    ) -> Option<(bool, usize, std::cmp::Reverse<RoomId>)> {
+        self.inner()
+            .rooms
+            .values()
+            .filter(|r| r.game.id == game && r.is_open())
+            .map(|r| (r.game.version == version, r.members.len(), std::cmp::Reverse(r.id)))
+            .max()
     }
 
     /// Joins room `id`.
@@ -232,7 +259,12 @@ impl Rooms {
     /// Joins the fullest open room for `game` (the one that can start
     /// soonest), or makes one. Atomic: two players asking at once end up
     /// in the same room.
-    pub(crate) fn quick_play(&self, member: Member, game: RoomGame) -> Result<RoomInfo, WireError> {
+    pub(crate) fn quick_play(
+        &self,
+        member: Member,
+        game: RoomGame,
+        id: Option<RoomId>,
+    ) -> Result<RoomInfo, WireError> {
         let mut inner = self.inner();
         check_not_in_room(&inner, member.account)?;
         let best = inner
@@ -245,7 +277,7 @@ impl Rooms {
             .map(|r| r.id);
         Ok(match best {
             Some(id) => join_locked(&mut inner, member, id),
-            None => create_locked(&mut inner, member, game),
+            None => create_locked(&mut inner, member, game, id),
         })
     }
 
@@ -461,9 +493,19 @@ fn check_not_in_room(inner: &Inner, account: AccountId) -> Result<(), WireError>
     }
 }
 
-fn create_locked(inner: &mut Inner, member: Member, game: RoomGame) -> RoomInfo {
-    inner.next_id += 1;
-    let id = inner.next_id;
+fn create_locked(
+    inner: &mut Inner,
+    member: Member,
+    game: RoomGame,
+    id: Option<RoomId>,
+) -> RoomInfo {
+    let id = match id {
+        Some(id) => id,
+        None => {
+            inner.next_id += 1;
+            inner.next_id
+        }
+    };
     let room = Room {
         id,
         capacity: game.manifest.max_players,

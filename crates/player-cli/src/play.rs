@@ -334,6 +334,13 @@ async fn in_room(
                         describe_update(&update.event, update.player.as_deref(), &update.room)
                     });
                 }
+                if update.event == RoomEventKind::Closed {
+                    bail!(
+                        "room {} closed: {}",
+                        current.id,
+                        update.message.as_deref().unwrap_or("the room is gone")
+                    );
+                }
                 if update.event == RoomEventKind::Delisted && current.state == RoomState::Waiting {
                     // No match can start here any more: waiting would be forever.
                     if let Ok(client) = link.client().await {
@@ -486,6 +493,7 @@ pub(crate) fn describe_update(
             format!("{who} lost their connection; their seat is kept while they reconnect")
         }
         RoomEventKind::Reconnected => format!("{who} is back {count}"),
+        RoomEventKind::Closed => "the room closed".to_owned(),
         RoomEventKind::Delisted => format!(
             "{} was delisted by its developer: no new match can start in this room",
             room.game_name

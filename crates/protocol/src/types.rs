@@ -534,6 +534,9 @@ pub enum RoomEventKind {
     Reconnecting,
     /// A member came back (RESUME) within the grace period.
     Reconnected,
+    /// The room is gone for this member (its lobby node stopped): they are
+    /// in no room now. `message` says why.
+    Closed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -543,6 +546,9 @@ pub struct RoomUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub player: Option<String>,
     pub room: RoomInfo,
+    /// Why, for `closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// GAME_START: everything a launcher needs to run its game client.

@@ -358,6 +358,19 @@ impl Storage {
         dispatch!(self, write(node, message), db => db.abort_open_matches(node.as_deref(), now, &message))
     }
 
+    /// Reserves `block` room ids no other node of the lobby gets; returns
+    /// the first (the block is `first..first + block`). PostgreSQL only:
+    /// one SQLite file is never shared between nodes, so a lobby on SQLite
+    /// numbers its rooms itself.
+    pub async fn reserve_room_ids(&self, block: i64) -> Result<i64> {
+        match &self.backend {
+            Backend::Sqlite(_) => Err(StorageError::Unavailable(
+                "room ids are reserved only in a PostgreSQL database".into(),
+            )),
+            Backend::Postgres(db) => db.reserve_room_ids(block).await,
+        }
+    }
+
     /// True when `player` took part in a match of `game_id` that started.
     pub async fn has_played(&self, player: AccountId, game_id: &str) -> Result<bool> {
         dispatch!(self, read, db => db.has_played(player, game_id))

@@ -797,6 +797,21 @@ impl PgStore {
         Ok(n as usize)
     }
 
+    pub async fn reserve_room_ids(&self, block: i64) -> Result<i64> {
+        let client = self.client().await?;
+        // Kept out of the numbered schema: a sequence made on first use,
+        // which every node then shares. Two nodes making it at once may see
+        // one fail with a duplicate; the second try finds it.
+        let mut made = client.batch_execute("CREATE SEQUENCE IF NOT EXISTS room_id_blocks").await;
+        if made.is_err() {
+            made = client.batch_execute("CREATE SEQUENCE IF NOT EXISTS room_id_blocks").await;
+        }
+        made?;
+        let row = client.query_one("SELECT nextval('room_id_blocks')", &[]).await?;
+        let n: i64 = row.get(0);
+        Ok((n - 1) * block + 1)
+    }
+
     pub async fn has_played(&self, player: AccountId, game_id: &str) -> Result<bool> {
         let found = self
             .client()

@@ -26,6 +26,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
 /// What the link tells the menu.
+// An event is moved once per notice, a few per second at most: boxing it
+// would buy nothing but an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Notice {
     /// An event pushed by the lobby.

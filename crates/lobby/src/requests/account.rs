@@ -162,8 +162,11 @@ pub(super) async fn resume(conn: &mut Conn, request: Resume) -> Result<SessionRe
     join_session(conn, SessionState { account: record.account, token_hash });
     // Back within the grace period: the kept room seat moves to this
     // connection (its events are queued before this reply).
-    if let Ok(member) = super::rooms::member(conn) {
-        conn.lobby.rooms.resume(member);
+    if let Ok(member) = super::rooms::member(conn)
+        && conn.lobby.rooms.resume(member.clone()).is_none()
+    {
+        // A seat kept in another node's room moves here.
+        super::rooms::resume_remote(conn, member).await;
     }
     Ok(reply)
 }
@@ -175,6 +178,7 @@ pub(super) async fn logout(conn: &mut Conn) -> Result<Empty, WireError> {
     leave_session(conn);
     // Logging out gives up a seat kept for another (dropped) connection too.
     let _ = conn.lobby.rooms.leave(session.account.id);
+    conn.lobby.xrooms.account_left(&conn.lobby, session.account.id);
     conn.lobby.hub.revoke(
         session.account.id,
         None,
@@ -219,6 +223,7 @@ fn leave_session(conn: &mut Conn) {
     if let Some(old) = conn.session.take() {
         conn.lobby.hub.detach(old.account.id, conn.id);
         conn.lobby.rooms.disconnected(conn.id);
+        conn.lobby.xrooms.conn_left(&conn.lobby, conn.id);
     }
 }
 

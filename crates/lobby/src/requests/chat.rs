@@ -10,12 +10,13 @@ use gamestore_storage::Role;
 
 use crate::connection::Conn;
 use crate::limits::{CHAT_BURST, CHAT_WINDOW};
+use crate::remote_rooms::RoomOp;
 use crate::{now, text};
 
 /// Longest message, in characters.
 pub(super) const MAX_CHARS: usize = 500;
 
-pub(super) fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
+pub(super) async fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?.clone();
     let text = request.text.trim();
     if text.is_empty() || text.chars().count() > MAX_CHARS {
@@ -42,7 +43,15 @@ pub(super) fn send(conn: &Conn, request: ChatSend) -> Result<Empty, WireError> {
     };
     match request.scope {
         ChatScope::Lobby => conn.lobby.bus.lobby_chat(&conn.lobby, message),
-        ChatScope::Room => conn.lobby.rooms.chat(account.id, message)?,
+        ChatScope::Room => {
+            let op = RoomOp::Chat { message: message.clone() };
+            match conn.lobby.xrooms.forward(&conn.lobby, conn.id, account.id, op).await {
+                Some(result) => {
+                    result?;
+                }
+                None => conn.lobby.rooms.chat(account.id, message)?,
+            }
+        }
     }
     Ok(Empty {})
 }

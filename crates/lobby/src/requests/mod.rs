@@ -18,6 +18,8 @@ mod reviews;
 mod rooms;
 mod store;
 
+pub(crate) use game_start::start_for;
+
 use gamestore_protocol::{ErrorCode, Request, WireError};
 use serde::Serialize;
 
@@ -67,18 +69,18 @@ pub(crate) async fn dispatch(
         Request::OnlineList(r) => reply(rooms::online(conn, r)?),
         Request::RoomList(r) => reply(rooms::list(conn, r)?),
         Request::RoomCreate(r) => reply(rooms::create(conn, &r.game).await?),
-        Request::RoomJoin(r) => reply(rooms::join(conn, r.room)?),
-        Request::RoomLeave(_) => reply(rooms::leave(conn)?),
+        Request::RoomJoin(r) => reply(rooms::join(conn, r.room).await?),
+        Request::RoomLeave(_) => reply(rooms::leave(conn).await?),
         Request::QuickPlay(r) => reply(rooms::quick_play(conn, &r.game).await?),
-        Request::ChatSend(r) => reply(chat::send(conn, r)?),
+        Request::ChatSend(r) => reply(chat::send(conn, r).await?),
         Request::GameStartNotify(_) => reply(game_start::start(conn).await?),
         Request::GameClientExited(r) => reply(game_start::client_exited(conn, r)?),
         Request::MatchHistory(r) => reply(history::history(conn, r).await?),
         Request::ReviewSubmit(r) => reply(reviews::submit(conn, r).await?),
         Request::ReviewList(r) => reply(reviews::list(conn, r).await?),
         Request::PluginList(r) => reply(plugins::list(conn, r).await?),
-        Request::RoomPlugins(r) => reply(plugins::announce(conn, r)?),
-        Request::PluginSend(r) => reply(plugins::send(conn, r)?),
+        Request::RoomPlugins(r) => reply(plugins::announce(conn, r).await?),
+        Request::PluginSend(r) => reply(plugins::send(conn, r).await?),
         Request::DevKeyRegister(r) => reply(distribution::key_register(conn, r).await?),
         Request::DevKeyRotate(r) => reply(distribution::key_rotate(conn, r).await?),
         Request::PublishBegin(r) => distribution::publish_begin(conn, id, r).await,

@@ -48,7 +48,7 @@ pub async fn list(conn: &Conn, request: PluginList) -> Result<PluginListReply, W
 }
 
 /// Records the plugins this member runs, for the room it is in.
-pub fn announce(conn: &Conn, request: RoomPlugins) -> Result<Empty, WireError> {
+pub async fn announce(conn: &Conn, request: RoomPlugins) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?.id;
     if request.plugins.len() > MAX_ROOM_PLUGINS {
         return Err(WireError::new(
@@ -65,12 +65,18 @@ pub fn announce(conn: &Conn, request: RoomPlugins) -> Result<Empty, WireError> {
     let mut plugins = request.plugins;
     plugins.sort();
     plugins.dedup();
-    conn.lobby.rooms.announce_plugins(account, plugins)?;
+    let op = crate::remote_rooms::RoomOp::Plugins { plugins: plugins.clone() };
+    match conn.lobby.xrooms.forward(&conn.lobby, conn.id, account, op).await {
+        Some(result) => {
+            result?;
+        }
+        None => conn.lobby.rooms.announce_plugins(account, plugins)?,
+    }
     Ok(Empty {})
 }
 
 /// Relays a plugin message to the room's members that run the plugin.
-pub fn send(conn: &Conn, request: PluginSend) -> Result<Empty, WireError> {
+pub async fn send(conn: &Conn, request: PluginSend) -> Result<Empty, WireError> {
     let account = conn.require(Role::Player)?.clone();
     let size = serde_json::to_vec(&request.data).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > MAX_PLUGIN_DATA_BYTES {
@@ -89,6 +95,12 @@ pub fn send(conn: &Conn, request: PluginSend) -> Result<Empty, WireError> {
         )
     })?;
     let message = PluginMessage { plugin: request.plugin, from: account.name, data: request.data };
-    conn.lobby.rooms.plugin_message(account.id, message)?;
+    let op = crate::remote_rooms::RoomOp::PluginSend { message: message.clone() };
+    match conn.lobby.xrooms.forward(&conn.lobby, conn.id, account.id, op).await {
+        Some(result) => {
+            result?;
+        }
+        None => conn.lobby.rooms.plugin_message(account.id, message)?,
+    }
     Ok(Empty {})
 }

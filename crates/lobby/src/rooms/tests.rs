@@ -117,7 +117,7 @@ fn ended(room: u64) -> MatchEnded {
 
 /// Ann and bob in one room; returns its id.
 fn room_of_two(rooms: &Rooms, ann: &mut Peer, bob: &mut Peer) -> u64 {
-    let id = rooms.create(ann.member.clone(), game()).unwrap().id;
+    let id = rooms.create(ann.member.clone(), game(), None).unwrap().id;
     rooms.join(bob.member.clone(), id).unwrap();
     ann.events();
     bob.events();

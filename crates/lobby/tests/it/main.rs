@@ -18,6 +18,7 @@ mod matches;
 mod menus;
 mod network;
 mod nodes;
+mod nodes_rooms;
 mod plugins;
 mod programs;
 mod prometheus;

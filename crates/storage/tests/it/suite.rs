@@ -539,3 +539,26 @@ async fn a_version_without_a_zip_gets_one_recorded_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_id_blocks_never_overlap_even_when_reserved_at_once() {
+    each_backend(|db| async move {
+        if db.backend_name() == "sqlite" {
+            // One SQLite file serves one lobby, which numbers its rooms.
+            assert!(db.reserve_room_ids(1000).await.is_err());
+            return;
+        }
+        // Several nodes reserving their first block at once, while the
+        // sequence is made on first use.
+        let (one, two, three) = tokio::join!(
+            db.reserve_room_ids(1000),
+            db.reserve_room_ids(1000),
+            db.reserve_room_ids(1000)
+        );
+        let mut firsts = vec![one.unwrap(), two.unwrap(), three.unwrap()];
+        firsts.push(db.reserve_room_ids(1000).await.unwrap());
+        firsts.sort();
+        assert_eq!(firsts, [1, 1001, 2001, 3001], "disjoint blocks of 1000 from 1");
+    })
+    .await;
+}
