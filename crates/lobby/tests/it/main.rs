@@ -18,6 +18,7 @@ mod matches;
 mod menus;
 mod network;
 mod nodes;
+mod nodes_packages;
 mod plugins;
 mod programs;
 mod prometheus;

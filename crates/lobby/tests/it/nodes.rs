@@ -24,14 +24,14 @@ const PASSWORD: &str = "correct horse";
 
 /// One PostgreSQL database and a subject prefix of its own on the NATS
 /// server, shared by the nodes of one test.
-struct Nodes {
+pub(crate) struct Nodes {
     nats: String,
     prefix: String,
     database: TestDatabase,
 }
 
 impl Nodes {
-    fn new() -> Option<Nodes> {
+    pub(crate) fn new() -> Option<Nodes> {
         let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
         let (Some(postgres), Some(nats)) =
             (var("GAMESTORE_TEST_POSTGRES"), var("GAMESTORE_TEST_NATS"))
@@ -43,7 +43,7 @@ impl Nodes {
         Some(Nodes { nats, prefix, database: TestDatabase::create(&postgres) })
     }
 
-    fn start(&self, node: &str) -> TestLobby {
+    pub(crate) fn start(&self, node: &str) -> TestLobby {
         TestLobby::start_with(LobbyOptions {
             args: vec![
                 "--nats".into(),
