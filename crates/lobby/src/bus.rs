@@ -286,6 +286,11 @@ impl Bus {
         })
     }
 
+    /// How many other nodes this node takes for alive.
+    pub(crate) fn other_nodes(&self) -> usize {
+        self.link.as_ref().map_or(0, |link| link.remote().len())
+    }
+
     /// Queues `body` for the other nodes on `P.rest`; false if the queue is full.
     pub(crate) fn queue_message(&self, rest: &str, body: &impl Serialize) -> bool {
         match &self.link {

@@ -11,8 +11,8 @@
 //!   chunk's raw bytes, at an offset). The reply is a status byte (`+` or
 //!   `-`), the whole file's size (8 bytes, big-endian) and at most
 //!   [`PIECE`] bytes of it, or after `-` a message.
-//! - `P.pkg.who`: which node holds a version in full? Only nodes that do
-//!   answer, with their node id.
+//! - `P.pkg.who`: which node holds a version in full? Every node answers
+//!   with its id and whether it does.
 //!
 //! A node asks the node the version was published through first (recorded
 //! with the version), then whichever node answers `P.pkg.who`. Nothing a
@@ -61,6 +61,8 @@ const CONCURRENT_FETCHES: usize = 2;
 const CHUNKS_IN_FLIGHT: usize = 4;
 /// Requests of other nodes served at once; more wait.
 const CONCURRENT_SERVES: usize = 8;
+/// How long the failure of a fetch answers the requests that waited for it.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// Versions waiting for a background fetch at most; more are fetched on demand.
 const BACKGROUND_QUEUE: usize = 1024;
 
@@ -82,11 +84,23 @@ struct VersionAt {
     node: String,
 }
 
+/// The fetch of one version: whoever holds the lock fetches; those who
+/// waited for it find the version in place, or the error it ended with.
+type Flight = tokio::sync::Mutex<Option<(std::time::Instant, WireError)>>;
+
+/// A node's answer on `P.pkg.who`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Holder {
+    node: String,
+    /// Whether it holds the whole version.
+    has: bool,
+}
+
 /// A node's fetches of versions from the others.
 #[derive(Debug)]
 pub(crate) struct Replicas {
-    /// The fetch of each version in progress: waiters hold its lock.
-    flights: Mutex<HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>>,
+    /// The fetch of each version in progress (gone once nobody waits for it).
+    flights: Mutex<HashMap<(String, String), Weak<Flight>>>,
     fetches: Semaphore,
     background: Mutex<Option<tokio::sync::mpsc::Sender<(String, String)>>>,
 }
@@ -131,19 +145,36 @@ pub(crate) async fn ensure_local(lobby: &Arc<Lobby>, record: &VersionRecord) -> 
         match flights.get(&key).and_then(Weak::upgrade) {
             Some(flight) => flight,
             None => {
-                let flight = Arc::new(tokio::sync::Mutex::new(()));
+                let flight = Arc::new(Flight::new(None));
                 flights.insert(key, Arc::downgrade(&flight));
                 flight
             }
         }
     };
-    let _flying = flight.lock().await;
+    let mut outcome = flight.lock().await;
+    // A fetch this request waited for failed just now: its answer is this
+    // one's (an older failure is tried again).
+    if let Some((at, failed)) = outcome.as_ref() {
+        if at.elapsed() < RETRY_AFTER {
+            return Err(failed.clone());
+        }
+    }
     if is_local(lobby, &record.game_id, &record.version) {
         return Ok(());
     }
+    let result = fetch_bounded(lobby, &nats, record).await;
+    if let Err(e) = &result {
+        *outcome = Some((std::time::Instant::now(), e.clone()));
+    }
+    result
+}
+
+/// One fetch of a version, among at most [`CONCURRENT_FETCHES`], within
+/// [`FETCH_TIMEOUT`].
+async fn fetch_bounded(lobby: &Arc<Lobby>, nats: &Nats, record: &VersionRecord) -> Result<(), WireError> {
     let _permit = lobby.replicas.fetches.acquire().await.map_err(|e| unavailable(record, e))?;
     let started = std::time::Instant::now();
-    match tokio::time::timeout(FETCH_TIMEOUT, fetch(lobby, &nats, record)).await {
+    match tokio::time::timeout(FETCH_TIMEOUT, fetch(lobby, nats, record)).await {
         Ok(Ok(node)) => {
             tracing::info!(
                 game = %record.game_id,
@@ -197,7 +228,7 @@ async fn fetch(lobby: &Arc<Lobby>, nats: &Nats, record: &VersionRecord) -> Resul
         }
         tried.push(node);
     }
-    match who_has(nats, record, &tried).await {
+    match who_has(nats, record, &tried, lobby.bus.other_nodes()).await {
         Some(node) => match fetch_from(lobby, nats, record, &node).await {
             Ok(()) => return Ok(node),
             Err(e) => problems.push(format!("{node}: {e}")),
@@ -208,7 +239,12 @@ async fn fetch(lobby: &Arc<Lobby>, nats: &Nats, record: &VersionRecord) -> Resul
 }
 
 /// The first other node (not in `skip`) that says it holds the version.
-async fn who_has(nats: &Nats, record: &VersionRecord, skip: &[String]) -> Option<String> {
+async fn who_has(
+    nats: &Nats,
+    record: &VersionRecord,
+    skip: &[String],
+    nodes_alive: usize,
+) -> Option<String> {
     let question = VersionAt {
         game: record.game_id.clone(),
         version: record.version.clone(),
@@ -219,13 +255,15 @@ async fn who_has(nats: &Nats, record: &VersionRecord, skip: &[String]) -> Option
     let mut answers = nats.client.subscribe(inbox.clone()).await.ok()?;
     nats.client.publish_with_reply(nats.subject("pkg.who"), inbox, body.into()).await.ok()?;
     let deadline = tokio::time::Instant::now() + WHO_TIMEOUT;
-    // The first answer from a node not tried yet, among a bounded number.
-    for _ in 0..64 {
+    // The first answer from a node not tried yet, among a bounded number;
+    // once every node known alive has answered, nobody else will.
+    let alive = nodes_alive.max(1);
+    for _ in 0..alive.min(64) {
         let answer = tokio::time::timeout_at(deadline, answers.next()).await.ok()??;
-        let Ok(VersionAt { node, .. }) = serde_json::from_slice::<VersionAt>(&answer.payload) else {
+        let Ok(Holder { node, has }) = serde_json::from_slice::<Holder>(&answer.payload) else {
             continue;
         };
-        if node != nats.node && !skip.contains(&node) {
+        if has && node != nats.node && !skip.contains(&node) {
             return Some(node);
         }
     }
@@ -513,14 +551,25 @@ pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
             }
         });
     }
+    // One background fetch at a time, beside the on-demand ones; it stops
+    // with the lobby.
+    {
+        let (lobby, shutdown) = (lobby.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.recv() => break,
+                    Some((game, version)) = wanted.recv() => {
+                        replicate(&lobby, &game, &version).await;
+                    }
+                }
+            }
+        });
+    }
     let serving = Arc::new(Semaphore::new(CONCURRENT_SERVES));
     loop {
         tokio::select! {
             _ = shutdown.recv() => break,
-            Some((game, version)) = wanted.recv() => {
-                // One background fetch at a time: on-demand fetches go first.
-                replicate(&lobby, &game, &version).await;
-            }
             Some(message) = incoming.next() => {
                 let rest = message.subject.as_str().get(nats.prefix.len() + 1..).unwrap_or("");
                 if rest == "version.published" {
@@ -572,10 +621,11 @@ fn checked_name(game: &str, version: &str) -> bool {
 async fn answer_who(lobby: &Lobby, nats: &Nats, message: async_nats::Message) {
     let Some(reply) = message.reply else { return };
     let Ok(at) = serde_json::from_slice::<VersionAt>(&message.payload) else { return };
-    if !checked_name(&at.game, &at.version) || !is_local(lobby, &at.game, &at.version) {
+    if !checked_name(&at.game, &at.version) {
         return;
     }
-    let body = VersionAt { game: at.game, version: at.version, node: nats.node.clone() };
+    let has = is_local(lobby, &at.game, &at.version);
+    let body = Holder { node: nats.node.clone(), has };
     let Ok(bytes) = serde_json::to_vec(&body) else { return };
     let _ = nats.client.publish(reply, bytes.into()).await;
 }

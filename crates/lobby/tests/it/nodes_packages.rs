@@ -106,6 +106,9 @@ fn a_version_published_through_one_node_installs_downloads_and_plays_through_the
         .unwrap();
     assert_eq!(hex::encode(sha2::Sha256::digest(&zip)), listing["package_sha256"], "{listing}");
     assert_eq!(unzip(&zip, &tmp.path().join("unzipped")), FileList::scan(&folder).unwrap());
+    // b's copy came before any zip: b packs its own, the same bytes.
+    let mut on_b = registered_player(&b, "eve");
+    assert!(download_zip(&mut on_b, "test", &version) == zip, "b's zip differs from c's");
 
     // A match of it on c: its server runs from c's copy.
     let mut cid = registered_player(&c, "cid");
