@@ -37,7 +37,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use gamestore_package::FileList;
-use gamestore_package::chunked::{self, ChunkHash, MAX_CHUNK, MAX_VERSION_MANIFEST_BYTES, VersionManifest};
+use gamestore_package::chunked::{
+    self, ChunkHash, MAX_CHUNK, MAX_VERSION_MANIFEST_BYTES, VersionManifest,
+};
 use gamestore_protocol::{ErrorCode, WireError};
 use gamestore_storage::VersionRecord;
 use serde::{Deserialize, Serialize};
@@ -133,7 +135,10 @@ pub(crate) fn is_local(lobby: &Lobby, game: &str, version: &str) -> bool {
 
 /// Makes sure the files of `record` are on this node, fetching them from
 /// another node if they are not. A lobby on its own always has them.
-pub(crate) async fn ensure_local(lobby: &Arc<Lobby>, record: &VersionRecord) -> Result<(), WireError> {
+pub(crate) async fn ensure_local(
+    lobby: &Arc<Lobby>,
+    record: &VersionRecord,
+) -> Result<(), WireError> {
     if is_local(lobby, &record.game_id, &record.version) {
         return Ok(());
     }
@@ -154,10 +159,10 @@ pub(crate) async fn ensure_local(lobby: &Arc<Lobby>, record: &VersionRecord) -> 
     let mut outcome = flight.lock().await;
     // A fetch this request waited for failed just now: its answer is this
     // one's (an older failure is tried again).
-    if let Some((at, failed)) = outcome.as_ref() {
-        if at.elapsed() < RETRY_AFTER {
-            return Err(failed.clone());
-        }
+    if let Some((at, failed)) = outcome.as_ref()
+        && at.elapsed() < RETRY_AFTER
+    {
+        return Err(failed.clone());
     }
     if is_local(lobby, &record.game_id, &record.version) {
         return Ok(());
@@ -171,7 +176,11 @@ pub(crate) async fn ensure_local(lobby: &Arc<Lobby>, record: &VersionRecord) -> 
 
 /// One fetch of a version, among at most [`CONCURRENT_FETCHES`], within
 /// [`FETCH_TIMEOUT`].
-async fn fetch_bounded(lobby: &Arc<Lobby>, nats: &Nats, record: &VersionRecord) -> Result<(), WireError> {
+async fn fetch_bounded(
+    lobby: &Arc<Lobby>,
+    nats: &Nats,
+    record: &VersionRecord,
+) -> Result<(), WireError> {
     let _permit = lobby.replicas.fetches.acquire().await.map_err(|e| unavailable(record, e))?;
     let started = std::time::Instant::now();
     match tokio::time::timeout(FETCH_TIMEOUT, fetch(lobby, nats, record)).await {
@@ -212,7 +221,11 @@ type Refusal = String;
 
 /// Fetches `record` from the node it was published through, else from
 /// whichever node says it holds it. Returns the node that gave it.
-async fn fetch(lobby: &Arc<Lobby>, nats: &Nats, record: &VersionRecord) -> Result<String, WireError> {
+async fn fetch(
+    lobby: &Arc<Lobby>,
+    nats: &Nats,
+    record: &VersionRecord,
+) -> Result<String, WireError> {
     let recorded = lobby
         .db
         .version_node(&record.game_id, &record.version)
@@ -425,9 +438,10 @@ async fn fetch_from(
         writer.flush().map_err(|e| e.to_string())?;
     }
     let files_area = lobby.clone();
-    let committed = tokio::task::spawn_blocking(move || files_area.games.commit(staging, &game, &version))
-        .await
-        .map_err(|e| e.to_string())?;
+    let committed =
+        tokio::task::spawn_blocking(move || files_area.games.commit(staging, &game, &version))
+            .await
+            .map_err(|e| e.to_string())?;
     match committed {
         Ok(_) => Ok(()),
         // Placed meanwhile by another path: the folder is whole either way.
@@ -465,9 +479,11 @@ pub(crate) fn check_manifest(
         return Err(format!("its manifest is of {} {}", manifest.id, manifest.version));
     }
     let same = manifest.files.len() == listing.files.len()
-        && manifest.files.iter().zip(&listing.files).all(|(m, l)| {
-            m.path == l.path && m.size == l.size && m.executable == l.executable
-        });
+        && manifest
+            .files
+            .iter()
+            .zip(&listing.files)
+            .all(|(m, l)| m.path == l.path && m.size == l.size && m.executable == l.executable);
     if !same {
         return Err("its manifest's files are not the version's listing".to_owned());
     }
@@ -527,7 +543,9 @@ pub(crate) fn announce(lobby: &Lobby, game: &str, version: &str) {
 pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
     let Some(nats) = lobby.bus.nats() else { return };
     let mut subscriptions = Vec::new();
-    for rest in [format!("pkg.get.{}", nats.node), "pkg.who".to_owned(), "version.published".to_owned()] {
+    for rest in
+        [format!("pkg.get.{}", nats.node), "pkg.who".to_owned(), "version.published".to_owned()]
+    {
         match nats.client.subscribe(nats.subject(&rest)).await {
             Ok(s) => subscriptions.push(s),
             Err(e) => {
@@ -545,7 +563,8 @@ pub(crate) async fn serve(lobby: Arc<Lobby>, shutdown: Shutdown) {
         tokio::spawn(async move {
             let Ok(all) = lobby.db.all_versions().await else { return };
             for (game, version) in all {
-                if !is_local(&lobby, &game, &version) && queue.send((game, version)).await.is_err() {
+                if !is_local(&lobby, &game, &version) && queue.send((game, version)).await.is_err()
+                {
                     return;
                 }
             }
@@ -707,7 +726,8 @@ fn slice(bytes: &[u8], offset: u64) -> (u64, Vec<u8>) {
 
 fn read_at(path: &Path, offset: u64) -> Result<(u64, Vec<u8>), String> {
     use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path).map_err(|_| "this node does not hold that zip".to_owned())?;
+    let file =
+        std::fs::File::open(path).map_err(|_| "this node does not hold that zip".to_owned())?;
     let total = file.metadata().map_err(|e| e.to_string())?.len();
     let want = PIECE.min(total.saturating_sub(offset)) as usize;
     let mut buf = vec![0u8; want];

@@ -48,8 +48,13 @@ pub(crate) async fn version(
 ) -> Result<VersionRecord, WireError> {
     visible_game(conn, id).await?;
     let (key, v) = (id.to_owned(), version.to_owned());
-    let record =
-        conn.lobby.db.game_version(&key, &v).await.wire()?.ok_or_else(|| no_version(id, version))?;
+    let record = conn
+        .lobby
+        .db
+        .game_version(&key, &v)
+        .await
+        .wire()?
+        .ok_or_else(|| no_version(id, version))?;
     // Published through another node: its files come from there first.
     crate::replicas::ensure_local(&conn.lobby, &record).await?;
     Ok(record)

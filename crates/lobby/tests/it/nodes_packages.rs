@@ -128,7 +128,15 @@ fn a_version_published_through_one_node_installs_downloads_and_plays_through_the
     }
     let fetched = "fetched a version's files from another node";
     assert!(!a.log().contains(fetched), "{}", a.log());
-    wait_until("b and c log their fetch", || b.log().contains(fetched) && c.log().contains(fetched));
+    wait_until("b and c log their fetch", || {
+        b.log().contains(fetched) && c.log().contains(fetched)
+    });
+    let took = |log: String| {
+        let line = log.lines().find(|l| l.contains(fetched)).unwrap().to_owned();
+        let ms = line.split("took_ms=").nth(1).unwrap().split_whitespace().next().unwrap();
+        ms.parse::<u64>().unwrap()
+    };
+    eprintln!("a 5 MB version copied from a: b in {} ms, c in {} ms", took(b.log()), took(c.log()));
 }
 
 #[test]
