@@ -20,6 +20,9 @@
 //!   a ban). Every node closes the connections of that account whose
 //!   session PostgreSQL no longer holds, with SESSION_REVOKED.
 //!
+//! - `P.version.published`, `P.pkg.get.NODE`, `P.pkg.who`: package files
+//!   across nodes ([`crate::replicas`], on subscriptions of its own).
+//!
 //! Publishing never waits: messages go through a bounded queue to one
 //! publisher task. A presence change that does not fit marks the state for
 //! a full resend; a chat message that does not fit is dropped (it was
@@ -303,6 +306,29 @@ impl Bus {
             parts: Mutex::new(Some(Parts { outbound, subscriptions, connected })),
         };
         Ok(Bus { link: Some(Arc::new(link)) })
+    }
+
+    /// The NATS connection, for fetching package files from the other nodes.
+    pub(crate) fn nats(&self) -> Option<crate::replicas::Nats> {
+        let link = self.link.as_ref()?;
+        Some(crate::replicas::Nats {
+            client: link.client.clone(),
+            prefix: link.settings.subject_prefix.clone(),
+            node: link.settings.node_id.clone(),
+        })
+    }
+
+    /// How many other nodes this node takes for alive.
+    pub(crate) fn other_nodes(&self) -> usize {
+        self.link.as_ref().map_or(0, |link| link.remote().len())
+    }
+
+    /// Queues `body` for the other nodes on `P.rest`; false if the queue is full.
+    pub(crate) fn queue_message(&self, rest: &str, body: &impl Serialize) -> bool {
+        match &self.link {
+            Some(link) => link.queue(rest, body),
+            None => false,
+        }
     }
 
     /// Where the hub reports who comes online and who leaves.

@@ -23,6 +23,7 @@ pub(crate) mod limits;
 pub(crate) mod matches;
 pub(crate) mod paging;
 pub(crate) mod remote_rooms;
+pub(crate) mod replicas;
 pub(crate) mod requests;
 pub(crate) mod rooms;
 pub(crate) mod running;
@@ -60,6 +61,8 @@ pub struct Lobby {
     pub(crate) chunks: chunk_store::ChunkStore,
     /// Chunk lists of recently served manifests, for CHUNK_GET.
     pub(crate) manifest_cache: requests::distribution::ManifestCache,
+    /// Fetches of versions whose files are on other nodes.
+    pub(crate) replicas: replicas::Replicas,
     /// Rate limits on credentials, registrations and chat.
     pub(crate) limits: limits::Limiters,
     /// Fair use of game servers: match starts and servers per player.
@@ -196,6 +199,7 @@ impl Lobby {
             games,
             chunks,
             manifest_cache: Default::default(),
+            replicas: Default::default(),
             publish_lock: tokio::sync::Mutex::new(()),
             zip_lock: tokio::sync::Mutex::new(()),
             passwords,

@@ -27,6 +27,7 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
     // The link to the lobby's other nodes, stopped with the connections.
     let bus =
         tokio::spawn(crate::bus::serve(lobby.clone(), Shutdown::new(notify_shutdown.clone())));
+    tokio::spawn(crate::replicas::serve(lobby.clone(), Shutdown::new(notify_shutdown.clone())));
     lobby.listening.store(true, Ordering::Relaxed);
 
     let accept = async {

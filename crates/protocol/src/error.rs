@@ -89,7 +89,7 @@ error_codes! {
     InvalidMessage = "INVALID_MESSAGE",
     /// No game has this id (or it is not visible to the caller).
     GameNotFound = "GAME_NOT_FOUND",
-    /// The game has no such version.
+    /// The game has no such version, or no node of the lobby can serve its files now.
     VersionNotFound = "VERSION_NOT_FOUND",
     /// The game belongs to another developer.
     NotOwner = "NOT_OWNER",

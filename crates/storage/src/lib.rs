@@ -579,6 +579,18 @@ impl Storage {
         dispatch!(self, read, db => db.version_signature(game_id, version))
     }
 
+    /// Records the lobby node a version was published through (before its
+    /// version row is written), so the other nodes know whom to ask for its
+    /// files first; replaces an earlier one.
+    pub async fn set_version_node(&self, game_id: &str, version: &str, node: &str) -> Result<()> {
+        dispatch!(self, write(game_id, version, node), db => db.set_version_node(&game_id, &version, &node))
+    }
+
+    /// The lobby node a version was published through, if recorded.
+    pub async fn version_node(&self, game_id: &str, version: &str) -> Result<Option<String>> {
+        dispatch!(self, read, db => db.version_node(game_id, version))
+    }
+
     /// A cheap write that proves the database accepts writes (`/readyz`).
     pub async fn check_writable(&self) -> Result<()> {
         dispatch!(self, write(), db => db.check_writable())

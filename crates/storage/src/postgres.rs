@@ -168,6 +168,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE matches ADD COLUMN message TEXT;
     CREATE INDEX matches_open_by_node ON matches(node) WHERE ended_at IS NULL;
     "#,
+    // 4 (SQLite version 8): the node each version was published through,
+    // asked first by the nodes that fetch its files.
+    r#"
+    CREATE TABLE version_nodes (
+        game_id TEXT COLLATE "C" NOT NULL,
+        version TEXT COLLATE "C" NOT NULL,
+        node    TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (game_id, version)
+    );
+    "#,
 ];
 
 /// The schema version this build writes to PostgreSQL.
@@ -1292,6 +1302,30 @@ impl PgStore {
             )
             .await?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    pub async fn set_version_node(&self, game_id: &str, version: &str, node: &str) -> Result<()> {
+        self.client()
+            .await?
+            .exec(
+                "INSERT INTO version_nodes (game_id, version, node) VALUES ($1, $2, $3)
+                 ON CONFLICT (game_id, version) DO UPDATE SET node = EXCLUDED.node",
+                &[&game_id, &version, &node],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn version_node(&self, game_id: &str, version: &str) -> Result<Option<String>> {
+        let row = self
+            .client()
+            .await?
+            .opt(
+                "SELECT node FROM version_nodes WHERE game_id = $1 AND version = $2",
+                &[&game_id, &version],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     pub async fn check_writable(&self) -> Result<()> {

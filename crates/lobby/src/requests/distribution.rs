@@ -109,7 +109,11 @@ pub struct Stage {
 
 impl Stage {
     /// Creates the staging folder's files (empty, at their final sizes).
-    fn create(root: &Path, manifest: &VersionManifest, distinct: &[ChunkRef]) -> io::Result<Stage> {
+    pub(crate) fn create(
+        root: &Path,
+        manifest: &VersionManifest,
+        distinct: &[ChunkRef],
+    ) -> io::Result<Stage> {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::create_dir_all(root)?;
         let mut folders: Vec<&Path> =
@@ -143,7 +147,7 @@ impl Stage {
     }
 
     /// Writes the verified bytes of distinct chunk `index` at its places.
-    fn write(&self, index: usize, raw: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&self, index: usize, raw: &[u8]) -> io::Result<()> {
         if self.staged[index].load(Ordering::Acquire) {
             return Ok(());
         }
@@ -655,7 +659,10 @@ async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishRepl
 }
 
 /// The config.json among the files must be the manifest's `config`.
-fn check_config_file(files_dir: &Path, manifest: &VersionManifest) -> Result<(), WireError> {
+pub(crate) fn check_config_file(
+    files_dir: &Path,
+    manifest: &VersionManifest,
+) -> Result<(), WireError> {
     let bytes = std::fs::read(files_dir.join(MANIFEST_FILE)).map_err(io_error)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         error(ErrorCode::ManifestInvalid, format!("config.json does not parse: {e}"))
@@ -672,7 +679,11 @@ fn check_config_file(files_dir: &Path, manifest: &VersionManifest) -> Result<(),
 /// Writes into the staged files the chunks no CHUNK_PUT of this publish
 /// brought (read from the store, re-verified as read), sets each file's
 /// mode and lists them with their SHA-256, on a few threads.
-fn finish_stage(store: &ChunkStore, files: &[ManifestFile], stage: &Stage) -> io::Result<FileList> {
+pub(crate) fn finish_stage(
+    store: &ChunkStore,
+    files: &[ManifestFile],
+    stage: &Stage,
+) -> io::Result<FileList> {
     let order: Vec<usize> = (0..files.len()).collect();
     let entries = gamestore_package::map_parallel(&order, 4, |&f| {
         finish_file(store, &files[f], &stage.paths[f], stage)
@@ -796,7 +807,10 @@ pub(crate) fn unsigned_manifest(
 
 /// The manifest bytes of a stored version, made (unsigned) on first request
 /// for a version stored before chunked distribution.
-fn manifest_bytes(lobby: &crate::Lobby, record: &VersionRecord) -> std::io::Result<Vec<u8>> {
+pub(crate) fn manifest_bytes(
+    lobby: &crate::Lobby,
+    record: &VersionRecord,
+) -> std::io::Result<Vec<u8>> {
     let dir = lobby.games.version_dir(&record.game_id, &record.version);
     let path = dir.join("manifest");
     match std::fs::read(&path) {

@@ -48,7 +48,16 @@ pub(crate) async fn version(
 ) -> Result<VersionRecord, WireError> {
     visible_game(conn, id).await?;
     let (key, v) = (id.to_owned(), version.to_owned());
-    conn.lobby.db.game_version(&key, &v).await.wire()?.ok_or_else(|| no_version(id, version))
+    let record = conn
+        .lobby
+        .db
+        .game_version(&key, &v)
+        .await
+        .wire()?
+        .ok_or_else(|| no_version(id, version))?;
+    // Published through another node: its files come from there first.
+    crate::replicas::ensure_local(&conn.lobby, &record).await?;
+    Ok(record)
 }
 
 fn no_version(id: &str, version: &str) -> WireError {
@@ -63,14 +72,15 @@ pub(crate) async fn with_zip(
     record: VersionRecord,
 ) -> Result<VersionRecord, WireError> {
     if !record.package_sha256.is_empty() {
-        return Ok(record);
+        return local_zip(conn, record).await;
     }
     let _packing = conn.lobby.zip_lock.lock().await;
     let (id, v) = (record.game_id.clone(), record.version.clone());
     let fresh =
         conn.lobby.db.game_version(&id, &v).await.wire()?.ok_or_else(|| no_version(&id, &v))?;
     if !fresh.package_sha256.is_empty() {
-        return Ok(fresh);
+        drop(_packing);
+        return local_zip(conn, fresh).await;
     }
     let lobby = conn.lobby.clone();
     let (size, sha256) = tokio::task::spawn_blocking(move || lobby.games.pack_zip(&id, &v))
@@ -87,6 +97,36 @@ pub(crate) async fn with_zip(
         .wire()?;
     tracing::info!(game = %fresh.game_id, version = %fresh.version, size, "packed a zip on first demand");
     Ok(VersionRecord { package_size: size, package_sha256: sha256, ..fresh })
+}
+
+/// The version's recorded zip on this node's disk: a copy fetched from
+/// another node before that node packed its zip has none, and packs it
+/// here (packing is deterministic); a zip that comes out other than the
+/// recorded one is refused.
+async fn local_zip(conn: &Conn, record: VersionRecord) -> Result<VersionRecord, WireError> {
+    let zip = conn.lobby.games.package_zip(&record.game_id, &record.version);
+    if tokio::fs::try_exists(&zip).await.unwrap_or(false) {
+        return Ok(record);
+    }
+    let _packing = conn.lobby.zip_lock.lock().await;
+    if tokio::fs::try_exists(&zip).await.unwrap_or(false) {
+        return Ok(record);
+    }
+    let lobby = conn.lobby.clone();
+    let (id, v) = (record.game_id.clone(), record.version.clone());
+    let (size, sha256) = tokio::task::spawn_blocking(move || lobby.games.pack_zip(&id, &v))
+        .await
+        .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| WireError::new(ErrorCode::Internal, format!("packing the zip failed: {e}")))?;
+    if size != record.package_size || !sha256.eq_ignore_ascii_case(&record.package_sha256) {
+        let _ = tokio::fs::remove_file(&zip).await;
+        tracing::error!(game = %record.game_id, version = %record.version, "a zip packed here is not the recorded one");
+        return Err(WireError::new(
+            ErrorCode::Internal,
+            "this node's copy of the version does not pack into its recorded zip",
+        ));
+    }
+    Ok(record)
 }
 
 fn file_list(record: &VersionRecord) -> Result<FileList, WireError> {

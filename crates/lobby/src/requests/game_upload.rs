@@ -353,7 +353,13 @@ pub(crate) async fn place_version(
         .await
         .map_err(internal)?
         .map_err(io_error)?;
-    if let Err(e) = lobby.db.publish_version(record, expect_latest.as_deref()).await {
+    // The node holding the files, for the other nodes to ask first.
+    let recorded = lobby.db.set_version_node(&id, &v, lobby.node_id()).await;
+    let written = match recorded {
+        Ok(()) => lobby.db.publish_version(record, expect_latest.as_deref()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
         let files_area = lobby.clone();
         let game = id.clone();
         let _ =
@@ -366,6 +372,7 @@ pub(crate) async fn place_version(
         });
     }
     lobby.catalog.game_changed(&lobby.db, &id).await;
+    crate::replicas::announce(&lobby, &id, &record.version.version);
     Ok(())
 }
 

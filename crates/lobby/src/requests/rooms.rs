@@ -104,6 +104,8 @@ async fn room_game(conn: &Conn, id: &str) -> Result<RoomGame, WireError> {
         conn.lobby.db.game_version(&key, &version).await.wire()?.ok_or_else(|| {
             WireError::new(ErrorCode::Internal, "the latest version has no record")
         })?;
+    // The game server runs from the version's files on this node.
+    crate::replicas::ensure_local(&conn.lobby, &record).await?;
     let manifest: Manifest = serde_json::from_str(&record.manifest).map_err(|e| {
         WireError::new(ErrorCode::Internal, format!("stored manifest is damaged: {e}"))
     })?;

@@ -19,6 +19,7 @@ mod menus;
 mod network;
 mod nodes;
 mod nodes_rooms;
+mod nodes_packages;
 mod plugins;
 mod programs;
 mod prometheus;

@@ -103,6 +103,25 @@ impl SqliteStore {
     }
 
     /// The (signature, key) of a signed version.
+    pub fn set_version_node(&self, game_id: &str, version: &str, node: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO version_nodes (game_id, version, node) VALUES (?1, ?2, ?3)",
+            params![game_id, version, node],
+        )?;
+        Ok(())
+    }
+
+    pub fn version_node(&self, game_id: &str, version: &str) -> Result<Option<String>> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT node FROM version_nodes WHERE game_id = ?1 AND version = ?2",
+                params![game_id, version],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     pub fn version_signature(
         &self,
         game_id: &str,

@@ -134,6 +134,14 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE matches ADD COLUMN node TEXT NOT NULL DEFAULT 'local';
     ALTER TABLE matches ADD COLUMN message TEXT;
     CREATE INDEX matches_open_by_node ON matches(node) WHERE ended_at IS NULL;",
+    // 8: the node each version was published through, asked first by the
+    // nodes that fetch its files.
+    "CREATE TABLE version_nodes (
+        game_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        node TEXT NOT NULL,
+        PRIMARY KEY (game_id, version)
+    );",
 ];
 
 /// The schema version this build writes.

@@ -513,6 +513,22 @@ async fn version_signatures_are_kept_per_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_of_each_version_is_kept_per_version() {
+    each_backend(|db| async move {
+        assert_eq!(db.version_node("chess", "1.0.0").await.unwrap(), None);
+        db.set_version_node("chess", "1.0.0", "a").await.unwrap();
+        db.set_version_node("chess", "1.1.0", "b").await.unwrap();
+        // Written again (a publish retried through another node): replaced.
+        db.set_version_node("chess", "1.0.0", "c").await.unwrap();
+        assert_eq!(db.version_node("chess", "1.0.0").await.unwrap().as_deref(), Some("c"));
+        assert_eq!(db.version_node("chess", "1.1.0").await.unwrap().as_deref(), Some("b"));
+        assert_eq!(db.version_node("Chess", "1.0.0").await.unwrap(), None);
+        assert_eq!(db.version_node("go", "1.0.0").await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_without_a_zip_gets_one_recorded_once() {
     each_backend(|db| async move {
         let dev = db.create_account(Role::Developer, "dev", "h", 1).await.unwrap();
