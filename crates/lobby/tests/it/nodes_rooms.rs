@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use gamestore_protocol::{
     ChatScope, ChatSend, ErrorCode, Event, GameStart, GameStartNotify, MatchOutcome, QuickPlay,
-    RoomCreate, RoomEventKind, RoomJoin, RoomList, RoomState,
+    ReviewList, ReviewSubmit, RoomCreate, RoomEventKind, RoomJoin, RoomList, RoomState,
 };
 use gamestore_testkit::{Cli, RawConn, TIMEOUT, game_package, wait_until};
 use serde_json::Value;
@@ -57,7 +57,7 @@ fn run_test_client(start: &GameStart, name: &str) -> gamestore_testkit::Output {
 }
 
 #[test]
-fn players_on_three_nodes_meet_chat_and_play_in_a_room_owned_by_one() {
+fn players_on_three_nodes_meet_chat_play_and_review_in_a_room_owned_by_one() {
     let Some(nodes) = Nodes::new() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let a = nodes.start("a");
@@ -142,6 +142,17 @@ fn players_on_three_nodes_meet_chat_and_play_in_a_room_owned_by_one() {
         let reply: Value = cid.call(RoomList::default()).unwrap();
         reply["rooms"][0]["state"] == "waiting"
     });
+
+    // The match a ran counts as played on every node: bob reviews on b,
+    // and the review is what a and c list.
+    let review = ReviewSubmit { game: "test".into(), rating: 4, text: "good on b".into() };
+    bob.call(review).unwrap();
+    for (who, conn) in [("ann", &mut ann), ("cid", &mut cid)] {
+        let list: Value = conn.call(ReviewList::new("test")).unwrap();
+        assert_eq!(list["total"], 1, "{who}: {list}");
+        assert_eq!(list["reviews"][0]["player"], "bob", "{who}: {list}");
+        assert_eq!(list["reviews"][0]["text"], "good on b", "{who}: {list}");
+    }
 
     // Leaving from b is seen on a and c.
     bob.call(gamestore_protocol::RoomLeave {}).unwrap();
