@@ -518,7 +518,7 @@ fn every_sample_game_plays_a_bot_match_through_the_lobby() {
 }
 
 /// Runs the `test` game's client by hand for a GAME_START, as a launcher would.
-fn run_test_client(start: &gamestore_protocol::GameStart, name: &str) -> Output {
+pub(crate) fn run_test_client(start: &gamestore_protocol::GameStart, name: &str) -> Output {
     let client = game_package("test").join("bin/test-client");
     let mut command = std::process::Command::new(client);
     command.args([

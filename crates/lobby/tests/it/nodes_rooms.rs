@@ -6,12 +6,13 @@
 use std::time::{Duration, Instant};
 
 use gamestore_protocol::{
-    ChatScope, ChatSend, ErrorCode, Event, GameStart, GameStartNotify, MatchOutcome, QuickPlay,
-    ReviewList, ReviewSubmit, RoomCreate, RoomEventKind, RoomJoin, RoomList, RoomState,
+    ChatScope, ChatSend, ErrorCode, Event, GameStartNotify, MatchOutcome, QuickPlay, ReviewList,
+    ReviewSubmit, RoomCreate, RoomEventKind, RoomJoin, RoomList, RoomState,
 };
-use gamestore_testkit::{Cli, RawConn, TIMEOUT, game_package, wait_until};
+use gamestore_testkit::{Cli, RawConn, game_package, wait_until};
 use serde_json::Value;
 
+use crate::matches::run_test_client;
 use crate::nodes::{Nodes, PASSWORD};
 use crate::world::registered_player;
 
@@ -37,23 +38,6 @@ fn expect_members(conn: &mut RawConn, who: &str, count: usize) -> Vec<String> {
         }
         _ => None,
     })
-}
-
-/// Runs the `test` game's client for a GAME_START, as a launcher would.
-fn run_test_client(start: &GameStart, name: &str) -> gamestore_testkit::Output {
-    let client = game_package("test").join("bin/test-client");
-    let mut command = std::process::Command::new(client);
-    command.args([
-        "--host",
-        &start.host,
-        "--port",
-        &start.port.to_string(),
-        "--name",
-        name,
-        "--token",
-        &start.token,
-    ]);
-    gamestore_testkit::run_command(command, TIMEOUT)
 }
 
 #[test]
