@@ -503,6 +503,15 @@ fn transfer_rows(rows: &mut Vec<Row>, t: &transfer::TransferResult) {
         ))
         .target(Target::RatioAtLeast(0.7)),
     );
+    let p = &t.publish_phases;
+    for (phase, secs) in [
+        ("manifest (chunk, hash, sign)", p.manifest_secs),
+        ("PUBLISH_BEGIN", p.begin_secs),
+        ("chunk upload", p.upload_secs),
+        ("PUBLISH_DONE (complete, sync, commit)", p.done_secs),
+    ] {
+        rows.push(Row::new(s, format!("publish: {phase}"), secs * 1000.0, "ms"));
+    }
     rows.push(
         raw(Row::new(
             s,

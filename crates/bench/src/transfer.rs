@@ -67,6 +67,8 @@ pub struct TransferResult {
     pub publish_secs: f64,
     pub publish_mb_s: f64,
     pub publish_sent_bytes: u64,
+    /// Where the publish's time went.
+    pub publish_phases: gamestore_client::publish::PublishPhases,
     /// Every chunk fetched with CHUNK_GET, hashed, and dropped: each run,
     /// the best and the median.
     pub download_runs_mb_s: Vec<f64>,
@@ -174,6 +176,7 @@ pub async fn run(
         publish_secs: publish_time.as_secs_f64(),
         publish_mb_s: mb_per_s(data_bytes, publish_time),
         publish_sent_bytes: published.sent_bytes,
+        publish_phases: published.phases,
         download_mb_s: best(&download_runs),
         download_median_mb_s: median(&download_runs),
         download_runs_mb_s: download_runs,

@@ -51,6 +51,22 @@ pub struct PublishOutcome {
     pub sent_bytes: u64,
     /// `SHA256:<hex>` of the signing key.
     pub fingerprint: String,
+    /// Where the time went, in seconds.
+    pub phases: PublishPhases,
+}
+
+/// Seconds spent in each step of a publish.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PublishPhases {
+    /// Chunking, hashing and signing the manifest.
+    pub manifest_secs: f64,
+    /// PUBLISH_BEGIN until its plan (the lobby checks the manifest and
+    /// prepares the staged files).
+    pub begin_secs: f64,
+    /// Sending the missing chunks until the last is acknowledged.
+    pub upload_secs: f64,
+    /// PUBLISH_DONE until its reply (the lobby completes, syncs and commits).
+    pub done_secs: f64,
 }
 
 /// The lobby does not know the chunked messages (an older lobby).
@@ -110,9 +126,13 @@ pub async fn publish_chunked(
     progress: impl Fn(u64, u64) + Send + Sync,
 ) -> anyhow::Result<PublishOutcome> {
     let fingerprint = register_key(client, key).await?;
+    let started = std::time::Instant::now();
+    let mut phases = PublishPhases::default();
     let manifest = build_manifest(dir, key).await?;
     let bytes = manifest.to_bytes();
     let signature = signature_hex(&sign_manifest(key, &bytes));
+    phases.manifest_secs = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
 
     let begin = PublishBegin {
         id: manifest.id.clone(),
@@ -131,6 +151,7 @@ pub async fn publish_chunked(
         .map_err(|_| ClientError::Closed("connection closed".into()))?
         .map_err(unsupported)?;
     let plan: PublishPlan = LobbyClient::decode::<PublishBegin>(plan)?;
+    phases.begin_secs = started.elapsed().as_secs_f64();
 
     let distinct = manifest.distinct_chunks();
     if plan.chunks != distinct.len() as u64 {
@@ -164,12 +185,16 @@ pub async fn publish_chunked(
     }
     let to_send: u64 = missing.iter().map(|&i| u64::from(places[i].2)).sum();
 
+    let started = std::time::Instant::now();
     let sent_bytes = send_chunks(client, plan.publish, Arc::new(places), missing.clone(), |n| {
         progress(n, to_send)
     })
     .await?;
+    phases.upload_secs = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
     let reply =
         client.call_with_timeout(PublishDone { publish: plan.publish }, DONE_TIMEOUT).await?;
+    phases.done_secs = started.elapsed().as_secs_f64();
     Ok(PublishOutcome {
         reply,
         files: manifest.files.len(),
@@ -178,6 +203,7 @@ pub async fn publish_chunked(
         sent_chunks: missing.len() as u64,
         sent_bytes,
         fingerprint,
+        phases,
     })
 }
 

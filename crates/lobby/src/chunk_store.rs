@@ -22,10 +22,12 @@ use gamestore_package::chunked::{ChunkHash, compress_chunk};
 /// Unreferenced chunks younger than this survive a start.
 const GC_AGE: Duration = Duration::from_secs(24 * 3600);
 
-/// Where a stored chunk is and how it is stored.
+/// Where a stored chunk's bytes are: `stored_size` bytes of `path` from
+/// `offset`, a zstd frame if `compressed`.
 #[derive(Debug, Clone)]
 pub struct StoredChunk {
     pub path: PathBuf,
+    pub offset: u64,
     pub compressed: bool,
     pub stored_size: u64,
 }
@@ -62,7 +64,7 @@ impl ChunkStore {
     pub fn find(&self, hash: &ChunkHash) -> Option<StoredChunk> {
         for (path, compressed) in [(self.raw_path(hash), false), (self.packed_path(hash), true)] {
             if let Ok(meta) = fs::metadata(&path) {
-                return Some(StoredChunk { path, compressed, stored_size: meta.len() });
+                return Some(StoredChunk { path, offset: 0, compressed, stored_size: meta.len() });
             }
         }
         None

@@ -980,7 +980,7 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
         // Paced: small frames, each chunk on its own.
         let mut pace = Pace::new(rate);
         for chunk in stored {
-            if let Err(e) = send_piece(conn, id, &chunk.path, 0, chunk.stored_size, &mut pace).await
+            if let Err(e) = send_piece(conn, id, &chunk.path, chunk.offset, chunk.stored_size, &mut pace).await
             {
                 tracing::error!(path = %chunk.path.display(), error = %e, "chunk send failed");
                 conn.outbox.kill();
@@ -1041,6 +1041,7 @@ fn read_chunk_frames(
     while next < stored.len() && (next == start || read < CHUNK_READ_BYTES) {
         let chunk = &stored[next];
         let mut file = std::fs::File::open(&chunk.path)?;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(chunk.offset))?;
         let mut left = chunk.stored_size;
         while left > 0 {
             let want = (MAX_CHUNK_LEN as u64).min(left) as usize;
