@@ -140,9 +140,8 @@ impl Catalog {
         if let Some(n) = counts().get(&key) {
             return *n;
         }
-        let n = serde_json::from_str::<gamestore_package::FileList>(&version.files)
-            .map(|l| l.len() as u64)
-            .unwrap_or(0);
+        let n =
+            crate::games_area::stored_listing(&version.files).map(|l| l.len() as u64).unwrap_or(0);
         counts().insert(key, n);
         n
     }

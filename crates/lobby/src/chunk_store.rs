@@ -1,23 +1,38 @@
-//! The chunk store: every distinct chunk of every chunked version, once.
+//! The chunk store: where the bytes of every distinct chunk of every chunked
+//! version are, each chunk's bytes kept once.
 //!
-//! A chunk is a file `chunks/<first 2 hex>/<hash hex>` holding its raw
-//! bytes, or `<hash hex>.z` holding one zstd frame (kept only when zstd-1
-//! shrinks the chunk by an eighth; a chunk its uploader sent raw is stored
-//! raw, the uploader having tried zstd already). Chunks are written to `chunks/tmp/` and
-//! renamed into place, so a present chunk is always complete; a chunk
-//! already present is not written again. Durability comes at a version's
-//! commit ([`crate::games_area::GamesArea::commit`] syncs the filesystem)
-//! before its row is written. At start, chunks no version's manifest names
-//! and older than a day are removed (younger ones serve resumed publishes).
+//! A chunk's raw bytes are kept once, where games need them anyway: inside
+//! the files of the committed version that first brought it ("placed": a
+//! range of `games/<id>/<version>/files/<path>`, which never changes once
+//! committed). Beside them, `chunks/<first 2 hex>/<hash hex>.z` holds a zstd
+//! frame of a chunk that its uploader sent compressed (zstd-1 shrank it by
+//! an eighth), so downloads move the smaller form; and
+//! `chunks/<first 2 hex>/<hash hex>` holds the raw bytes of a chunk no
+//! committed version holds ("loose"): one that arrived in a publish cut
+//! before its PUBLISH_DONE, kept so that the publish resumes. Files under
+//! `chunks/` are written to `chunks/tmp/` and renamed into place, so a
+//! present one is always complete.
+//!
+//! The store keeps an index of all of it in memory (about 100 bytes a
+//! chunk), built at start from the stored versions' manifests and the
+//! folder's listing, so that finding a chunk costs no system call. A
+//! version's placed chunks are durable with its commit
+//! ([`crate::games_area::GamesArea::commit`] syncs its files before the row
+//! is written), and the compressed chunks its publish wrote are synced just
+//! before. At start, loose and compressed chunks that no version's
+//! manifest names and older than a day are removed (younger ones serve
+//! resumed publishes).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use gamestore_package::chunked::{ChunkHash, compress_chunk};
+use gamestore_package::chunked::{ChunkHash, VersionManifest, compress_chunk};
 
 /// Unreferenced chunks younger than this survive a start.
 const GC_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -32,21 +47,58 @@ pub struct StoredChunk {
     pub stored_size: u64,
 }
 
+/// A chunk inside a committed version's file.
+#[derive(Debug, Clone)]
+struct Placed {
+    file: Arc<Path>,
+    offset: u64,
+    size: u32,
+}
+
+/// What the store holds of one chunk.
+#[derive(Debug, Default, Clone)]
+struct Entry {
+    placed: Option<Placed>,
+    /// Size of `<hash>.z`, if present.
+    packed: Option<u64>,
+    /// Size of the loose raw file `<hash>`, if present.
+    loose: Option<u64>,
+}
+
 #[derive(Debug)]
 pub struct ChunkStore {
     root: PathBuf,
     tmp: PathBuf,
     next_tmp: AtomicU64,
+    index: RwLock<HashMap<ChunkHash, Entry>>,
 }
 
 impl ChunkStore {
-    /// Opens (creating) `<data>/chunks`, emptying its temporary folder.
+    /// Opens (creating) `<data>/chunks`, emptying its temporary folder, and
+    /// indexes the chunk files present there.
     pub fn open(data_dir: &Path) -> io::Result<ChunkStore> {
         let root = data_dir.join("chunks");
         let tmp = root.join("tmp");
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
-        Ok(ChunkStore { root, tmp, next_tmp: AtomicU64::new(0) })
+        let store = ChunkStore {
+            root,
+            tmp,
+            next_tmp: AtomicU64::new(0),
+            index: RwLock::new(HashMap::new()),
+        };
+        let mut index = store.index.write().expect("chunk index");
+        store.each_file(|hash, packed, size, _| {
+            let entry = index.entry(hash).or_default();
+            if packed {
+                entry.packed = Some(size);
+            } else {
+                entry.loose = Some(size);
+            }
+            Ok(())
+        })?;
+        drop(index);
+        Ok(store)
     }
 
     fn raw_path(&self, hash: &ChunkHash) -> PathBuf {
@@ -60,80 +112,179 @@ impl ChunkStore {
         path.into()
     }
 
-    /// The stored chunk, if present.
+    /// Where the chunk's bytes can be read, if it is stored: its zstd frame
+    /// when there is one (fewer bytes to send), else its raw bytes.
     pub fn find(&self, hash: &ChunkHash) -> Option<StoredChunk> {
-        for (path, compressed) in [(self.raw_path(hash), false), (self.packed_path(hash), true)] {
-            if let Ok(meta) = fs::metadata(&path) {
-                return Some(StoredChunk { path, offset: 0, compressed, stored_size: meta.len() });
-            }
+        let index = self.index.read().expect("chunk index");
+        let entry = index.get(hash)?;
+        if let Some(size) = entry.packed {
+            return Some(StoredChunk {
+                path: self.packed_path(hash),
+                offset: 0,
+                compressed: true,
+                stored_size: size,
+            });
         }
-        None
+        if let Some(placed) = &entry.placed {
+            return Some(StoredChunk {
+                path: placed.file.to_path_buf(),
+                offset: placed.offset,
+                compressed: false,
+                stored_size: u64::from(placed.size),
+            });
+        }
+        entry.loose.map(|size| StoredChunk {
+            path: self.raw_path(hash),
+            offset: 0,
+            compressed: false,
+            stored_size: size,
+        })
+    }
+
+    /// Where the chunk's raw bytes can be read, if anywhere.
+    fn find_raw(&self, hash: &ChunkHash) -> Option<StoredChunk> {
+        let index = self.index.read().expect("chunk index");
+        let entry = index.get(hash)?;
+        if let Some(placed) = &entry.placed {
+            return Some(StoredChunk {
+                path: placed.file.to_path_buf(),
+                offset: placed.offset,
+                compressed: false,
+                stored_size: u64::from(placed.size),
+            });
+        }
+        entry.loose.map(|size| StoredChunk {
+            path: self.raw_path(hash),
+            offset: 0,
+            compressed: false,
+            stored_size: size,
+        })
     }
 
     pub fn has(&self, hash: &ChunkHash) -> bool {
-        self.find(hash).is_some()
+        self.index.read().expect("chunk index").contains_key(hash)
     }
 
-    /// Stores a verified chunk: `raw` are its bytes, `packed` a zstd frame
-    /// of them if the uploader sent one. Returns false if it was present.
-    pub fn put(&self, hash: &ChunkHash, raw: &[u8], packed: Option<&[u8]>) -> io::Result<bool> {
-        if self.has(hash) {
-            return Ok(false);
-        }
-        match packed {
-            Some(p) => self.write(hash, raw, Some(p)),
-            None => self.write(hash, raw, compress_chunk(raw).as_deref()),
+    /// Records that the committed version whose files are in `files_dir`
+    /// holds the chunks of `manifest` (the first version to hold a chunk
+    /// keeps serving it).
+    pub fn place_version(&self, files_dir: &Path, manifest: &VersionManifest) {
+        let mut index = self.index.write().expect("chunk index");
+        for file in &manifest.files {
+            let path: Arc<Path> = Arc::from(files_dir.join(&file.path));
+            let mut offset = 0u64;
+            for chunk in &file.chunks {
+                let entry = index.entry(chunk.hash).or_default();
+                if entry.placed.is_none() {
+                    entry.placed = Some(Placed { file: path.clone(), offset, size: chunk.size });
+                }
+                offset += u64::from(chunk.size);
+            }
         }
     }
 
-    /// Stores a verified chunk as its uploader sent it: `packed` is the zstd
-    /// frame it sent, if any. A chunk sent raw is stored raw (the uploader
-    /// tried zstd on it first; it is not compressed a second time here).
-    /// Returns false if it was present.
-    pub fn put_as_sent(
+    /// Forgets the placed chunks inside `files_dir` (a version folder
+    /// removed again because its row could not be written).
+    pub fn forget_dir(&self, files_dir: &Path) {
+        let mut index = self.index.write().expect("chunk index");
+        index.retain(|_, entry| {
+            if entry.placed.as_ref().is_some_and(|p| p.file.starts_with(files_dir)) {
+                entry.placed = None;
+            }
+            entry.placed.is_some() || entry.packed.is_some() || entry.loose.is_some()
+        });
+    }
+
+    /// Stores the zstd frame `packed` of a verified chunk of `raw_len`
+    /// bytes, if it saves an eighth and none is stored yet. Returns the file
+    /// written, which the caller syncs before it commits a version that
+    /// relies on it (its writing back is started here).
+    pub fn put_packed(
         &self,
         hash: &ChunkHash,
-        raw: &[u8],
-        packed: Option<&[u8]>,
-    ) -> io::Result<bool> {
-        if self.has(hash) {
-            return Ok(false);
+        raw_len: usize,
+        packed: &[u8],
+    ) -> io::Result<Option<PathBuf>> {
+        if packed.len() > raw_len - raw_len / 8 || self.has_packed(hash) {
+            return Ok(None);
         }
-        self.write(hash, raw, packed)
+        let path = self.packed_path(hash);
+        self.write_file(&path, packed)?;
+        self.index.write().expect("chunk index").entry(*hash).or_default().packed =
+            Some(packed.len() as u64);
+        Ok(Some(path))
     }
 
-    fn write(&self, hash: &ChunkHash, raw: &[u8], packed: Option<&[u8]>) -> io::Result<bool> {
-        let (bytes, target) = match packed {
-            Some(p) if p.len() <= raw.len() - raw.len() / 8 => (p, self.packed_path(hash)),
-            _ => (raw, self.raw_path(hash)),
+    /// Stores a verified chunk that no committed version holds: its zstd
+    /// frame if one pays (compressing it here when `packed` is `None`),
+    /// else its raw bytes. A chunk already stored is left as it is.
+    pub fn put_loose(&self, hash: &ChunkHash, raw: &[u8], packed: Option<&[u8]>) -> io::Result<()> {
+        if self.has(hash) {
+            return Ok(());
+        }
+        let compressed;
+        let packed = match packed {
+            Some(p) => Some(p),
+            None => {
+                compressed = compress_chunk(raw);
+                compressed.as_deref()
+            }
         };
+        if let Some(p) = packed.filter(|p| p.len() <= raw.len() - raw.len() / 8) {
+            return self.put_packed(hash, raw.len(), p).map(drop);
+        }
+        self.write_file(&self.raw_path(hash), raw)?;
+        self.index.write().expect("chunk index").entry(*hash).or_default().loose =
+            Some(raw.len() as u64);
+        Ok(())
+    }
+
+    fn has_packed(&self, hash: &ChunkHash) -> bool {
+        self.index.read().expect("chunk index").get(hash).is_some_and(|e| e.packed.is_some())
+    }
+
+    fn write_file(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
         fs::create_dir_all(target.parent().expect("chunk path has a parent"))?;
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let tmp = self.tmp.join(format!("{}-{n}", std::process::id()));
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
+        start_writeback(&file);
         drop(file);
-        fs::rename(&tmp, &target)?;
-        Ok(true)
+        fs::rename(&tmp, target)
+    }
+
+    /// Flushes chunk files `put_packed` wrote, and their folders, to disk.
+    pub fn sync_files(paths: &[PathBuf]) -> io::Result<()> {
+        gamestore_package::map_parallel(paths, 8, |path| fs::File::open(path)?.sync_all())?;
+        let mut dirs: Vec<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
+        dirs.sort();
+        dirs.dedup();
+        for dir in dirs {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Reads a chunk's raw bytes (inflating a packed one to `size`).
     pub fn read(&self, hash: &ChunkHash, size: u32) -> io::Result<Vec<u8>> {
-        let stored = self.find(hash).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, format!("chunk {hash} is not stored"))
-        })?;
-        let bytes = fs::read(&stored.path)?;
-        if stored.compressed {
-            gamestore_package::chunked::inflate_chunk(&bytes, size).map_err(io::Error::other)
-        } else {
-            Ok(bytes)
+        let not_stored =
+            || io::Error::new(io::ErrorKind::NotFound, format!("chunk {hash} is not stored"));
+        if let Some(raw) = self.find_raw(hash) {
+            let mut bytes = vec![0u8; raw.stored_size as usize];
+            fs::File::open(&raw.path)?.read_exact_at(&mut bytes, raw.offset)?;
+            return Ok(bytes);
         }
+        let stored = self.find(hash).ok_or_else(not_stored)?;
+        let bytes = fs::read(&stored.path)?;
+        gamestore_package::chunked::inflate_chunk(&bytes, size).map_err(io::Error::other)
     }
 
-    /// Removes chunks not in `referenced` and older than a day. Returns how many.
-    pub fn collect_garbage(&self, referenced: &HashSet<ChunkHash>) -> io::Result<usize> {
-        let mut removed = 0;
-        let now = SystemTime::now();
+    /// Calls `each(hash, packed, size, path)` for every chunk file.
+    fn each_file(
+        &self,
+        mut each: impl FnMut(ChunkHash, bool, u64, &Path) -> io::Result<()>,
+    ) -> io::Result<()> {
         for dir in fs::read_dir(&self.root)? {
             let dir = dir?;
             if dir.file_name() == "tmp" || !dir.file_type()?.is_dir() {
@@ -143,23 +294,65 @@ impl ChunkStore {
                 let entry = entry?;
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
-                let hex = name.strip_suffix(".z").unwrap_or(&name);
+                let (hex, packed) = match name.strip_suffix(".z") {
+                    Some(hex) => (hex, true),
+                    None => (&*name, false),
+                };
                 let Ok(hash) = hex.parse::<ChunkHash>() else { continue };
-                if referenced.contains(&hash) {
-                    continue;
-                }
-                let age = entry
-                    .metadata()?
-                    .modified()
-                    .ok()
-                    .and_then(|m| now.duration_since(m).ok())
-                    .unwrap_or_default();
-                if age >= GC_AGE {
-                    fs::remove_file(entry.path())?;
-                    removed += 1;
-                }
+                let size = entry.metadata()?.len();
+                each(hash, packed, size, &entry.path())?;
             }
         }
+        Ok(())
+    }
+
+    /// Removes chunk files not in `referenced` and older than a day, and
+    /// loose raw files of chunks a committed version now holds. Returns how
+    /// many files went.
+    pub fn collect_garbage(&self, referenced: &HashSet<ChunkHash>) -> io::Result<usize> {
+        let mut removed = 0;
+        let now = SystemTime::now();
+        let mut index = self.index.write().expect("chunk index");
+        self.each_file(|hash, packed, _, path| {
+            let placed = index.get(&hash).is_some_and(|e| e.placed.is_some());
+            let old = || {
+                fs::metadata(path)
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|m| now.duration_since(m).ok())
+                    .unwrap_or_default()
+                    >= GC_AGE
+            };
+            let stale = (!packed && placed) || (!referenced.contains(&hash) && old());
+            if stale {
+                fs::remove_file(path)?;
+                removed += 1;
+                if let Some(entry) = index.get_mut(&hash) {
+                    if packed {
+                        entry.packed = None;
+                    } else {
+                        entry.loose = None;
+                    }
+                    if entry.placed.is_none() && entry.packed.is_none() && entry.loose.is_none() {
+                        index.remove(&hash);
+                    }
+                }
+            }
+            Ok(())
+        })?;
         Ok(removed)
+    }
+}
+
+/// Starts writing a whole file back to the disk without waiting for it.
+fn start_writeback(file: &fs::File) {
+    // SAFETY: sync_file_range on a valid, open descriptor; it reads no memory.
+    unsafe {
+        libc::sync_file_range(
+            std::os::fd::AsRawFd::as_raw_fd(file),
+            0,
+            0,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
     }
 }

@@ -77,7 +77,7 @@ impl GamesArea {
         let dir = staging.dir.take().expect("staging folder present");
         let target = self.version_dir(id, version);
         fs::create_dir_all(target.parent().expect("version dir has a parent"))?;
-        sync_filesystem(&dir)?;
+        sync_tree(&dir)?;
         if let Err(e) = fs::rename(&dir, &target) {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
@@ -88,14 +88,19 @@ impl GamesArea {
     }
 
     /// Packs the files of a version into its `package.zip` (synced, renamed
-    /// into place). Returns the zip's size and SHA-256.
-    pub(crate) fn pack_zip(&self, id: &str, version: &str) -> io::Result<(u64, String)> {
+    /// into place). Returns the zip's size and SHA-256, and the files it
+    /// packed with their SHA-256.
+    pub(crate) fn pack_zip(
+        &self,
+        id: &str,
+        version: &str,
+    ) -> io::Result<(u64, String, gamestore_package::FileList)> {
         let n = self.next_staging.fetch_add(1, Ordering::Relaxed);
         let staging = Staging { dir: Some(self.tmp.join(format!("zip-{n}"))) };
         fs::create_dir_all(staging.path())?;
         let tmp = staging.path().join("package.zip");
         let mut out = io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp)?);
-        gamestore_package::pack_dir(&self.files_dir(id, version), &mut out)
+        let summary = gamestore_package::pack_dir(&self.files_dir(id, version), &mut out)
             .map_err(io::Error::other)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
@@ -104,7 +109,7 @@ impl GamesArea {
         let target = self.package_zip(id, version);
         fs::rename(&tmp, &target)?;
         fs::File::open(self.version_dir(id, version))?.sync_all()?;
-        Ok((size, sha256))
+        Ok((size, sha256, summary.file_list))
     }
 
     /// Removes a version folder (used when its database row could not be written).
@@ -152,11 +157,40 @@ impl Drop for Staging {
     }
 }
 
-/// Flushes the whole filesystem holding `path` to disk (one call instead of
-/// an fsync per unpacked file).
-fn sync_filesystem(path: &Path) -> io::Result<()> {
-    let file = fs::File::open(path)?;
-    // SAFETY: syncfs on a valid, open file descriptor.
-    let rc = unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&file)) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+/// Flushes every file and folder under `root` to disk: the files on a few
+/// threads (a staged version's writes were mostly started on their way to
+/// the disk as they were made), then the folders. Only this tree is
+/// flushed, not whatever else on the filesystem is waiting to be written.
+fn sync_tree(root: &Path) -> io::Result<()> {
+    let (mut files, mut dirs) = (Vec::new(), vec![root.to_owned()]);
+    let mut next = 0;
+    while let Some(dir) = dirs.get(next).cloned() {
+        next += 1;
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    gamestore_package::map_parallel(&files, 8, |path| fs::File::open(path)?.sync_all())?;
+    for dir in dirs.iter().rev() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Parses a version row's listing of its files. A signed publish records
+/// its files without their SHA-256 (empty) until its zip is first packed,
+/// so this reads the lobby's own record without the checks a listing from
+/// the network gets ([`gamestore_package::FileList`]'s deserializer).
+pub(crate) fn stored_listing(json: &str) -> serde_json::Result<gamestore_package::FileList> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        files: Vec<gamestore_package::FileEntry>,
+    }
+    let stored: Stored = serde_json::from_str(json)?;
+    Ok(gamestore_package::FileList::from_entries(stored.files))
 }

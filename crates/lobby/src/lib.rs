@@ -114,7 +114,7 @@ impl Lobby {
         }
         let chunks = chunk_store::ChunkStore::open(&config.data_dir)?;
         let referenced =
-            requests::distribution::referenced_chunks(&games, &db.all_versions().await?);
+            requests::distribution::index_versions(&games, &chunks, &db.all_versions().await?);
         let collected = chunks.collect_garbage(&referenced)?;
         if collected > 0 {
             tracing::info!(collected, "removed chunks no version names");

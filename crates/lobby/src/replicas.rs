@@ -46,7 +46,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::Lobby;
-use crate::requests::distribution::{Stage, check_config_file, finish_stage, manifest_bytes};
+use crate::requests::distribution::{
+    Listing, Stage, check_config_file, finish_stage, index_version, manifest_bytes,
+};
 use crate::shutdown::Shutdown;
 
 /// File bytes per reply: NATS carries at most 1 MiB per message.
@@ -358,8 +360,8 @@ async fn fetch_from(
     )
     .await?;
     let signed = lobby.db.version_signature(&game, &version).await.map_err(|e| e.to_string())?;
-    let listing: FileList =
-        serde_json::from_str(&record.files).map_err(|e| format!("the stored listing: {e}"))?;
+    let listing: FileList = crate::games_area::stored_listing(&record.files)
+        .map_err(|e| format!("the stored listing: {e}"))?;
     let manifest = {
         let bytes = bytes.clone();
         let record = record.clone();
@@ -404,14 +406,26 @@ async fn fetch_from(
         let (lobby, manifest, stage, record) =
             (lobby.clone(), manifest.clone(), stage.clone(), record.clone());
         tokio::task::spawn_blocking(move || -> Result<(), Refusal> {
-            let files = finish_stage(&lobby.chunks, &manifest.files, &stage)
-                .map_err(|e| format!("assembling its files: {e}"))?;
             let listing: FileList =
-                serde_json::from_str(&record.files).map_err(|e| e.to_string())?;
+                crate::games_area::stored_listing(&record.files).map_err(|e| e.to_string())?;
+            // A listing with SHA-256 (a zip upload, or a version whose zip
+            // was packed) is compared whole; one without was written by a
+            // signed publish, whose chunk hashes were all checked above.
+            let with_sha256 = listing.files.iter().all(|f| !f.sha256.is_empty());
+            let files = finish_stage(
+                &lobby.chunks,
+                &manifest.files,
+                &stage,
+                if with_sha256 { Listing::WithSha256 } else { Listing::WithoutSha256 },
+            )
+            .map_err(|e| format!("assembling its files: {e}"))?;
+            let files = if with_sha256 { files } else { without_sha256(files) };
+            let listing = if with_sha256 { listing } else { without_sha256(listing) };
             if files != listing {
                 return Err("its files are not the version's listing".to_owned());
             }
             check_config_file(&dir.join("files"), &manifest).map_err(|e| e.message)?;
+            stage.sync_store_files().map_err(|e| e.to_string())?;
             std::fs::write(dir.join("manifest"), &bytes).map_err(|e| e.to_string())?;
             Ok(())
         })
@@ -438,10 +452,13 @@ async fn fetch_from(
         writer.flush().map_err(|e| e.to_string())?;
     }
     let files_area = lobby.clone();
-    let committed =
-        tokio::task::spawn_blocking(move || files_area.games.commit(staging, &game, &version))
-            .await
-            .map_err(|e| e.to_string())?;
+    let committed = tokio::task::spawn_blocking(move || {
+        let placed = files_area.games.commit(staging, &game, &version)?;
+        index_version(&files_area.games, &files_area.chunks, &game, &version);
+        Ok::<_, std::io::Error>(placed)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     match committed {
         Ok(_) => Ok(()),
         // Placed meanwhile by another path: the folder is whole either way.
@@ -523,11 +540,25 @@ async fn fetch_chunk(
         if chunked::hash_chunk(&raw) != chunk.hash {
             return Err(format!("chunk {}'s bytes do not hash to it", chunk.hash));
         }
-        lobby.chunks.put(&chunk.hash, &raw, None).map_err(|e| e.to_string())?;
+        // The raw bytes live in the version's files once committed; the
+        // compressed form, if zstd pays, is kept for downloads.
+        if let Some(packed) = chunked::compress_chunk(&raw) {
+            stage
+                .put_packed(&lobby.chunks, &chunk.hash, raw.len(), &packed)
+                .map_err(|e| e.to_string())?;
+        }
         stage.write(index, &raw).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// A listing with its SHA-256 left out.
+fn without_sha256(mut list: FileList) -> FileList {
+    for file in &mut list.files {
+        file.sha256.clear();
+    }
+    list
 }
 
 /// Asks the other nodes to fetch a version just committed here.

@@ -558,16 +558,18 @@ impl Storage {
     }
 
     /// Records the zip of a version that had none (package SHA-256 empty):
-    /// its size and SHA-256. Returns false when the version has one already
-    /// (or does not exist).
+    /// its size and SHA-256, and the listing `files` (JSON) as packing it
+    /// found them, with each file's SHA-256. Returns false when the version
+    /// has one already (or does not exist).
     pub async fn set_version_package(
         &self,
         game_id: &str,
         version: &str,
         size: u64,
         sha256: &str,
+        files: &str,
     ) -> Result<bool> {
-        dispatch!(self, write(game_id, version, sha256), db => db.set_version_package(&game_id, &version, size, &sha256))
+        dispatch!(self, write(game_id, version, sha256, files), db => db.set_version_package(&game_id, &version, size, &sha256, &files))
     }
 
     /// The (signature, key) of a signed version.

@@ -1274,15 +1274,16 @@ impl PgStore {
         version: &str,
         size: u64,
         sha256: &str,
+        files: &str,
     ) -> Result<bool> {
         let size = size as i64;
         let changed = self
             .client()
             .await?
             .execute(
-                "UPDATE game_versions SET package_size = $3, package_sha256 = $4
+                "UPDATE game_versions SET package_size = $3, package_sha256 = $4, files = $5
                  WHERE game_id = $1 AND version = $2 AND package_sha256 = ''",
-                &[&game_id, &version, &size, &sha256],
+                &[&game_id, &version, &size, &sha256, &files],
             )
             .await?;
         Ok(changed > 0)

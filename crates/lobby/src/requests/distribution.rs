@@ -9,7 +9,7 @@
 //! manifest names and its BLAKE3 hash is checked before it is stored. A
 //! version becomes visible only at PUBLISH_DONE, once every chunk is present:
 //! its files are assembled in a staging folder and committed exactly like an
-//! uploaded zip's (folder renamed after a filesystem sync, then the row).
+//! uploaded zip's (folder renamed after its files are synced, then the row).
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -51,8 +51,12 @@ const MANIFEST_CACHE_ENTRIES: usize = 32;
 /// its inflated bytes).
 const PUTS_IN_FLIGHT: u32 = 4;
 
-/// A publish between PUBLISH_BEGIN and PUBLISH_DONE.
+/// A publish between PUBLISH_BEGIN and PUBLISH_DONE. Dropped uncommitted
+/// (the connection was cut, the publish refused), the chunks that arrived
+/// are kept in the store as loose chunks, so that running the publish
+/// again resumes, and its staging folder is removed.
 pub struct OpenPublish {
+    lobby: Arc<crate::Lobby>,
     owner_id: i64,
     bytes: Arc<Vec<u8>>,
     manifest: Arc<VersionManifest>,
@@ -61,9 +65,30 @@ pub struct OpenPublish {
     distinct: Vec<ChunkRef>,
     uploaded_bytes: Arc<AtomicU64>,
     /// The version's files, written as its chunks arrive; removed with the
-    /// publish unless committed.
-    staging: Staging,
+    /// publish unless committed (`None` once taken by the commit).
+    staging: Option<Staging>,
     stage: Arc<Stage>,
+}
+
+impl Drop for OpenPublish {
+    fn drop(&mut self) {
+        let Some(staging) = self.staging.take() else { return };
+        let (lobby, stage, distinct) =
+            (self.lobby.clone(), self.stage.clone(), std::mem::take(&mut self.distinct));
+        let keep = move || {
+            let kept = stage.keep_arrived(&lobby.chunks, &distinct);
+            drop(staging);
+            match kept {
+                Ok(0) => {}
+                Ok(kept) => tracing::info!(kept, "kept the chunks of a cut publish"),
+                Err(e) => tracing::warn!(error = %e, "cannot keep the chunks of a cut publish"),
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(keep)),
+            Err(_) => keep(),
+        }
+    }
 }
 
 /// A connection's open publishes by token.
@@ -105,6 +130,9 @@ pub struct Stage {
     staged: Vec<AtomicBool>,
     /// The index among the distinct chunks of each hash.
     index: HashMap<ChunkHash, usize>,
+    /// Compressed chunks written to the store for this stage, synced
+    /// before its version is committed.
+    store_files: Mutex<Vec<PathBuf>>,
 }
 
 impl Stage {
@@ -143,10 +171,12 @@ impl Stage {
         // Zero chunks are the files' holes already: staged from the start,
         // so neither a CHUNK_PUT nor the store's copy writes them.
         let staged = distinct.iter().map(|c| AtomicBool::new(chunked::is_zero_chunk(c))).collect();
-        Ok(Stage { paths, places, staged, index })
+        Ok(Stage { paths, places, staged, index, store_files: Mutex::new(Vec::new()) })
     }
 
-    /// Writes the verified bytes of distinct chunk `index` at its places.
+    /// Writes the verified bytes of distinct chunk `index` at its places,
+    /// and starts writing them back to the disk at once, so that the
+    /// commit's sync finds little left to do.
     pub(crate) fn write(&self, index: usize, raw: &[u8]) -> io::Result<()> {
         if self.staged[index].load(Ordering::Acquire) {
             return Ok(());
@@ -154,9 +184,75 @@ impl Stage {
         for &(f, offset) in &self.places[index] {
             let out = std::fs::OpenOptions::new().write(true).open(&self.paths[f])?;
             out.write_all_at(raw, offset)?;
+            start_writeback(&out, offset, raw.len() as u64);
         }
         self.staged[index].store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Stores the zstd frame `packed` of a verified chunk of `raw_len`
+    /// bytes in the chunk store, to be synced with this stage.
+    pub(crate) fn put_packed(
+        &self,
+        store: &ChunkStore,
+        hash: &ChunkHash,
+        raw_len: usize,
+        packed: &[u8],
+    ) -> io::Result<()> {
+        if let Some(path) = store.put_packed(hash, raw_len, packed)? {
+            self.store_files.lock().expect("stage store files").push(path);
+        }
+        Ok(())
+    }
+
+    /// Flushes the chunk store files written for this stage to disk.
+    pub(crate) fn sync_store_files(&self) -> io::Result<()> {
+        let paths = std::mem::take(&mut *self.store_files.lock().expect("stage store files"));
+        ChunkStore::sync_files(&paths)
+    }
+
+    /// True once distinct chunk `index` is written at all its places.
+    pub(crate) fn is_staged(&self, index: usize) -> bool {
+        self.staged.get(index).is_some_and(|s| s.load(Ordering::Acquire))
+    }
+
+    /// Stores, as loose chunks, the chunks of `distinct` this stage holds
+    /// and the store does not (read back and re-hashed). Returns how many.
+    fn keep_arrived(&self, store: &ChunkStore, distinct: &[ChunkRef]) -> io::Result<usize> {
+        let mut kept = 0;
+        let mut buf = Vec::new();
+        for (i, chunk) in distinct.iter().enumerate() {
+            if !self.staged[i].load(Ordering::Acquire)
+                || chunked::is_zero_chunk(chunk)
+                || store.has(&chunk.hash)
+            {
+                continue;
+            }
+            let Some(&(f, offset)) = self.places[i].first() else { continue };
+            buf.resize(chunk.size as usize, 0);
+            std::fs::File::open(&self.paths[f])?.read_exact_at(&mut buf, offset)?;
+            if chunked::hash_chunk(&buf) == chunk.hash {
+                store.put_loose(&chunk.hash, &buf, None)?;
+                kept += 1;
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// Asks the kernel to start writing `len` bytes of `file` from `offset` to
+/// the disk without waiting for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`);
+/// durability still comes from the commit's sync. A failure only means the
+/// sync does that work.
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    // SAFETY: sync_file_range on a valid, open descriptor; it reads no memory.
+    unsafe {
+        libc::sync_file_range(
+            std::os::fd::AsRawFd::as_raw_fd(file),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
     }
 }
 
@@ -454,6 +550,7 @@ async fn check_publish(
     publishes.open.insert(
         token,
         OpenPublish {
+            lobby: conn.lobby.clone(),
             owner_id: owner.id,
             bytes,
             manifest,
@@ -461,7 +558,7 @@ async fn check_publish(
             signature: chunked::signature_hex(&signature),
             distinct,
             uploaded_bytes: Arc::new(AtomicU64::new(0)),
-            staging,
+            staging: Some(staging),
             stage,
         },
     );
@@ -585,8 +682,11 @@ fn store_chunk(
             format!("chunk {index}'s bytes do not hash to {}", chunk.hash),
         ));
     }
-    let packed = compressed.then_some(bytes.as_slice());
-    lobby.chunks.put_as_sent(&chunk.hash, raw, packed).map_err(io_error)?;
+    // The raw bytes are kept in the version's files only; a chunk sent
+    // compressed also keeps its zstd frame, which downloads then send.
+    if compressed {
+        stage.put_packed(&lobby.chunks, &chunk.hash, raw.len(), &bytes).map_err(io_error)?;
+    }
     stage.write(index, raw).map_err(io_error)
 }
 
@@ -599,13 +699,12 @@ pub async fn publish_done(
     let Some(publish) = conn.publishes.open.get(&request.publish) else {
         return Err(error(ErrorCode::BadRequest, "no such publish on this connection"));
     };
-    let lobby = conn.lobby.clone();
-    let distinct = publish.distinct.clone();
-    let absent = tokio::task::spawn_blocking(move || {
-        distinct.iter().filter(|c| !lobby.chunks.has(&c.hash)).count()
-    })
-    .await
-    .map_err(internal)?;
+    let absent = publish
+        .distinct
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !publish.stage.is_staged(*i) && !conn.lobby.chunks.has(&c.hash))
+        .count();
     if absent > 0 {
         return Err(error(
             ErrorCode::ChunksMissing,
@@ -624,15 +723,18 @@ pub async fn publish_done(
 /// folder then row. The zip GAME_DOWNLOAD serves to clients of the zip flow
 /// is packed on first demand ([`super::game_download::with_zip`]), not
 /// here: a publish costs what its bytes cost to write.
-async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishReply, WireError> {
+async fn commit_version(conn: &Conn, mut publish: OpenPublish) -> Result<PublishReply, WireError> {
     let lobby = conn.lobby.clone();
     let manifest = publish.manifest.clone();
     let bytes = publish.bytes.clone();
     let stage = publish.stage.clone();
-    let dir = publish.staging.path().to_owned();
+    let staging = publish.staging.take().expect("an open publish has its staging folder");
+    let dir = staging.path().to_owned();
     let files = tokio::task::spawn_blocking(move || -> Result<FileList, WireError> {
         std::fs::write(dir.join("manifest"), bytes.as_slice()).map_err(io_error)?;
-        let files = finish_stage(&lobby.chunks, &manifest.files, &stage).map_err(io_error)?;
+        let files = finish_stage(&lobby.chunks, &manifest.files, &stage, Listing::WithoutSha256)
+            .map_err(io_error)?;
+        stage.sync_store_files().map_err(io_error)?;
         check_config_file(&dir.join("files"), &manifest)?;
         Ok(files)
     })
@@ -649,7 +751,7 @@ async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishRepl
         publish.owner_id,
         &config,
         &publish.version,
-        publish.staging,
+        staging,
         files,
         0,
         String::new(),
@@ -676,17 +778,30 @@ pub(crate) fn check_config_file(
     Ok(())
 }
 
-/// Writes into the staged files the chunks no CHUNK_PUT of this publish
-/// brought (read from the store, re-verified as read), sets each file's
-/// mode and lists them with their SHA-256, on a few threads.
+/// Whether [`finish_stage`] lists each file's SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    /// Read every file back for its SHA-256 (to compare with a listing
+    /// that has them).
+    WithSha256,
+    /// Paths, sizes and modes only: the chunk hashes already vouch for the
+    /// bytes, and the SHA-256 the zip flow shows are listed when its zip is
+    /// first packed.
+    WithoutSha256,
+}
+
+/// Writes into the staged files the chunks nothing wrote there yet (read
+/// from the store, re-verified as read), sets each file's mode and lists
+/// them, on a few threads.
 pub(crate) fn finish_stage(
     store: &ChunkStore,
     files: &[ManifestFile],
     stage: &Stage,
+    listing: Listing,
 ) -> io::Result<FileList> {
     let order: Vec<usize> = (0..files.len()).collect();
     let entries = gamestore_package::map_parallel(&order, 4, |&f| {
-        finish_file(store, &files[f], &stage.paths[f], stage)
+        finish_file(store, &files[f], &stage.paths[f], stage, listing)
     })?;
     Ok(FileList::from_entries(entries))
 }
@@ -696,6 +811,7 @@ fn finish_file(
     file: &ManifestFile,
     path: &Path,
     stage: &Stage,
+    listing: Listing,
 ) -> io::Result<FileEntry> {
     use std::os::unix::fs::PermissionsExt;
     let out = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
@@ -707,10 +823,14 @@ fn finish_file(
                 return Err(io::Error::other(format!("stored chunk {} is damaged", chunk.hash)));
             }
             out.write_all_at(&data, offset)?;
+            start_writeback(&out, offset, data.len() as u64);
         }
         offset += u64::from(chunk.size);
     }
-    let (sha256, size) = gamestore_package::sha256_reader(&out)?;
+    let (sha256, size) = match listing {
+        Listing::WithSha256 => gamestore_package::sha256_reader(&out)?,
+        Listing::WithoutSha256 => (String::new(), out.metadata()?.len()),
+    };
     if size != file.size {
         return Err(io::Error::other(format!("{} has {size} bytes, not {}", file.path, file.size)));
     }
@@ -763,7 +883,8 @@ pub(crate) async fn commit_staged(
             .await
             .map_err(internal)?;
     }
-    // The filesystem sync in the commit also makes this publish's chunks durable.
+    // The commit syncs the version's files, which hold this publish's raw
+    // chunks; its compressed chunks were synced before.
     place_version(conn, staging, &record, current.as_ref()).await?;
     Ok(PublishReply {
         id: config.id.clone(),
@@ -774,24 +895,31 @@ pub(crate) async fn commit_staged(
     })
 }
 
-/// Chunks an unpacked folder into the store and returns the bytes of its
-/// unsigned manifest (for zip uploads and versions published before chunks).
+/// Chunks an unpacked folder and returns its unsigned manifest (for zip
+/// uploads and versions published before chunks). Chunks that zstd shrinks
+/// get their compressed form stored; the raw bytes stay in the folder's
+/// files, which hold them once the version is committed
+/// ([`index_version`]).
 pub(crate) fn unsigned_manifest(
     store: &ChunkStore,
     files_dir: &Path,
     config: &Manifest,
     created: u64,
-) -> std::io::Result<Vec<u8>> {
+) -> std::io::Result<VersionManifest> {
     let listed = gamestore_package::package_files(files_dir).map_err(std::io::Error::other)?;
     let files = chunked::chunk_folder(files_dir, &listed)?;
+    let mut written = Vec::new();
     for file in &files {
         let mut handle = std::fs::File::open(files_dir.join(&file.path))?;
         for chunk in &file.chunks {
             let mut data = vec![0u8; chunk.size as usize];
             std::io::Read::read_exact(&mut handle, &mut data)?;
-            store.put(&chunk.hash, &data, None)?;
+            if let Some(packed) = chunked::compress_chunk(&data) {
+                written.extend(store.put_packed(&chunk.hash, data.len(), &packed)?);
+            }
         }
     }
+    ChunkStore::sync_files(&written)?;
     let config_bytes = std::fs::read(files_dir.join(MANIFEST_FILE))?;
     let manifest = VersionManifest {
         format: chunked::FORMAT,
@@ -802,7 +930,7 @@ pub(crate) fn unsigned_manifest(
         files,
         key: String::new(),
     };
-    Ok(manifest.to_bytes())
+    Ok(manifest)
 }
 
 /// The manifest bytes of a stored version, made (unsigned) on first request
@@ -819,31 +947,54 @@ pub(crate) fn manifest_bytes(
         Err(_) => {}
     }
     let config: Manifest = serde_json::from_str(&record.manifest).map_err(std::io::Error::other)?;
-    let bytes = unsigned_manifest(
+    let manifest = unsigned_manifest(
         &lobby.chunks,
         &dir.join("files"),
         &config,
         record.published_at.max(0) as u64,
     )?;
+    let bytes = manifest.to_bytes();
     let tmp = dir.join(format!("manifest.tmp-{}", std::process::id()));
     std::fs::write(&tmp, &bytes)?;
     std::fs::rename(&tmp, &path)?;
+    lobby.chunks.place_version(&dir.join("files"), &manifest);
     Ok(bytes)
 }
 
-/// Every chunk named by a stored version's manifest (for the start's GC).
-pub fn referenced_chunks(games: &GamesArea, versions: &[(String, String)]) -> HashSet<ChunkHash> {
+/// Records in the chunk store that the committed version `id` `version`
+/// holds the chunks its manifest names (a version without a manifest yet
+/// gets one, and is indexed then, on its first MANIFEST_GET). Returns the
+/// chunks it names.
+pub(crate) fn index_version(
+    games: &GamesArea,
+    chunks: &ChunkStore,
+    id: &str,
+    version: &str,
+) -> Vec<ChunkHash> {
+    let dir = games.version_dir(id, version);
+    let Ok(bytes) = std::fs::read(dir.join("manifest")) else { return Vec::new() };
+    match serde_json::from_slice::<VersionManifest>(&bytes) {
+        Ok(manifest) => {
+            chunks.place_version(&dir.join("files"), &manifest);
+            manifest.files.iter().flat_map(|f| f.chunks.iter().map(|c| c.hash)).collect()
+        }
+        Err(e) => {
+            tracing::warn!(game = %id, %version, error = %e, "unreadable stored manifest");
+            Vec::new()
+        }
+    }
+}
+
+/// Indexes every stored version's chunks (at start); returns every chunk
+/// they name, for the start's garbage collection.
+pub fn index_versions(
+    games: &GamesArea,
+    chunks: &ChunkStore,
+    versions: &[(String, String)],
+) -> HashSet<ChunkHash> {
     let mut referenced = HashSet::new();
     for (id, version) in versions {
-        let path = games.version_dir(id, version).join("manifest");
-        let Ok(bytes) = std::fs::read(&path) else { continue };
-        match serde_json::from_slice::<VersionManifest>(&bytes) {
-            Ok(manifest) => referenced
-                .extend(manifest.files.iter().flat_map(|f| f.chunks.iter().map(|c| c.hash))),
-            Err(e) => {
-                tracing::warn!(game = %id, %version, error = %e, "unreadable stored manifest")
-            }
-        }
+        referenced.extend(index_version(games, chunks, id, version));
     }
     referenced
 }
@@ -980,7 +1131,8 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
         // Paced: small frames, each chunk on its own.
         let mut pace = Pace::new(rate);
         for chunk in stored {
-            if let Err(e) = send_piece(conn, id, &chunk.path, chunk.offset, chunk.stored_size, &mut pace).await
+            if let Err(e) =
+                send_piece(conn, id, &chunk.path, chunk.offset, chunk.stored_size, &mut pace).await
             {
                 tracing::error!(path = %chunk.path.display(), error = %e, "chunk send failed");
                 conn.outbox.kill();

@@ -83,20 +83,33 @@ pub(crate) async fn with_zip(
         return local_zip(conn, fresh).await;
     }
     let lobby = conn.lobby.clone();
-    let (size, sha256) = tokio::task::spawn_blocking(move || lobby.games.pack_zip(&id, &v))
-        .await
-        .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
-        .map_err(|e| {
-            tracing::error!(game = %record.game_id, version = %record.version, error = %e, "packing a zip failed");
-            WireError::new(ErrorCode::Internal, format!("packing the zip failed: {e}"))
-        })?;
+    let (size, sha256, packed) =
+        tokio::task::spawn_blocking(move || lobby.games.pack_zip(&id, &v))
+            .await
+            .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(|e| {
+                tracing::error!(game = %record.game_id, version = %record.version, error = %e, "packing a zip failed");
+                WireError::new(ErrorCode::Internal, format!("packing the zip failed: {e}"))
+            })?;
+    // A signed publish lists its files without SHA-256 (its chunks' hashes
+    // vouch for them); the zip flow shows them, so they are listed now, from
+    // the same read that packed the zip.
+    if !same_files(&file_list(&fresh)?, &packed) {
+        tracing::error!(game = %fresh.game_id, version = %fresh.version, "the version's files are not its listing");
+        return Err(WireError::new(
+            ErrorCode::Internal,
+            "this version's files on disk are not its listing",
+        ));
+    }
+    let files = serde_json::to_string(&packed)
+        .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?;
     conn.lobby
         .db
-        .set_version_package(&fresh.game_id, &fresh.version, size, &sha256)
+        .set_version_package(&fresh.game_id, &fresh.version, size, &sha256, &files)
         .await
         .wire()?;
     tracing::info!(game = %fresh.game_id, version = %fresh.version, size, "packed a zip on first demand");
-    Ok(VersionRecord { package_size: size, package_sha256: sha256, ..fresh })
+    Ok(VersionRecord { package_size: size, package_sha256: sha256, files, ..fresh })
 }
 
 /// The version's recorded zip on this node's disk: a copy fetched from
@@ -114,7 +127,7 @@ async fn local_zip(conn: &Conn, record: VersionRecord) -> Result<VersionRecord, 
     }
     let lobby = conn.lobby.clone();
     let (id, v) = (record.game_id.clone(), record.version.clone());
-    let (size, sha256) = tokio::task::spawn_blocking(move || lobby.games.pack_zip(&id, &v))
+    let (size, sha256, _) = tokio::task::spawn_blocking(move || lobby.games.pack_zip(&id, &v))
         .await
         .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?
         .map_err(|e| WireError::new(ErrorCode::Internal, format!("packing the zip failed: {e}")))?;
@@ -129,8 +142,22 @@ async fn local_zip(conn: &Conn, record: VersionRecord) -> Result<VersionRecord, 
     Ok(record)
 }
 
+/// The same paths, sizes and modes, and the same SHA-256 where `listed` has one.
+fn same_files(listed: &FileList, packed: &FileList) -> bool {
+    let (mut listed, mut packed) = (listed.files.clone(), packed.files.clone());
+    listed.sort_by(|a, b| a.path.cmp(&b.path));
+    packed.sort_by(|a, b| a.path.cmp(&b.path));
+    listed.len() == packed.len()
+        && listed.iter().zip(&packed).all(|(l, p)| {
+            l.path == p.path
+                && l.size == p.size
+                && l.executable == p.executable
+                && (l.sha256.is_empty() || l.sha256 == p.sha256)
+        })
+}
+
 fn file_list(record: &VersionRecord) -> Result<FileList, WireError> {
-    serde_json::from_str(&record.files).map_err(|e| {
+    crate::games_area::stored_listing(&record.files).map_err(|e| {
         WireError::new(ErrorCode::Internal, format!("stored file list is damaged: {e}"))
     })
 }

@@ -268,7 +268,7 @@ async fn publish(
                 now().max(0) as u64,
             )
             .map_err(io_error)?;
-            std::fs::write(&manifest_path, chunked).map_err(io_error)?;
+            std::fs::write(&manifest_path, chunked.to_bytes()).map_err(io_error)?;
             Ok((files, manifest))
         })
         .await
@@ -349,10 +349,21 @@ pub(crate) async fn place_version(
     let (id, v) = (record.version.game_id.clone(), record.version.version.clone());
     let files_area = lobby.clone();
     let (commit_id, commit_v) = (id.clone(), v.clone());
-    tokio::task::spawn_blocking(move || files_area.games.commit(staging, &commit_id, &commit_v))
-        .await
-        .map_err(internal)?
-        .map_err(io_error)?;
+    // Placed, the version's files hold its chunks for downloads: indexed
+    // before the row makes the version visible.
+    tokio::task::spawn_blocking(move || {
+        files_area.games.commit(staging, &commit_id, &commit_v)?;
+        super::distribution::index_version(
+            &files_area.games,
+            &files_area.chunks,
+            &commit_id,
+            &commit_v,
+        );
+        Ok::<(), std::io::Error>(())
+    })
+    .await
+    .map_err(internal)?
+    .map_err(io_error)?;
     // The node holding the files, for the other nodes to ask first.
     let recorded = lobby.db.set_version_node(&id, &v, lobby.node_id()).await;
     let written = match recorded {
@@ -362,8 +373,11 @@ pub(crate) async fn place_version(
     if let Err(e) = written {
         let files_area = lobby.clone();
         let game = id.clone();
-        let _ =
-            tokio::task::spawn_blocking(move || files_area.games.remove_version(&game, &v)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            files_area.chunks.forget_dir(&files_area.games.files_dir(&game, &v));
+            files_area.games.remove_version(&game, &v)
+        })
+        .await;
         return Err(match e {
             StorageError::Conflict(what) => {
                 WireError::new(ErrorCode::VersionTooOld, format!("{what}; try again"))

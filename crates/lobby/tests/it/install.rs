@@ -230,9 +230,10 @@ fn corrupt_bytes_are_detected_and_nothing_is_installed() {
     let player = Cli::player(&w.lobby, &w.tmp.path().join("p"));
     player.sign_up("ann", PASSWORD);
 
-    // Flip a byte in every stored chunk of the data files: a full install notices.
+    // Flip a byte in every stored chunk of the data files, wherever the
+    // lobby keeps it: a full install notices.
     let mut originals = Vec::new();
-    for path in stored_chunks(&w.lobby.data_dir().join("chunks")) {
+    for path in crate::world::served_files(&w.lobby) {
         let original = std::fs::read(&path).unwrap();
         if original.len() >= 40_000 {
             let mut bad = original.clone();
@@ -251,17 +252,6 @@ fn corrupt_bytes_are_detected_and_nothing_is_installed() {
     }
     let first = install(&player, "chess");
     assert_same_tree(Path::new(first["path"].as_str().unwrap()), &old_chess(&w));
-}
-
-/// Every chunk file in a lobby's chunk store.
-fn stored_chunks(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for shard in std::fs::read_dir(dir).unwrap() {
-        for chunk in std::fs::read_dir(shard.unwrap().path()).unwrap() {
-            found.push(chunk.unwrap().path());
-        }
-    }
-    found
 }
 
 fn old_chess(w: &World) -> PathBuf {

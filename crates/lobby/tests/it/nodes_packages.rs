@@ -184,15 +184,10 @@ impl Drop for Tampered {
     }
 }
 
-/// The largest chunk file of a node's store.
+/// The largest file a node reads chunk bytes from.
 fn largest_chunk(lobby: &TestLobby) -> PathBuf {
-    let mut chunks = Vec::new();
-    for dir in std::fs::read_dir(lobby.data_dir().join("chunks")).unwrap().flatten() {
-        if dir.file_name() != "tmp" && dir.path().is_dir() {
-            chunks.extend(std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path()));
-        }
-    }
-    chunks.into_iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap()
+    let files = crate::world::served_files(lobby);
+    files.into_iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap()
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
+use crate::world::served_files;
 use gamestore_package::FileList;
 use gamestore_testkit::fixtures::{game_folder, pattern, set_version};
 use gamestore_testkit::{Cli, LobbyOptions, TIMEOUT, TestLobby};
@@ -67,18 +68,6 @@ fn assert_same_tree(installed: &Path, source: &Path) {
 /// The installed folder of the reply of `install --json`.
 fn path_of(reply: &serde_json::Value) -> PathBuf {
     PathBuf::from(reply["path"].as_str().unwrap())
-}
-
-/// Every chunk file of the lobby's store.
-fn stored_chunks(lobby: &TestLobby) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in std::fs::read_dir(lobby.data_dir().join("chunks")).unwrap().flatten() {
-        if dir.path().is_dir() {
-            out.extend(std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path()));
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Nothing but installed versions and their records in a game's folder.
@@ -399,10 +388,11 @@ fn assert_refused_and_old_kept(w: &World, installed: &serde_json::Value, expect:
 #[test]
 fn a_chunk_altered_in_the_lobby_store_is_refused() {
     let (w, _folder, installed) = two_versions_one_installed();
-    // Alter every stored chunk of 1.1.0's new file (the ones 1.0.0 lacks).
-    let before: Vec<PathBuf> = stored_chunks(&w.lobby);
+    // Alter every chunk of 1.1.0's new file (the ones 1.0.0 lacks) where
+    // the lobby keeps it: in its chunk store or in its copy of 1.1.0.
+    let old = w.lobby.data_dir().join("games/victim/1.0.0");
     let mut altered = 0;
-    for path in &before {
+    for path in served_files(&w.lobby).iter().filter(|p| !p.starts_with(&old)) {
         let mut bytes = std::fs::read(path).unwrap();
         if bytes.len() > 60_000 {
             let last = bytes.len() - 1;

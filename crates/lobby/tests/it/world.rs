@@ -168,3 +168,36 @@ impl Launcher {
         (status, self.seen.clone())
     }
 }
+
+/// Every file a lobby reads chunk bytes from, sorted: the files of its
+/// chunk store (compressed chunks, loose ones) and the files of its stored
+/// versions (which hold every other chunk's raw bytes).
+pub fn served_files(lobby: &TestLobby) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let data = lobby.data_dir();
+    let mut out = Vec::new();
+    if let Ok(shards) = std::fs::read_dir(data.join("chunks")) {
+        for shard in shards.flatten().filter(|s| s.file_name() != "tmp") {
+            walk(&shard.path(), &mut out);
+        }
+    }
+    if let Ok(games) = std::fs::read_dir(data.join("games")) {
+        for versions in games.flatten().filter_map(|g| std::fs::read_dir(g.path()).ok()) {
+            for version in versions.flatten() {
+                walk(&version.path().join("files"), &mut out);
+            }
+        }
+    }
+    out.sort();
+    out
+}

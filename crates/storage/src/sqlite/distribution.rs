@@ -93,11 +93,12 @@ impl SqliteStore {
         version: &str,
         size: u64,
         sha256: &str,
+        files: &str,
     ) -> Result<bool> {
         let changed = self.conn().execute(
-            "UPDATE game_versions SET package_size = ?3, package_sha256 = ?4
+            "UPDATE game_versions SET package_size = ?3, package_sha256 = ?4, files = ?5
              WHERE game_id = ?1 AND version = ?2 AND package_sha256 = ''",
-            params![game_id, version, size, sha256],
+            params![game_id, version, size, sha256, files],
         )?;
         Ok(changed > 0)
     }

@@ -540,14 +540,19 @@ async fn a_version_without_a_zip_gets_one_recorded_once() {
             .await
             .unwrap();
 
-        assert!(db.set_version_package("chess", "1.0.0", 7_000_000_000, "ab").await.unwrap());
+        assert!(
+            db.set_version_package("chess", "1.0.0", 7_000_000_000, "ab", "{\"files\":[]}")
+                .await
+                .unwrap()
+        );
         let v = db.game_version("chess", "1.0.0").await.unwrap().unwrap();
         assert_eq!((v.package_size, v.package_sha256.as_str()), (7_000_000_000, "ab"));
+        assert_eq!(v.files, "{\"files\":[]}", "the listing packing found is recorded");
         // Recorded once: a second build (a race) changes nothing.
-        assert!(!db.set_version_package("chess", "1.0.0", 1, "cd").await.unwrap());
+        assert!(!db.set_version_package("chess", "1.0.0", 1, "cd", "x").await.unwrap());
         // A version that has its zip keeps it; no version, no change.
-        assert!(!db.set_version_package("chess", "1.1.0", 1, "cd").await.unwrap());
-        assert!(!db.set_version_package("chess", "9.9.9", 1, "cd").await.unwrap());
+        assert!(!db.set_version_package("chess", "1.1.0", 1, "cd", "x").await.unwrap());
+        assert!(!db.set_version_package("chess", "9.9.9", 1, "cd", "x").await.unwrap());
         let v = db.game_version("chess", "1.1.0").await.unwrap().unwrap();
         assert_eq!((v.package_size, v.package_sha256.as_str()), (10, "00"));
         let v = db.game_version("chess", "1.0.0").await.unwrap().unwrap();
