@@ -61,6 +61,7 @@ pub struct Lobby {
     pub(crate) chunks: chunk_store::ChunkStore,
     /// Chunk lists of recently served manifests, for CHUNK_GET.
     pub(crate) manifest_cache: requests::distribution::ManifestCache,
+    pub(crate) open_stages: requests::distribution::OpenStages,
     /// Fetches of versions whose files are on other nodes.
     pub(crate) replicas: replicas::Replicas,
     /// Rate limits on credentials, registrations and chat.
@@ -199,6 +200,7 @@ impl Lobby {
             games,
             chunks,
             manifest_cache: Default::default(),
+            open_stages: Default::default(),
             replicas: Default::default(),
             publish_lock: tokio::sync::Mutex::new(()),
             zip_lock: tokio::sync::Mutex::new(()),

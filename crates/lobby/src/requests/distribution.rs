@@ -51,12 +51,8 @@ const MANIFEST_CACHE_ENTRIES: usize = 32;
 /// its inflated bytes).
 const PUTS_IN_FLIGHT: u32 = 4;
 
-/// A publish between PUBLISH_BEGIN and PUBLISH_DONE. Dropped uncommitted
-/// (the connection was cut, the publish refused), the chunks that arrived
-/// are kept in the store as loose chunks, so that running the publish
-/// again resumes, and its staging folder is removed.
+/// A publish between PUBLISH_BEGIN and PUBLISH_DONE.
 pub struct OpenPublish {
-    lobby: Arc<crate::Lobby>,
     owner_id: i64,
     bytes: Arc<Vec<u8>>,
     manifest: Arc<VersionManifest>,
@@ -64,17 +60,48 @@ pub struct OpenPublish {
     signature: String,
     distinct: Vec<ChunkRef>,
     uploaded_bytes: Arc<AtomicU64>,
-    /// The version's files, written as its chunks arrive; removed with the
-    /// publish unless committed (`None` once taken by the commit).
-    staging: Option<Staging>,
+    /// The staged files, shared with a run of the same publish on another
+    /// connection.
+    shared: Arc<SharedStage>,
     stage: Arc<Stage>,
 }
 
-impl Drop for OpenPublish {
+/// Which publish a stage is for: the developer, the game and the version.
+type StageKey = (i64, String, String);
+
+/// The staged files of a publish, shared by every connection publishing
+/// the same files of the same version for the same developer: a publish
+/// run again while the lobby has not yet noticed that the first run's
+/// connection was cut takes over its stage and sends only what did not
+/// arrive. Dropped uncommitted (every such connection gone), the chunks
+/// that arrived are kept in the store as loose chunks, so that a later run
+/// resumes too, and the staging folder is removed.
+pub struct SharedStage {
+    lobby: Arc<crate::Lobby>,
+    key: StageKey,
+    files: Vec<ManifestFile>,
+    distinct: Vec<ChunkRef>,
+    stage: Arc<Stage>,
+    /// The version's files; `None` once taken by the commit.
+    staging: Mutex<Option<Staging>>,
+}
+
+impl Drop for SharedStage {
     fn drop(&mut self) {
-        let Some(staging) = self.staging.take() else { return };
-        let (lobby, stage, distinct) =
-            (self.lobby.clone(), self.stage.clone(), std::mem::take(&mut self.distinct));
+        let staging = self.staging.lock().expect("staging").take();
+        let mut open = self.lobby.open_stages.inner.lock().expect("open stages");
+        if open.open.get(&self.key).is_some_and(|w| w.strong_count() == 0) {
+            open.open.remove(&self.key);
+        }
+        let Some(staging) = staging else { return };
+        *open.keeping.entry(self.key.clone()).or_default() += 1;
+        drop(open);
+        let (lobby, stage, distinct, key) = (
+            self.lobby.clone(),
+            self.stage.clone(),
+            std::mem::take(&mut self.distinct),
+            self.key.clone(),
+        );
         let keep = move || {
             let kept = stage.keep_arrived(&lobby.chunks, &distinct);
             drop(staging);
@@ -83,11 +110,71 @@ impl Drop for OpenPublish {
                 Ok(kept) => tracing::info!(kept, "kept the chunks of a cut publish"),
                 Err(e) => tracing::warn!(error = %e, "cannot keep the chunks of a cut publish"),
             }
+            let mut open = lobby.open_stages.inner.lock().expect("open stages");
+            if let Some(n) = open.keeping.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.keeping.remove(&key);
+                }
+            }
+            drop(open);
+            lobby.open_stages.kept.notify_waiters();
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn_blocking(keep)),
             Err(_) => keep(),
         }
+    }
+}
+
+/// The lobby's open publish stages, for runs of a publish to find.
+#[derive(Default, Debug)]
+pub struct OpenStages {
+    inner: Mutex<OpenStagesInner>,
+    /// Woken when a cut publish's chunks are kept.
+    kept: tokio::sync::Notify,
+}
+
+#[derive(Default, Debug)]
+struct OpenStagesInner {
+    open: HashMap<StageKey, std::sync::Weak<SharedStage>>,
+    /// Cut publishes whose chunks are being kept, by key.
+    keeping: HashMap<StageKey, usize>,
+}
+
+/// Longest wait at PUBLISH_BEGIN for a cut run's chunks to be kept.
+const KEEP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl OpenStages {
+    /// The open stage of `key` if one holds exactly `files`, once no cut
+    /// run of `key` is still having its chunks kept (so that the store
+    /// shows them).
+    async fn find(&self, key: &StageKey, files: &[ManifestFile]) -> Option<Arc<SharedStage>> {
+        let deadline = tokio::time::Instant::now() + KEEP_WAIT;
+        loop {
+            let kept = self.kept.notified();
+            tokio::pin!(kept);
+            kept.as_mut().enable();
+            {
+                let open = self.inner.lock().expect("open stages");
+                let live = open.open.get(key).map(|w| w.upgrade());
+                match live {
+                    Some(Some(shared)) => return (shared.files == files).then_some(shared),
+                    // Being dropped: its chunks are about to be kept.
+                    Some(None) => {}
+                    None if !open.keeping.contains_key(key) => return None,
+                    None => {}
+                }
+            }
+            if tokio::time::timeout_at(deadline, kept).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    fn insert(&self, shared: &Arc<SharedStage>) {
+        let mut open = self.inner.lock().expect("open stages");
+        open.open.insert(shared.key.clone(), Arc::downgrade(shared));
     }
 }
 
@@ -529,20 +616,35 @@ async fn check_publish(
     // Chunks this connection is still storing count as present.
     conn.publishes.settle().await;
     let distinct = manifest.distinct_chunks();
-    let lobby = conn.lobby.clone();
-    let staging = conn.lobby.games.staging().map_err(io_error)?;
     let manifest = Arc::new(manifest);
-    let (distinct, missing, stage) = {
-        let (root, manifest) = (staging.path().join("files"), manifest.clone());
-        tokio::task::spawn_blocking(move || {
-            let missing = missing_ranges(&lobby.chunks, &distinct);
-            let stage = Stage::create(&root, &manifest, &distinct);
-            (distinct, missing, stage)
-        })
-        .await
-        .map_err(internal)?
+    let key: StageKey = (owner.id, manifest.id.clone(), manifest.version.clone());
+    let shared = match conn.lobby.open_stages.find(&key, &manifest.files).await {
+        Some(shared) => shared,
+        None => {
+            let lobby = conn.lobby.clone();
+            let staging = conn.lobby.games.staging().map_err(io_error)?;
+            let stage = {
+                let (root, manifest, distinct) =
+                    (staging.path().join("files"), manifest.clone(), distinct.clone());
+                tokio::task::spawn_blocking(move || Stage::create(&root, &manifest, &distinct))
+                    .await
+                    .map_err(internal)?
+                    .map_err(io_error)?
+            };
+            let shared = Arc::new(SharedStage {
+                lobby,
+                key,
+                files: manifest.files.clone(),
+                distinct: distinct.clone(),
+                stage: Arc::new(stage),
+                staging: Mutex::new(Some(staging)),
+            });
+            conn.lobby.open_stages.insert(&shared);
+            shared
+        }
     };
-    let stage = Arc::new(stage.map_err(io_error)?);
+    let stage = shared.stage.clone();
+    let missing = missing_ranges(&conn.lobby.chunks, &distinct, &stage);
     let publishes = &mut conn.publishes;
     publishes.next += 1;
     let token = publishes.next;
@@ -550,7 +652,6 @@ async fn check_publish(
     publishes.open.insert(
         token,
         OpenPublish {
-            lobby: conn.lobby.clone(),
             owner_id: owner.id,
             bytes,
             manifest,
@@ -558,7 +659,7 @@ async fn check_publish(
             signature: chunked::signature_hex(&signature),
             distinct,
             uploaded_bytes: Arc::new(AtomicU64::new(0)),
-            staging: Some(staging),
+            shared,
             stage,
         },
     );
@@ -580,11 +681,12 @@ fn check_texts(config: &Manifest) -> Result<(), WireError> {
     Ok(())
 }
 
-/// `[start, count]` ranges of the indices of `distinct` not in the store.
-fn missing_ranges(store: &ChunkStore, distinct: &[ChunkRef]) -> Vec<[u64; 2]> {
+/// `[start, count]` ranges of the indices of `distinct` neither staged
+/// already nor in the store.
+fn missing_ranges(store: &ChunkStore, distinct: &[ChunkRef], stage: &Stage) -> Vec<[u64; 2]> {
     let mut ranges: Vec<[u64; 2]> = Vec::new();
     for (i, chunk) in distinct.iter().enumerate() {
-        if store.has(&chunk.hash) {
+        if stage.is_staged(i) || store.has(&chunk.hash) {
             continue;
         }
         match ranges.last_mut() {
@@ -723,12 +825,17 @@ pub async fn publish_done(
 /// folder then row. The zip GAME_DOWNLOAD serves to clients of the zip flow
 /// is packed on first demand ([`super::game_download::with_zip`]), not
 /// here: a publish costs what its bytes cost to write.
-async fn commit_version(conn: &Conn, mut publish: OpenPublish) -> Result<PublishReply, WireError> {
+async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishReply, WireError> {
     let lobby = conn.lobby.clone();
     let manifest = publish.manifest.clone();
     let bytes = publish.bytes.clone();
     let stage = publish.stage.clone();
-    let staging = publish.staging.take().expect("an open publish has its staging folder");
+    let Some(staging) = publish.shared.staging.lock().expect("staging").take() else {
+        return Err(error(
+            ErrorCode::BadRequest,
+            "this publish was completed on another connection",
+        ));
+    };
     let dir = staging.path().to_owned();
     let files = tokio::task::spawn_blocking(move || -> Result<FileList, WireError> {
         std::fs::write(dir.join("manifest"), bytes.as_slice()).map_err(io_error)?;

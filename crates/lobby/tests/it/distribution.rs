@@ -367,6 +367,38 @@ fn a_cut_publish_resumes_with_only_the_chunks_that_did_not_arrive() {
 }
 
 #[test]
+fn a_publish_run_again_from_a_new_login_sends_only_what_did_not_arrive() {
+    // The second run logs in while the first run's connection is still open:
+    // that login ends the first session, and whether the lobby is still
+    // tearing the first connection down when the second PUBLISH_BEGIN
+    // arrives (its stage is taken over) or has finished (its chunks were
+    // kept in the store), only the rest is asked for.
+    let lobby = TestLobby::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = key(4);
+    let mut first = developer(&lobby, "rosa");
+    register_key(&mut first, &signer);
+    let dir = game_folder(tmp.path(), "eta", "1.0.0", &[("data.bin", 3_000_000)]);
+    let signed = sign_folder(&dir, &signer);
+    let plan = begin(&mut first, &signed).unwrap();
+    let all = missing_indices(&plan);
+    let half = all.len() / 2;
+    let publish = plan["publish"].as_u64().unwrap();
+    for &index in &all[..half] {
+        put(&mut first, publish, index, &signed.chunks[index as usize].1, false).unwrap();
+    }
+
+    let mut second = RawConn::hello(lobby.addr);
+    second.call(DevLogin::new("rosa", PASSWORD)).unwrap();
+    let again = begin(&mut second, &signed).unwrap();
+    assert_eq!(missing_indices(&again), all[half..].to_vec());
+    put_missing(&mut second, &again, &signed);
+    done(&mut second, &again).unwrap();
+    assert_eq!(versions(&mut second, "eta"), ["1.0.0"]);
+    drop(first);
+}
+
+#[test]
 fn a_zip_upload_without_a_key_is_served_as_an_unsigned_manifest() {
     let lobby = TestLobby::start();
     let tmp = tempfile::tempdir().unwrap();
