@@ -2,7 +2,7 @@
 //! (dedupe, resume, hostile uploaders), serving manifests and chunks, and
 //! compatibility with zip uploads and downloads.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gamestore_package::chunked::{
     self, ChunkHash, ChunkRef, FORMAT, SigningKey, VersionManifest, compress_chunk, hash_chunk,
@@ -166,7 +166,7 @@ fn register_key(conn: &mut RawConn, signer: &SigningKey) -> Value {
 
 #[test]
 fn a_signed_publish_sends_only_missing_chunks_and_is_served_back_verbatim() {
-    let lobby = TestLobby::start();
+    let mut lobby = TestLobby::start();
     let tmp = tempfile::tempdir().unwrap();
     let signer = key(1);
     let mut dev = developer(&lobby, "dana");
@@ -211,29 +211,16 @@ fn a_signed_publish_sends_only_missing_chunks_and_is_served_back_verbatim() {
     assert_eq!(info["game"]["fingerprint"], ready["fingerprint"]);
 
     let wanted: Vec<ChunkHash> = signed.chunks.iter().take(3).map(|(c, _)| c.hash).collect();
-    let rid = player.send_request(ChunkGet {
-        id: "alpha".into(),
-        version: "1.0.0".into(),
-        chunks: wanted.clone(),
-    });
-    let (listing, stored) = player
-        .reply_with_bytes(rid, |r| {
-            r["chunks"].as_array().unwrap().iter().map(|c| c["stored_size"].as_u64().unwrap()).sum()
-        })
-        .unwrap();
-    let mut at = 0;
-    for (entry, hash) in listing["chunks"].as_array().unwrap().iter().zip(&wanted) {
-        let len = entry["stored_size"].as_u64().unwrap() as usize;
-        let size = entry["size"].as_u64().unwrap() as u32;
-        let piece = &stored[at..at + len];
-        at += len;
-        let raw = if entry["compressed"].as_bool().unwrap() {
-            chunked::inflate_chunk(piece, size).unwrap()
-        } else {
-            piece.to_vec()
-        };
-        assert_eq!(hash_chunk(&raw), *hash);
-    }
+    assert_chunks_served(&mut player, "alpha", &wanted);
+
+    // Each chunk's raw bytes are kept once, in the version's files: the
+    // chunk store holds no raw copy of these incompressible chunks.
+    let store = lobby.data_dir().join("chunks");
+    let raw_copies: Vec<PathBuf> = crate::world::served_files(&lobby)
+        .into_iter()
+        .filter(|p| p.starts_with(&store) && p.extension().is_none_or(|e| e != "z"))
+        .collect();
+    assert!(raw_copies.is_empty(), "raw copies in the chunk store: {raw_copies:?}");
     // Only chunks of that version, each once.
     let foreign = player.call(ChunkGet {
         id: "alpha".into(),
@@ -262,6 +249,43 @@ fn a_signed_publish_sends_only_missing_chunks_and_is_served_back_verbatim() {
     let zip = zip_of(&game_folder(tmp.path(), "alpha", "2.0.0", &[]));
     let refused = dev.upload("alpha", "2.0.0", &zip, &gamestore_package::sha256_bytes(&zip));
     assert_eq!(refused.unwrap_err().code, ErrorCode::SignatureRequired);
+
+    // Killed and started again, the lobby finds every chunk from the
+    // versions' manifests.
+    drop((dev, player));
+    lobby.kill9();
+    lobby.restart();
+    let mut after = registered_player(&lobby, "pat");
+    let every: Vec<ChunkHash> = signed.chunks.iter().map(|(c, _)| c.hash).collect();
+    assert_chunks_served(&mut after, "alpha", &every);
+}
+
+/// CHUNK_GET of `wanted` from `id` 1.0.0 gives each chunk's bytes.
+fn assert_chunks_served(player: &mut RawConn, id: &str, wanted: &[ChunkHash]) {
+    let rid = player.send_request(ChunkGet {
+        id: id.into(),
+        version: "1.0.0".into(),
+        chunks: wanted.to_vec(),
+    });
+    let (listing, stored) = player
+        .reply_with_bytes(rid, |r| {
+            r["chunks"].as_array().unwrap().iter().map(|c| c["stored_size"].as_u64().unwrap()).sum()
+        })
+        .unwrap();
+    let mut at = 0;
+    for (entry, hash) in listing["chunks"].as_array().unwrap().iter().zip(wanted) {
+        let len = entry["stored_size"].as_u64().unwrap() as usize;
+        let size = entry["size"].as_u64().unwrap() as u32;
+        let piece = &stored[at..at + len];
+        at += len;
+        let raw = if entry["compressed"].as_bool().unwrap() {
+            chunked::inflate_chunk(piece, size).unwrap()
+        } else {
+            piece.to_vec()
+        };
+        assert_eq!(hash_chunk(&raw), *hash);
+    }
+    assert_eq!(at, stored.len());
 }
 
 #[test]
