@@ -223,13 +223,15 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Creates the staging folder's files (empty, at their final sizes).
+    /// Creates the staging folder's folders; each file is created by the
+    /// first chunk written into it, or at the end ([`finish_stage`]), where
+    /// every file gets its final size (what no chunk was written to, zero
+    /// chunks included, stays a hole).
     pub(crate) fn create(
         root: &Path,
         manifest: &VersionManifest,
         distinct: &[ChunkRef],
     ) -> io::Result<Stage> {
-        use std::os::unix::fs::OpenOptionsExt;
         std::fs::create_dir_all(root)?;
         let mut folders: Vec<&Path> =
             manifest.files.iter().filter_map(|f| Path::new(&f.path).parent()).collect();
@@ -243,17 +245,12 @@ impl Stage {
         let mut places = vec![Vec::new(); distinct.len()];
         let mut paths = Vec::with_capacity(manifest.files.len());
         for (f, file) in manifest.files.iter().enumerate() {
-            let path = root.join(&file.path);
-            let mode = if file.executable { 0o700 } else { 0o600 };
-            let out =
-                std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&path)?;
-            out.set_len(file.size)?;
             let mut offset = 0u64;
             for chunk in &file.chunks {
                 places[index[&chunk.hash]].push((f, offset));
                 offset += u64::from(chunk.size);
             }
-            paths.push(path);
+            paths.push(root.join(&file.path));
         }
         // Zero chunks are the files' holes already: staged from the start,
         // so neither a CHUNK_PUT nor the store's copy writes them.
@@ -269,7 +266,7 @@ impl Stage {
             return Ok(());
         }
         for &(f, offset) in &self.places[index] {
-            let out = std::fs::OpenOptions::new().write(true).open(&self.paths[f])?;
+            let out = open_staged(&self.paths[f])?;
             out.write_all_at(raw, offset)?;
             start_writeback(&out, offset, raw.len() as u64);
         }
@@ -325,6 +322,19 @@ impl Stage {
         }
         Ok(kept)
     }
+}
+
+/// A staged file, opened to read and write and created (private) if no
+/// chunk was written into it yet.
+fn open_staged(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Asks the kernel to start writing `len` bytes of `file` from `offset` to
@@ -447,6 +457,10 @@ async fn read_payload(conn: &mut Conn, id: u32, size: usize) -> Option<Vec<u8>> 
             Ok(Ok(Some(Frame::Binary { id: for_id, data })))
                 if for_id == id && bytes.len() + data.len() <= size =>
             {
+                if bytes.is_empty() && data.len() == size {
+                    // A payload in one frame is that frame's buffer.
+                    return Some(data);
+                }
                 bytes.extend_from_slice(&data);
             }
             Ok(Ok(Some(_))) => {
@@ -921,7 +935,8 @@ fn finish_file(
     listing: Listing,
 ) -> io::Result<FileEntry> {
     use std::os::unix::fs::PermissionsExt;
-    let out = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let out = open_staged(path)?;
+    out.set_len(file.size)?;
     let mut offset = 0u64;
     for chunk in &file.chunks {
         if !stage.staged[stage.index[&chunk.hash]].load(Ordering::Acquire) {
