@@ -6,7 +6,9 @@
 //! chunks) goes through the connection's [`Outbox`] to a writer task that
 //! owns the socket's write half and batches small frames into one write.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use gamestore_protocol::{
@@ -18,17 +20,76 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::Lobby;
-use crate::hub::{ConnId, Outbox, Outgoing};
+use crate::hub::{ConnId, FileFrame, Outbox, Outgoing};
 use crate::requests;
 use crate::shutdown::Shutdown;
+use crate::telemetry::Counted;
 
 /// Frames queued for one client before event delivery gives up on it.
 pub(crate) const OUTBOX_CAPACITY: usize = 256;
 
 /// The read half of a connection's byte stream (plain TCP or TLS).
 pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
-/// The write half of a connection's byte stream (plain TCP or TLS).
-pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+/// The write half of a connection's byte stream.
+pub(crate) enum WriteHalf {
+    /// Plain TCP: transfer frames whose payload is a file range go out with
+    /// `sendfile(2)`, from the page cache straight into the socket.
+    Plain(Counted<tokio::net::tcp::OwnedWriteHalf>),
+    /// TLS (or any other stream): bytes only.
+    Stream(Box<dyn AsyncWrite + Send + Sync + Unpin>),
+}
+
+impl WriteHalf {
+    /// Whether file ranges can be sent without reading them first.
+    pub(crate) fn sends_files(&self) -> bool {
+        matches!(self, WriteHalf::Plain(_))
+    }
+}
+
+impl AsyncWrite for WriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_write(cx, buf),
+            WriteHalf::Stream(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_flush(cx),
+            WriteHalf::Stream(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_shutdown(cx),
+            WriteHalf::Stream(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Plain(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            WriteHalf::Stream(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            WriteHalf::Plain(w) => w.is_write_vectored(),
+            WriteHalf::Stream(w) => w.is_write_vectored(),
+        }
+    }
+}
 
 /// An accepted connection's byte stream and what the lobby knows of its socket.
 pub(crate) struct Accepted {
@@ -80,6 +141,9 @@ pub(crate) struct Conn {
     pub peer: std::net::IpAddr,
     /// Publishes begun on this connection (they die with it).
     pub publishes: requests::distribution::Publishes,
+    /// Whether the writer sends file ranges itself (plain TCP), so a
+    /// download queues [`FileFrame`]s instead of reading chunks into frames.
+    pub sends_files: bool,
 }
 
 impl Drop for Conn {
@@ -116,6 +180,7 @@ pub(crate) async fn serve(
     let outbox = Outbox::new(tx);
     let deadline = lobby.config.timeouts.idle;
     let permit = Arc::new(permit);
+    let sends_files = write.sends_files();
     let writer = write_loop(write, fd, rx, outbox.clone(), deadline, shutdown.clone());
     let writer = tokio::spawn({
         let permit = permit.clone();
@@ -137,6 +202,7 @@ pub(crate) async fn serve(
         local_addr,
         peer,
         publishes: Default::default(),
+        sends_files,
     };
 
     let greeted = conn.handshake().await;
@@ -371,6 +437,10 @@ async fn write_loop(
                     Err(end) => break end,
                 }
             }
+            Some(Outgoing::File(frame, _permit)) => match stop.send_file(&mut out, &frame).await {
+                Ok(()) => continue,
+                Err(end) => break end,
+            },
             Some(Outgoing::Close) | None => break WriterEnd::Closed,
         };
         if let Err(end) = stop.write(&mut out, &bytes, rx.is_empty()).await {
@@ -422,13 +492,57 @@ impl Stop<'_> {
         bytes: &[u8],
         flush: bool,
     ) -> Result<(), WriterEnd> {
-        let write = async {
+        self.bounded(async {
             out.write_all(bytes).await?;
             if flush {
                 out.flush().await?;
             }
-            Ok::<(), std::io::Error>(())
-        };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Writes `frame`: its header and whatever is buffered first, then its
+    /// file range with `sendfile(2)` as the socket takes it, under the same
+    /// deadline, kill and shutdown rules as [`Stop::write`]. A file shorter
+    /// than the range loses the connection (the frame cannot be completed).
+    async fn send_file(
+        &self,
+        out: &mut BufWriter<WriteHalf>,
+        frame: &FileFrame,
+    ) -> Result<(), WriterEnd> {
+        self.bounded(async {
+            out.flush().await?;
+            match out.get_mut() {
+                WriteHalf::Plain(socket) => {
+                    // MSG_MORE: the header leaves in one segment with the
+                    // start of its payload, not in a tiny one of its own.
+                    send_more(socket, &frame.header).await?;
+                    sendfile_all(socket, frame).await
+                }
+                WriteHalf::Stream(stream) => {
+                    // Not reached: only plain connections are sent file
+                    // frames. Correct anyway, if slower.
+                    let (file, offset, len) = (frame.file.clone(), frame.offset, frame.len);
+                    let data = tokio::task::spawn_blocking(move || {
+                        let mut data = vec![0u8; len];
+                        std::os::unix::fs::FileExt::read_exact_at(&*file, &mut data, offset)
+                            .map(|()| data)
+                    })
+                    .await??;
+                    stream.write_all(&frame.header).await?;
+                    stream.write_all(&data).await
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs one write under the deadline, the kill signal and shutdown's grace.
+    async fn bounded(
+        &self,
+        write: impl std::future::Future<Output = std::io::Result<()>>,
+    ) -> Result<(), WriterEnd> {
         let grace = async {
             self.shutdown.recv().await;
             tokio::time::sleep(SHUTDOWN_WRITE_GRACE).await;
@@ -443,6 +557,75 @@ impl Stop<'_> {
             _ = grace => Err(WriterEnd::Killed),
         }
     }
+}
+
+/// Sends `bytes` into the plain socket with `MSG_MORE` (more follows at
+/// once), waiting for the socket's writable readiness whenever it is full.
+async fn send_more(
+    socket: &Counted<tokio::net::tcp::OwnedWriteHalf>,
+    mut bytes: &[u8],
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let stream: &tokio::net::TcpStream = socket.get_ref().as_ref();
+    let fd = stream.as_raw_fd();
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
+            // SAFETY: `bytes` is valid for its length; the socket is open.
+            let n = unsafe {
+                libc::send(
+                    fd,
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        });
+        match sent {
+            Ok(n) => {
+                socket.count_sent(n as u64);
+                bytes = &bytes[n..];
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sends `frame`'s file range into the plain socket with `sendfile(2)`,
+/// waiting for the socket's writable readiness whenever it is full.
+async fn sendfile_all(
+    socket: &Counted<tokio::net::tcp::OwnedWriteHalf>,
+    frame: &FileFrame,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let stream: &tokio::net::TcpStream = socket.get_ref().as_ref();
+    let (out_fd, in_fd) = (stream.as_raw_fd(), frame.file.as_raw_fd());
+    let mut offset = libc::off_t::try_from(frame.offset)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let mut left = frame.len;
+    while left > 0 {
+        stream.writable().await?;
+        let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
+            // SAFETY: both descriptors are open for the call (the socket by
+            // the write half, the file by the frame); `offset` is a valid
+            // pointer that the kernel advances by what it sent.
+            let n = unsafe { libc::sendfile(out_fd, in_fd, &mut offset, left) };
+            if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        });
+        match sent {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                socket.count_sent(n as u64);
+                left -= n;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Makes closing `fd` reset the connection (SO_LINGER 0), so a client that
@@ -480,7 +663,7 @@ mod tests {
         let (server, _) = listener.accept().await.unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&server);
         let (read, write) = server.into_split();
-        ((Box::new(write), fd), client, read)
+        ((WriteHalf::Plain(Counted::new(write)), fd), client, read)
     }
 
     /// Everything the client receives until the lobby closes or resets.
@@ -564,6 +747,107 @@ mod tests {
         // The waiting producer is released, not left waiting for room.
         let sent = producer.await.unwrap();
         assert!(sent < 1000, "{sent} chunks were queued");
+        drop(client);
+    }
+
+    /// A file of `len` known bytes.
+    fn numbered_file(len: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        (file, bytes)
+    }
+
+    fn file_frame(file: &Arc<std::fs::File>, id: u32, offset: u64, len: usize) -> FileFrame {
+        let header = gamestore_protocol::binary_frame_header(id, len).unwrap();
+        FileFrame { header, file: file.clone(), offset, len }
+    }
+
+    #[tokio::test]
+    async fn file_frames_carry_exactly_their_range_in_order_with_other_frames() {
+        let ((write, fd), client, _read) = pair().await;
+        let (file, bytes) = numbered_file(700_000);
+        let file = Arc::new(std::fs::File::open(file.path()).unwrap());
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let writer = tokio::spawn(write_loop(
+            write,
+            fd,
+            rx,
+            outbox.clone(),
+            Duration::from_secs(120),
+            shutdown,
+        ));
+        // A range that starts inside the file, in two frames, between
+        // ordinary frames.
+        let (offset, first, second) = (12_345u64, 262_144usize, 300_001usize);
+        assert!(outbox.send_bytes(b"before".to_vec()).await);
+        assert!(outbox.send_file_frame(file_frame(&file, 9, offset, first)).await);
+        let at = offset + first as u64;
+        assert!(outbox.send_file_frame(file_frame(&file, 9, at, second)).await);
+        assert!(outbox.send_bytes(b"after".to_vec()).await);
+        outbox.close();
+        let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
+        writer.await.unwrap();
+        let mut expected = b"before".to_vec();
+        let range = |from: u64, len: usize| &bytes[from as usize..from as usize + len];
+        gamestore_protocol::encode_binary(9, range(offset, first), &mut expected).unwrap();
+        gamestore_protocol::encode_binary(9, range(at, second), &mut expected).unwrap();
+        expected.extend_from_slice(b"after");
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "the bytes sent differ from the file's range");
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_its_frame_ends_the_connection() {
+        let ((write, fd), client, _read) = pair().await;
+        let (file, _) = numbered_file(1000);
+        let file = Arc::new(std::fs::File::open(file.path()).unwrap());
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let writer = tokio::spawn(write_loop(
+            write,
+            fd,
+            rx,
+            outbox.clone(),
+            Duration::from_secs(120),
+            shutdown,
+        ));
+        assert!(outbox.send_file_frame(file_frame(&file, 1, 500, 1000)).await);
+        let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(30), writer).await.unwrap().unwrap();
+        assert!(outbox.is_killed(), "the connection was not ended");
+        assert!(got.len() < 9 + 1000, "a whole frame was sent from a short file");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_does_not_drain_during_a_sendfile_is_given_up() {
+        let ((write, fd), client, _read) = pair().await;
+        let (file, _) = numbered_file(256 * 1024);
+        let file = Arc::new(std::fs::File::open(file.path()).unwrap());
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let deadline = Duration::from_secs(120);
+        let writer = tokio::spawn(write_loop(write, fd, rx, outbox.clone(), deadline, shutdown));
+        let producer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                while outbox.send_file_frame(file_frame(&file, 1, 0, 256 * 1024)).await {
+                    sent += 1;
+                }
+                sent
+            })
+        };
+        let started = tokio::time::Instant::now();
+        writer.await.unwrap();
+        assert!(started.elapsed() >= deadline, "gave up after {:?}", started.elapsed());
+        assert!(outbox.is_killed());
+        let sent = producer.await.unwrap();
+        assert!(sent < 1000, "{sent} frames were queued");
         drop(client);
     }
 }

@@ -28,8 +28,24 @@ pub(crate) enum Outgoing {
     /// Write these bytes of a transfer; the permit is returned once written,
     /// which bounds how much transfer data waits in memory.
     Bulk(Vec<u8>, tokio::sync::OwnedSemaphorePermit),
+    /// Write one binary frame whose payload is a range of an open file, sent
+    /// with `sendfile(2)` on plain TCP; the permit is returned once written,
+    /// like [`Outgoing::Bulk`]'s.
+    File(FileFrame, tokio::sync::OwnedSemaphorePermit),
     /// Flush, close the socket and stop the connection.
     Close,
+}
+
+/// One binary frame of a transfer whose payload stays in a file until the
+/// writer sends it: `header`, then `len` bytes of `file` from `offset`.
+#[derive(Debug)]
+pub(crate) struct FileFrame {
+    /// The frame's length, kind and request id.
+    pub header: [u8; 9],
+    /// Shared by the frames of one stored chunk.
+    pub file: Arc<std::fs::File>,
+    pub offset: u64,
+    pub len: usize,
 }
 
 /// What every clone of one connection's [`Outbox`] shares.
@@ -73,6 +89,21 @@ impl Outbox {
                 return false;
             };
             self.tx.send(Outgoing::Bulk(bytes, permit)).await.is_ok()
+        };
+        self.unless_killed(queued).await
+    }
+
+    /// Queues a frame whose payload is read from a file by the writer,
+    /// counted against the same budget as [`Outbox::send_bulk`] (which also
+    /// bounds the files a connection holds open). False when the connection
+    /// is gone or killed.
+    pub(crate) async fn send_file_frame(&self, frame: FileFrame) -> bool {
+        let kib = (frame.len.div_ceil(1024)).clamp(1, BULK_BUDGET_KIB) as u32;
+        let queued = async {
+            let Ok(permit) = self.shared.bulk_budget.clone().acquire_many_owned(kib).await else {
+                return false;
+            };
+            self.tx.send(Outgoing::File(frame, permit)).await.is_ok()
         };
         self.unless_killed(queued).await
     }

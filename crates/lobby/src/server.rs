@@ -72,12 +72,14 @@ pub async fn run(lobby: Arc<Lobby>, listener: TcpListener, shutdown: impl Future
                     Ok(crate::tls::Accepted::Plain(socket)) => {
                         metric.transport("plain");
                         let (read, write) = socket.into_split();
-                        Some(stream(Box::new(Counted::new(read)), Box::new(Counted::new(write))))
+                        let write = connection::WriteHalf::Plain(Counted::new(write));
+                        Some(stream(Box::new(Counted::new(read)), write))
                     }
                     Ok(crate::tls::Accepted::Tls(tls)) => {
                         metric.transport("tls");
                         let (read, write) = tokio::io::split(*tls);
-                        Some(stream(Box::new(Counted::new(read)), Box::new(Counted::new(write))))
+                        let write = connection::WriteHalf::Stream(Box::new(Counted::new(write)));
+                        Some(stream(Box::new(Counted::new(read)), write))
                     }
                     Ok(crate::tls::Accepted::PlainRefused(socket)) => {
                         metric.closing("tls_required");

@@ -179,6 +179,16 @@ impl<T> Counted<T> {
             sent: counter!("gamestore_bytes_sent_total"),
         }
     }
+
+    /// The wrapped stream, for writes that bypass it (`sendfile(2)`).
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// Counts bytes sent past the wrapper.
+    pub(crate) fn count_sent(&self, bytes: u64) {
+        self.sent.increment(bytes);
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {

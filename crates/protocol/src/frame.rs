@@ -163,6 +163,21 @@ pub fn encode_binary(id: u32, data: &[u8], out: &mut Vec<u8>) -> Result<(), Fram
     Ok(())
 }
 
+/// The first bytes of a binary frame for request `id` whose payload of
+/// `len` bytes is sent separately (straight from a file);
+/// [`FrameError::TooLarge`] when the frame would exceed [`MAX_FRAME_LEN`].
+pub fn binary_frame_header(id: u32, len: usize) -> Result<[u8; 9], FrameError> {
+    let body = len + 5;
+    if body > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(body));
+    }
+    let mut header = [0u8; 9];
+    header[..4].copy_from_slice(&(body as u32).to_be_bytes());
+    header[4] = KIND_BINARY;
+    header[5..].copy_from_slice(&id.to_be_bytes());
+    Ok(header)
+}
+
 /// Reads the next `len` bytes of `reader` straight into a new binary frame
 /// for request `id` (no copy through another buffer); `UnexpectedEof` when
 /// the reader ends first, `InvalidInput` when the frame would exceed
@@ -193,6 +208,17 @@ pub fn read_binary_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_followed_by_its_payload_is_a_binary_frame() {
+        let data = vec![7u8; 300];
+        let mut bytes = binary_frame_header(42, data.len()).unwrap().to_vec();
+        bytes.extend_from_slice(&data);
+        let mut encoded = Vec::new();
+        encode_binary(42, &data, &mut encoded).unwrap();
+        assert_eq!(bytes, encoded);
+        assert!(matches!(binary_frame_header(1, MAX_FRAME_LEN), Err(FrameError::TooLarge(_))));
+    }
 
     #[test]
     fn a_binary_frame_read_from_a_reader_decodes_to_its_bytes() {

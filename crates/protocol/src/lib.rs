@@ -24,8 +24,8 @@ pub use connection::{FrameReader, ReadError, write_frame};
 pub use distribution::*;
 pub use error::{ErrorCode, WireError};
 pub use frame::{
-    Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN, encode_binary, encode_message,
-    read_binary_frame,
+    Frame, FrameError, MAX_CHUNK_LEN, MAX_FRAME_LEN, binary_frame_header, encode_binary,
+    encode_message, read_binary_frame,
 };
 pub use message::{Call, Event, RawServerMessage, Request, RequestFrame, ServerMessage};
 pub use paging::{MAX_PAGES, PAGE_BYTES, Paged};

@@ -1264,13 +1264,20 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
         return Ok(());
     }
     let stored = Arc::new(stored);
+    let sends_files = conn.sends_files;
     let mut next = 0;
     while next < stored.len() {
         let batch = {
             let stored = stored.clone();
-            tokio::task::spawn_blocking(move || read_chunk_frames(&stored, next, id))
-                .await
-                .map_err(internal)?
+            tokio::task::spawn_blocking(move || {
+                if sends_files {
+                    open_chunk_frames(&stored, next, id).map(|(f, n)| (ChunkFrames::Files(f), n))
+                } else {
+                    read_chunk_frames(&stored, next, id).map(|(f, n)| (ChunkFrames::Read(f), n))
+                }
+            })
+            .await
+            .map_err(internal)?
         };
         let (frames, after) = match batch {
             Ok(batch) => batch,
@@ -1281,19 +1288,49 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
             }
         };
         next = after;
-        for frame in frames {
-            // A kill (a stalled reader, a revoked session) or shutdown ends
-            // the stream; the client sees an incomplete download.
-            let sent = tokio::select! {
-                sent = conn.outbox.send_bulk(frame) => sent,
-                _ = conn.interrupted() => false,
-            };
-            if !sent {
-                return Ok(());
+        // A kill (a stalled reader, a revoked session) or shutdown ends the
+        // stream; the client sees an incomplete download.
+        let sent = match frames {
+            ChunkFrames::Read(frames) => {
+                let mut sent = true;
+                for frame in frames {
+                    sent = tokio::select! {
+                        sent = conn.outbox.send_bulk(frame) => sent,
+                        _ = conn.interrupted() => false,
+                    };
+                    if !sent {
+                        break;
+                    }
+                }
+                sent
             }
+            ChunkFrames::Files(frames) => {
+                let mut sent = true;
+                for frame in frames {
+                    sent = tokio::select! {
+                        sent = conn.outbox.send_file_frame(frame) => sent,
+                        _ = conn.interrupted() => false,
+                    };
+                    if !sent {
+                        break;
+                    }
+                }
+                sent
+            }
+        };
+        if !sent {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// One trip's worth of a CHUNK_GET's frames.
+enum ChunkFrames {
+    /// Frames holding their bytes (TLS: the bytes must pass through it).
+    Read(Vec<Vec<u8>>),
+    /// Frames whose payload the writer sends from the file (plain TCP).
+    Files(Vec<crate::hub::FileFrame>),
 }
 
 /// Stored chunk bytes read per trip to the blocking pool (whole chunks, at
@@ -1323,6 +1360,67 @@ fn read_chunk_frames(
             left -= want as u64;
         }
         read += chunk.stored_size;
+        next += 1;
+    }
+    Ok((frames, next))
+}
+
+/// Stored chunk bytes opened per trip to the blocking pool when the writer
+/// sends them from their files: nothing is read into memory, so this only
+/// bounds the files held open (with the outbox's budget) and the read-ahead
+/// asked for at once.
+const CHUNK_OPEN_BYTES: u64 = 1 << 20;
+
+/// Opens whole stored chunks from `stored[start..]`, about
+/// [`CHUNK_OPEN_BYTES`] of them, as [`FileFrame`]s for request `id` (the
+/// frames of one chunk share its open file, no frame spans two chunks), and
+/// asks the kernel to read their bytes ahead, so that the writer's
+/// `sendfile(2)` finds them in the page cache. A file too short for its
+/// chunk is an error here, before any of the chunk is sent. Returns the
+/// frames and the index of the next chunk.
+fn open_chunk_frames(
+    stored: &[crate::chunk_store::StoredChunk],
+    start: usize,
+    id: u32,
+) -> io::Result<(Vec<crate::hub::FileFrame>, usize)> {
+    use std::os::fd::AsRawFd;
+    let mut frames = Vec::new();
+    let mut opened = 0u64;
+    let mut next = start;
+    while next < stored.len() && (next == start || opened < CHUNK_OPEN_BYTES) {
+        let chunk = &stored[next];
+        let file = std::fs::File::open(&chunk.path)?;
+        if file.metadata()?.len() < chunk.offset + chunk.stored_size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{} is shorter than its chunk", chunk.path.display()),
+            ));
+        }
+        // SAFETY: advice on an open descriptor; it reads nothing into memory
+        // of ours.
+        unsafe {
+            libc::posix_fadvise(
+                file.as_raw_fd(),
+                chunk.offset as libc::off_t,
+                chunk.stored_size as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            );
+        }
+        let file = Arc::new(file);
+        let mut at = 0u64;
+        while at < chunk.stored_size {
+            let len = (MAX_CHUNK_LEN as u64).min(chunk.stored_size - at) as usize;
+            let header = gamestore_protocol::binary_frame_header(id, len)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            frames.push(crate::hub::FileFrame {
+                header,
+                file: file.clone(),
+                offset: chunk.offset + at,
+                len,
+            });
+            at += len as u64;
+        }
+        opened += chunk.stored_size;
         next += 1;
     }
     Ok((frames, next))

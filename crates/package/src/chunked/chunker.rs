@@ -82,6 +82,16 @@ pub fn hash_chunk(data: &[u8]) -> ChunkHash {
     ChunkHash(*blake3::hash(data).as_bytes())
 }
 
+/// [`hash_chunk`] of the bytes of `parts` one after the other, without
+/// joining them first (a chunk received in several frames).
+pub fn hash_chunk_parts(parts: &[Vec<u8>]) -> ChunkHash {
+    let mut hasher = blake3::Hasher::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    ChunkHash(*hasher.finalize().as_bytes())
+}
+
 /// True when `chunk` is all zero bytes, known from its hash and size alone
 /// (the hash of each size of zeros is computed once). A file's zero chunks
 /// need not be written where the file was created at its size: its holes

@@ -299,3 +299,17 @@ fn zero_chunks_are_known_by_their_hash() {
     assert!(!is_zero_chunk(&lying), "the size is part of it");
     assert!(!is_zero_chunk(&ChunkRef { hash: zeros[0].hash, size: u32::MAX }));
 }
+
+#[test]
+fn a_chunk_hashed_in_parts_has_the_hash_of_its_joined_bytes() {
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    for cuts in [vec![], vec![1], vec![262_144, 524_288], vec![100, 100, 699_999]] {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for cut in cuts.iter().copied().chain([data.len()]) {
+            parts.push(data[at..cut].to_vec());
+            at = cut;
+        }
+        assert_eq!(hash_chunk_parts(&parts), hash_chunk(&data), "cut at {cuts:?}");
+    }
+}
