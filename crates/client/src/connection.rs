@@ -241,11 +241,16 @@ impl LobbyClient {
 
     /// Sends one binary frame for request `id` (an upload chunk).
     pub async fn send_chunk(&self, id: u32, data: &[u8]) -> Result<(), ClientError> {
-        let mut bytes = Vec::with_capacity(data.len() + 9);
-        gamestore_protocol::encode_binary(id, data, &mut bytes)
+        let header = gamestore_protocol::binary_frame_header(id, data.len())
             .map_err(|e| ClientError::Protocol(format!("chunk too large to send: {e}")))?;
         let mut writer = self.writer.lock().await;
-        self.within_deadline(writer.write_all(&bytes)).await
+        // The header is buffered; the bytes go from `data` to the socket
+        // without a copy when they are larger than the buffer.
+        self.within_deadline(async {
+            writer.write_all(&header).await?;
+            writer.write_all(data).await
+        })
+        .await
     }
 
     /// Flushes buffered chunks.
