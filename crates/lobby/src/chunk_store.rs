@@ -125,20 +125,8 @@ impl ChunkStore {
                 stored_size: size,
             });
         }
-        if let Some(placed) = &entry.placed {
-            return Some(StoredChunk {
-                path: placed.file.to_path_buf(),
-                offset: placed.offset,
-                compressed: false,
-                stored_size: u64::from(placed.size),
-            });
-        }
-        entry.loose.map(|size| StoredChunk {
-            path: self.raw_path(hash),
-            offset: 0,
-            compressed: false,
-            stored_size: size,
-        })
+        drop(index);
+        self.find_raw(hash)
     }
 
     /// Where the chunk's raw bytes can be read, if anywhere.

@@ -666,6 +666,18 @@ mod tests {
         ((WriteHalf::Plain(Counted::new(write)), fd), client, read)
     }
 
+    /// A writer task on `write`, and the outbox that feeds it.
+    fn start_writer(
+        (write, fd): (WriteHalf, std::os::fd::RawFd),
+        deadline: Duration,
+    ) -> (Outbox, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let outbox = Outbox::new(tx);
+        let shutdown = Shutdown::new(Arc::new(Signal::new()));
+        let writer = tokio::spawn(write_loop(write, fd, rx, outbox.clone(), deadline, shutdown));
+        (outbox, writer)
+    }
+
     /// Everything the client receives until the lobby closes or resets.
     fn read_all(mut client: std::net::TcpStream) -> Vec<u8> {
         client.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -723,11 +735,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_socket_that_does_not_drain_within_the_deadline_is_given_up() {
         let ((write, fd), client, _read) = pair().await;
-        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let outbox = Outbox::new(tx);
-        let shutdown = Shutdown::new(Arc::new(Signal::new()));
         let deadline = Duration::from_secs(120);
-        let writer = tokio::spawn(write_loop(write, fd, rx, outbox.clone(), deadline, shutdown));
+        let (outbox, writer) = start_writer((write, fd), deadline);
         // A producer that waits for room, as a download does: far more than
         // the socket takes from a client that never reads.
         let producer = {
@@ -765,20 +774,10 @@ mod tests {
 
     #[tokio::test]
     async fn file_frames_carry_exactly_their_range_in_order_with_other_frames() {
-        let ((write, fd), client, _read) = pair().await;
+        let (socket, client, _read) = pair().await;
         let (file, bytes) = numbered_file(700_000);
         let file = Arc::new(std::fs::File::open(file.path()).unwrap());
-        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let outbox = Outbox::new(tx);
-        let shutdown = Shutdown::new(Arc::new(Signal::new()));
-        let writer = tokio::spawn(write_loop(
-            write,
-            fd,
-            rx,
-            outbox.clone(),
-            Duration::from_secs(120),
-            shutdown,
-        ));
+        let (outbox, writer) = start_writer(socket, Duration::from_secs(120));
         // A range that starts inside the file, in two frames, between
         // ordinary frames.
         let (offset, first, second) = (12_345u64, 262_144usize, 300_001usize);
@@ -801,20 +800,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_shorter_than_its_frame_ends_the_connection() {
-        let ((write, fd), client, _read) = pair().await;
+        let (socket, client, _read) = pair().await;
         let (file, _) = numbered_file(1000);
         let file = Arc::new(std::fs::File::open(file.path()).unwrap());
-        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let outbox = Outbox::new(tx);
-        let shutdown = Shutdown::new(Arc::new(Signal::new()));
-        let writer = tokio::spawn(write_loop(
-            write,
-            fd,
-            rx,
-            outbox.clone(),
-            Duration::from_secs(120),
-            shutdown,
-        ));
+        let (outbox, writer) = start_writer(socket, Duration::from_secs(120));
         assert!(outbox.send_file_frame(file_frame(&file, 1, 500, 1000)).await);
         let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
         tokio::time::timeout(Duration::from_secs(30), writer).await.unwrap().unwrap();
@@ -827,11 +816,8 @@ mod tests {
         let ((write, fd), client, _read) = pair().await;
         let (file, _) = numbered_file(256 * 1024);
         let file = Arc::new(std::fs::File::open(file.path()).unwrap());
-        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let outbox = Outbox::new(tx);
-        let shutdown = Shutdown::new(Arc::new(Signal::new()));
         let deadline = Duration::from_secs(120);
-        let writer = tokio::spawn(write_loop(write, fd, rx, outbox.clone(), deadline, shutdown));
+        let (outbox, writer) = start_writer((write, fd), deadline);
         let producer = {
             let outbox = outbox.clone();
             tokio::spawn(async move {
