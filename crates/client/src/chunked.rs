@@ -248,7 +248,7 @@ impl Target {
                 out.write_all_at(part, at)?;
                 at += part.len() as u64;
             }
-            start_writeback(out, offset, at - offset);
+            gamestore_package::start_writeback(out, offset, at - offset);
         }
         Ok(())
     }
@@ -262,24 +262,6 @@ impl Target {
                 .is_ok()
                 && hash_chunk(&buf) == need.chunk.hash
         })
-    }
-}
-
-/// Asks the kernel to start writing `len` bytes of `file` from `offset` to
-/// disk now, without waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`).
-/// Durability still comes from the sync before the commit; this only moves
-/// the disk's work off that sync's critical path. Advisory: errors are
-/// ignored (the sync reports real ones).
-fn start_writeback(file: &fs::File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a syscall on an open descriptor, no memory passed.
-    unsafe {
-        libc::sync_file_range(
-            file.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
     }
 }
 

@@ -411,7 +411,7 @@ impl Bus {
             while let Some(item) = rx.recv().await {
                 let frame = match item {
                     crate::hub::Outgoing::Frame(frame) => frame,
-                    crate::hub::Outgoing::Bulk(..) | crate::hub::Outgoing::File(..) => continue,
+                    crate::hub::Outgoing::Bulk(..) => continue,
                     crate::hub::Outgoing::Close => break,
                 };
                 if frame.is_empty() {

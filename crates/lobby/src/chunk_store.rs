@@ -88,7 +88,7 @@ impl ChunkStore {
             index: RwLock::new(HashMap::new()),
         };
         let mut index = store.index.write().expect("chunk index");
-        store.each_file(|hash, packed, size, _| {
+        store.each_file(|hash, packed, size| {
             let entry = index.entry(hash).or_default();
             if packed {
                 entry.packed = Some(size);
@@ -204,22 +204,15 @@ impl ChunkStore {
     }
 
     /// Stores a verified chunk that no committed version holds: its zstd
-    /// frame if one pays (compressing it here when `packed` is `None`),
-    /// else its raw bytes. A chunk already stored is left as it is.
-    pub fn put_loose(&self, hash: &ChunkHash, raw: &[u8], packed: Option<&[u8]>) -> io::Result<()> {
+    /// frame if one pays, else its raw bytes. A chunk already stored is
+    /// left as it is.
+    pub fn put_loose(&self, hash: &ChunkHash, raw: &[u8]) -> io::Result<()> {
         if self.has(hash) {
             return Ok(());
         }
-        let compressed;
-        let packed = match packed {
-            Some(p) => Some(p),
-            None => {
-                compressed = compress_chunk(raw);
-                compressed.as_deref()
-            }
-        };
-        if let Some(p) = packed.filter(|p| p.len() <= raw.len() - raw.len() / 8) {
-            return self.put_packed(hash, raw.len(), p).map(drop);
+        let packed = compress_chunk(raw).filter(|p| p.len() <= raw.len() - raw.len() / 8);
+        if let Some(packed) = packed {
+            return self.put_packed(hash, raw.len(), &packed).map(drop);
         }
         self.write_file(&self.raw_path(hash), raw)?;
         self.index.write().expect("chunk index").entry(*hash).or_default().loose =
@@ -237,21 +230,18 @@ impl ChunkStore {
         let tmp = self.tmp.join(format!("{}-{n}", std::process::id()));
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
-        start_writeback(&file);
+        gamestore_package::start_writeback(&file, 0, 0);
         drop(file);
         fs::rename(&tmp, target)
     }
 
     /// Flushes chunk files `put_packed` wrote, and their folders, to disk.
     pub fn sync_files(paths: &[PathBuf]) -> io::Result<()> {
-        gamestore_package::map_parallel(paths, 8, |path| fs::File::open(path)?.sync_all())?;
-        let mut dirs: Vec<&Path> = paths.iter().filter_map(|p| p.parent()).collect();
+        let mut dirs: Vec<PathBuf> =
+            paths.iter().filter_map(|p| p.parent()).map(Into::into).collect();
         dirs.sort();
         dirs.dedup();
-        for dir in dirs {
-            fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        crate::games_area::sync_paths(paths, &dirs)
     }
 
     /// Reads a chunk's raw bytes (inflating a packed one to `size`).
@@ -268,10 +258,10 @@ impl ChunkStore {
         gamestore_package::chunked::inflate_chunk(&bytes, size).map_err(io::Error::other)
     }
 
-    /// Calls `each(hash, packed, size, path)` for every chunk file.
+    /// Calls `each(hash, packed, size)` for every chunk file.
     fn each_file(
         &self,
-        mut each: impl FnMut(ChunkHash, bool, u64, &Path) -> io::Result<()>,
+        mut each: impl FnMut(ChunkHash, bool, u64) -> io::Result<()>,
     ) -> io::Result<()> {
         for dir in fs::read_dir(&self.root)? {
             let dir = dir?;
@@ -288,7 +278,7 @@ impl ChunkStore {
                 };
                 let Ok(hash) = hex.parse::<ChunkHash>() else { continue };
                 let size = entry.metadata()?.len();
-                each(hash, packed, size, &entry.path())?;
+                each(hash, packed, size)?;
             }
         }
         Ok(())
@@ -301,10 +291,20 @@ impl ChunkStore {
         let mut removed = 0;
         let now = SystemTime::now();
         let mut index = self.index.write().expect("chunk index");
-        self.each_file(|hash, packed, _, path| {
+        // The chunk files are in the index since `open` listed them.
+        let files: Vec<(ChunkHash, bool)> = index
+            .iter()
+            .flat_map(|(hash, e)| {
+                let packed = e.packed.map(|_| (*hash, true));
+                let loose = e.loose.map(|_| (*hash, false));
+                packed.into_iter().chain(loose)
+            })
+            .collect();
+        for (hash, packed) in files {
+            let path = if packed { self.packed_path(&hash) } else { self.raw_path(&hash) };
             let placed = index.get(&hash).is_some_and(|e| e.placed.is_some());
             let old = || {
-                fs::metadata(path)
+                fs::metadata(&path)
                     .ok()
                     .and_then(|m| m.modified().ok())
                     .and_then(|m| now.duration_since(m).ok())
@@ -312,35 +312,22 @@ impl ChunkStore {
                     >= GC_AGE
             };
             let stale = (!packed && placed) || (!referenced.contains(&hash) && old());
-            if stale {
-                fs::remove_file(path)?;
-                removed += 1;
-                if let Some(entry) = index.get_mut(&hash) {
-                    if packed {
-                        entry.packed = None;
-                    } else {
-                        entry.loose = None;
-                    }
-                    if entry.placed.is_none() && entry.packed.is_none() && entry.loose.is_none() {
-                        index.remove(&hash);
-                    }
+            if !stale {
+                continue;
+            }
+            fs::remove_file(&path)?;
+            removed += 1;
+            if let Some(entry) = index.get_mut(&hash) {
+                if packed {
+                    entry.packed = None;
+                } else {
+                    entry.loose = None;
+                }
+                if entry.placed.is_none() && entry.packed.is_none() && entry.loose.is_none() {
+                    index.remove(&hash);
                 }
             }
-            Ok(())
-        })?;
+        }
         Ok(removed)
-    }
-}
-
-/// Starts writing a whole file back to the disk without waiting for it.
-fn start_writeback(file: &fs::File) {
-    // SAFETY: sync_file_range on a valid, open descriptor; it reads no memory.
-    unsafe {
-        libc::sync_file_range(
-            std::os::fd::AsRawFd::as_raw_fd(file),
-            0,
-            0,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
     }
 }

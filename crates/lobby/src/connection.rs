@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::Lobby;
-use crate::hub::{ConnId, FileFrame, Outbox, Outgoing};
+use crate::hub::{BulkFrame, ConnId, FileFrame, Outbox, Outgoing};
 use crate::requests;
 use crate::shutdown::Shutdown;
 use crate::telemetry::Counted;
@@ -431,16 +431,16 @@ async fn write_loop(
         let bytes = match item {
             Some(Outgoing::Frame(bytes)) => bytes,
             // The permit is held until the bytes are written.
-            Some(Outgoing::Bulk(bytes, _permit)) => {
-                match stop.write(&mut out, &bytes, rx.is_empty()).await {
+            Some(Outgoing::Bulk(frame, _permit)) => {
+                let written = match &frame {
+                    BulkFrame::Bytes(bytes) => stop.write(&mut out, bytes, rx.is_empty()).await,
+                    BulkFrame::File(frame) => stop.send_file(&mut out, frame).await,
+                };
+                match written {
                     Ok(()) => continue,
                     Err(end) => break end,
                 }
             }
-            Some(Outgoing::File(frame, _permit)) => match stop.send_file(&mut out, &frame).await {
-                Ok(()) => continue,
-                Err(end) => break end,
-            },
             Some(Outgoing::Close) | None => break WriterEnd::Closed,
         };
         if let Err(end) = stop.write(&mut out, &bytes, rx.is_empty()).await {
@@ -794,9 +794,9 @@ mod tests {
         // ordinary frames.
         let (offset, first, second) = (12_345u64, 262_144usize, 300_001usize);
         assert!(outbox.send_bytes(b"before".to_vec()).await);
-        assert!(outbox.send_file_frame(file_frame(&file, 9, offset, first)).await);
+        assert!(outbox.send_bulk(file_frame(&file, 9, offset, first)).await);
         let at = offset + first as u64;
-        assert!(outbox.send_file_frame(file_frame(&file, 9, at, second)).await);
+        assert!(outbox.send_bulk(file_frame(&file, 9, at, second)).await);
         assert!(outbox.send_bytes(b"after".to_vec()).await);
         outbox.close();
         let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
@@ -816,7 +816,7 @@ mod tests {
         let (file, _) = numbered_file(1000);
         let file = Arc::new(std::fs::File::open(file.path()).unwrap());
         let (outbox, writer) = start_writer(socket, Duration::from_secs(120));
-        assert!(outbox.send_file_frame(file_frame(&file, 1, 500, 1000)).await);
+        assert!(outbox.send_bulk(file_frame(&file, 1, 500, 1000)).await);
         let got = tokio::task::spawn_blocking(move || read_all(client)).await.unwrap();
         tokio::time::timeout(Duration::from_secs(30), writer).await.unwrap().unwrap();
         assert!(outbox.is_killed(), "the connection was not ended");
@@ -829,7 +829,7 @@ mod tests {
         let file = Arc::new(std::fs::File::open(file.path()).unwrap());
         assert_given_up_at_the_deadline(move |outbox| {
             let frame = file_frame(&file, 1, 0, 256 * 1024);
-            async move { outbox.send_file_frame(frame).await }
+            async move { outbox.send_bulk(frame).await }
         })
         .await;
     }

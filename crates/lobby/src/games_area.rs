@@ -175,9 +175,16 @@ fn sync_tree(root: &Path) -> io::Result<()> {
             }
         }
     }
-    gamestore_package::map_parallel(&files, 8, |path| fs::File::open(path)?.sync_all())?;
-    for dir in dirs.iter().rev() {
-        fs::File::open(dir)?.sync_all()?;
+    dirs.reverse();
+    sync_paths(&files, &dirs)
+}
+
+/// Flushes `files` to disk on a few threads, then `folders` in order (so
+/// that the entries naming the files are durable after them).
+pub(crate) fn sync_paths(files: &[PathBuf], folders: &[PathBuf]) -> io::Result<()> {
+    gamestore_package::map_parallel(files, 8, |path| fs::File::open(path)?.sync_all())?;
+    for folder in folders {
+        fs::File::open(folder)?.sync_all()?;
     }
     Ok(())
 }
@@ -193,4 +200,23 @@ pub(crate) fn stored_listing(json: &str) -> serde_json::Result<gamestore_package
     }
     let stored: Stored = serde_json::from_str(json)?;
     Ok(gamestore_package::FileList::from_entries(stored.files))
+}
+
+/// Whether `found` (files as read from disk) is `listed` (a version row's
+/// listing): the same paths, sizes and modes, and the same SHA-256 wherever
+/// `listed` has one.
+pub(crate) fn same_listing(
+    listed: &gamestore_package::FileList,
+    found: &gamestore_package::FileList,
+) -> bool {
+    let (mut listed, mut found) = (listed.files.clone(), found.files.clone());
+    listed.sort_by(|a, b| a.path.cmp(&b.path));
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    listed.len() == found.len()
+        && listed.iter().zip(&found).all(|(l, f)| {
+            l.path == f.path
+                && l.size == f.size
+                && l.executable == f.executable
+                && (l.sha256.is_empty() || l.sha256 == f.sha256)
+        })
 }

@@ -25,15 +25,42 @@ pub(crate) type ConnId = u64;
 pub(crate) enum Outgoing {
     /// Write these bytes (one or more encoded frames).
     Frame(Vec<u8>),
-    /// Write these bytes of a transfer; the permit is returned once written,
-    /// which bounds how much transfer data waits in memory.
-    Bulk(Vec<u8>, tokio::sync::OwnedSemaphorePermit),
-    /// Write one binary frame whose payload is a range of an open file, sent
-    /// with `sendfile(2)` on plain TCP; the permit is returned once written,
-    /// like [`Outgoing::Bulk`]'s.
-    File(FileFrame, tokio::sync::OwnedSemaphorePermit),
+    /// Write this piece of a transfer; the permit is returned once written,
+    /// which bounds how much transfer data waits in memory (and how many
+    /// files a connection holds open).
+    Bulk(BulkFrame, tokio::sync::OwnedSemaphorePermit),
     /// Flush, close the socket and stop the connection.
     Close,
+}
+
+/// A piece of a transfer: encoded frames, or one binary frame whose payload
+/// stays in a file until the writer sends it (with `sendfile(2)` on plain
+/// TCP).
+#[derive(Debug)]
+pub(crate) enum BulkFrame {
+    Bytes(Vec<u8>),
+    File(FileFrame),
+}
+
+impl BulkFrame {
+    fn len(&self) -> usize {
+        match self {
+            BulkFrame::Bytes(bytes) => bytes.len(),
+            BulkFrame::File(frame) => frame.len,
+        }
+    }
+}
+
+impl From<Vec<u8>> for BulkFrame {
+    fn from(bytes: Vec<u8>) -> BulkFrame {
+        BulkFrame::Bytes(bytes)
+    }
+}
+
+impl From<FileFrame> for BulkFrame {
+    fn from(frame: FileFrame) -> BulkFrame {
+        BulkFrame::File(frame)
+    }
 }
 
 /// One binary frame of a transfer whose payload stays in a file until the
@@ -80,30 +107,17 @@ impl Outbox {
         Outbox { tx, shared: Arc::new(shared) }
     }
 
-    /// Queues transfer data, waiting while more than a few MiB are queued.
+    /// Queues transfer data (bytes, or a frame whose payload the writer
+    /// reads from a file), waiting while more than a few MiB are queued.
     /// False when the connection is gone or killed.
-    pub(crate) async fn send_bulk(&self, bytes: Vec<u8>) -> bool {
-        let kib = (bytes.len().div_ceil(1024)).clamp(1, BULK_BUDGET_KIB) as u32;
+    pub(crate) async fn send_bulk(&self, frame: impl Into<BulkFrame>) -> bool {
+        let frame = frame.into();
+        let kib = (frame.len().div_ceil(1024)).clamp(1, BULK_BUDGET_KIB) as u32;
         let queued = async {
             let Ok(permit) = self.shared.bulk_budget.clone().acquire_many_owned(kib).await else {
                 return false;
             };
-            self.tx.send(Outgoing::Bulk(bytes, permit)).await.is_ok()
-        };
-        self.unless_killed(queued).await
-    }
-
-    /// Queues a frame whose payload is read from a file by the writer,
-    /// counted against the same budget as [`Outbox::send_bulk`] (which also
-    /// bounds the files a connection holds open). False when the connection
-    /// is gone or killed.
-    pub(crate) async fn send_file_frame(&self, frame: FileFrame) -> bool {
-        let kib = (frame.len.div_ceil(1024)).clamp(1, BULK_BUDGET_KIB) as u32;
-        let queued = async {
-            let Ok(permit) = self.shared.bulk_budget.clone().acquire_many_owned(kib).await else {
-                return false;
-            };
-            self.tx.send(Outgoing::File(frame, permit)).await.is_ok()
+            self.tx.send(Outgoing::Bulk(frame, permit)).await.is_ok()
         };
         self.unless_killed(queued).await
     }

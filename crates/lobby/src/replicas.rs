@@ -47,7 +47,7 @@ use tokio::sync::Semaphore;
 
 use crate::Lobby;
 use crate::requests::distribution::{
-    Listing, Stage, check_config_file, finish_stage, index_version, manifest_bytes,
+    Listing, Stage, check_config_file, commit_indexed, finish_stage, manifest_bytes,
 };
 use crate::shutdown::Shutdown;
 
@@ -419,9 +419,7 @@ async fn fetch_from(
                 if with_sha256 { Listing::WithSha256 } else { Listing::WithoutSha256 },
             )
             .map_err(|e| format!("assembling its files: {e}"))?;
-            let files = if with_sha256 { files } else { without_sha256(files) };
-            let listing = if with_sha256 { listing } else { without_sha256(listing) };
-            if files != listing {
+            if !crate::games_area::same_listing(&listing, &files) {
                 return Err("its files are not the version's listing".to_owned());
             }
             check_config_file(&dir.join("files"), &manifest).map_err(|e| e.message)?;
@@ -452,13 +450,10 @@ async fn fetch_from(
         writer.flush().map_err(|e| e.to_string())?;
     }
     let files_area = lobby.clone();
-    let committed = tokio::task::spawn_blocking(move || {
-        let placed = files_area.games.commit(staging, &game, &version)?;
-        index_version(&files_area.games, &files_area.chunks, &game, &version);
-        Ok::<_, std::io::Error>(placed)
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let committed =
+        tokio::task::spawn_blocking(move || commit_indexed(&files_area, staging, &game, &version))
+            .await
+            .map_err(|e| e.to_string())?;
     match committed {
         Ok(_) => Ok(()),
         // Placed meanwhile by another path: the folder is whole either way.
@@ -551,14 +546,6 @@ async fn fetch_chunk(
     })
     .await
     .map_err(|e| e.to_string())?
-}
-
-/// A listing with its SHA-256 left out.
-fn without_sha256(mut list: FileList) -> FileList {
-    for file in &mut list.files {
-        file.sha256.clear();
-    }
-    list
 }
 
 /// Asks the other nodes to fetch a version just committed here.

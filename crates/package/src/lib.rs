@@ -22,6 +22,7 @@ mod package_path;
 mod parallel;
 mod sha256;
 mod walk;
+mod writeback;
 
 pub use archive::{
     ArchiveError, IGNORE_FILE, PackSummary, PackagedFile, extract, pack_dir, package_files,
@@ -39,6 +40,7 @@ pub use manifest::{
 pub use package_path::{MAX_DEPTH, MAX_PATH_BYTES, check_package_path};
 pub use parallel::map_parallel;
 pub use sha256::{Sha256Reader, Sha256Writer, sha256_bytes, sha256_file, sha256_reader};
+pub use writeback::start_writeback;
 
 /// Bounds on what [`extract`] accepts from an untrusted package.
 ///

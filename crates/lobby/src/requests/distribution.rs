@@ -37,6 +37,7 @@ use super::game_upload::{check_owner_and_order, internal, io_error, place_versio
 use crate::chunk_store::ChunkStore;
 use crate::connection::Conn;
 use crate::games_area::{GamesArea, Staging};
+use crate::hub::BulkFrame;
 use crate::{WireResult, now};
 
 /// Publishes one connection may have open at once (each holds its manifest).
@@ -58,12 +59,10 @@ pub struct OpenPublish {
     manifest: Arc<VersionManifest>,
     version: Version,
     signature: String,
-    distinct: Vec<ChunkRef>,
     uploaded_bytes: Arc<AtomicU64>,
-    /// The staged files, shared with a run of the same publish on another
-    /// connection.
+    /// The staged files and the distinct chunks, shared with a run of the
+    /// same publish on another connection.
     shared: Arc<SharedStage>,
-    stage: Arc<Stage>,
 }
 
 /// Which publish a stage is for: the developer, the game and the version.
@@ -268,7 +267,7 @@ impl Stage {
         for &(f, offset) in &self.places[index] {
             let out = open_staged(&self.paths[f])?;
             out.write_all_at(raw, offset)?;
-            start_writeback(&out, offset, raw.len() as u64);
+            gamestore_package::start_writeback(&out, offset, raw.len() as u64);
         }
         self.staged[index].store(true, Ordering::Release);
         Ok(())
@@ -316,7 +315,7 @@ impl Stage {
             buf.resize(chunk.size as usize, 0);
             std::fs::File::open(&self.paths[f])?.read_exact_at(&mut buf, offset)?;
             if chunked::hash_chunk(&buf) == chunk.hash {
-                store.put_loose(&chunk.hash, &buf, None)?;
+                store.put_loose(&chunk.hash, &buf)?;
                 kept += 1;
             }
         }
@@ -335,22 +334,6 @@ fn open_staged(path: &Path) -> io::Result<std::fs::File> {
         .truncate(false)
         .mode(0o600)
         .open(path)
-}
-
-/// Asks the kernel to start writing `len` bytes of `file` from `offset` to
-/// the disk without waiting for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`);
-/// durability still comes from the commit's sync. A failure only means the
-/// sync does that work.
-fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
-    // SAFETY: sync_file_range on a valid, open descriptor; it reads no memory.
-    unsafe {
-        libc::sync_file_range(
-            std::os::fd::AsRawFd::as_raw_fd(file),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
-    }
 }
 
 /// A version's chunk sizes by hash.
@@ -649,7 +632,7 @@ async fn check_publish(
                 lobby,
                 key,
                 files: manifest.files.clone(),
-                distinct: distinct.clone(),
+                distinct,
                 stage: Arc::new(stage),
                 staging: Mutex::new(Some(staging)),
             });
@@ -657,12 +640,11 @@ async fn check_publish(
             shared
         }
     };
-    let stage = shared.stage.clone();
-    let missing = missing_ranges(&conn.lobby.chunks, &distinct, &stage);
+    let missing = missing_ranges(&conn.lobby.chunks, &shared.distinct, &shared.stage);
+    let chunks = shared.distinct.len() as u64;
     let publishes = &mut conn.publishes;
     publishes.next += 1;
     let token = publishes.next;
-    let chunks = distinct.len() as u64;
     publishes.open.insert(
         token,
         OpenPublish {
@@ -671,10 +653,8 @@ async fn check_publish(
             manifest,
             version,
             signature: chunked::signature_hex(&signature),
-            distinct,
             uploaded_bytes: Arc::new(AtomicU64::new(0)),
             shared,
-            stage,
         },
     );
     Ok(PublishPlan { publish: token, chunks, missing, max_chunk: MAX_CHUNK_LEN as u32 })
@@ -726,12 +706,12 @@ pub async fn chunk_put(
     let Some(publish) = conn.publishes.open.get(&request.publish) else {
         return Err(error(ErrorCode::BadRequest, "no such publish on this connection"));
     };
-    let Some(chunk) = publish.distinct.get(request.index as usize).copied() else {
+    let Some(chunk) = publish.shared.distinct.get(request.index as usize).copied() else {
         return Err(error(
             ErrorCode::BadRequest,
             format!(
                 "the manifest has {} distinct chunks, no index {}",
-                publish.distinct.len(),
+                publish.shared.distinct.len(),
                 request.index
             ),
         ));
@@ -740,7 +720,7 @@ pub async fn chunk_put(
     // the next ones; its reply goes out once it is stored.
     let permit = conn.publishes.puts.clone().acquire_owned().await.map_err(internal)?;
     let (lobby, stage, uploaded) =
-        (conn.lobby.clone(), publish.stage.clone(), publish.uploaded_bytes.clone());
+        (conn.lobby.clone(), publish.shared.stage.clone(), publish.uploaded_bytes.clone());
     let outbox = conn.outbox.clone();
     let (index, compressed) = (request.index as usize, request.compressed);
     tokio::spawn(async move {
@@ -816,10 +796,11 @@ pub async fn publish_done(
         return Err(error(ErrorCode::BadRequest, "no such publish on this connection"));
     };
     let absent = publish
+        .shared
         .distinct
         .iter()
         .enumerate()
-        .filter(|(i, c)| !publish.stage.is_staged(*i) && !conn.lobby.chunks.has(&c.hash))
+        .filter(|(i, c)| !publish.shared.stage.is_staged(*i) && !conn.lobby.chunks.has(&c.hash))
         .count();
     if absent > 0 {
         return Err(error(
@@ -843,7 +824,7 @@ async fn commit_version(conn: &Conn, publish: OpenPublish) -> Result<PublishRepl
     let lobby = conn.lobby.clone();
     let manifest = publish.manifest.clone();
     let bytes = publish.bytes.clone();
-    let stage = publish.stage.clone();
+    let stage = publish.shared.stage.clone();
     let Some(staging) = publish.shared.staging.lock().expect("staging").take() else {
         return Err(error(
             ErrorCode::BadRequest,
@@ -945,7 +926,7 @@ fn finish_file(
                 return Err(io::Error::other(format!("stored chunk {} is damaged", chunk.hash)));
             }
             out.write_all_at(&data, offset)?;
-            start_writeback(&out, offset, data.len() as u64);
+            gamestore_package::start_writeback(&out, offset, data.len() as u64);
         }
         offset += u64::from(chunk.size);
     }
@@ -1105,6 +1086,19 @@ pub(crate) fn index_version(
             Vec::new()
         }
     }
+}
+
+/// Commits a staging folder as `id` `version` ([`GamesArea::commit`]) and
+/// indexes the chunks its files now hold.
+pub(crate) fn commit_indexed(
+    lobby: &crate::Lobby,
+    staging: Staging,
+    id: &str,
+    version: &str,
+) -> io::Result<PathBuf> {
+    let placed = lobby.games.commit(staging, id, version)?;
+    index_version(&lobby.games, &lobby.chunks, id, version);
+    Ok(placed)
 }
 
 /// Indexes every stored version's chunks (at start); returns every chunk
@@ -1269,12 +1263,15 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
     while next < stored.len() {
         let batch = {
             let stored = stored.clone();
-            tokio::task::spawn_blocking(move || {
-                if sends_files {
-                    open_chunk_frames(&stored, next, id).map(|(f, n)| (ChunkFrames::Files(f), n))
+            tokio::task::spawn_blocking(move || -> io::Result<(Vec<BulkFrame>, usize)> {
+                let (frames, next) = if sends_files {
+                    let (frames, next) = open_chunk_frames(&stored, next, id)?;
+                    (frames.into_iter().map(BulkFrame::File).collect(), next)
                 } else {
-                    read_chunk_frames(&stored, next, id).map(|(f, n)| (ChunkFrames::Read(f), n))
-                }
+                    let (frames, next) = read_chunk_frames(&stored, next, id)?;
+                    (frames.into_iter().map(BulkFrame::Bytes).collect(), next)
+                };
+                Ok((frames, next))
             })
             .await
             .map_err(internal)?
@@ -1290,47 +1287,17 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
         next = after;
         // A kill (a stalled reader, a revoked session) or shutdown ends the
         // stream; the client sees an incomplete download.
-        let sent = match frames {
-            ChunkFrames::Read(frames) => {
-                let mut sent = true;
-                for frame in frames {
-                    sent = tokio::select! {
-                        sent = conn.outbox.send_bulk(frame) => sent,
-                        _ = conn.interrupted() => false,
-                    };
-                    if !sent {
-                        break;
-                    }
-                }
-                sent
+        for frame in frames {
+            let sent = tokio::select! {
+                sent = conn.outbox.send_bulk(frame) => sent,
+                _ = conn.interrupted() => false,
+            };
+            if !sent {
+                return Ok(());
             }
-            ChunkFrames::Files(frames) => {
-                let mut sent = true;
-                for frame in frames {
-                    sent = tokio::select! {
-                        sent = conn.outbox.send_file_frame(frame) => sent,
-                        _ = conn.interrupted() => false,
-                    };
-                    if !sent {
-                        break;
-                    }
-                }
-                sent
-            }
-        };
-        if !sent {
-            return Ok(());
         }
     }
     Ok(())
-}
-
-/// One trip's worth of a CHUNK_GET's frames.
-enum ChunkFrames {
-    /// Frames holding their bytes (TLS: the bytes must pass through it).
-    Read(Vec<Vec<u8>>),
-    /// Frames whose payload the writer sends from the file (plain TCP).
-    Files(Vec<crate::hub::FileFrame>),
 }
 
 /// Stored chunk bytes read per trip to the blocking pool (whole chunks, at

@@ -94,7 +94,7 @@ pub(crate) async fn with_zip(
     // A signed publish lists its files without SHA-256 (its chunks' hashes
     // vouch for them); the zip flow shows them, so they are listed now, from
     // the same read that packed the zip.
-    if !same_files(&file_list(&fresh)?, &packed) {
+    if !crate::games_area::same_listing(&file_list(&fresh)?, &packed) {
         tracing::error!(game = %fresh.game_id, version = %fresh.version, "the version's files are not its listing");
         return Err(WireError::new(
             ErrorCode::Internal,
@@ -140,20 +140,6 @@ async fn local_zip(conn: &Conn, record: VersionRecord) -> Result<VersionRecord, 
         ));
     }
     Ok(record)
-}
-
-/// The same paths, sizes and modes, and the same SHA-256 where `listed` has one.
-fn same_files(listed: &FileList, packed: &FileList) -> bool {
-    let (mut listed, mut packed) = (listed.files.clone(), packed.files.clone());
-    listed.sort_by(|a, b| a.path.cmp(&b.path));
-    packed.sort_by(|a, b| a.path.cmp(&b.path));
-    listed.len() == packed.len()
-        && listed.iter().zip(&packed).all(|(l, p)| {
-            l.path == p.path
-                && l.size == p.size
-                && l.executable == p.executable
-                && (l.sha256.is_empty() || l.sha256 == p.sha256)
-        })
 }
 
 fn file_list(record: &VersionRecord) -> Result<FileList, WireError> {

@@ -352,14 +352,7 @@ pub(crate) async fn place_version(
     // Placed, the version's files hold its chunks for downloads: indexed
     // before the row makes the version visible.
     tokio::task::spawn_blocking(move || {
-        files_area.games.commit(staging, &commit_id, &commit_v)?;
-        super::distribution::index_version(
-            &files_area.games,
-            &files_area.chunks,
-            &commit_id,
-            &commit_v,
-        );
-        Ok::<(), std::io::Error>(())
+        super::distribution::commit_indexed(&files_area, staging, &commit_id, &commit_v)
     })
     .await
     .map_err(internal)?
