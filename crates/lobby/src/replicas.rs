@@ -375,10 +375,13 @@ async fn fetch_from(
     let stage = {
         let (root, manifest, distinct) =
             (staging.path().join("files"), manifest.clone(), distinct.clone());
-        tokio::task::spawn_blocking(move || Stage::create(&root, &manifest, &distinct))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
+        let lobby = lobby.clone();
+        tokio::task::spawn_blocking(move || {
+            Stage::create(&lobby.chunks, &root, &manifest, &distinct)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
     };
     let stage = Arc::new(stage);
     // The chunks not in the store yet, a few at a time.

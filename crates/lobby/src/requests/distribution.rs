@@ -216,9 +216,9 @@ pub struct Stage {
     staged: Vec<AtomicBool>,
     /// The index among the distinct chunks of each hash.
     index: HashMap<ChunkHash, usize>,
-    /// Compressed chunks written to the store for this stage, synced
-    /// before its version is committed.
-    store_files: Mutex<Vec<PathBuf>>,
+    /// The pack the compressed chunks of this stage go to, synced before
+    /// its version is committed.
+    pack: crate::chunk_store::Pack,
 }
 
 impl Stage {
@@ -227,6 +227,7 @@ impl Stage {
     /// every file gets its final size (what no chunk was written to, zero
     /// chunks included, stays a hole).
     pub(crate) fn create(
+        store: &ChunkStore,
         root: &Path,
         manifest: &VersionManifest,
         distinct: &[ChunkRef],
@@ -254,7 +255,7 @@ impl Stage {
         // Zero chunks are the files' holes already: staged from the start,
         // so neither a CHUNK_PUT nor the store's copy writes them.
         let staged = distinct.iter().map(|c| AtomicBool::new(chunked::is_zero_chunk(c))).collect();
-        Ok(Stage { paths, places, staged, index, store_files: Mutex::new(Vec::new()) })
+        Ok(Stage { paths, places, staged, index, pack: store.new_pack() })
     }
 
     /// Writes the verified bytes of distinct chunk `index` at its places,
@@ -274,7 +275,7 @@ impl Stage {
     }
 
     /// Stores the zstd frame `packed` of a verified chunk of `raw_len`
-    /// bytes in the chunk store, to be synced with this stage.
+    /// bytes in this stage's pack of the chunk store.
     pub(crate) fn put_packed(
         &self,
         store: &ChunkStore,
@@ -282,16 +283,12 @@ impl Stage {
         raw_len: usize,
         packed: &[u8],
     ) -> io::Result<()> {
-        if let Some(path) = store.put_packed(hash, raw_len, packed)? {
-            self.store_files.lock().expect("stage store files").push(path);
-        }
-        Ok(())
+        store.put_packed(&self.pack, hash, raw_len, packed)
     }
 
-    /// Flushes the chunk store files written for this stage to disk.
+    /// Flushes the chunk store records written for this stage to disk.
     pub(crate) fn sync_store_files(&self) -> io::Result<()> {
-        let paths = std::mem::take(&mut *self.store_files.lock().expect("stage store files"));
-        ChunkStore::sync_files(&paths)
+        self.pack.sync()
     }
 
     /// True once distinct chunk `index` is written at all its places.
@@ -315,10 +312,12 @@ impl Stage {
             buf.resize(chunk.size as usize, 0);
             std::fs::File::open(&self.paths[f])?.read_exact_at(&mut buf, offset)?;
             if chunked::hash_chunk(&buf) == chunk.hash {
-                store.put_loose(&chunk.hash, &buf)?;
+                store.put_loose(&self.pack, &chunk.hash, &buf)?;
                 kept += 1;
             }
         }
+        // The compressed chunks that arrived are in the same pack.
+        self.pack.sync()?;
         Ok(kept)
     }
 }
@@ -623,10 +622,13 @@ async fn check_publish(
             let stage = {
                 let (root, manifest, distinct) =
                     (staging.path().join("files"), manifest.clone(), distinct.clone());
-                tokio::task::spawn_blocking(move || Stage::create(&root, &manifest, &distinct))
-                    .await
-                    .map_err(internal)?
-                    .map_err(io_error)?
+                let lobby = conn.lobby.clone();
+                tokio::task::spawn_blocking(move || {
+                    Stage::create(&lobby.chunks, &root, &manifest, &distinct)
+                })
+                .await
+                .map_err(internal)?
+                .map_err(io_error)?
             };
             let shared = Arc::new(SharedStage {
                 lobby,
@@ -1011,18 +1013,18 @@ pub(crate) fn unsigned_manifest(
 ) -> std::io::Result<VersionManifest> {
     let listed = gamestore_package::package_files(files_dir).map_err(std::io::Error::other)?;
     let files = chunked::chunk_folder(files_dir, &listed)?;
-    let mut written = Vec::new();
+    let pack = store.new_pack();
     for file in &files {
         let mut handle = std::fs::File::open(files_dir.join(&file.path))?;
         for chunk in &file.chunks {
             let mut data = vec![0u8; chunk.size as usize];
             std::io::Read::read_exact(&mut handle, &mut data)?;
             if let Some(packed) = chunked::compress_chunk(&data) {
-                written.extend(store.put_packed(&chunk.hash, data.len(), &packed)?);
+                store.put_packed(&pack, &chunk.hash, data.len(), &packed)?;
             }
         }
     }
-    ChunkStore::sync_files(&written)?;
+    pack.sync()?;
     let config_bytes = std::fs::read(files_dir.join(MANIFEST_FILE))?;
     let manifest = VersionManifest {
         format: chunked::FORMAT,
