@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, ensure};
 use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::library::Library;
-use gamestore_client::publish::publish_chunked;
+use gamestore_client::publish::{Compression, publish_chunked};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -86,7 +86,7 @@ pub async fn run(
         tokio::task::spawn_blocking(move || std::fs::write(&big, noise(seed, size as usize)))
             .await??;
     }
-    publish_chunked(&dev, &dir, &key, |_, _| {}).await?;
+    publish_chunked(&dev, &dir, &key, Compression::Auto, |_, _| {}).await?;
     install(&player, &library, &id, None, OlderVersions::Remove).await?;
     {
         let (big, at, size, seed) =
@@ -98,7 +98,7 @@ pub async fn run(
         .await??;
     }
     write_config(&dir, &id, "1.0.1")?;
-    let block_publish = publish_chunked(&dev, &dir, &key, |_, _| {}).await?;
+    let block_publish = publish_chunked(&dev, &dir, &key, Compression::Auto, |_, _| {}).await?;
     let block_update = install(&player, &library, &id, None, OlderVersions::Remove).await?;
     ensure!(block_update.version == "1.0.1", "the block update installed {}", block_update.version);
     std::fs::remove_dir_all(&dir)?;
@@ -119,7 +119,7 @@ pub async fn run(
         let (work, spec) = (work.to_owned(), spec.clone());
         tokio::task::spawn_blocking(move || generate(&work, &spec)).await??
     };
-    publish_chunked(&dev, &first.dir, &key, |_, _| {}).await?;
+    publish_chunked(&dev, &first.dir, &key, Compression::Auto, |_, _| {}).await?;
     let second_id = format!("{tag}-second");
     let second = work.join(&second_id);
     let shared_fraction = {
@@ -127,7 +127,7 @@ pub async fn run(
             (first.dir.clone(), second.clone(), second_id.clone(), options.seed);
         tokio::task::spawn_blocking(move || derive_game(&from, &to, &id, 0.1, seed)).await??
     };
-    let shared = publish_chunked(&dev, &second, &key, |_, _| {}).await?;
+    let shared = publish_chunked(&dev, &second, &key, Compression::Auto, |_, _| {}).await?;
     let shared_game_bytes = folder_bytes(&second)?;
 
     // Resume: an install of the first game cut at half its bytes.

@@ -22,7 +22,7 @@ use gamestore_client::LobbyClient;
 use gamestore_client::chunked::download_all;
 use gamestore_client::install::{OlderVersions, install};
 use gamestore_client::library::Library;
-use gamestore_client::publish::publish_chunked;
+use gamestore_client::publish::{Compression, publish_chunked};
 use gamestore_client::signing_key::KeyFile;
 use gamestore_package::chunked::SigningKey;
 use serde::Serialize;
@@ -140,7 +140,7 @@ pub async fn run(
     let key = dev_key(work)?;
     crate::progress(&format!("transfer: publishing {} MB", data_bytes / 1_000_000));
     let started = Instant::now();
-    let published = publish_chunked(&dev, &game.dir, &key, |_, _| {}).await?;
+    let published = publish_chunked(&dev, &game.dir, &key, Compression::Auto, |_, _| {}).await?;
     let publish_time = started.elapsed();
 
     let player_name = format!("{tag}inst");
@@ -204,7 +204,7 @@ async fn delta(
     crate::progress(&format!("delta: changing {} and publishing 1.0.1", game.changed_file));
     game.change_one_file("1.0.1", options.seed.wrapping_add(1))?;
     let started = Instant::now();
-    let published = publish_chunked(dev, &game.dir, key, |_, _| {}).await?;
+    let published = publish_chunked(dev, &game.dir, key, Compression::Auto, |_, _| {}).await?;
     let publish_time = started.elapsed();
     crate::progress("delta: updating");
     let started = Instant::now();

@@ -520,6 +520,7 @@ async fn fetch_chunks(
                 id: id.to_owned(),
                 version: version.to_owned(),
                 chunks: batch.iter().map(|&i| needs[i].chunk.hash).collect(),
+                raw: client.local,
             };
             let (tx, rx) = mpsc::channel(96);
             let (_, reply) = client.start(request, Some(tx)).await?;

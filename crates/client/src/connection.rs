@@ -99,6 +99,9 @@ pub struct LobbyClient {
     reader: tokio::task::JoinHandle<()>,
     /// What HELLO answered: the lobby's name and version.
     pub server: String,
+    /// The lobby was reached on a loopback address: it runs on this
+    /// machine, where moving a byte costs less than compressing it.
+    pub local: bool,
 }
 
 impl Drop for LobbyClient {
@@ -134,6 +137,7 @@ impl LobbyClient {
             }
         };
         socket.set_nodelay(true)?;
+        let local = socket.peer_addr().is_ok_and(|a| a.ip().is_loopback());
         let (read, write): (ReadHalf, WriteHalf) = match &target {
             Target::Plain { .. } => {
                 let (read, write) = socket.into_split();
@@ -158,6 +162,7 @@ impl LobbyClient {
             events: Mutex::new(Some(events_rx)),
             reader,
             server: String::new(),
+            local,
         };
         let hello = Hello { protocol: PROTOCOL_VERSION, client: client_name.to_owned() };
         let reply = tokio::time::timeout(CONNECT_TIMEOUT, client.call(hello))

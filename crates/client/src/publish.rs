@@ -4,7 +4,9 @@
 //! content-defined chunks and hashed on a pool of threads; the manifest is
 //! signed with the developer's key and sent with PUBLISH_BEGIN, which
 //! answers which chunks the lobby lacks. Only those are sent, each
-//! compressed with zstd where that pays, several CHUNK_PUTs in flight; then
+//! compressed with zstd where that pays (not to a lobby on this machine,
+//! where moving the bytes costs less than compressing them: the lobby
+//! compresses them itself after the commit), several CHUNK_PUTs in flight; then
 //! PUBLISH_DONE makes the version visible. A cut publish resumes by running
 //! it again: chunks that arrived are not asked for twice.
 
@@ -36,6 +38,31 @@ const IN_FLIGHT: usize = 8;
 /// How long PUBLISH_DONE may take (the lobby syncs every new chunk).
 const DONE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Whether a publish compresses the chunks it sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Compress where zstd pays, unless the lobby was reached on a loopback
+    /// address (it runs on this machine).
+    #[default]
+    Auto,
+    /// Compress where zstd pays.
+    Always,
+    /// Send every chunk raw.
+    Never,
+}
+
+impl Compression {
+    /// Whether chunks sent to `client` are compressed.
+    pub fn applies_to(self, client: &LobbyClient) -> bool {
+        match self {
+            Compression::Auto => !client.local,
+            Compression::Always => true,
+            Compression::Never => false,
+        }
+    }
+}
+
 /// What a publish did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PublishOutcome {
@@ -49,6 +76,8 @@ pub struct PublishOutcome {
     pub sent_chunks: u64,
     /// Chunk bytes this run sent (compressed where that paid).
     pub sent_bytes: u64,
+    /// Whether chunks were compressed where zstd paid.
+    pub compressed: bool,
     /// `SHA256:<hex>` of the signing key.
     pub fingerprint: String,
     /// Where the time went, in seconds.
@@ -117,14 +146,17 @@ pub async fn build_manifest(dir: &Path, key: &SigningKey) -> anyhow::Result<Vers
     .await?
 }
 
-/// Publishes the folder `dir` signed with `key`, advancing `progress` over
-/// the bytes of the chunks sent.
+/// Publishes the folder `dir` signed with `key`, compressing as
+/// `compression` says and advancing `progress` over the bytes of the chunks
+/// sent.
 pub async fn publish_chunked(
     client: &LobbyClient,
     dir: &Path,
     key: &SigningKey,
+    compression: Compression,
     progress: impl Fn(u64, u64) + Send + Sync,
 ) -> anyhow::Result<PublishOutcome> {
+    let compress = compression.applies_to(client);
     let fingerprint = register_key(client, key).await?;
     let started = std::time::Instant::now();
     let mut phases = PublishPhases::default();
@@ -186,7 +218,8 @@ pub async fn publish_chunked(
     let to_send: u64 = missing.iter().map(|&i| u64::from(places[i].2)).sum();
 
     let started = std::time::Instant::now();
-    let sent_bytes = send_chunks(client, plan.publish, Arc::new(places), missing.clone(), |n| {
+    let places = Arc::new(places);
+    let sent_bytes = send_chunks(client, plan.publish, places, missing.clone(), compress, |n| {
         progress(n, to_send)
     })
     .await?;
@@ -202,6 +235,7 @@ pub async fn publish_chunked(
         chunks: distinct.len() as u64,
         sent_chunks: missing.len() as u64,
         sent_bytes,
+        compressed: compress,
         fingerprint,
         phases,
     })
@@ -211,13 +245,15 @@ fn unsupported(e: ClientError) -> anyhow::Error {
     if e.code() == Some(ErrorCode::UnknownCommand) { Unsupported.into() } else { e.into() }
 }
 
-/// Reads (and compresses where that pays) the chunks `todo` on a pool of
-/// threads and sends them, [`IN_FLIGHT`] CHUNK_PUTs at a time.
+/// Reads (and, with `compress`, compresses where that pays) the chunks
+/// `todo` on a pool of threads and sends them, [`IN_FLIGHT`] CHUNK_PUTs at a
+/// time.
 async fn send_chunks(
     client: &LobbyClient,
     publish: u64,
     places: Arc<Vec<(PathBuf, u64, u32)>>,
     todo: Vec<usize>,
+    compress: bool,
     progress: impl Fn(u64),
 ) -> anyhow::Result<u64> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
@@ -236,7 +272,8 @@ async fn send_chunks(
                     let mut buf = vec![0u8; *size as usize];
                     let read =
                         std::fs::File::open(path).and_then(|f| f.read_exact_at(&mut buf, *offset));
-                    let item = read.map(|()| match compress_chunk(&buf) {
+                    let packed = (compress && read.is_ok()).then(|| compress_chunk(&buf)).flatten();
+                    let item = read.map(|()| match packed {
                         Some(packed) => (index, true, packed),
                         None => (index, false, buf),
                     });

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gamestore_client::cli::{self, AccountCommand, Context, GlobalArgs, Output};
+use gamestore_client::publish::Compression;
 use gamestore_client::reviews::ReviewsArgs;
 use gamestore_protocol::Role;
 
@@ -59,6 +60,10 @@ enum Command {
         /// List the files that would be sent (see .gamestoreignore), and send nothing
         #[arg(long)]
         dry_run: bool,
+        /// Compress chunks with zstd where that pays: auto does, unless the
+        /// lobby runs on this machine (a loopback address)
+        #[arg(long, value_enum, default_value_t)]
+        compress: Compression,
     },
     /// List my games with their versions and status
     Games {
@@ -114,9 +119,11 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Account(command) => command.run(&ctx).await,
         Command::Validate { dir, json } => publish::validate(&dir, Output::of(json)),
         Command::New { dir, template, id, name } => new::new(&dir, template, id, name),
-        Command::Publish { dir, json, dry_run: true } => publish::dry_run(&dir, Output::of(json)),
-        Command::Publish { dir, json, dry_run: false } => {
-            publish::publish(&ctx, &dir, Output::of(json)).await
+        Command::Publish { dir, json, dry_run: true, .. } => {
+            publish::dry_run(&dir, Output::of(json))
+        }
+        Command::Publish { dir, json, dry_run: false, compress } => {
+            publish::publish(&ctx, &dir, compress, Output::of(json)).await
         }
         Command::Games { json } => games::games(&ctx, Output::of(json)).await,
         Command::Delist { id } => games::set_listed(&ctx, &id, games::Listing::Delisted).await,

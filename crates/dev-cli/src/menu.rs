@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use gamestore_client::cli::{Context, Output, human_bytes, rating_text};
 use gamestore_client::menu::{LineKind, Menu, Quit};
+use gamestore_client::publish::Compression;
 use gamestore_client::{LobbyClient, outln};
 use gamestore_protocol::{GameInfo, GameSummary, MyGames};
 
@@ -176,7 +177,14 @@ async fn publish_folder(menu: &Menu) -> anyhow::Result<()> {
     };
     publish::validate(&dir, Output::Text)?;
     let (client, _) = menu.link.session_client().await?;
-    publish::publish_with(&client, menu.link.context().home.root(), &dir, Output::Text).await?;
+    publish::publish_with(
+        &client,
+        menu.link.context().home.root(),
+        &dir,
+        Compression::Auto,
+        Output::Text,
+    )
+    .await?;
     Ok(())
 }
 

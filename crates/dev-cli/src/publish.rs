@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use gamestore_client::cli::{Context, Output, human_bytes, plural, print_json};
-use gamestore_client::publish::{Unsupported, bar_progress, publish_chunked};
+use gamestore_client::publish::{Compression, Unsupported, bar_progress, publish_chunked};
 use gamestore_client::signing_key::KeyFile;
 use gamestore_client::transfer::{progress_bar, upload_package};
 use gamestore_client::{LobbyClient, outln};
@@ -88,11 +88,16 @@ pub(crate) fn dry_run(dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `publish DIR [--json]`
-pub(crate) async fn publish(ctx: &Context, dir: &Path, output: Output) -> anyhow::Result<ExitCode> {
+/// `publish DIR [--compress auto|always|never] [--json]`
+pub(crate) async fn publish(
+    ctx: &Context,
+    dir: &Path,
+    compress: Compression,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
     check(dir, Output::Text)?;
     let (client, _) = ctx.connect_session().await?;
-    publish_with(&client, ctx.home.root(), dir, output).await
+    publish_with(&client, ctx.home.root(), dir, compress, output).await
 }
 
 /// Validates, chunks, signs and uploads as `publish` does, on an open
@@ -101,12 +106,13 @@ pub(crate) async fn publish_with(
     client: &LobbyClient,
     home: &Path,
     dir: &Path,
+    compress: Compression,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
     let manifest = check(dir, Output::Text)?;
     let key = KeyFile::in_home(home).load_or_create()?;
     let bar = progress_bar(0, &format!("uploading {} {}", manifest.id, manifest.version));
-    let outcome = publish_chunked(client, dir, &key, bar_progress(&bar)).await;
+    let outcome = publish_chunked(client, dir, &key, compress, bar_progress(&bar)).await;
     bar.finish_and_clear();
     match outcome {
         Ok(outcome) => {

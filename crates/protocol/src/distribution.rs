@@ -125,6 +125,11 @@ pub struct ChunkGet {
     pub id: String,
     pub version: String,
     pub chunks: Vec<ChunkHash>,
+    /// Send each chunk's raw bytes even where a zstd frame of it is stored:
+    /// what a launcher on the lobby's own machine asks for, since moving
+    /// bytes there costs less than inflating them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub raw: bool,
 }
 
 /// The chunks follow back to back, in the order listed.

@@ -812,7 +812,16 @@ pub async fn publish_done(
     }
     let publish = conn.publishes.open.remove(&request.publish).expect("checked above");
     let uploaded_bytes = publish.uploaded_bytes.load(Ordering::Relaxed);
+    let distinct = publish.shared.distinct.clone();
     let published = commit_version(conn, publish).await?;
+    // Chunks that came raw (from a launcher on this machine, or that did
+    // not compress) get their zstd frame where one pays, after the reply.
+    let lobby = conn.lobby.clone();
+    drop(tokio::task::spawn_blocking(move || match lobby.chunks.compress_missing(&distinct) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(chunks = n, "compressed the chunks of a version"),
+        Err(e) => tracing::warn!(error = %e, "cannot compress the chunks of a version"),
+    }));
     tracing::info!(game = %published.id, version = %published.version, "published a signed version");
     Ok(PublishDoneReply { published, uploaded_bytes })
 }
@@ -1223,9 +1232,9 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
         ));
     }
     let lobby = conn.lobby.clone();
-    let hashes = request.chunks.clone();
+    let (hashes, raw) = (request.chunks.clone(), request.raw);
     let stored = tokio::task::spawn_blocking(move || {
-        hashes.iter().map(|h| lobby.chunks.find(h)).collect::<Option<Vec<_>>>()
+        hashes.iter().map(|h| lobby.chunks.find_as(h, raw)).collect::<Option<Vec<_>>>()
     })
     .await
     .map_err(internal)?

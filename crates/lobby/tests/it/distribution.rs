@@ -12,7 +12,7 @@ use gamestore_protocol::{
     GameInfo, ManifestGet, PublishBegin, PublishDone,
 };
 use gamestore_testkit::fixtures::game_folder;
-use gamestore_testkit::{RawConn, TestLobby};
+use gamestore_testkit::{RawConn, TestLobby, wait_until};
 use serde_json::Value;
 
 use crate::world::registered_player;
@@ -234,12 +234,14 @@ fn a_signed_publish_sends_only_missing_chunks_and_is_served_back_verbatim() {
         id: "alpha".into(),
         version: "1.0.0".into(),
         chunks: vec![hash_chunk(b"not in the manifest")],
+        raw: false,
     });
     assert_eq!(foreign.unwrap_err().code, ErrorCode::BadRequest);
     let twice = player.call(ChunkGet {
         id: "alpha".into(),
         version: "1.0.0".into(),
         chunks: vec![wanted[0], wanted[0]],
+        raw: false,
     });
     assert_eq!(twice.unwrap_err().code, ErrorCode::BadRequest);
 
@@ -270,10 +272,17 @@ fn a_signed_publish_sends_only_missing_chunks_and_is_served_back_verbatim() {
 
 /// CHUNK_GET of `wanted` from `id` 1.0.0 gives each chunk's bytes.
 fn assert_chunks_served(player: &mut RawConn, id: &str, wanted: &[ChunkHash]) {
+    chunks_served(player, id, wanted, false);
+}
+
+/// CHUNK_GET of `wanted` from `id` 1.0.0, asking for `raw` bytes or not:
+/// checks each chunk's bytes and returns which came compressed.
+fn chunks_served(player: &mut RawConn, id: &str, wanted: &[ChunkHash], raw: bool) -> Vec<bool> {
     let rid = player.send_request(ChunkGet {
         id: id.into(),
         version: "1.0.0".into(),
         chunks: wanted.to_vec(),
+        raw,
     });
     let (listing, stored) = player
         .reply_with_bytes(rid, |r| {
@@ -281,11 +290,13 @@ fn assert_chunks_served(player: &mut RawConn, id: &str, wanted: &[ChunkHash]) {
         })
         .unwrap();
     let mut at = 0;
+    let mut compressed = Vec::new();
     for (entry, hash) in listing["chunks"].as_array().unwrap().iter().zip(wanted) {
         let len = entry["stored_size"].as_u64().unwrap() as usize;
         let size = entry["size"].as_u64().unwrap() as u32;
         let piece = &stored[at..at + len];
         at += len;
+        compressed.push(entry["compressed"].as_bool().unwrap());
         let raw = if entry["compressed"].as_bool().unwrap() {
             chunked::inflate_chunk(piece, size).unwrap()
         } else {
@@ -294,6 +305,40 @@ fn assert_chunks_served(player: &mut RawConn, id: &str, wanted: &[ChunkHash]) {
         assert_eq!(hash_chunk(&raw), *hash);
     }
     assert_eq!(at, stored.len());
+    compressed
+}
+
+#[test]
+fn chunks_sent_raw_are_compressed_by_the_lobby_and_served_raw_to_whoever_asks() {
+    let lobby = TestLobby::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = key(1);
+    let mut dev = developer(&lobby, "dana");
+    register_key(&mut dev, &signer);
+    let dir = game_folder(tmp.path(), "delta", "1.0.0", &[("noise.bin", 300_000)]);
+    let script: String = (0..20_000).map(|i| format!("line {i} of the level script\n")).collect();
+    std::fs::write(dir.join("script.txt"), script).unwrap();
+    let signed = sign_folder(&dir, &signer);
+    let compressible: Vec<bool> =
+        signed.chunks.iter().map(|(_, raw)| compress_chunk(raw).is_some()).collect();
+    assert!(compressible.contains(&true) && compressible.contains(&false), "{compressible:?}");
+
+    // Every chunk is sent raw, as a publish from the lobby's machine does.
+    let plan = begin(&mut dev, &signed).unwrap();
+    let publish = plan["publish"].as_u64().unwrap();
+    for index in missing_indices(&plan) {
+        put(&mut dev, publish, index, &signed.chunks[index as usize].1, false).unwrap();
+    }
+    done(&mut dev, &plan).unwrap();
+
+    // The lobby compresses what pays after the commit, for downloads from
+    // afar; a launcher that asks for raw bytes gets them.
+    let mut player = registered_player(&lobby, "pia");
+    let hashes: Vec<ChunkHash> = signed.chunks.iter().map(|(c, _)| c.hash).collect();
+    wait_until("the lobby to compress the script's chunks", || {
+        chunks_served(&mut player, "delta", &hashes, false) == compressible
+    });
+    assert!(chunks_served(&mut player, "delta", &hashes, true).iter().all(|c| !c));
 }
 
 #[test]
@@ -449,8 +494,12 @@ fn a_zip_upload_without_a_key_is_served_as_an_unsigned_manifest() {
     let expected = chunked::chunk_file(&dir.join("data/data.bin")).unwrap();
     assert_eq!(data.chunks, expected);
     let hashes: Vec<ChunkHash> = expected.iter().map(|c| c.hash).collect();
-    let rid =
-        dev.send_request(ChunkGet { id: "zeta".into(), version: "1.0.0".into(), chunks: hashes });
+    let rid = dev.send_request(ChunkGet {
+        id: "zeta".into(),
+        version: "1.0.0".into(),
+        chunks: hashes,
+        raw: false,
+    });
     let (_, stored) = dev
         .reply_with_bytes(rid, |r| {
             r["chunks"].as_array().unwrap().iter().map(|c| c["stored_size"].as_u64().unwrap()).sum()

@@ -105,7 +105,10 @@ fn every_file_shape_round_trips_and_executables_keep_their_mode() {
 
     let published = publish(&w.dev, &folder);
     assert_eq!(published["version"], "1.0.0", "{published}");
-    // Zeros and the sparse file's holes compress: far less than the bytes is sent.
+    // To a lobby on this machine chunks travel raw (the lobby compresses
+    // them itself afterwards) ...
+    assert_eq!(published["compressed"], false, "{published}");
+    // ... and zero chunks not at all: far less than the bytes is sent.
     let total = published["total_bytes"].as_u64().unwrap();
     assert!(published["sent_bytes"].as_u64().unwrap() < total / 4, "{published}");
 
@@ -147,12 +150,19 @@ fn a_4_gib_sparse_file_round_trips_as_holes_and_a_byte_more_is_refused() {
         std::os::unix::fs::FileExt::write_all_at(&file, b"middle", 3 << 30).unwrap();
         std::os::unix::fs::FileExt::write_all_at(&file, b"end", GIB4 - 3).unwrap();
     }
-    let published = publish(&w.dev, &folder);
+    // Compressed as to a lobby on another machine (to this one, `auto`
+    // sends raw bytes).
+    let published = w
+        .dev
+        .run(&["publish", folder.to_str().unwrap(), "--compress", "always", "--json"])
+        .ok()
+        .json();
     let listed: u64 =
         gamestore_package::package_files(&folder).unwrap().iter().map(|f| f.size).sum();
     assert_eq!(published["total_bytes"].as_u64().unwrap(), listed, "{published}");
     assert!(listed > GIB4, "{listed}");
     // The zeros travel once, compressed.
+    assert_eq!(published["compressed"], true, "{published}");
     assert!(published["sent_bytes"].as_u64().unwrap() < 1 << 20, "{published}");
     // The lobby keeps the file sparse.
     let stored = w.lobby.data_dir().join("games/huge/1.0.0/files/data/huge.bin");
