@@ -166,10 +166,11 @@ fn plugins_install_update_and_remove_and_failures_change_nothing() {
     // 1.1.0 is published, then damaged in the lobby's store in three ways:
     // a changed byte in its new chunks (bad checksum), a changed manifest
     // (bad signature) and cut chunks (a short download).
-    let chunks = w.lobby.data_dir().join("chunks");
-    let before = stored_chunks(&chunks);
+    // The bytes are altered wherever the lobby serves them from: its chunk
+    // store or the version's own files.
+    let before = crate::world::served_files(&w.lobby);
     w.publish(&python_plugin(w.tmp.path(), "echo", "1.1.0", &echo_body("2")));
-    let fresh: Vec<(PathBuf, Vec<u8>)> = stored_chunks(&chunks)
+    let fresh: Vec<(PathBuf, Vec<u8>)> = crate::world::served_files(&w.lobby)
         .into_iter()
         .filter(|path| !before.contains(path))
         .map(|path| {
@@ -563,18 +564,6 @@ fn the_python_dice_plugin_rolls_for_the_members_who_run_it() {
     let seen = line(&ann);
     assert!(seen.ends_with(", d6)"), "{seen}");
     assert!(line(&bob).ends_with(seen.split("] ").nth(1).unwrap()), "{seen}");
-}
-
-/// Every chunk file in a lobby's chunk store.
-fn stored_chunks(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for shard in fs::read_dir(dir).unwrap() {
-        for chunk in fs::read_dir(shard.unwrap().path()).unwrap() {
-            found.push(chunk.unwrap().path());
-        }
-    }
-    found.sort();
-    found
 }
 
 /// The text of every `plugin_line` a launcher printed.
