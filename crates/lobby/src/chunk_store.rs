@@ -358,7 +358,7 @@ impl ChunkStore {
     pub fn read(&self, hash: &ChunkHash, size: u32) -> io::Result<Vec<u8>> {
         let not_stored =
             || io::Error::new(io::ErrorKind::NotFound, format!("chunk {hash} is not stored"));
-        let stored = self.find_raw(hash).or_else(|| self.find(hash)).ok_or_else(not_stored)?;
+        let stored = self.find_as(hash, true).ok_or_else(not_stored)?;
         let mut bytes = vec![0u8; stored.stored_size as usize];
         fs::File::open(&stored.path)?.read_exact_at(&mut bytes, stored.offset)?;
         if !stored.compressed {
