@@ -62,6 +62,10 @@ struct Args {
     #[arg(long, value_name = "N")]
     package_files: Option<usize>,
 
+    /// Downloads (and loopback copies) measured in the transfer scenario; the best of each counts
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    transfer_repeats: usize,
+
     /// Size of the file the delta update changes, in KiB
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     changed_kib: u64,
@@ -209,7 +213,7 @@ fn options(args: Args) -> Options {
             files: args.package_files.unwrap_or(pick(q, 40, 300)),
             changed_bytes: args.changed_kib * 1024,
             seed: args.seed,
-            repeats: 5,
+            repeats: args.transfer_repeats,
         },
         distribution: gamestore_bench::distribution::DistributionOptions {
             big_file_bytes: pick(q, 8, 100) << 20,

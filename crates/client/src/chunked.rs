@@ -31,8 +31,8 @@ use gamestore_package::chunked::{
     verify_rotation,
 };
 use gamestore_protocol::{
-    CHUNK_GET_MAX_BYTES, CHUNK_GET_MAX_CHUNKS, ChunkGet, ChunksReady, ErrorCode, ManifestGet,
-    ManifestReady,
+    CHUNK_GET_MAX_BYTES, CHUNK_GET_MAX_CHUNKS, ChunkGet, ChunksReady, ErrorCode, MAX_CHUNK_LEN,
+    ManifestGet, ManifestReady,
 };
 use indicatif::ProgressBar;
 use semver::Version;
@@ -338,19 +338,27 @@ impl Journal {
     }
 }
 
-/// A received chunk: its index in the needs, whether it is compressed, and
-/// its stored bytes as the frames brought them (in order, not joined).
-type Received = (usize, bool, Vec<Vec<u8>>);
+/// One CHUNK_GET on its way to a checker: the chunks it brings (index into
+/// the needs, compressed, bytes as stored), as the lobby's reply listed and
+/// the fetcher checked them, and the stream of its binary frames.
+struct Batch {
+    chunks: Vec<(usize, bool, usize)>,
+    frames: mpsc::Receiver<Vec<u8>>,
+}
 
 /// A checked chunk on its way to the writer: its index and its bytes.
 type Verified = (usize, Vec<Vec<u8>>);
 
 /// Received chunks, checked (inflated and hashed) on a pool of threads and
-/// written by one more thread. One writer only: writes from several threads
+/// written by one more thread.
+///
+/// A checker takes a whole CHUNK_GET's reply and reads its frames straight
+/// from the connection's reader, so that a frame wakes one thread, not a
+/// task and then a thread. One writer only: writes from several threads
 /// into the same file contend on its inode lock, and one thread writes to
 /// the page cache faster than the network and the hashing deliver.
 struct Writers {
-    jobs: Option<mpsc::Sender<Received>>,
+    jobs: Option<mpsc::Sender<Batch>>,
     handles: Vec<std::thread::JoinHandle<()>>,
     error: Arc<Mutex<Option<String>>>,
 }
@@ -364,7 +372,7 @@ impl Writers {
         label: String,
     ) -> Writers {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
-        let (tx, rx) = mpsc::channel::<Received>(threads * 4);
+        let (tx, rx) = mpsc::channel::<Batch>(threads);
         let rx = Arc::new(Mutex::new(rx));
         let error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let mut handles = Vec::with_capacity(threads + 1);
@@ -373,7 +381,7 @@ impl Writers {
         if !target.discard {
             let (needs, error, bar) = (needs.clone(), error.clone(), bar.clone());
             let label = label.clone();
-            handles.push(std::thread::spawn(move || {
+            handles.push(spawn_named("chunk-write", move || {
                 let mut files = target.open_files();
                 for (index, parts) in verified_rx {
                     let need = &needs[index];
@@ -395,26 +403,31 @@ impl Writers {
                 }
             }));
         }
-        let write = !handles.is_empty();
+        let verified_tx = (!handles.is_empty()).then_some(verified_tx);
+        let runtime = tokio::runtime::Handle::current();
         for _ in 0..threads {
             let (rx, needs, error, bar, label) =
                 (rx.clone(), needs.clone(), error.clone(), bar.clone(), label.clone());
-            let verified_tx = verified_tx.clone();
-            handles.push(std::thread::spawn(move || {
+            let (verified_tx, runtime) = (verified_tx.clone(), runtime.clone());
+            handles.push(spawn_named("chunk-check", move || {
                 loop {
                     let job = rx.lock().unwrap().blocking_recv();
-                    let Some((index, compressed, stored)) = job else { return };
-                    let need = &needs[index];
-                    match verify(need, compressed, stored, &label) {
-                        Ok(parts) if write => {
-                            if verified_tx.send((index, parts)).is_err() {
-                                return;
+                    let Some(batch) = job else { return };
+                    if error.lock().unwrap().is_some() {
+                        // Another batch failed: the fill is over.
+                        continue;
+                    }
+                    let checked = check_batch(batch, &needs, &runtime, &label, |index, parts| {
+                        match &verified_tx {
+                            Some(tx) => tx.send((index, parts)).is_ok(),
+                            None => {
+                                bar.inc(u64::from(needs[index].chunk.size));
+                                true
                             }
                         }
-                        Ok(_) => bar.inc(u64::from(need.chunk.size)),
-                        Err(e) => {
-                            error.lock().unwrap().get_or_insert(e);
-                        }
+                    });
+                    if let Err(e) = checked {
+                        error.lock().unwrap().get_or_insert(e);
                     }
                 }
             }));
@@ -426,7 +439,7 @@ impl Writers {
         self.error.lock().unwrap().clone()
     }
 
-    async fn send(&self, job: Received) -> anyhow::Result<()> {
+    async fn send(&self, job: Batch) -> anyhow::Result<()> {
         if let Some(e) = self.failed() {
             bail!("{e}");
         }
@@ -452,6 +465,64 @@ impl Writers {
             None => Ok(()),
         }
     }
+}
+
+/// Starts a thread called `name` (as tools such as `top -H` show it).
+fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(f).expect("start a thread")
+}
+
+/// Reads the frames of one CHUNK_GET's reply, cuts them into its chunks and
+/// checks each, handing every verified chunk to `done` (false: stop).
+fn check_batch(
+    batch: Batch,
+    needs: &[Need],
+    runtime: &tokio::runtime::Handle,
+    label: &str,
+    mut done: impl FnMut(usize, Vec<Vec<u8>>) -> bool,
+) -> Result<(), String> {
+    let Batch { chunks, mut frames } = batch;
+    let mut next_frame = || -> Result<Vec<u8>, String> {
+        // Built inside block_on, which enters the runtime its timer needs.
+        match runtime.block_on(async { tokio::time::timeout(STALL_TIMEOUT, frames.recv()).await }) {
+            Ok(Some(data)) => Ok(data),
+            Ok(None) => {
+                Err(format!("the transfer of {label} was cut off (connection to the lobby lost)"))
+            }
+            Err(_) => {
+                Err(format!("the transfer of {label} stalled for {}s", STALL_TIMEOUT.as_secs()))
+            }
+        }
+    };
+    // The lobby frames each chunk on its own, so a chunk's frames are kept
+    // as they are, not joined; a frame that runs into the next chunk is
+    // split.
+    let mut carry: Option<Vec<u8>> = None;
+    for (index, compressed, want) in chunks {
+        let mut parts = Vec::new();
+        let mut have = 0;
+        while have < want {
+            let mut data = match carry.take() {
+                Some(data) => data,
+                None => next_frame()?,
+            };
+            if have + data.len() > want {
+                carry = Some(data.split_off(want - have));
+            }
+            have += data.len();
+            if !data.is_empty() {
+                parts.push(data);
+            }
+        }
+        let parts = verify(&needs[index], compressed, parts, label)?;
+        if !done(index, parts) {
+            return Ok(());
+        }
+    }
+    if carry.is_some_and(|rest| !rest.is_empty()) {
+        return Err(format!("the lobby sent more bytes of {label} than it announced"));
+    }
+    Ok(())
 }
 
 /// A received chunk's bytes once inflated and checked against its hash:
@@ -484,7 +555,8 @@ fn verify(
 }
 
 /// Fetches the chunks `wanted` (indices into `needs`) with pipelined
-/// CHUNK_GETs and hands each to `writers`. Returns bytes received.
+/// CHUNK_GETs and hands each reply to `writers`. Returns the chunk bytes
+/// the lobby announced (as stored); `writers` checks that they all came.
 async fn fetch_chunks(
     client: &LobbyClient,
     id: &str,
@@ -510,7 +582,7 @@ async fn fetch_chunks(
         batches.push(&wanted[start..end]);
         start = end;
     }
-    let mut received = 0u64;
+    let mut announced = 0u64;
     let mut in_flight = std::collections::VecDeque::new();
     let mut next = 0;
     loop {
@@ -522,12 +594,17 @@ async fn fetch_chunks(
                 chunks: batch.iter().map(|&i| needs[i].chunk.hash).collect(),
                 raw: client.local,
             };
-            let (tx, rx) = mpsc::channel(96);
+            // Room for every frame of a reply: a chunk is at least one
+            // frame, and a reply holds at most CHUNK_GET_MAX_BYTES, so the
+            // reader never waits for a checker that has not started.
+            let frames =
+                CHUNK_GET_MAX_CHUNKS + (CHUNK_GET_MAX_BYTES as usize).div_ceil(MAX_CHUNK_LEN);
+            let (tx, rx) = mpsc::channel(frames);
             let (_, reply) = client.start(request, Some(tx)).await?;
             in_flight.push_back((batch, reply, rx));
             next += 1;
         }
-        let Some((batch, reply, mut rx)) = in_flight.pop_front() else { break };
+        let Some((batch, reply, frames)) = in_flight.pop_front() else { break };
         let value = tokio::time::timeout(STALL_TIMEOUT, reply)
             .await
             .map_err(|_| ClientError::Timeout(STALL_TIMEOUT))?
@@ -536,7 +613,7 @@ async fn fetch_chunks(
         if ready.chunks.len() != batch.len() {
             bail!("the lobby answered {} chunks for {} asked", ready.chunks.len(), batch.len());
         }
-        let mut carry: Option<Vec<u8>> = None;
+        let mut chunks = Vec::with_capacity(batch.len());
         for (sent, &index) in ready.chunks.iter().zip(batch) {
             let need = &needs[index];
             let max_stored = u64::from(need.chunk.size) + 1024 + u64::from(need.chunk.size) / 8;
@@ -549,33 +626,12 @@ async fn fetch_chunks(
                     "the lobby's reply for {id} {version} does not describe the chunks asked for"
                 );
             }
-            let want = sent.stored_size as usize;
-            // The lobby frames each chunk on its own, so a chunk's frames
-            // are kept as they are, not joined; a frame that runs into the
-            // next chunk is split.
-            let mut parts = Vec::new();
-            let mut have = 0;
-            while have < want {
-                let mut data = match carry.take() {
-                    Some(data) => data,
-                    None => next_frame(&mut rx).await?,
-                };
-                if have + data.len() > want {
-                    carry = Some(data.split_off(want - have));
-                }
-                have += data.len();
-                if !data.is_empty() {
-                    parts.push(data);
-                }
-            }
-            received += have as u64;
-            writers.send((index, sent.compressed, parts)).await?;
+            announced += u64::from(sent.stored_size);
+            chunks.push((index, sent.compressed, sent.stored_size as usize));
         }
-        if carry.is_some_and(|rest| !rest.is_empty()) {
-            bail!("the lobby sent more chunk bytes than it announced");
-        }
+        writers.send(Batch { chunks, frames }).await?;
     }
-    Ok(received)
+    Ok(announced)
 }
 
 /// Fills `root` with the files of `manifest`: resumed, reused and fetched

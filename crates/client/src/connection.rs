@@ -138,8 +138,11 @@ impl LobbyClient {
         };
         socket.set_nodelay(true)?;
         let local = socket.peer_addr().is_ok_and(|a| a.ip().is_loopback());
+        let mut low_water = None;
         let (read, write): (ReadHalf, WriteHalf) = match &target {
             Target::Plain { .. } => {
+                use std::os::fd::AsRawFd;
+                low_water = Some(socket.as_raw_fd());
                 let (read, write) = socket.into_split();
                 (Box::new(read), Box::new(write))
             }
@@ -154,7 +157,13 @@ impl LobbyClient {
         };
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_loop(FrameReader::new(read), shared.clone(), events_tx));
+        let mut frames = FrameReader::new(read);
+        if let Some(fd) = low_water {
+            // The read half owns the socket with the write half; the reader
+            // task holds it as long as the FrameReader.
+            frames.set_low_water_socket(fd);
+        }
+        let reader = tokio::spawn(read_loop(frames, shared.clone(), events_tx));
         let mut client = LobbyClient {
             writer: tokio::sync::Mutex::new(BufWriter::new(write)),
             shared,

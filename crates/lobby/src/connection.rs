@@ -144,6 +144,8 @@ pub(crate) struct Conn {
     /// Whether the writer sends file ranges itself (plain TCP), so a
     /// download queues [`FileFrame`]s instead of reading chunks into frames.
     pub sends_files: bool,
+    /// The version this connection's CHUNK_GETs last read.
+    pub chunk_source: Option<requests::distribution::ChunkSource>,
 }
 
 impl Drop for Conn {
@@ -191,6 +193,12 @@ pub(crate) async fn serve(
     });
     let mut reader = FrameReader::new(read);
     reader.set_max_frame_len(PRE_HELLO_MAX_FRAME);
+    if sends_files {
+        // Plain TCP, read straight from the socket (the TLS sniffing only
+        // peeked): an upload's large frames may wake the reader once each.
+        // The socket stays open until the writer task ends, after `conn`.
+        reader.set_low_water_socket(fd);
+    }
     let mut conn = Conn {
         lobby,
         id,
@@ -203,6 +211,7 @@ pub(crate) async fn serve(
         peer,
         publishes: Default::default(),
         sends_files,
+        chunk_source: None,
     };
 
     let greeted = conn.handshake().await;

@@ -10,6 +10,7 @@
 //! once, not again out of the shared buffer.
 
 use std::io;
+use std::os::fd::RawFd;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -45,11 +46,20 @@ pub struct FrameReader<R> {
     direct: Option<(u32, usize, Vec<u8>)>,
     /// Longest frame accepted; at most [`MAX_FRAME_LEN`].
     max_frame_len: usize,
+    /// The TCP socket `inner` reads straight from, and the low-water mark
+    /// last set on it (see [`FrameReader::set_low_water_socket`]).
+    low_water: Option<(RawFd, usize)>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> FrameReader<R> {
-        FrameReader { inner, buf: Vec::new(), direct: None, max_frame_len: MAX_FRAME_LEN }
+        FrameReader {
+            inner,
+            buf: Vec::new(),
+            direct: None,
+            max_frame_len: MAX_FRAME_LEN,
+            low_water: None,
+        }
     }
 
     /// Accepts frames of at most `max` bytes from now on (capped at
@@ -59,16 +69,29 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         self.max_frame_len = max.min(MAX_FRAME_LEN);
     }
 
+    /// Tells the reader that `inner` reads straight from the TCP socket
+    /// `fd`, with no buffer of its own in between (a plain socket, not
+    /// TLS). While the payload of a large binary frame is awaited, the
+    /// socket's receive low-water mark is then raised to what the frame
+    /// still needs (up to [`LOW_WATER`]), so that the kernel wakes the
+    /// reader once per large read instead of once per arriving segment.
+    /// `fd` must stay open as long as the reader.
+    pub fn set_low_water_socket(&mut self, fd: RawFd) {
+        self.low_water = Some((fd, 1));
+    }
+
     /// The next frame, or `None` at a clean end of stream.
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, ReadError> {
         loop {
             if let Some((id, len, data)) = &mut self.direct {
                 while data.len() < *len {
-                    let want = (*len - data.len()) as u64;
-                    if (&mut self.inner).take(want).read_buf(data).await? == 0 {
+                    let want = *len - data.len();
+                    set_low_water(&mut self.low_water, want.min(LOW_WATER));
+                    if (&mut self.inner).take(want as u64).read_buf(data).await? == 0 {
                         return Err(ReadError::UnexpectedEof);
                     }
                 }
+                set_low_water(&mut self.low_water, 1);
                 let (id, data) = (*id, std::mem::take(data));
                 self.direct = None;
                 return Ok(Some(Frame::Binary { id, data }));
@@ -128,6 +151,36 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             self.buf = Vec::new();
         }
         self.direct = Some((id, payload, data));
+    }
+}
+
+/// Largest receive low-water mark a reader sets: a few segments of the
+/// loopback interface, small enough to keep the hashing of a frame's start
+/// overlapped with the arrival of its end.
+const LOW_WATER: usize = 256 * 1024;
+
+/// Sets the socket's `SO_RCVLOWAT` to `bytes` when it differs from the
+/// value last set. A failure only loses the saving: the mark is forgotten.
+fn set_low_water(low_water: &mut Option<(RawFd, usize)>, bytes: usize) {
+    let Some((fd, current)) = low_water else { return };
+    if *current == bytes {
+        return;
+    }
+    let value = bytes as libc::c_int;
+    // SAFETY: an int option on a descriptor the owner keeps open.
+    let done = unsafe {
+        libc::setsockopt(
+            *fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done == 0 {
+        *current = bytes;
+    } else {
+        *low_water = None;
     }
 }
 
@@ -219,6 +272,56 @@ mod tests {
         assert!(cut.await.is_err(), "the frame is not complete yet");
         tx.write_all(&bytes[50_000..]).await.unwrap();
         assert_eq!(reader.read_frame().await.unwrap(), Some(frame));
+    }
+
+    fn low_water_of(fd: RawFd) -> libc::c_int {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: an int option read from an open socket into a local.
+        let got = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw mut value).cast(),
+                &raw mut len,
+            )
+        };
+        assert_eq!(got, 0, "getsockopt: {}", io::Error::last_os_error());
+        value
+    }
+
+    #[tokio::test]
+    async fn a_low_water_socket_still_reads_a_frame_whose_tail_comes_late() {
+        use std::os::fd::AsRawFd;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut tx = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (rx, _) = listener.accept().await.unwrap();
+        let fd = rx.as_raw_fd();
+        let mut reader = FrameReader::new(rx);
+        reader.set_low_water_socket(fd);
+        let frame =
+            Frame::Binary { id: 3, data: (0..700_000u32).map(|i| (i % 251) as u8).collect() };
+        let bytes = frame.to_bytes().unwrap();
+        let (head, tail) = bytes.split_at(bytes.len() - 10);
+        tx.write_all(head).await.unwrap();
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(50), reader.read_frame());
+        assert!(cut.await.is_err(), "the frame is not complete yet");
+        assert!(low_water_of(fd) <= LOW_WATER as libc::c_int);
+        // Ten bytes, far below the mark set at the frame's start: the
+        // reader must have lowered it to what the frame still needs.
+        tx.write_all(tail).await.unwrap();
+        let wait = std::time::Duration::from_secs(10);
+        let got = tokio::time::timeout(wait, reader.read_frame()).await;
+        assert_eq!(got.expect("the tail wakes the reader").unwrap(), Some(frame));
+        assert_eq!(low_water_of(fd), 1, "the mark is back to one byte between frames");
+        // A small message after it is read at once.
+        tx.write_all(&Frame::Message(b"{}".to_vec()).to_bytes().unwrap()).await.unwrap();
+        let got = tokio::time::timeout(wait, reader.read_frame()).await;
+        assert_eq!(
+            got.expect("a message wakes the reader").unwrap(),
+            Some(Frame::Message(b"{}".to_vec()))
+        );
     }
 
     #[tokio::test]

@@ -222,10 +222,11 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Creates the staging folder's folders; each file is created by the
-    /// first chunk written into it, or at the end ([`finish_stage`]), where
-    /// every file gets its final size (what no chunk was written to, zero
-    /// chunks included, stays a hole).
+    /// Creates the staging folder only: each file, and the folders above
+    /// it, are created by the first chunk written into it, or at the end
+    /// ([`finish_stage`]), where every file gets its final size (what no
+    /// chunk was written to, zero chunks included, stays a hole).
+    /// PUBLISH_BEGIN creates nothing else on disk.
     pub(crate) fn create(
         store: &ChunkStore,
         root: &Path,
@@ -233,13 +234,6 @@ impl Stage {
         distinct: &[ChunkRef],
     ) -> io::Result<Stage> {
         std::fs::create_dir_all(root)?;
-        let mut folders: Vec<&Path> =
-            manifest.files.iter().filter_map(|f| Path::new(&f.path).parent()).collect();
-        folders.sort();
-        folders.dedup();
-        for folder in folders {
-            std::fs::create_dir_all(root.join(folder))?;
-        }
         let index: HashMap<ChunkHash, usize> =
             distinct.iter().enumerate().map(|(i, c)| (c.hash, i)).collect();
         let mut places = vec![Vec::new(); distinct.len()];
@@ -323,16 +317,28 @@ impl Stage {
 }
 
 /// A staged file, opened to read and write and created (private) if no
-/// chunk was written into it yet.
+/// chunk was written into it yet, with its folders if none was written
+/// into them either.
 fn open_staged(path: &Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            open()
+        }
+        opened => opened,
+    }
 }
 
 /// A version's chunk sizes by hash.
@@ -1199,6 +1205,46 @@ async fn version_chunks(conn: &Conn, record: &VersionRecord) -> Result<ChunkSize
     Ok(sizes)
 }
 
+/// How long a connection's CHUNK_GETs trust their last check that the
+/// version is still published and visible to the account: an install sends
+/// dozens of them, and a delisting reaches a running install within this.
+const CHUNK_SOURCE_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The version a connection's CHUNK_GETs last read: which one, its chunk
+/// sizes, and when it was last checked.
+pub struct ChunkSource {
+    id: String,
+    version: String,
+    sizes: Arc<HashMap<ChunkHash, u32>>,
+    checked: std::time::Instant,
+}
+
+/// The chunk sizes of `id` `version`, checked visible to the account at
+/// most [`CHUNK_SOURCE_RECHECK`] ago.
+async fn chunk_source(
+    conn: &mut Conn,
+    id: &str,
+    version: &str,
+) -> Result<Arc<HashMap<ChunkHash, u32>>, WireError> {
+    if let Some(source) = &conn.chunk_source
+        && source.id == id
+        && source.version == version
+        && source.checked.elapsed() < CHUNK_SOURCE_RECHECK
+    {
+        return Ok(source.sizes.clone());
+    }
+    conn.chunk_source = None;
+    let record = visible_version(conn, id, version).await?;
+    let sizes = version_chunks(conn, &record).await?;
+    conn.chunk_source = Some(ChunkSource {
+        id: id.to_owned(),
+        version: version.to_owned(),
+        sizes: sizes.clone(),
+        checked: std::time::Instant::now(),
+    });
+    Ok(sizes)
+}
+
 pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<(), WireError> {
     if request.chunks.len() > CHUNK_GET_MAX_CHUNKS {
         return Err(error(
@@ -1209,8 +1255,7 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
             ),
         ));
     }
-    let record = visible_version(conn, &request.id, &request.version).await?;
-    let sizes = version_chunks(conn, &record).await?;
+    let sizes = chunk_source(conn, &request.id, &request.version).await?;
     let mut seen = HashSet::with_capacity(request.chunks.len());
     let mut total = 0u64;
     for hash in &request.chunks {
@@ -1231,16 +1276,15 @@ pub async fn chunk_get(conn: &mut Conn, id: u32, request: ChunkGet) -> Result<()
             format!("the chunks hold {total} bytes; at most {CHUNK_GET_MAX_BYTES} per CHUNK_GET"),
         ));
     }
-    let lobby = conn.lobby.clone();
-    let (hashes, raw) = (request.chunks.clone(), request.raw);
-    let stored = tokio::task::spawn_blocking(move || {
-        hashes.iter().map(|h| lobby.chunks.find_as(h, raw)).collect::<Option<Vec<_>>>()
-    })
-    .await
-    .map_err(internal)?
-    .ok_or_else(|| {
-        error(ErrorCode::Internal, "a chunk of this version is missing from the store")
-    })?;
+    // The store's index is in memory: no trip to the blocking pool.
+    let stored = request
+        .chunks
+        .iter()
+        .map(|h| conn.lobby.chunks.find_as(h, request.raw))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            error(ErrorCode::Internal, "a chunk of this version is missing from the store")
+        })?;
     let listed = request
         .chunks
         .iter()
@@ -1365,10 +1409,21 @@ fn open_chunk_frames(
     let mut frames = Vec::new();
     let mut opened = 0u64;
     let mut next = start;
+    // Chunks that follow each other in one file (a version's files, a
+    // pack) share its descriptor.
+    let mut last: Option<(&Path, Arc<std::fs::File>, u64)> = None;
     while next < stored.len() && (next == start || opened < CHUNK_OPEN_BYTES) {
         let chunk = &stored[next];
-        let file = std::fs::File::open(&chunk.path)?;
-        if file.metadata()?.len() < chunk.offset + chunk.stored_size {
+        let (file, len) = match &last {
+            Some((path, file, len)) if *path == chunk.path.as_path() => (file.clone(), *len),
+            _ => {
+                let file = std::fs::File::open(&chunk.path)?;
+                let len = file.metadata()?.len();
+                (Arc::new(file), len)
+            }
+        };
+        last = Some((chunk.path.as_path(), file.clone(), len));
+        if len < chunk.offset + chunk.stored_size {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("{} is shorter than its chunk", chunk.path.display()),
@@ -1384,7 +1439,6 @@ fn open_chunk_frames(
                 libc::POSIX_FADV_WILLNEED,
             );
         }
-        let file = Arc::new(file);
         let mut at = 0u64;
         while at < chunk.stored_size {
             let len = (MAX_CHUNK_LEN as u64).min(chunk.stored_size - at) as usize;

@@ -93,30 +93,67 @@ pub fn hash_chunk_parts(parts: &[Vec<u8>]) -> ChunkHash {
 }
 
 /// True when `chunk` is all zero bytes, known from its hash and size alone
-/// (the hash of each size of zeros is computed once). A file's zero chunks
-/// need not be written where the file was created at its size: its holes
-/// already read as zeros, and stay sparse.
+/// (see [`zeros_hash`]). A file's zero chunks need not be written where the
+/// file was created at its size: its holes already read as zeros, and stay
+/// sparse.
 pub fn is_zero_chunk(chunk: &ChunkRef) -> bool {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static ZEROS: OnceLock<Mutex<HashMap<u32, ChunkHash>>> = OnceLock::new();
-    if chunk.size == 0 || chunk.size > MAX_CHUNK {
-        return false;
+    chunk.size != 0 && chunk.size <= MAX_CHUNK && chunk.hash == zeros_hash(chunk.size)
+}
+
+/// The BLAKE3 hash of `len` zero bytes (`len` at most [`MAX_CHUNK`]), in a
+/// few microseconds: the tree's whole subtrees of zeros are computed once
+/// per process (about 2,000 chaining values for a 1 MiB chunk) and merged,
+/// so that a manifest whose every chunk has another size costs nothing like
+/// hashing that many zeros.
+pub fn zeros_hash(len: u32) -> ChunkHash {
+    use blake3::hazmat::{Mode, left_subtree_len, merge_subtrees_root};
+    const LEAF: u64 = ZERO_LEAF;
+    let len = u64::from(len.min(MAX_CHUNK));
+    if len <= LEAF {
+        return ChunkHash(*blake3::hash(&[0u8; LEAF as usize][..len as usize]).as_bytes());
     }
-    let known = ZEROS.get_or_init(Default::default).lock().unwrap().get(&chunk.size).copied();
-    let zero = match known {
-        Some(hash) => hash,
-        None => {
-            let hash = hash_chunk(&vec![0u8; chunk.size as usize]);
-            let mut cache = ZEROS.get().expect("initialised").lock().unwrap();
-            // Chunk sizes are bounded, but a hostile manifest may name many.
-            if cache.len() < 1024 {
-                cache.insert(chunk.size, hash);
-            }
-            hash
-        }
+    let left = left_subtree_len(len);
+    let cvs = &mut ZERO_SUBTREES.lock().expect("zero subtrees");
+    let root =
+        merge_subtrees_root(&zeros_cv(cvs, 0, left), &zeros_cv(cvs, left, len - left), Mode::Hash);
+    ChunkHash(*root.as_bytes())
+}
+
+/// BLAKE3's chunk: the leaves of its tree.
+const ZERO_LEAF: u64 = 1024;
+
+/// Chaining values of whole subtrees of zeros, by (offset, length).
+static ZERO_SUBTREES: std::sync::Mutex<
+    std::collections::BTreeMap<(u64, u64), blake3::hazmat::ChainingValue>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The chaining value of the non-root subtree of `len` zeros at `offset`.
+fn zeros_cv(
+    cache: &mut std::collections::BTreeMap<(u64, u64), blake3::hazmat::ChainingValue>,
+    offset: u64,
+    len: u64,
+) -> blake3::hazmat::ChainingValue {
+    use blake3::hazmat::{HasherExt, Mode, left_subtree_len, merge_subtrees_non_root};
+    const LEAF: u64 = ZERO_LEAF;
+    if let Some(cv) = cache.get(&(offset, len)) {
+        return *cv;
+    }
+    let cv = if len <= LEAF {
+        blake3::Hasher::new()
+            .set_input_offset(offset)
+            .update(&[0u8; LEAF as usize][..len as usize])
+            .finalize_non_root()
+    } else {
+        let left = left_subtree_len(len);
+        let (l, r) = (zeros_cv(cache, offset, left), zeros_cv(cache, offset + left, len - left));
+        merge_subtrees_non_root(&l, &r, Mode::Hash)
     };
-    chunk.hash == zero
+    // Only whole subtrees recur from one size to the next; bounded by the
+    // largest chunk's tree.
+    if len.is_power_of_two() && len >= LEAF {
+        cache.insert((offset, len), cv);
+    }
+    cv
 }
 
 /// The chunks of a buffer held in memory.

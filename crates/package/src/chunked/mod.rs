@@ -19,7 +19,7 @@ mod signing;
 
 pub use chunker::{
     AVG_CHUNK, ChunkHash, ChunkRef, MAX_CHUNK, MIN_CHUNK, chunk_bytes, chunk_file, chunk_folder,
-    chunk_reader, hash_chunk, hash_chunk_parts, is_zero_chunk,
+    chunk_reader, hash_chunk, hash_chunk_parts, is_zero_chunk, zeros_hash,
 };
 pub use codec::{ChunkCodecError, compress_chunk, inflate_chunk};
 pub use manifest::{

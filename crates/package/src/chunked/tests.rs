@@ -313,3 +313,19 @@ fn a_chunk_hashed_in_parts_has_the_hash_of_its_joined_bytes() {
         assert_eq!(hash_chunk_parts(&parts), hash_chunk(&data), "cut at {cuts:?}");
     }
 }
+
+#[test]
+fn zeros_hash_is_the_hash_of_that_many_zeros() {
+    let zeros = vec![0u8; MAX_CHUNK as usize];
+    let mut sizes: Vec<u32> = (1..=4200).collect();
+    sizes.extend([65_535, 65_536, 65_537, 262_143, 262_144, 300_001, MAX_CHUNK - 1, MAX_CHUNK]);
+    // Sizes spread over the whole range (a fixed linear congruence).
+    let mut x = 7u64;
+    sizes.extend((0..200).map(|_| {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) as u32 % MAX_CHUNK + 1
+    }));
+    for size in sizes {
+        assert_eq!(zeros_hash(size), hash_chunk(&zeros[..size as usize]), "{size} zeros");
+    }
+}
