@@ -393,16 +393,32 @@ async fn fetch_from(
         .await
         .map_err(|e| e.to_string())?
     };
+    // After a failure no new chunk is asked for, and the ones in flight
+    // finish before the staging folder is removed, so that none of them
+    // writes into it after.
+    let failed = std::sync::atomic::AtomicBool::new(false);
     let mut fetched = futures_util::stream::iter(missing)
         .map(|(index, chunk)| {
-            let (lobby, stage) = (lobby.clone(), stage.clone());
-            async move { fetch_chunk(&lobby, nats, node, &stage, index, chunk).await }
+            let (lobby, stage, failed) = (lobby.clone(), stage.clone(), &failed);
+            async move {
+                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(());
+                }
+                fetch_chunk(&lobby, nats, node, &stage, index, chunk).await
+            }
         })
         .buffer_unordered(CHUNKS_IN_FLIGHT);
+    let mut first_failure = None;
     while let Some(result) = fetched.next().await {
-        result?;
+        if let Err(e) = result {
+            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            first_failure.get_or_insert(e);
+        }
     }
     drop(fetched);
+    if let Some(e) = first_failure {
+        return Err(e);
+    }
     // The files, completed from the store and checked against the row.
     let dir = staging.path().to_owned();
     {

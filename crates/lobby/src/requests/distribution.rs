@@ -207,6 +207,10 @@ impl Publishes {
 /// The staged files of an open publish: sparse files of their final sizes,
 /// into which every verified chunk is written at its places on arrival.
 pub struct Stage {
+    /// The staging folder the files go to. Only [`Stage::create`] creates
+    /// it: once its publish ends and the folder is removed, a write still
+    /// under way fails instead of bringing the folder back.
+    root: PathBuf,
     /// Each file's path in the staging folder, in manifest order.
     paths: Vec<PathBuf>,
     /// For each distinct chunk, the (file, offset) of each of its places.
@@ -249,7 +253,7 @@ impl Stage {
         // Zero chunks are the files' holes already: staged from the start,
         // so neither a CHUNK_PUT nor the store's copy writes them.
         let staged = distinct.iter().map(|c| AtomicBool::new(chunked::is_zero_chunk(c))).collect();
-        Ok(Stage { paths, places, staged, index, pack: store.new_pack() })
+        Ok(Stage { root: root.to_owned(), paths, places, staged, index, pack: store.new_pack() })
     }
 
     /// Writes the verified bytes of distinct chunk `index` at its places,
@@ -260,7 +264,7 @@ impl Stage {
             return Ok(());
         }
         for &(f, offset) in &self.places[index] {
-            let out = open_staged(&self.paths[f])?;
+            let out = open_staged(&self.root, &self.paths[f])?;
             out.write_all_at(raw, offset)?;
             gamestore_package::start_writeback(&out, offset, raw.len() as u64);
         }
@@ -316,10 +320,11 @@ impl Stage {
     }
 }
 
-/// A staged file, opened to read and write and created (private) if no
-/// chunk was written into it yet, with its folders if none was written
-/// into them either.
-fn open_staged(path: &Path) -> io::Result<std::fs::File> {
+/// A staged file under `root`, opened to read and write and created
+/// (private) if no chunk was written into it yet, with its folders below
+/// `root` if none was written into them either. `root` itself is never
+/// created here: a stage whose folder is gone stays gone.
+fn open_staged(root: &Path, path: &Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let open = || {
         std::fs::OpenOptions::new()
@@ -332,8 +337,17 @@ fn open_staged(path: &Path) -> io::Result<std::fs::File> {
     };
     match open() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+            let below = path
+                .parent()
+                .and_then(|parent| parent.strip_prefix(root).ok())
+                .ok_or_else(|| io::Error::other("a staged file outside its stage"))?;
+            let mut dir = root.to_owned();
+            for part in below.components() {
+                dir.push(part);
+                match std::fs::create_dir(&dir) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
             }
             open()
         }
@@ -933,7 +947,7 @@ fn finish_file(
     listing: Listing,
 ) -> io::Result<FileEntry> {
     use std::os::unix::fs::PermissionsExt;
-    let out = open_staged(path)?;
+    let out = open_staged(&stage.root, path)?;
     out.set_len(file.size)?;
     let mut offset = 0u64;
     for chunk in &file.chunks {
@@ -1456,4 +1470,49 @@ fn open_chunk_frames(
         next += 1;
     }
     Ok((frames, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_file_manifest(data: &[u8]) -> (VersionManifest, Vec<ChunkRef>) {
+        let chunk = ChunkRef { hash: chunked::hash_chunk(data), size: data.len() as u32 };
+        let manifest = VersionManifest {
+            format: chunked::FORMAT,
+            id: "stage".into(),
+            version: "1.0.0".into(),
+            created: 0,
+            config: serde_json::json!({}),
+            files: vec![chunked::ManifestFile {
+                path: "levels/one/level.bin".into(),
+                size: data.len() as u64,
+                executable: false,
+                chunks: vec![chunk],
+            }],
+            key: String::new(),
+        };
+        (manifest, vec![chunk])
+    }
+
+    #[test]
+    fn a_write_creates_the_folders_of_its_file_but_never_brings_back_a_removed_stage() {
+        let data_dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(data_dir.path()).unwrap();
+        let data = vec![7u8; 4096];
+        let (manifest, distinct) = one_file_manifest(&data);
+
+        let root = data_dir.path().join("live/files");
+        let stage = Stage::create(&store, &root, &manifest, &distinct).unwrap();
+        stage.write(0, &data).unwrap();
+        assert_eq!(std::fs::read(root.join("levels/one/level.bin")).unwrap(), data);
+
+        // The publish ended and its staging folder was removed while a
+        // chunk was still being written.
+        let removed = data_dir.path().join("gone/files");
+        let late = Stage::create(&store, &removed, &manifest, &distinct).unwrap();
+        std::fs::remove_dir_all(data_dir.path().join("gone")).unwrap();
+        assert!(late.write(0, &data).is_err(), "a write into a removed stage succeeded");
+        assert!(!data_dir.path().join("gone").exists(), "the removed stage came back");
+    }
 }
