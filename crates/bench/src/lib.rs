@@ -521,6 +521,18 @@ fn transfer_rows(rows: &mut Vec<Row>, t: &transfer::TransferResult) {
         ))
         .target(Target::RatioAtLeast(0.7)),
     );
+    // What hashing every byte leaves of a loopback copy on this machine,
+    // and the download against that.
+    rows.push(raw(Row::new(
+        s,
+        format!("loopback copy, receiver hashing (best of {})", t.verified_runs_mb_s.len()),
+        t.verified_mb_s,
+        "MB/s",
+    )));
+    rows.push(
+        Row::new(s, "download, vs that hashing copy", t.download_mb_s, "MB/s")
+            .reference("loopback copy, receiver hashing, best", t.verified_mb_s),
+    );
     rows.push(
         durable(Row::new(s, "install (fetch + verify + write + sync)", t.install_mb_s, "MB/s"))
             .target(Target::RatioAtLeast(0.7)),

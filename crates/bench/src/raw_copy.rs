@@ -1,6 +1,7 @@
 //! The physical reference for transfers: the same number of bytes copied
 //! over a plain loopback TCP socket, in the same chunk size the protocol
-//! uses, with nothing else done to them.
+//! uses, with nothing else done to them, or with the receiver hashing every
+//! byte with BLAKE3 as it arrives: the least a verified download does.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,21 +10,38 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use gamestore_protocol::MAX_CHUNK_LEN;
 
+/// What the receiving end of [`loopback_copy`] does with the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiver {
+    /// Nothing.
+    Drops,
+    /// Hashes each buffer it read (BLAKE3) on the reading thread, as soon
+    /// as it is read.
+    Hashes,
+}
+
 /// Copies `bytes` bytes from one thread to another over 127.0.0.1 and
-/// returns the time from connecting to the last byte read.
-pub fn loopback_copy(bytes: u64) -> anyhow::Result<Duration> {
+/// returns the time from connecting to the last byte read (and hashed).
+pub fn loopback_copy(bytes: u64, receiver: Receiver) -> anyhow::Result<Duration> {
     let listener = TcpListener::bind("127.0.0.1:0").context("bind a loopback socket")?;
     let addr = listener.local_addr()?;
     let reader = std::thread::spawn(move || -> std::io::Result<(u64, Instant)> {
         let (mut socket, _) = listener.accept()?;
         let mut buf = vec![0u8; MAX_CHUNK_LEN];
         let mut got = 0u64;
+        let mut digest = 0u8;
         while got < bytes {
             match socket.read(&mut buf)? {
                 0 => break,
-                n => got += n as u64,
+                n => {
+                    got += n as u64;
+                    if receiver == Receiver::Hashes {
+                        digest ^= gamestore_package::chunked::hash_chunk(&buf[..n]).0[0];
+                    }
+                }
             }
         }
+        std::hint::black_box(digest);
         Ok((got, Instant::now()))
     });
     let started = Instant::now();
@@ -45,9 +63,13 @@ pub fn loopback_copy(bytes: u64) -> anyhow::Result<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use super::{Receiver, loopback_copy};
+
     #[test]
     fn copies_every_byte() {
-        let took = super::loopback_copy(3 * 1024 * 1024 + 17).unwrap();
-        assert!(took.as_nanos() > 0);
+        for receiver in [Receiver::Drops, Receiver::Hashes] {
+            let took = loopback_copy(3 * 1024 * 1024 + 17, receiver).unwrap();
+            assert!(took.as_nanos() > 0);
+        }
     }
 }

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::accounts::{new_developer, new_player};
 use crate::generated_game::{GameSpec, GeneratedGame, generate};
 use crate::lobby::Server;
-use crate::raw_copy::loopback_copy;
+use crate::raw_copy::{Receiver, loopback_copy};
 use crate::stats::{best, mb_per_s, median};
 
 /// Sizes for the transfer and delta scenarios.
@@ -57,6 +57,11 @@ pub struct TransferResult {
     pub raw_runs_mb_s: Vec<f64>,
     pub raw_mb_s: f64,
     pub raw_median_mb_s: f64,
+    /// The same copies with the receiver hashing every byte (BLAKE3) as it
+    /// arrives: what this machine allows a download that verifies.
+    pub verified_runs_mb_s: Vec<f64>,
+    pub verified_mb_s: f64,
+    pub verified_median_mb_s: f64,
     /// Writing and syncing the same files to the same disk (each file
     /// written then fsynced, on as many threads as cores): the reference
     /// for publish and install.
@@ -149,10 +154,15 @@ pub async fn run(
     // Alternated, so that both see the same machine; each keeps its best
     // run, since a loopback copy is much faster when the two ends happen to
     // run on different cores.
-    let (mut raw_runs, mut download_runs) = (Vec::new(), Vec::new());
+    let (mut raw_runs, mut verified_runs, mut download_runs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..options.repeats.max(1) {
-        let took = tokio::task::spawn_blocking(move || loopback_copy(data_bytes)).await??;
-        raw_runs.push(mb_per_s(data_bytes, took));
+        for (receiver, runs) in
+            [(Receiver::Drops, &mut raw_runs), (Receiver::Hashes, &mut verified_runs)]
+        {
+            let took =
+                tokio::task::spawn_blocking(move || loopback_copy(data_bytes, receiver)).await??;
+            runs.push(mb_per_s(data_bytes, took));
+        }
         let started = Instant::now();
         let got = download_all(&player, &id, "1.0.0").await?;
         let took = started.elapsed();
@@ -171,6 +181,9 @@ pub async fn run(
         raw_mb_s: best(&raw_runs),
         raw_median_mb_s: median(&raw_runs),
         raw_runs_mb_s: raw_runs,
+        verified_mb_s: best(&verified_runs),
+        verified_median_mb_s: median(&verified_runs),
+        verified_runs_mb_s: verified_runs,
         durable_write_secs: durable.as_secs_f64(),
         durable_write_mb_s: mb_per_s(data_bytes, durable),
         publish_secs: publish_time.as_secs_f64(),
