@@ -215,6 +215,10 @@ impl LobbyClient {
             if let Some(reason) = &shared.closed {
                 return Err(ClientError::Closed(reason.clone()));
             }
+            // Streams whose reader is gone (a download that got all it
+            // wanted) are dropped here, so that they do not pile up over a
+            // long connection.
+            shared.streams.retain(|_, s| !s.is_closed());
             shared.pending.insert(id, tx);
             if let Some(stream) = stream {
                 shared.streams.insert(id, stream);
@@ -547,5 +551,41 @@ mod tests {
         client.call_with_timeout(Ping {}, wait).await.expect("the connection survived");
         drop(client);
         tokio::time::timeout(wait, server).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn finished_downloads_do_not_pile_up_on_a_long_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        // Answers every request with OK and one binary frame for it.
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            socket.set_nodelay(true).unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut reader = FrameReader::new(read);
+            while let Ok(Some(Frame::Message(json))) = reader.read_frame().await {
+                let id = RequestFrame::decode(&json).unwrap().id;
+                let reply =
+                    format!(r#"{{"id":{id},"type":"OK","data":{{"protocol":1,"server":"x"}}}}"#);
+                for frame in
+                    [Frame::Message(reply.into_bytes()), Frame::Binary { id, data: vec![7; 10] }]
+                {
+                    gamestore_protocol::write_frame(&mut write, &frame).await.unwrap();
+                }
+            }
+        });
+        let wait = Duration::from_secs(30);
+        let client =
+            tokio::time::timeout(wait, LobbyClient::connect(&addr, "test")).await.unwrap().unwrap();
+        for _ in 0..50 {
+            let (tx, mut rx) = mpsc::channel(4);
+            let (_, reply) = client.start(Ping {}, Some(tx)).await.unwrap();
+            tokio::time::timeout(wait, reply).await.unwrap().unwrap().unwrap();
+            assert_eq!(tokio::time::timeout(wait, rx.recv()).await.unwrap(), Some(vec![7; 10]));
+        }
+        let streams = client.shared.lock().unwrap().streams.len();
+        assert!(streams <= 1, "{streams} finished downloads still registered");
+        drop(client);
+        server.abort();
     }
 }
