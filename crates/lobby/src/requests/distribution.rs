@@ -102,8 +102,10 @@ impl Drop for SharedStage {
             self.key.clone(),
         );
         let keep = move || {
+            let quiet = stage.quiet();
             let kept = stage.keep_arrived(&lobby.chunks, &distinct);
             drop(staging);
+            drop(quiet);
             match kept {
                 Ok(0) => {}
                 Ok(kept) => tracing::info!(kept, "kept the chunks of a cut publish"),
@@ -223,6 +225,9 @@ pub struct Stage {
     /// The pack the compressed chunks of this stage go to, synced before
     /// its version is committed.
     pack: crate::chunk_store::Pack,
+    /// Held shared by each chunk being written, and whole by the removal of
+    /// a stage whose publish was cut ([`Stage::quiet`]).
+    writing: std::sync::RwLock<()>,
 }
 
 impl Stage {
@@ -253,7 +258,15 @@ impl Stage {
         // Zero chunks are the files' holes already: staged from the start,
         // so neither a CHUNK_PUT nor the store's copy writes them.
         let staged = distinct.iter().map(|c| AtomicBool::new(chunked::is_zero_chunk(c))).collect();
-        Ok(Stage { root: root.to_owned(), paths, places, staged, index, pack: store.new_pack() })
+        Ok(Stage {
+            root: root.to_owned(),
+            paths,
+            places,
+            staged,
+            index,
+            pack: store.new_pack(),
+            writing: std::sync::RwLock::new(()),
+        })
     }
 
     /// Writes the verified bytes of distinct chunk `index` at its places,
@@ -263,6 +276,7 @@ impl Stage {
         if self.staged[index].load(Ordering::Acquire) {
             return Ok(());
         }
+        let _writing = self.writing.read().unwrap_or_else(|p| p.into_inner());
         for &(f, offset) in &self.places[index] {
             let out = open_staged(&self.root, &self.paths[f])?;
             out.write_all_at(raw, offset)?;
@@ -270,6 +284,14 @@ impl Stage {
         }
         self.staged[index].store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Waits for the chunks being written to be done, and keeps any other
+    /// from starting while the guard is held: what the staging folder's
+    /// removal holds, so that no write creates a file in it meanwhile (and
+    /// a write after finds the folder gone).
+    pub(crate) fn quiet(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.writing.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Stores the zstd frame `packed` of a verified chunk of `raw_len`
@@ -1514,5 +1536,33 @@ mod tests {
         std::fs::remove_dir_all(data_dir.path().join("gone")).unwrap();
         assert!(late.write(0, &data).is_err(), "a write into a removed stage succeeded");
         assert!(!data_dir.path().join("gone").exists(), "the removed stage came back");
+    }
+
+    #[test]
+    fn a_chunk_written_while_a_stage_is_being_removed_waits_and_then_fails() {
+        let data_dir = tempfile::tempdir().unwrap();
+        let store = ChunkStore::open(data_dir.path()).unwrap();
+        let data = vec![9u8; 4096];
+        let (manifest, distinct) = one_file_manifest(&data);
+        let root = data_dir.path().join("cut/files");
+        let stage = Stage::create(&store, &root, &manifest, &distinct).unwrap();
+        std::fs::create_dir_all(root.join("levels/one")).unwrap();
+
+        let written = std::thread::scope(|scope| {
+            let quiet = stage.quiet();
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            let (stage, data) = (&stage, &data);
+            let writer = scope.spawn(move || {
+                started_tx.send(()).unwrap();
+                stage.write(0, data)
+            });
+            started_rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+            // The removal, with the folders still there for the writer.
+            std::fs::remove_dir_all(data_dir.path().join("cut")).unwrap();
+            drop(quiet);
+            writer.join().unwrap()
+        });
+        assert!(written.is_err(), "a chunk was written into a stage being removed");
+        assert!(!data_dir.path().join("cut").exists(), "the removed stage came back");
     }
 }
